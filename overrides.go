@@ -165,8 +165,8 @@ func parseBaseURL(raw string) (*url.URL, error) {
 		return nil, errors.New("longer than 2048 bytes")
 	}
 	for i := 0; i < len(raw); i++ {
-		if c := raw[i]; c <= ' ' || c == 0x7f {
-			return nil, errors.New("holds a space or control character")
+		if c := raw[i]; c <= ' ' || c >= 0x7f {
+			return nil, errors.New("holds a space, a control character or a non-ASCII byte (write hosts in punycode)")
 		}
 	}
 	switch {
@@ -189,8 +189,8 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	if u.Opaque != "" || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, errors.New("is not an absolute http or https URL with a host")
 	}
-	if u.Hostname() == "" {
-		return nil, errors.New("has an empty host")
+	if !validHost(u.Hostname()) {
+		return nil, errors.New("has an invalid host")
 	}
 	if port := u.Port(); port != "" || strings.HasSuffix(u.Host, ":") {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
@@ -208,6 +208,24 @@ func parseBaseURL(raw string) (*url.URL, error) {
 		}
 	}
 	return u, nil
+}
+
+// validHost accepts an IP address (IPv6 without a zone) or a name made of
+// ASCII letters, digits, '-', '_' and '.'.
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Zone() == ""
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // isLoopback reports whether a parsed host name is localhost, an IPv4
