@@ -1,0 +1,246 @@
+package agentidentity
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Environment variables read by [OverridesFromEnv] (spec section 1).
+const (
+	// EnvAuthAPIBaseURL replaces the AuthAPI base of the environment.
+	EnvAuthAPIBaseURL = "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL"
+	// EnvJWKSBaseURL replaces the base the JWKS URL is derived from.
+	EnvJWKSBaseURL = "CODEX_AGENT_IDENTITY_JWKS_BASE_URL"
+)
+
+// ErrInvalidBaseURL is wrapped by the error returned for a base URL or an
+// override that cannot be used to build endpoints: not http(s), plain http on
+// a host other than loopback, user info, a query or fragment, percent-encoding,
+// spaces or control characters, or "." / ".." / empty path segments.
+var ErrInvalidBaseURL = errors.New("agentidentity: invalid base URL")
+
+// Overrides are the endpoint overrides of spec section 1. An empty field is
+// unset. Values are trimmed of surrounding white space and trailing '/' before
+// use, by [OverridesFromEnv] and again by [ResolveWithOverrides].
+type Overrides struct {
+	// AuthAPIBaseURL replaces the AuthAPI base (EnvAuthAPIBaseURL).
+	AuthAPIBaseURL string
+	// JWKSBaseURL replaces the base the JWKS URL is derived from
+	// (EnvJWKSBaseURL).
+	JWKSBaseURL string
+}
+
+// OverridesFromEnv reads the overrides from EnvAuthAPIBaseURL and
+// EnvJWKSBaseURL through getenv (os.Getenv when nil), trimmed of surrounding
+// white space and trailing '/'. It does not validate them; ResolveWithOverrides
+// does.
+func OverridesFromEnv(getenv func(string) string) Overrides {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return Overrides{
+		AuthAPIBaseURL: trimBase(getenv(EnvAuthAPIBaseURL)),
+		JWKSBaseURL:    trimBase(getenv(EnvJWKSBaseURL)),
+	}
+}
+
+// ResolveFromEnv is ResolveWithOverrides with the overrides of the process
+// environment ([OverridesFromEnv] with os.Getenv).
+func ResolveFromEnv(chatgptBaseURL string) (Environment, error) {
+	return ResolveWithOverrides(chatgptBaseURL, OverridesFromEnv(nil))
+}
+
+// ResolveWithOverrides resolves a ChatGPT base URL as [Resolve] does, then
+// applies the overrides of spec section 1:
+//
+//   - for a known environment, AuthAPIBaseURL replaces its AuthAPI base and
+//     JWKSBaseURL replaces the base its JWKS URL is derived from (see
+//     [JWKSURL]); Name, ChatGPTBaseURL, Issuer and Audience stay;
+//   - a base URL that is not a known environment is accepted only as a custom
+//     deployment: both overrides set, and JWKSBaseURL equal to the base URL
+//     (both trimmed of trailing '/'). The result has Name
+//     CustomEnvironmentName, ChatGPTBaseURL the trimmed base, the overridden
+//     AuthAPI base and JWKS URL, and the production environment's Issuer and
+//     Audience: tokens of a custom deployment must still carry the production
+//     issuer and audience.
+//
+// Overrides and custom base URLs must use https, or http only on a loopback
+// host (localhost, 127.0.0.0/8, [::1], judged on the parsed host, so
+// http://localhost@evil.com is refused), and carry no user info, query or
+// fragment. An unusable override is an error wrapping [ErrInvalidBaseURL],
+// even for a known environment: it is never silently ignored. An unknown base
+// without a valid custom deployment is an error wrapping
+// [ErrUnknownEnvironment].
+func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, error) {
+	auth, jwksBase := trimBase(o.AuthAPIBaseURL), trimBase(o.JWKSBaseURL)
+	var jwks string
+	if auth != "" {
+		if _, err := parseBaseURL(auth); err != nil {
+			return Environment{}, fmt.Errorf("%w: override %s: %w", ErrInvalidBaseURL, EnvAuthAPIBaseURL, err)
+		}
+	}
+	if jwksBase != "" {
+		u, err := parseBaseURL(jwksBase)
+		if err != nil {
+			return Environment{}, fmt.Errorf("%w: override %s: %w", ErrInvalidBaseURL, EnvJWKSBaseURL, err)
+		}
+		jwks = jwksURL(u)
+	}
+	env, err := Resolve(chatgptBaseURL)
+	if err != nil {
+		if auth == "" || jwksBase == "" {
+			return Environment{}, unknownEnvironment(chatgptBaseURL,
+				"a custom deployment needs both "+EnvAuthAPIBaseURL+" and "+EnvJWKSBaseURL+" set, the latter equal to the base URL")
+		}
+		base := trimBase(chatgptBaseURL)
+		if base != jwksBase {
+			return Environment{}, unknownEnvironment(chatgptBaseURL,
+				"a custom deployment needs "+EnvJWKSBaseURL+" equal to the base URL")
+		}
+		if env, err = Resolve(base); err != nil {
+			if _, err := parseBaseURL(base); err != nil {
+				return Environment{}, fmt.Errorf("%w: custom deployment base URL: %w", ErrInvalidBaseURL, err)
+			}
+			prod := environments[productionIndex]
+			env = Environment{
+				Name:           CustomEnvironmentName,
+				ChatGPTBaseURL: base,
+				Issuer:         prod.Issuer,
+				Audience:       prod.Audience,
+			}
+		}
+	}
+	if auth != "" {
+		env.AuthAPIBaseURL = auth
+	}
+	if jwks != "" {
+		env.JWKSURL = jwks
+	}
+	return env, nil
+}
+
+// JWKSURL returns the JWKS URL for a base URL by the rule of spec section 1:
+// with trailing '/' removed, B + "/wham/agent-identities/jwks" if B contains
+// "/backend-api", else B + "/agent-identities/jwks". The URL is built with
+// net/url. The base must be https, or http on a loopback host, without user
+// info, query, fragment, percent-encoding or "." / ".." / empty segments;
+// otherwise the error wraps [ErrInvalidBaseURL].
+func JWKSURL(base string) (string, error) {
+	u, err := parseBaseURL(strings.TrimRight(base, "/"))
+	if err != nil {
+		return "", fmt.Errorf("%w: JWKS base: %w", ErrInvalidBaseURL, err)
+	}
+	return jwksURL(u), nil
+}
+
+// jwksURL applies the JWKS rule to a base accepted by parseBaseURL.
+func jwksURL(u *url.URL) string {
+	if strings.Contains(u.Path, "/backend-api") {
+		return u.JoinPath("wham", "agent-identities", "jwks").String()
+	}
+	return u.JoinPath("agent-identities", "jwks").String()
+}
+
+// trimBase trims surrounding white space and every trailing '/'.
+func trimBase(s string) string {
+	return strings.TrimRight(strings.TrimSpace(s), "/")
+}
+
+// parseBaseURL parses a base URL (already trimmed of trailing '/') that is to
+// be used for endpoints: http(s) with a host, http only on loopback, no user
+// info, query, fragment (not even an empty '?' or '#'), percent-encoding,
+// backslash, spaces or control characters, a valid port, and no ".", ".." or
+// empty path segments. Errors name the problem but never repeat the URL,
+// which may hold secrets.
+func parseBaseURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("empty")
+	}
+	if len(raw) > 2048 {
+		return nil, errors.New("longer than 2048 bytes")
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c <= ' ' || c >= 0x7f {
+			return nil, errors.New("holds a space, a control character or a non-ASCII byte (write hosts in punycode)")
+		}
+	}
+	switch {
+	case strings.Contains(raw, "#"):
+		return nil, errors.New("has a fragment")
+	case strings.Contains(raw, "?"):
+		return nil, errors.New("has a query")
+	case strings.Contains(raw, "%"):
+		return nil, errors.New("is percent-encoded")
+	case strings.Contains(raw, `\`):
+		return nil, errors.New("holds a backslash")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("is not a URL")
+	}
+	if u.User != nil {
+		return nil, errors.New("has user info")
+	}
+	if u.Opaque != "" || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, errors.New("is not an absolute http or https URL with a host")
+	}
+	if !validHost(u.Hostname()) {
+		return nil, errors.New("has an invalid host")
+	}
+	if port := u.Port(); port != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, errors.New("has an invalid port")
+		}
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, errors.New("uses http on a host that is not loopback (localhost, 127.0.0.0/8, [::1]); use https")
+	}
+	if u.Path != "" {
+		for _, seg := range strings.Split(u.Path[1:], "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return nil, errors.New(`has an empty, "." or ".." path segment`)
+			}
+		}
+	}
+	return u, nil
+}
+
+// validHost accepts an IP address (IPv6 without a zone) or a name made of
+// ASCII letters, digits, '-', '_' and '.'.
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Zone() == ""
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// isLoopback reports whether a parsed host name is localhost, an IPv4
+// address in 127.0.0.0/8 in dotted-quad form, or the IPv6 loopback ::1 (no
+// zone, not IPv4-mapped).
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil || a.Zone() != "" {
+		return false
+	}
+	if a.Is4() {
+		return a.As4()[0] == 127
+	}
+	return a == netip.IPv6Loopback()
+}
