@@ -20,26 +20,26 @@ import (
 )
 
 type assertionVector struct {
-	Name                   string `json:"name"`
-	SeedHex                string `json:"seed_hex"`
-	PublicKeyHex           string `json:"public_key_hex"`
-	PKCS8v1                string `json:"private_key_pkcs8_v1_der_base64"`
-	PKCS8v2                string `json:"private_key_pkcs8_v2_der_base64"`
-	SPKI                   string `json:"public_key_spki_der_base64"`
-	PublicKeySSH           string `json:"public_key_ssh"`
-	RuntimeID              string `json:"agent_runtime_id"`
-	TaskID                 string `json:"task_id"`
-	Timestamp              string `json:"timestamp"`
-	AssertionPayload       string `json:"assertion_signed_payload"`
-	AssertionSignature     string `json:"assertion_signature_base64"`
-	EnvelopeJSON           string `json:"envelope_json"`
-	EnvelopeB64URL         string `json:"envelope_base64url"`
-	AuthorizationHeader    string `json:"authorization_header"`
-	RegistrationPayload    string `json:"registration_signed_payload"`
-	RegistrationSignature  string `json:"registration_signature_base64"`
-	RegistrationBody       string `json:"registration_request_body_json"`
-	X25519PrivateKeyHex    string `json:"x25519_private_key_hex"`
-	X25519PublicKeyHex     string `json:"x25519_public_key_hex"`
+	Name                  string `json:"name"`
+	SeedHex               string `json:"seed_hex"`
+	PublicKeyHex          string `json:"public_key_hex"`
+	PKCS8v1               string `json:"private_key_pkcs8_v1_der_base64"`
+	PKCS8v2               string `json:"private_key_pkcs8_v2_der_base64"`
+	SPKI                  string `json:"public_key_spki_der_base64"`
+	PublicKeySSH          string `json:"public_key_ssh"`
+	RuntimeID             string `json:"agent_runtime_id"`
+	TaskID                string `json:"task_id"`
+	Timestamp             string `json:"timestamp"`
+	AssertionPayload      string `json:"assertion_signed_payload"`
+	AssertionSignature    string `json:"assertion_signature_base64"`
+	EnvelopeJSON          string `json:"envelope_json"`
+	EnvelopeB64URL        string `json:"envelope_base64url"`
+	AuthorizationHeader   string `json:"authorization_header"`
+	RegistrationPayload   string `json:"registration_signed_payload"`
+	RegistrationSignature string `json:"registration_signature_base64"`
+	RegistrationBody      string `json:"registration_request_body_json"`
+	X25519PrivateKeyHex   string `json:"x25519_private_key_hex"`
+	X25519PublicKeyHex    string `json:"x25519_public_key_hex"`
 }
 
 type assertionVectorFile struct {
