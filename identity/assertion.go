@@ -88,14 +88,15 @@ func signingTime(at time.Time) (time.Time, error) {
 
 // parseTimestamp parses exactly YYYY-MM-DDTHH:MM:SSZ and refuses anything
 // that does not format back to the same bytes (out-of-range fields).
-func parseTimestamp(s string) (time.Time, bool) {
+func parseTimestamp[T string | []byte](s T) (time.Time, bool) {
 	if len(s) != timestampLen || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
 		s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
 		return time.Time{}, false
 	}
 	num := func(i, n int) (int, bool) {
 		v := 0
-		for _, c := range []byte(s[i : i+n]) {
+		for j := i; j < i+n; j++ {
+			c := s[j]
 			if c < '0' || c > '9' {
 				return 0, false
 			}
@@ -114,7 +115,7 @@ func parseTimestamp(s string) (time.Time, bool) {
 	}
 	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
 	var buf [timestampLen]byte
-	if string(appendTimestamp(buf[:0], t)) != s {
+	if string(appendTimestamp(buf[:0], t)) != string(s) {
 		return time.Time{}, false
 	}
 	return t, true
@@ -122,7 +123,7 @@ func parseTimestamp(s string) (time.Time, bool) {
 
 // jsonStringLen returns the length of s escaped as serde_json does, without
 // the quotes.
-func jsonStringLen(s string) int {
+func jsonStringLen[T string | []byte](s T) int {
 	n := len(s)
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -139,7 +140,7 @@ func jsonStringLen(s string) int {
 // only '"', '\\' and U+0000..U+001F are escaped, with the short forms
 // \b \t \n \f \r and \u00xx in lower-case hex for the rest. Everything else,
 // including '<', '>', '&', U+2028 and U+2029, is written as-is.
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString[T string | []byte](b []byte, s T) []byte {
 	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); i++ {
@@ -172,7 +173,7 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 // payloadLen returns the length of the signed payload.
-func payloadLen(runtimeID, taskID string, f PayloadFormat) int {
+func payloadLen[T string | []byte](runtimeID, taskID T, f PayloadFormat) int {
 	if f == PayloadJSONArray {
 		return len(`["","",""]`) + len(runtimeID) + jsonStringLen(taskID) + timestampLen
 	}
@@ -180,7 +181,7 @@ func payloadLen(runtimeID, taskID string, f PayloadFormat) int {
 }
 
 // appendPayload appends the signed bytes. ts is the 20-byte timestamp.
-func appendPayload(b []byte, runtimeID, taskID string, ts []byte, f PayloadFormat) []byte {
+func appendPayload[T string | []byte](b []byte, runtimeID, taskID T, ts []byte, f PayloadFormat) []byte {
 	if f == PayloadJSONArray {
 		b = append(b, `["`...)
 		b = appendJSONString(b, runtimeID)
@@ -198,13 +199,13 @@ func appendPayload(b []byte, runtimeID, taskID string, ts []byte, f PayloadForma
 }
 
 // envelopeLen returns the length of the envelope JSON.
-func envelopeLen(runtimeID, taskID string) int {
+func envelopeLen[T string | []byte](runtimeID, taskID T) int {
 	return envFixedLen + jsonStringLen(runtimeID) + sigB64Len + jsonStringLen(taskID) + timestampLen
 }
 
 // appendEnvelope appends the compact JSON envelope of spec §3 step 4, keys in
 // sorted order. sig is the 64-byte signature.
-func appendEnvelope(b []byte, runtimeID, taskID string, ts, sig []byte) []byte {
+func appendEnvelope[T string | []byte](b []byte, runtimeID, taskID T, ts, sig []byte) []byte {
 	b = append(b, envKeyRuntime...)
 	b = appendJSONString(b, runtimeID)
 	b = append(b, envKeySig...)

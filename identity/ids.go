@@ -16,13 +16,15 @@ const MaxRuntimeIDLen = 256
 // In particular '/', '?', '#', '%', ':' and control characters are refused,
 // which keeps the colon-joined payload of spec §3 unambiguous. The error wraps
 // ErrInvalidRuntimeID and never quotes the id.
-func ValidateRuntimeID(id string) error {
+func ValidateRuntimeID(id string) error { return validateRuntimeIDBytes(id) }
+
+func validateRuntimeIDBytes[T string | []byte](id T) error {
 	switch {
-	case id == "":
+	case len(id) == 0:
 		return fmt.Errorf("%w: it is empty", ErrInvalidRuntimeID)
 	case len(id) > MaxRuntimeIDLen:
 		return fmt.Errorf("%w: it is %d bytes long, more than %d", ErrInvalidRuntimeID, len(id), MaxRuntimeIDLen)
-	case id == "." || id == "..":
+	case string(id) == "." || string(id) == "..":
 		return fmt.Errorf("%w: it is a dot path segment", ErrInvalidRuntimeID)
 	}
 	for i := 0; i < len(id); i++ {
@@ -50,8 +52,10 @@ func runtimeIDByte(c byte) bool {
 // unambiguous), quotes, backslashes and non-ASCII text. Refused, with an error
 // that wraps ErrInvalidTaskID: the empty string, invalid UTF-8 and ASCII
 // control characters (U+0000 to U+001F and U+007F).
-func ValidateTaskID(id string) error {
-	if id == "" {
+func ValidateTaskID(id string) error { return validateTaskIDBytes(id) }
+
+func validateTaskIDBytes[T string | []byte](id T) error {
+	if len(id) == 0 {
 		return fmt.Errorf("%w: it is empty", ErrInvalidTaskID)
 	}
 	for i := 0; i < len(id); i++ {
@@ -59,8 +63,19 @@ func ValidateTaskID(id string) error {
 			return fmt.Errorf("%w: byte %d is an ASCII control character", ErrInvalidTaskID, i)
 		}
 	}
-	if !utf8.ValidString(id) {
+	if !validUTF8(id) {
 		return fmt.Errorf("%w: it is not valid UTF-8", ErrInvalidTaskID)
 	}
 	return nil
+}
+
+// validUTF8 reports whether s is valid UTF-8, without copying it.
+func validUTF8[T string | []byte](s T) bool {
+	switch v := any(s).(type) {
+	case string:
+		return utf8.ValidString(v)
+	case []byte:
+		return utf8.Valid(v)
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -75,33 +76,37 @@ func verifyAuthorizationHeader(header string, pub ed25519.PublicKey, now time.Ti
 	if !ok {
 		return Assertion{}, invalidAssertion(`the header does not start with "AgentAssertion "`)
 	}
-	envelope, err := b64.DecodeRawURL(token)
-	if err != nil {
+	// One buffer holds the decoded envelope, its canonical re-encoding and
+	// the signed payload.
+	eMax := base64.RawURLEncoding.DecodedLen(len(token))
+	buf := make([]byte, eMax, 2*eMax+len(`["","",""]`)+timestampLen)
+	envelope, ok := decodeCanonical(base64.RawURLEncoding, buf, token)
+	if !ok {
 		return Assertion{}, invalidAssertion("the token is not canonical unpadded base64url")
 	}
 	env, err := parseEnvelope(envelope)
 	if err != nil {
 		return Assertion{}, err
 	}
-	if err := ValidateRuntimeID(env.runtimeID); err != nil {
+	if err := validateRuntimeIDBytes(env.runtimeID); err != nil {
 		return Assertion{}, fmt.Errorf("%w: %w", ErrInvalidAssertion, err)
 	}
-	if err := ValidateTaskID(env.taskID); err != nil {
+	if err := validateTaskIDBytes(env.taskID); err != nil {
 		return Assertion{}, fmt.Errorf("%w: %w", ErrInvalidAssertion, err)
 	}
 	ts, ok := parseTimestamp(env.timestamp)
 	if !ok {
 		return Assertion{}, invalidAssertion("the timestamp is not of the form YYYY-MM-DDTHH:MM:SSZ")
 	}
-	sig, err := b64.DecodeStd(env.signature)
-	if err != nil || len(sig) != ed25519.SignatureSize {
+	var sigBuf [ed25519.SignatureSize + 2]byte
+	sig, ok := decodeCanonical(base64.StdEncoding, sigBuf[:], env.signature)
+	if !ok || len(sig) != ed25519.SignatureSize {
 		return Assertion{}, invalidAssertion("the signature is not canonical standard base64 of 64 bytes")
 	}
 
 	// Re-encode with the signer's own encoder: only the one canonical
 	// spelling is accepted.
-	canon := make([]byte, 0, len(envelope)+payloadLen(env.runtimeID, env.taskID, f))
-	canon = appendEnvelope(canon, env.runtimeID, env.taskID, []byte(env.timestamp), sig)
+	canon := appendEnvelope(buf[len(envelope):len(envelope)], env.runtimeID, env.taskID, env.timestamp, sig)
 	if !bytes.Equal(canon, envelope) {
 		return Assertion{}, invalidAssertion("the envelope is not in canonical form")
 	}
@@ -110,11 +115,31 @@ func verifyAuthorizationHeader(header string, pub ed25519.PublicKey, now time.Ti
 		return Assertion{}, err
 	}
 
-	payload := appendPayload(canon[len(canon):], env.runtimeID, env.taskID, []byte(env.timestamp), f)
+	payload := appendPayload(canon[len(canon):], env.runtimeID, env.taskID, env.timestamp, f)
 	if !verifySignature(pub, payload, sig) {
 		return Assertion{}, invalidAssertion("the signature does not verify")
 	}
-	return Assertion{AgentRuntimeID: env.runtimeID, TaskID: env.taskID, Timestamp: ts}, nil
+	return Assertion{AgentRuntimeID: string(env.runtimeID), TaskID: string(env.taskID), Timestamp: ts}, nil
+}
+
+// decodeCanonical decodes src into dst (which must be large enough) and
+// reports whether src is the one canonical spelling in enc: no line breaks
+// (which encoding/base64 skips) and, through Strict, zero padding bits and
+// exact padding. A strict decode with no line breaks re-encodes identically.
+func decodeCanonical[T string | []byte](enc *base64.Encoding, dst []byte, src T) ([]byte, bool) {
+	for i := 0; i < len(src); i++ {
+		if src[i] == '\r' || src[i] == '\n' {
+			return nil, false
+		}
+	}
+	if enc.DecodedLen(len(src)) > len(dst) {
+		return nil, false
+	}
+	n, err := enc.Strict().Decode(dst, []byte(src))
+	if err != nil {
+		return nil, false
+	}
+	return dst[:n], true
 }
 
 // verifySignature is the single Ed25519 verification of this file; the
@@ -138,7 +163,7 @@ func checkSkew(ts, now time.Time, maxSkew time.Duration) error {
 }
 
 type envelopeFields struct {
-	runtimeID, signature, taskID, timestamp string
+	runtimeID, signature, taskID, timestamp []byte
 }
 
 // parseEnvelope reads the four-member envelope in its one canonical layout.
@@ -191,10 +216,11 @@ func (p *envParser) lit(s string) {
 	p.i += len(s)
 }
 
-// str reads string content up to (not including) the closing quote.
-func (p *envParser) str() string {
+// str reads string content up to (not including) the closing quote. The
+// result aliases the input when the string holds no escape.
+func (p *envParser) str() []byte {
 	if p.err != nil {
-		return ""
+		return nil
 	}
 	start := p.i
 	// Fast path: no escapes.
@@ -204,22 +230,22 @@ func (p *envParser) str() string {
 			s := p.b[start:p.i]
 			if !utf8.Valid(s) {
 				p.fail("a string is not valid UTF-8")
-				return ""
+				return nil
 			}
-			return string(s)
+			return s
 		}
 		if c == '\\' {
 			break
 		}
 		if c < 0x20 {
 			p.fail("a string holds a raw control character")
-			return ""
+			return nil
 		}
 		p.i++
 	}
 	if p.i >= len(p.b) {
 		p.fail("a string is not terminated")
-		return ""
+		return nil
 	}
 	// Slow path: decode with encoding/json, which handles every escape;
 	// the caller's re-encoding refuses non-canonical spellings.
@@ -237,20 +263,20 @@ func (p *envParser) str() string {
 	}
 	if end >= len(p.b) {
 		p.fail("a string is not terminated")
-		return ""
+		return nil
 	}
 	raw := p.b[start-1 : end+1]
 	if !utf8.Valid(raw) {
 		p.fail("a string is not valid UTF-8")
-		return ""
+		return nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		p.fail("a string has a bad escape")
-		return ""
+		return nil
 	}
 	p.i = end
-	return s
+	return []byte(s)
 }
 
 // VerifyTaskRegistration is the server side of the task registration body of
