@@ -243,3 +243,34 @@ func TestSealTaskIDRefuses(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, a, b, "sealed boxes are randomized")
 }
+
+// TestOpenTaskIDLowOrderEphemeralWycheproof sends every Wycheproof X25519
+// public key that gives an all-zero shared secret as the ephemeral key of a
+// box: OpenTaskID refuses each before trying to open it, as libsodium does.
+func TestOpenTaskIDLowOrderEphemeralWycheproof(t *testing.T) {
+	var f struct {
+		TestGroups []struct {
+			Tests []struct {
+				TcID   int    `json:"tcId"`
+				Public string `json:"public"`
+				Shared string `json:"shared"`
+			} `json:"tests"`
+		} `json:"testGroups"`
+	}
+	readVectorFile(t, "wycheproof/x25519_test.json", &f)
+	s := testSigner(t)
+	n := 0
+	for _, g := range f.TestGroups {
+		for _, tc := range g.Tests {
+			if tc.Shared != strings.Repeat("0", 64) {
+				continue
+			}
+			n++
+			sealed := append(mustHex(t, tc.Public), bytes.Repeat([]byte{1}, 40)...)
+			_, err := s.OpenTaskID(base64.StdEncoding.EncodeToString(sealed))
+			require.ErrorIs(t, err, ErrInvalidTaskIDCiphertext, "tcId %d", tc.TcID)
+			assert.Contains(t, err.Error(), "low order", "tcId %d", tc.TcID)
+		}
+	}
+	require.GreaterOrEqual(t, n, 30)
+}
