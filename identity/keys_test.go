@@ -1,0 +1,277 @@
+package identity
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"filippo.io/edwards25519"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type assertionVector struct {
+	Name                  string `json:"name"`
+	SeedHex               string `json:"seed_hex"`
+	PublicKeyHex          string `json:"public_key_hex"`
+	PKCS8v1               string `json:"private_key_pkcs8_v1_der_base64"`
+	PKCS8v2               string `json:"private_key_pkcs8_v2_der_base64"`
+	SPKI                  string `json:"public_key_spki_der_base64"`
+	PublicKeySSH          string `json:"public_key_ssh"`
+	RuntimeID             string `json:"agent_runtime_id"`
+	TaskID                string `json:"task_id"`
+	Timestamp             string `json:"timestamp"`
+	AssertionPayload      string `json:"assertion_signed_payload"`
+	AssertionSignature    string `json:"assertion_signature_base64"`
+	EnvelopeJSON          string `json:"envelope_json"`
+	EnvelopeB64URL        string `json:"envelope_base64url"`
+	AuthorizationHeader   string `json:"authorization_header"`
+	RegistrationPayload   string `json:"registration_signed_payload"`
+	RegistrationSignature string `json:"registration_signature_base64"`
+	RegistrationBody      string `json:"registration_request_body_json"`
+	X25519PrivateKeyHex   string `json:"x25519_private_key_hex"`
+	X25519PublicKeyHex    string `json:"x25519_public_key_hex"`
+}
+
+type assertionVectorFile struct {
+	Mistakes []struct {
+		Mistake       string `json:"mistake"`
+		MustDifferKey string `json:"must_differ_from"`
+		Value         string `json:"value"`
+	} `json:"common_mistakes_for_vector_0"`
+	Vectors []assertionVector `json:"vectors"`
+}
+
+func readVectorFile(t testing.TB, name string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "vectors", name))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, v))
+}
+
+func loadAssertionVectors(t testing.TB) assertionVectorFile {
+	t.Helper()
+	var f assertionVectorFile
+	readVectorFile(t, "agent_assertion_vectors.json", &f)
+	require.NotEmpty(t, f.Vectors)
+	return f
+}
+
+func mustHex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	require.NoError(t, err)
+	return b
+}
+
+func TestKeyVectors(t *testing.T) {
+	for _, v := range loadAssertionVectors(t).Vectors {
+		t.Run(v.Name, func(t *testing.T) {
+			seed := mustHex(t, v.SeedHex)
+			for form, key := range map[string]string{"pkcs8-v1": v.PKCS8v1, "pkcs8-v2": v.PKCS8v2} {
+				t.Run(form, func(t *testing.T) {
+					s, err := NewSigner(v.RuntimeID, key)
+					require.NoError(t, err)
+					assert.Equal(t, seed, s.priv.Seed())
+					assert.Equal(t, v.PublicKeyHex, hex.EncodeToString(s.PublicKey()))
+					assert.Equal(t, v.PublicKeySSH, s.PublicKeySSH())
+					assert.Equal(t, v.RuntimeID, s.AgentRuntimeID())
+					assert.Equal(t, v.X25519PrivateKeyHex, hex.EncodeToString(s.x25519Priv[:]))
+					assert.Equal(t, v.X25519PublicKeyHex, hex.EncodeToString(s.X25519PublicKey()))
+
+					pub, err := ParsePublicKeySSH(v.PublicKeySSH)
+					require.NoError(t, err)
+					assert.Equal(t, s.PublicKey(), pub)
+				})
+			}
+			// The form the Codex CLI writes is the v2 one: match it byte for byte.
+			assert.Equal(t, v.PKCS8v2, base64.StdEncoding.EncodeToString(marshalPKCS8v2(seed, ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))))
+		})
+	}
+}
+
+// fixedReader returns its bytes, then io.EOF.
+type fixedReader struct{ b []byte }
+
+func (r *fixedReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, errors.New("exhausted")
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+func TestGenerateKeyMaterial(t *testing.T) {
+	entropy := bytes.Repeat([]byte{0x42}, 64)
+	km, err := generateKeyMaterial(&fixedReader{b: append([]byte(nil), entropy...)})
+	require.NoError(t, err)
+
+	sum := sha512.Sum512(append([]byte("codex-agent-identity-ed25519-v1"), entropy...))
+	want := ed25519.NewKeyFromSeed(sum[:32])
+	s, err := NewSigner("agent-1", km.PrivateKeyPKCS8Base64)
+	require.NoError(t, err)
+	assert.True(t, want.Equal(s.priv), "the seed is SHA-512(context || entropy)[:32]")
+	assert.Equal(t, km.PublicKeySSH, s.PublicKeySSH())
+	der, err := base64.StdEncoding.DecodeString(km.PrivateKeyPKCS8Base64)
+	require.NoError(t, err)
+	assert.Len(t, der, 83, "v2 form with the embedded public key, as the Codex CLI writes")
+
+	_, err = generateKeyMaterial(&fixedReader{b: make([]byte, 10)})
+	require.Error(t, err)
+
+	a, err := GenerateKeyMaterial()
+	require.NoError(t, err)
+	b, err := GenerateKeyMaterial()
+	require.NoError(t, err)
+	assert.NotEqual(t, a.PrivateKeyPKCS8Base64, b.PrivateKeyPKCS8Base64)
+	_, err = NewSigner("agent-1", a.PrivateKeyPKCS8Base64)
+	require.NoError(t, err)
+}
+
+func TestNewSignerRefuses(t *testing.T) {
+	v := loadAssertionVectors(t).Vectors[0]
+	v1, err := base64.StdEncoding.DecodeString(v.PKCS8v1)
+	require.NoError(t, err)
+	v2, err := base64.StdEncoding.DecodeString(v.PKCS8v2)
+	require.NoError(t, err)
+	std := base64.StdEncoding.EncodeToString
+	mutate := func(b []byte, i int, x byte) string {
+		c := bytes.Clone(b)
+		c[i] ^= x
+		return std(c)
+	}
+	otherPub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32)).Public().(ed25519.PublicKey)
+	mismatched := append(bytes.Clone(v2[:len(v2)-32]), otherPub...)
+	v0WithPub := bytes.Clone(v2)
+	v0WithPub[4] = 0
+	withAttrs := append([]byte{0x30, 0x51 + 2}, v1[2:]...)
+	withAttrs = append(withAttrs, 0xa0, 0x00)
+	withAttrs = append(withAttrs, v2[len(v1):]...)
+	longLen := append([]byte{0x30, 0x81, 0x2e}, v1[2:]...)
+	ecKey := "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgIm0Wk1cB3rpVmCEDtn6/ssxRA3MWo7ZAO1ZaVpLyrsqhRANCAAQf6iXWaT4ihMlXdCH0SqNzFJOkX4hV9hjLz6Xt1LA4rxKqI8zOThR3J4QfcVbXkqLbnuvuTHSHR33tcUQp6FpL"
+
+	tests := []struct {
+		name, runtime, key string
+		want               error
+	}{
+		{"mismatched embedded public key", "a", std(mismatched), ErrInvalidKey},
+		{"trailing bytes", "a", std(append(bytes.Clone(v1), 0)), ErrInvalidKey},
+		{"trailing bytes v2", "a", std(append(bytes.Clone(v2), 0, 0)), ErrInvalidKey},
+		{"line break", "a", v.PKCS8v1[:20] + "\n" + v.PKCS8v1[20:], ErrInvalidKey},
+		{"crlf", "a", v.PKCS8v2[:20] + "\r\n" + v.PKCS8v2[20:], ErrInvalidKey},
+		{"missing padding", "a", strings.TrimRight(v.PKCS8v2, "="), ErrInvalidKey},
+		{"url alphabet", "a", base64.URLEncoding.EncodeToString(v2), ErrInvalidKey},
+		{"leading space", "a", " " + v.PKCS8v1, ErrInvalidKey},
+		{"trailing newline", "a", v.PKCS8v1 + "\n", ErrInvalidKey},
+		{"pem", "a", "-----BEGIN PRIVATE KEY-----\n" + v.PKCS8v1 + "\n-----END PRIVATE KEY-----\n", ErrInvalidKey},
+		{"empty", "a", "", ErrInvalidKey},
+		{"ecdsa p-256 key", "a", ecKey, ErrInvalidKey},
+		{"x25519 oid", "a", mutate(v1, 11, 0x70^0x6e), ErrInvalidKey},
+		{"version 2", "a", mutate(v1, 4, 2), ErrInvalidKey},
+		{"version 0 with public key", "a", std(v0WithPub), ErrInvalidKey},
+		{"attributes", "a", std(withAttrs), ErrInvalidKey},
+		{"non-minimal length (BER)", "a", std(longLen), ErrInvalidKey},
+		{"raw 32-byte seed", "a", std(bytes.Repeat([]byte{7}, 32)), ErrInvalidKey},
+		{"raw 64-byte key", "a", std(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))), ErrInvalidKey},
+		{"spki public key", "a", v.SPKI, ErrInvalidKey},
+		{"invalid runtime id", "a/b", v.PKCS8v1, ErrInvalidRuntimeID},
+		{"empty runtime id", "", v.PKCS8v1, ErrInvalidRuntimeID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewSigner(tt.runtime, tt.key)
+			require.ErrorIs(t, err, tt.want)
+			assert.Nil(t, s)
+			assert.True(t, strings.HasPrefix(err.Error(), "identity: "), err.Error())
+			assert.NotContains(t, err.Error(), v.PKCS8v1[20:40])
+			assert.NotContains(t, err.Error(), v.PKCS8v2[20:40])
+		})
+	}
+}
+
+func TestParsePublicKeySSH(t *testing.T) {
+	v := loadAssertionVectors(t).Vectors[0]
+	blob64 := strings.TrimPrefix(v.PublicKeySSH, "ssh-ed25519 ")
+	blob, err := base64.StdEncoding.DecodeString(blob64)
+	require.NoError(t, err)
+	sshBlob := func(pub []byte) string {
+		b := []byte{0, 0, 0, 11}
+		b = append(b, "ssh-ed25519"...)
+		b = append(b, 0, 0, 0, byte(len(pub)))
+		return "ssh-ed25519 " + base64.StdEncoding.EncodeToString(append(b, pub...))
+	}
+	good := []struct{ name, line string }{
+		{"no comment", v.PublicKeySSH},
+		{"comment", v.PublicKeySSH + " agent@host"},
+		{"comment with spaces", v.PublicKeySSH + " my agent key"},
+	}
+	for _, tt := range good {
+		t.Run(tt.name, func(t *testing.T) {
+			pub, err := ParsePublicKeySSH(tt.line)
+			require.NoError(t, err)
+			assert.Equal(t, v.PublicKeyHex, hex.EncodeToString(pub))
+		})
+	}
+	bad := []struct{ name, line string }{
+		{"empty", ""},
+		{"options", `from="1.2.3.4" ` + v.PublicKeySSH},
+		{"leading space", " " + v.PublicKeySSH},
+		{"trailing space", v.PublicKeySSH + " "},
+		{"trailing newline", v.PublicKeySSH + "\n"},
+		{"two spaces before comment", v.PublicKeySSH + "  c"},
+		{"two lines", v.PublicKeySSH + "\n" + v.PublicKeySSH},
+		{"rsa type", "ssh-rsa " + blob64},
+		{"needless padding", "ssh-ed25519 " + blob64 + "="},
+		{"url alphabet", strings.ReplaceAll(loadAssertionVectors(t).Vectors[1].PublicKeySSH, "+", "-")},
+		{"trailing blob bytes", "ssh-ed25519 " + base64.StdEncoding.EncodeToString(append(bytes.Clone(blob), 0))},
+		{"short key", sshBlob(make([]byte, 31))},
+		{"identity point", sshBlob(append([]byte{1}, make([]byte, 31)...))},
+		{"order 8 point", sshBlob(mustHex(t, "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"))},
+		{"not on curve", sshBlob(append([]byte{2}, make([]byte, 31)...))},
+		{"spki instead", v.SPKI},
+		{"only type", "ssh-ed25519"},
+		{"tab separator", "ssh-ed25519\t" + blob64},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			pub, err := ParsePublicKeySSH(tt.line)
+			require.ErrorIs(t, err, ErrInvalidKey)
+			assert.Nil(t, pub)
+		})
+	}
+}
+
+// TestSmallOrderBlocklist checks the cheap blocklist used on the verify path
+// against a full point decode: every listed encoding (with either sign bit)
+// that decodes is of small order, and every CCTV low-order key is listed.
+func TestSmallOrderBlocklist(t *testing.T) {
+	for i, y := range smallOrderY {
+		for _, sign := range []byte{0, 0x80} {
+			t.Run(fmt.Sprintf("entry-%d-sign-%x", i, sign), func(t *testing.T) {
+				enc := y
+				enc[31] |= sign
+				require.ErrorIs(t, checkVerifyKey(enc[:]), ErrInvalidKey)
+				p, err := new(edwards25519.Point).SetBytes(enc[:])
+				if err != nil {
+					return // not a valid point at all: refused either way
+				}
+				assert.Equal(t, 1, new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()))
+			})
+		}
+	}
+	for _, c := range loadCCTV(t) {
+		if c.has("low_order_A") {
+			require.ErrorIs(t, checkVerifyKey(mustHex(t, c.Key)), ErrInvalidKey, "cctv %d", c.Number)
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package identity
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"io"
+
+	"golang.org/x/crypto/curve25519"
+)
+
+// Signer holds one agent identity: its runtime id and its Ed25519 key, parsed
+// once. It makes AgentAssertion headers and task-registration bodies and opens
+// encrypted task ids.
+//
+// A Signer is immutable and safe for concurrent use. It never prints its key:
+// String, GoString and every fmt verb show only the runtime id and the public
+// key.
+type Signer struct {
+	runtimeID  string
+	priv       ed25519.PrivateKey
+	pub        ed25519.PublicKey
+	sshLine    string
+	x25519Priv [32]byte
+	x25519Pub  [32]byte
+}
+
+// NewSigner parses an agent private key (PKCS#8 DER in standard base64 with
+// padding, spec §2) for the agent runtime id agentRuntimeID.
+//
+// Both PKCS#8 forms are accepted: version 0 (no public key, as Go and OpenSSL
+// write it) and version 1 with the embedded [1] public key (as the Codex CLI
+// writes it). Refused with an error wrapping ErrInvalidKey: an embedded public
+// key that does not match the seed, trailing bytes, [0] attributes,
+// non-canonical base64 (line breaks, missing padding, the URL alphabet,
+// whitespace), PEM text and any other key type. A runtime id outside the
+// allowlist of ValidateRuntimeID is refused with an error wrapping
+// ErrInvalidRuntimeID. Errors never quote the key.
+func NewSigner(agentRuntimeID, privateKeyPKCS8Base64 string) (*Signer, error) {
+	if err := ValidateRuntimeID(agentRuntimeID); err != nil {
+		return nil, err
+	}
+	priv, err := parsePrivateKeyPKCS8Base64(privateKeyPKCS8Base64)
+	if err != nil {
+		return nil, err
+	}
+	return newSignerFromKey(agentRuntimeID, priv)
+}
+
+func newSignerFromKey(runtimeID string, priv ed25519.PrivateKey) (*Signer, error) {
+	s := &Signer{
+		runtimeID: runtimeID,
+		priv:      priv,
+		pub:       priv.Public().(ed25519.PublicKey),
+	}
+	line, err := marshalPublicKeySSH(s.pub)
+	if err != nil {
+		return nil, err
+	}
+	s.sshLine = line
+	s.x25519Priv = x25519FromSeed(priv.Seed())
+	xpub, err := curve25519.X25519(s.x25519Priv[:], curve25519.Basepoint)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot derive the X25519 key", ErrInvalidKey)
+	}
+	copy(s.x25519Pub[:], xpub)
+	return s, nil
+}
+
+// AgentRuntimeID returns the agent runtime id the Signer signs for.
+func (s *Signer) AgentRuntimeID() string { return s.runtimeID }
+
+// PublicKey returns a copy of the agent's Ed25519 public key.
+func (s *Signer) PublicKey() ed25519.PublicKey {
+	return append(ed25519.PublicKey(nil), s.pub...)
+}
+
+// PublicKeySSH returns the public key as an OpenSSH line with no comment and
+// no newline: "ssh-ed25519 AAAA…" (spec §2), as sent in agent registration.
+func (s *Signer) PublicKeySSH() string { return s.sshLine }
+
+// X25519PublicKey returns a copy of the X25519 public key that encrypted task
+// ids are sealed to (spec §2): the Montgomery form of PublicKey.
+func (s *Signer) X25519PublicKey() []byte {
+	return append([]byte(nil), s.x25519Pub[:]...)
+}
+
+// String returns the runtime id and the public key, never the private key.
+// It has a value receiver so that a Signer value, or a struct holding one,
+// prints redacted too.
+func (s Signer) String() string {
+	return "identity.Signer{AgentRuntimeID: " + s.runtimeID + ", PublicKey: " + s.sshLine + "}"
+}
+
+// GoString returns the same redacted text as String.
+func (s Signer) GoString() string { return s.String() }
+
+// Format prints the redacted String under every verb.
+func (s Signer) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }

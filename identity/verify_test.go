@@ -1,0 +1,252 @@
+package identity
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type cctvVector struct {
+	Number int      `json:"number"`
+	Key    string   `json:"key"`
+	Sig    string   `json:"sig"`
+	Msg    string   `json:"msg"`
+	Flags  []string `json:"flags"`
+}
+
+func (c cctvVector) has(flag string) bool { return slices.Contains(c.Flags, flag) }
+
+func loadCCTV(t testing.TB) []cctvVector {
+	t.Helper()
+	var vs []cctvVector
+	readVectorFile(t, "cctv_ed25519/ed25519vectors.json", &vs)
+	require.NotEmpty(t, vs)
+	return vs
+}
+
+// verifyPath is the key check and signature check the verifiers run.
+func verifyPath(pub, msg, sig []byte) bool {
+	return checkVerifyKey(pub) == nil && verifySignature(pub, msg, sig)
+}
+
+func TestCCTVThroughVerifyPath(t *testing.T) {
+	for _, c := range loadCCTV(t) {
+		// Go's crypto/ed25519 refuses non-canonical R and low-order residues;
+		// the verify path also refuses every low-order public key.
+		want := !c.has("non_canonical_R") && !c.has("low_order_residue") && !c.has("low_order_A")
+		assert.Equal(t, want, verifyPath(mustHex(t, c.Key), []byte(c.Msg), mustHex(t, c.Sig)), "cctv %d %v", c.Number, c.Flags)
+	}
+}
+
+func TestWycheproofThroughVerifyPath(t *testing.T) {
+	var f struct {
+		TestGroups []struct {
+			PublicKey struct {
+				PK string `json:"pk"`
+			} `json:"publicKey"`
+			Tests []struct {
+				TcID    int    `json:"tcId"`
+				Comment string `json:"comment"`
+				Msg     string `json:"msg"`
+				Sig     string `json:"sig"`
+				Result  string `json:"result"`
+			} `json:"tests"`
+		} `json:"testGroups"`
+	}
+	readVectorFile(t, "wycheproof/ed25519_test.json", &f)
+	n := 0
+	for _, g := range f.TestGroups {
+		pub := mustHex(t, g.PublicKey.PK)
+		for _, tc := range g.Tests {
+			n++
+			got := verifyPath(pub, mustHex(t, tc.Msg), mustHex(t, tc.Sig))
+			assert.Equal(t, tc.Result == "valid", got, "tcId %d %s", tc.TcID, tc.Comment)
+		}
+	}
+	require.Greater(t, n, 100)
+}
+
+func TestRFC8032ThroughVerifyPath(t *testing.T) {
+	var f struct {
+		Vectors []struct {
+			Name      string `json:"name"`
+			SecretKey string `json:"secret_key"`
+			PublicKey string `json:"public_key"`
+			Message   string `json:"message"`
+			Signature string `json:"signature"`
+		} `json:"vectors"`
+	}
+	readVectorFile(t, "rfc8032_ed25519_vectors.json", &f)
+	require.NotEmpty(t, f.Vectors)
+	for _, v := range f.Vectors {
+		t.Run(v.Name, func(t *testing.T) {
+			priv := ed25519.NewKeyFromSeed(mustHex(t, v.SecretKey))
+			pub := mustHex(t, v.PublicKey)
+			msg, sig := mustHex(t, v.Message), mustHex(t, v.Signature)
+			assert.Equal(t, pub, []byte(priv.Public().(ed25519.PublicKey)))
+			var got [64]byte
+			signTo(got[:], priv, msg)
+			assert.Equal(t, sig, got[:])
+			assert.True(t, verifyPath(pub, msg, sig))
+			sig[0] ^= 1
+			assert.False(t, verifyPath(pub, msg, sig))
+		})
+	}
+}
+
+// envelopeHeader builds an AgentAssertion header around arbitrary envelope text.
+func envelopeHeader(env string) string {
+	return "AgentAssertion " + base64.RawURLEncoding.EncodeToString([]byte(env))
+}
+
+func TestVerifyAuthorizationHeaderRefuses(t *testing.T) {
+	v := loadAssertionVectors(t).Vectors[0]
+	s := testSigner(t)
+	now := vectorTime(t, v.Timestamp)
+	env := v.EnvelopeJSON
+	sig := v.AssertionSignature
+	other, err := NewSigner("agent-123", "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g")
+	require.NoError(t, err)
+	colonTask, err := s.AuthorizationHeader("task:x", now)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name   string
+		header string
+		pub    ed25519.PublicKey
+		now    time.Time
+		skew   time.Duration
+		want   error
+	}{
+		{"empty", "", nil, now, 0, ErrInvalidAssertion},
+		{"bearer scheme", "Bearer " + v.EnvelopeB64URL, nil, now, 0, ErrInvalidAssertion},
+		{"lower-case scheme", "agentassertion " + v.EnvelopeB64URL, nil, now, 0, ErrInvalidAssertion},
+		{"two spaces", "AgentAssertion  " + v.EnvelopeB64URL, nil, now, 0, ErrInvalidAssertion},
+		{"trailing space", v.AuthorizationHeader + " ", nil, now, 0, ErrInvalidAssertion},
+		{"padded token", v.AuthorizationHeader + "=", nil, now, 0, ErrInvalidAssertion},
+		{"std alphabet token", "AgentAssertion " + base64.StdEncoding.EncodeToString([]byte(env)), nil, now, 0, ErrInvalidAssertion},
+		{"whitespace in json", envelopeHeader(strings.Replace(env, `":"`, `": "`, 1)), nil, now, 0, ErrInvalidAssertion},
+		{"leading whitespace in json", envelopeHeader(" " + env), nil, now, 0, ErrInvalidAssertion},
+		{"keys in struct order", envelopeHeader(`{"agent_runtime_id":"agent-123","task_id":"task-123","timestamp":"2026-01-02T03:04:05Z","signature":"` + sig + `"}`), nil, now, 0, ErrInvalidAssertion},
+		{"extra member", envelopeHeader(strings.TrimSuffix(env, "}") + `,"x":"y"}`), nil, now, 0, ErrInvalidAssertion},
+		{"duplicate member", envelopeHeader(strings.TrimSuffix(env, "}") + `,"timestamp":"2026-01-02T03:04:05Z"}`), nil, now, 0, ErrInvalidAssertion},
+		{"missing member", envelopeHeader(`{"agent_runtime_id":"agent-123","signature":"` + sig + `","task_id":"task-123"}`), nil, now, 0, ErrInvalidAssertion},
+		{"escaped letter", envelopeHeader(strings.Replace(env, "task-123", `t\u0061sk-123`, 1)), nil, now, 0, ErrInvalidAssertion},
+		{"escaped slash", envelopeHeader(strings.Replace(env, `"signature":"VrYTERspqB39QI+QfHvTG1twTGuO7GroA7asXHNWNdIV3sWTmp4U2MHRplxD6OenxOItjQiZjWFlrqr7VIpiDQ=="`, `"signature":"VrYTERspqB39QI+QfHvTG1twTGuO7GroA7asXHNWNdIV3sWTmp4U2MHRplxD6OenxOItjQiZjWFlrqr7VIpiDQ=\u003d"`, 1)), nil, now, 0, ErrInvalidAssertion},
+		{"number timestamp", envelopeHeader(strings.Replace(env, `"2026-01-02T03:04:05Z"`, `1767323045`, 1)), nil, now, 0, ErrInvalidAssertion},
+		{"trailing bytes", envelopeHeader(env + " "), nil, now, 0, ErrInvalidAssertion},
+		{"two objects", envelopeHeader(env + env), nil, now, 0, ErrInvalidAssertion},
+		{"signature url alphabet", envelopeHeader(strings.Replace(env, "QI+Qf", "QI-Qf", 1)), nil, now, 0, ErrInvalidAssertion},
+		{"signature unpadded", envelopeHeader(strings.Replace(env, "iDQ==", "iDQ", 1)), nil, now, 0, ErrInvalidAssertion},
+		{"signature non-canonical padding bits", envelopeHeader(strings.Replace(env, "iDQ==", "iDR==", 1)), nil, now, 0, ErrInvalidAssertion},
+		{"signature too short", envelopeHeader(strings.Replace(env, sig, sig[:84]+"AA==", 1)), nil, now, 0, ErrInvalidAssertion},
+		{"fractional timestamp", envelopeHeader(strings.Replace(env, "05Z", "05.000Z", 1)), nil, now, 0, ErrInvalidAssertion},
+		{"offset timestamp", envelopeHeader(strings.Replace(env, "05Z", "05+00:00", 1)), nil, now, 0, ErrInvalidAssertion},
+		{"runtime id with colon", envelopeHeader(strings.Replace(env, "agent-123", "agent:123", 1)), nil, now, 0, ErrInvalidRuntimeID},
+		{"empty task id", envelopeHeader(strings.Replace(env, "task-123", "", 1)), nil, now, 0, ErrInvalidTaskID},
+		{"control char in task id", envelopeHeader(strings.Replace(env, "task-123", `task\n123`, 1)), nil, now, 0, ErrInvalidTaskID},
+		{"raw control char in task id", envelopeHeader(strings.Replace(env, "task-123", "task\x01123", 1)), nil, now, 0, ErrInvalidAssertion},
+		{"invalid utf-8 in task id", envelopeHeader(strings.Replace(env, "task-123", "task\xff123", 1)), nil, now, 0, ErrInvalidAssertion},
+		{"changed task id", envelopeHeader(strings.Replace(env, "task-123", "task-124", 1)), nil, now, 0, ErrInvalidAssertion},
+		{"moved colon", envelopeHeader(strings.Replace(strings.Replace(string(mustDecodeHeader(t, colonTask)), `"agent-123"`, `"agent-123:task"`, 1), `"task:x"`, `"x"`, 1)), nil, now, 0, ErrInvalidRuntimeID},
+		{"wrong key", v.AuthorizationHeader, other.PublicKey(), now, time.Hour, ErrInvalidAssertion},
+		{"too old", v.AuthorizationHeader, nil, now.Add(61 * time.Second), time.Minute, ErrInvalidAssertion},
+		{"too new", v.AuthorizationHeader, nil, now.Add(-61 * time.Second), time.Minute, ErrInvalidAssertion},
+		{"negative skew", v.AuthorizationHeader, nil, now, -1, nil},
+		{"short key", v.AuthorizationHeader, make([]byte, 31), now, 0, ErrInvalidKey},
+		{"small-order key", v.AuthorizationHeader, append([]byte{1}, make([]byte, 31)...), now, 0, ErrInvalidKey},
+		{"too long", "AgentAssertion " + strings.Repeat("A", MaxAuthorizationHeaderLen), nil, now, 0, ErrInvalidAssertion},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pub := tt.pub
+			if pub == nil {
+				pub = s.PublicKey()
+			}
+			a, err := VerifyAuthorizationHeader(tt.header, pub, tt.now, tt.skew)
+			require.Error(t, err)
+			if tt.want != nil {
+				require.ErrorIs(t, err, tt.want)
+			}
+			assert.Equal(t, Assertion{}, a)
+			assert.True(t, strings.HasPrefix(err.Error(), "identity: "), err.Error())
+			assert.NotContains(t, err.Error(), sig)
+		})
+	}
+
+	// Within the skew, on both sides, and with a fractional now.
+	for _, d := range []time.Duration{-time.Minute, 0, time.Minute, 60*time.Second + 999*time.Millisecond} {
+		_, err := VerifyAuthorizationHeader(v.AuthorizationHeader, s.PublicKey(), now.Add(d), time.Minute)
+		require.NoError(t, err, "offset %v", d)
+	}
+	// Task ids holding ':' sign and verify normally.
+	a, err := VerifyAuthorizationHeader(colonTask, s.PublicKey(), now, 0)
+	require.NoError(t, err)
+	assert.Equal(t, "task:x", a.TaskID)
+}
+
+func mustDecodeHeader(t testing.TB, h string) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(h, "AgentAssertion "))
+	require.NoError(t, err)
+	return b
+}
+
+func TestVerifyTaskRegistration(t *testing.T) {
+	v := loadAssertionVectors(t).Vectors[0]
+	s := testSigner(t)
+	now := vectorTime(t, v.Timestamp)
+	body := v.RegistrationBody
+	rsig := v.RegistrationSignature
+
+	good := []struct{ name, body string }{
+		{"exact", body},
+		{"other order", `{"signature":"` + rsig + `","timestamp":"2026-01-02T03:04:05Z"}`},
+		{"whitespace", "{ \"timestamp\" : \"2026-01-02T03:04:05Z\",\n \"signature\": \"" + rsig + "\" }\n"},
+	}
+	for _, tt := range good {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, err := VerifyTaskRegistration(v.RuntimeID, []byte(tt.body), s.PublicKey(), now, time.Minute)
+			require.NoError(t, err)
+			assert.Equal(t, now, ts)
+		})
+	}
+	bad := []struct {
+		name, runtime, body string
+		now                 time.Time
+		want                error
+	}{
+		{"duplicate member", v.RuntimeID, strings.TrimSuffix(body, "}") + `,"timestamp":"2026-01-02T03:04:05Z"}`, now, ErrInvalidAssertion},
+		{"extra member", v.RuntimeID, strings.TrimSuffix(body, "}") + `,"x":1}`, now, ErrInvalidAssertion},
+		{"missing signature", v.RuntimeID, `{"timestamp":"2026-01-02T03:04:05Z"}`, now, ErrInvalidAssertion},
+		{"number timestamp", v.RuntimeID, `{"timestamp":1,"signature":"` + rsig + `"}`, now, ErrInvalidAssertion},
+		{"null signature", v.RuntimeID, `{"timestamp":"2026-01-02T03:04:05Z","signature":null}`, now, ErrInvalidAssertion},
+		{"array", v.RuntimeID, `[` + body + `]`, now, ErrInvalidAssertion},
+		{"not json", v.RuntimeID, `timestamp=1`, now, ErrInvalidAssertion},
+		{"trailing garbage", v.RuntimeID, body + "x", now, ErrInvalidAssertion},
+		{"fractional timestamp", v.RuntimeID, strings.Replace(body, "05Z", "05.0Z", 1), now, ErrInvalidAssertion},
+		{"url alphabet signature", v.RuntimeID, strings.ReplaceAll(body, "/", "_"), now, ErrInvalidAssertion},
+		{"assertion signature", v.RuntimeID, strings.Replace(body, rsig, v.AssertionSignature, 1), now, ErrInvalidAssertion},
+		{"other runtime id", "agent-124", body, now, ErrInvalidAssertion},
+		{"bad runtime id", "../x", body, now, ErrInvalidRuntimeID},
+		{"stale", v.RuntimeID, body, now.Add(2 * time.Minute), ErrInvalidAssertion},
+		{"too large", v.RuntimeID, strings.TrimSuffix(body, "}") + strings.Repeat(" ", 5000) + "}", now, ErrInvalidAssertion},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, err := VerifyTaskRegistration(tt.runtime, []byte(tt.body), s.PublicKey(), tt.now, time.Minute)
+			require.ErrorIs(t, err, tt.want)
+			assert.True(t, ts.IsZero())
+		})
+	}
+	_, err := VerifyTaskRegistration(v.RuntimeID, []byte(body), s.PublicKey(), now, -1)
+	require.Error(t, err)
+	_, err = VerifyTaskRegistration(v.RuntimeID, []byte(body), make([]byte, 32), now, 0)
+	require.ErrorIs(t, err, ErrInvalidKey)
+}
