@@ -69,7 +69,9 @@ type configError struct {
 	cause  error
 }
 
-func (e *configError) Error() string { return "identity: invalid JWTVerifier configuration: " + e.reason }
+func (e *configError) Error() string {
+	return "identity: invalid JWTVerifier configuration: " + e.reason
+}
 
 func (e *configError) Unwrap() []error {
 	if e.cause != nil {

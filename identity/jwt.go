@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,11 +167,9 @@ func DecodeJWTUnverified(token string) (*Claims, error) {
 type parsedJWT struct {
 	signingInput string // header "." payload, as signed
 	signature    []byte
+	payload      []byte
 	header       jwtHeader
 	claims       *Claims
-	// chatGPTMarkers reports ChatGPT OAuth access token features (the
-	// https://api.openai.com/auth member or an auth.openai.com issuer).
-	chatGPTMarkers bool
 	// hasRuntimeID reports whether agent_runtime_id was present.
 	hasRuntimeID bool
 }
@@ -182,9 +181,10 @@ type jwtHeader struct {
 	kidPresent bool
 }
 
-// parseJWT does every check that needs no key: size, form, encoding, strict
-// JSON and claim types.
-func parseJWT(token string) (*parsedJWT, error) {
+// parseJWS does the checks of the compact form that need no key: size,
+// three segments, canonical base64url, and a strict JSON header. The payload
+// is decoded but not parsed.
+func parseJWS(token string) (*parsedJWT, error) {
 	if len(token) > MaxJWTSize {
 		return nil, invalidJWT(nil, "token is %d bytes, more than the %d allowed", len(token), MaxJWTSize)
 	}
@@ -206,7 +206,7 @@ func parseJWT(token string) (*parsedJWT, error) {
 		return nil, invalidJWT(nil, "header segment is not canonical unpadded base64url")
 	}
 	pb, err := b64.DecodeRawURL(pSeg)
-	if err != nil || len(pb) == 0 {
+	if err != nil {
 		return nil, invalidJWT(nil, "payload segment is not canonical unpadded base64url")
 	}
 	sig, err := b64.DecodeRawURL(sSeg)
@@ -214,14 +214,31 @@ func parseJWT(token string) (*parsedJWT, error) {
 		return nil, invalidJWT(nil, "signature segment is not canonical unpadded base64url")
 	}
 
-	p := &parsedJWT{signingInput: token[:d2], signature: sig}
+	p := &parsedJWT{signingInput: token[:d2], signature: sig, payload: pb}
 	if err := p.parseHeader(hb); err != nil {
 		return nil, err
 	}
-	if err := p.parseClaims(pb); err != nil {
+	return p, nil
+}
+
+// parseJWT is parseJWS followed by the strict decoding of the claims.
+func parseJWT(token string) (*parsedJWT, error) {
+	p, err := parseJWS(token)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.parseClaims(p.payload); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// verifySignature checks the RS256 signature of the token with key.
+func (p *parsedJWT) verifySignature(key *rsa.PublicKey) error {
+	if err := jwt.SigningMethodRS256.Verify(p.signingInput, p.signature, key); err != nil {
+		return invalidJWT(jwt.ErrTokenSignatureInvalid, "signature does not verify")
+	}
+	return nil
 }
 
 // members decodes a JSON object that strictjson has already checked into
@@ -281,6 +298,17 @@ func (p *parsedJWT) parseClaims(data []byte) error {
 	if err != nil {
 		return err
 	}
+	// A ChatGPT access token is recognised before any type check (its
+	// "aud" is an array), so the caller gets the helpful error.
+	rid, ok := m["agent_runtime_id"]
+	p.hasRuntimeID = ok && !isNull(rid)
+	if !p.hasRuntimeID {
+		_, authClaims := m["https://api.openai.com/auth"]
+		iss, _, _ := rawString(m["iss"])
+		if authClaims || iss == "https://auth.openai.com" || strings.HasPrefix(iss, "https://auth.openai.com/") {
+			return invalidJWT(ErrChatGPTAccessToken, "it looks like a ChatGPT access token, not an Agent Identity JWT")
+		}
+	}
 	c := &Claims{}
 	strs := [...]struct {
 		name string
@@ -338,10 +366,6 @@ func (p *parsedJWT) parseClaims(data []byte) error {
 			return invalidJWT(nil, "claim \"chatgpt_account_is_fedramp\" is not a boolean")
 		}
 	}
-	rid, ok := m["agent_runtime_id"]
-	p.hasRuntimeID = ok && !isNull(rid)
-	_, authClaims := m["https://api.openai.com/auth"]
-	p.chatGPTMarkers = authClaims || c.Issuer == "https://auth.openai.com" || strings.HasPrefix(c.Issuer, "https://auth.openai.com/")
 	p.claims = c
 	return nil
 }

@@ -160,12 +160,12 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Claims, error)
 		return nil, err
 	}
 	p, err := parseJWT(token)
-	if err != nil {
-		return nil, err
-	}
-	if !p.hasRuntimeID && p.chatGPTMarkers {
+	if errors.Is(err, ErrChatGPTAccessToken) {
 		return nil, invalidJWT(ErrChatGPTAccessToken,
 			"it looks like a ChatGPT access token; an Agent Identity JWT (issuer %q, audience %q) was expected", v.issuer, v.audience)
+	}
+	if err != nil {
+		return nil, err
 	}
 	switch alg := p.header.alg; {
 	case alg == "RS256":
@@ -181,10 +181,18 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Claims, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := jwt.SigningMethodRS256.Verify(p.signingInput, p.signature, key); err != nil {
-		return nil, invalidJWT(jwt.ErrTokenSignatureInvalid, "signature does not verify")
+	if err := p.verifySignature(key); err != nil {
+		return nil, err
 	}
 	c := p.claims
+	switch {
+	case c.Issuer == "":
+		return nil, invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"iss\" is missing; %q was expected", v.issuer)
+	case len(c.Audience) == 0:
+		return nil, invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"aud\" is missing; %q was expected", v.audience)
+	case c.ExpiresAt == nil:
+		return nil, invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"exp\" is missing")
+	}
 	if err := v.validator.Validate(c); err != nil {
 		return nil, claimsError(err, v.issuer, v.audience)
 	}
@@ -207,12 +215,6 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Claims, error)
 // check failed, keeping the golang-jwt error for errors.Is.
 func claimsError(err error, iss, aud string) error {
 	switch {
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return invalidJWT(err, "claim \"iss\" is missing; %q was expected", iss)
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return invalidJWT(err, "claim \"aud\" is missing; %q was expected", aud)
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return invalidJWT(err, "claim \"exp\" is missing")
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return invalidJWT(err, "token has expired")
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
