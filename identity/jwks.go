@@ -1,0 +1,399 @@
+package identity
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/agentidentity/agentidentity/internal/b64"
+	"github.com/agentidentity/agentidentity/internal/limitio"
+	"github.com/agentidentity/agentidentity/internal/strictjson"
+)
+
+const (
+	defaultJWKSTTL     = time.Hour
+	defaultJWKSTimeout = 10 * time.Second
+	// jwksKidRefreshInterval is the shortest time between the start of one
+	// JWKS fetch and a refresh caused by an unknown kid.
+	jwksKidRefreshInterval = 5 * time.Minute
+	// jwksFailureBackoff is how long after a failed fetch no new fetch is
+	// tried; known keys are served meanwhile.
+	jwksFailureBackoff = 30 * time.Second
+	// MaxJWKSSize is the largest JWKS document read, in bytes.
+	MaxJWKSSize = 1 << 20
+
+	minRSABits = 2048
+	maxRSABits = 8192
+	maxRSAExp  = 1<<31 - 1
+)
+
+// JWKSError means the JWKS could not be fetched or parsed. The token being
+// verified was not judged; a later attempt may succeed.
+type JWKSError struct {
+	// URL is the JWKS URL, with any user information redacted.
+	URL string
+	// StatusCode is the HTTP status when the server answered with one other
+	// than 200 (a redirect is never followed); 0 otherwise.
+	StatusCode int
+	// Err is the cause: a transport error, limitio.ErrTooLarge wrapped for a
+	// body over MaxJWKSSize, or a description of a malformed document.
+	Err error
+}
+
+// Error implements error.
+func (e *JWKSError) Error() string {
+	if e.StatusCode != 0 {
+		return fmt.Sprintf("identity: fetching JWKS from %s: HTTP %d", e.URL, e.StatusCode)
+	}
+	return fmt.Sprintf("identity: fetching JWKS from %s: %v", e.URL, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *JWKSError) Unwrap() error { return e.Err }
+
+// configError is a JWTVerifier configuration error; it wraps
+// ErrInvalidJWTVerifier and, for URLs, ErrInvalidURL.
+type configError struct {
+	reason string
+	cause  error
+}
+
+func (e *configError) Error() string {
+	return "identity: invalid JWTVerifier configuration: " + e.reason
+}
+
+func (e *configError) Unwrap() []error {
+	if e.cause != nil {
+		return []error{ErrInvalidJWTVerifier, e.cause}
+	}
+	return []error{ErrInvalidJWTVerifier}
+}
+
+// checkJWKSURL accepts an absolute https URL, or http on a loopback host.
+func checkJWKSURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return nil, &configError{"JWKSURL is not an absolute http(s) URL", ErrInvalidURL}
+	}
+	if u.User != nil {
+		return nil, &configError{"JWKSURL must not hold user information", ErrInvalidURL}
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopbackHost(u.Hostname()) {
+			return nil, &configError{"JWKSURL must use https (plain http is allowed only on loopback hosts)", ErrInvalidURL}
+		}
+	default:
+		return nil, &configError{"JWKSURL must use https", ErrInvalidURL}
+	}
+	return u, nil
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// jwk is one entry of a JWKS: a usable key, or the reason it cannot be used.
+type jwk struct {
+	key     *rsa.PublicKey
+	problem string
+}
+
+// jwksCache fetches and caches one JWKS. It is safe for concurrent use.
+type jwksCache struct {
+	url    string
+	client *http.Client
+	ttl    time.Duration
+	// timeout bounds one fetch.
+	timeout time.Duration
+	now     func() time.Time
+	group   singleflight.Group
+
+	mu        sync.Mutex
+	keys      map[string]jwk // nil until the first successful fetch
+	gen       uint64         // successful fetches so far
+	fetchedAt time.Time      // time of the last successful fetch
+	lastStart time.Time      // time the last fetch was started
+	retryAt   time.Time      // no fetch before this time after a failure
+	lastErr   error          // error of the last fetch, nil after a success
+}
+
+func newJWKSCache(u *url.URL, client *http.Client, ttl, timeout time.Duration, now func() time.Time) *jwksCache {
+	var c http.Client
+	if client != nil {
+		c = *client
+	} else {
+		c.Timeout = timeout
+	}
+	// A JWKS endpoint has no reason to redirect; following one would let
+	// whoever controls the target choose the keys.
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &jwksCache{url: u.String(), client: &c, ttl: ttl, timeout: timeout, now: now}
+}
+
+// key returns the verification key for kid, fetching the JWKS when it is
+// missing or older than the TTL, and refreshing it early for an unknown kid
+// at most once per jwksKidRefreshInterval.
+func (c *jwksCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	now := c.now()
+	c.mu.Lock()
+	keys, gen := c.keys, c.gen
+	stale := keys == nil || now.Sub(c.fetchedAt) >= c.ttl
+	fetch := stale && !now.Before(c.retryAt)
+	if fetch {
+		c.lastStart = now
+	}
+	lastErr := c.lastErr
+	c.mu.Unlock()
+
+	if fetch {
+		if err := c.refresh(ctx, gen); err != nil && keys == nil {
+			return nil, err
+		}
+		keys, gen = c.current()
+	} else if keys == nil {
+		// The last fetch failed moments ago: do not hammer the server.
+		return nil, lastErr
+	}
+	if k, ok := keys[kid]; ok {
+		return k.get()
+	}
+
+	// Unknown kid: the keys may have rotated. Refresh early, but at most
+	// once per interval however many made-up kids arrive.
+	c.mu.Lock()
+	early := !fetch && !now.Before(c.retryAt) && now.Sub(c.lastStart) >= jwksKidRefreshInterval
+	if early {
+		c.lastStart = now
+	}
+	c.mu.Unlock()
+	if early {
+		if err := c.refresh(ctx, gen); err != nil {
+			return nil, fmt.Errorf("identity: the token's kid is not in the cached JWKS, and refreshing it failed: %w", err)
+		}
+		keys, _ = c.current()
+		if k, ok := keys[kid]; ok {
+			return k.get()
+		}
+	}
+	return nil, invalidJWT(nil, "no key in the JWKS has the token's kid")
+}
+
+func (k jwk) get() (*rsa.PublicKey, error) {
+	if k.problem != "" {
+		return nil, invalidJWT(nil, "the JWKS key with the token's kid cannot be used: %s", k.problem)
+	}
+	return k.key, nil
+}
+
+func (c *jwksCache) current() (map[string]jwk, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.keys, c.gen
+}
+
+// refresh fetches the JWKS once for all concurrent callers. gen is the
+// generation the caller saw: if another fetch has succeeded since, nothing
+// is fetched. ctx bounds only this caller's wait.
+func (c *jwksCache) refresh(ctx context.Context, gen uint64) error {
+	ch := c.group.DoChan("jwks", func() (any, error) {
+		c.mu.Lock()
+		done := c.gen != gen
+		c.mu.Unlock()
+		if done {
+			return nil, nil
+		}
+		// The fetch is shared, so one caller's cancellation must not
+		// fail the others: it gets its own time-out instead.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+		defer cancel()
+		keys, err := c.fetch(fctx)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err != nil {
+			c.lastErr = err
+			c.retryAt = c.now().Add(jwksFailureBackoff)
+			return nil, err
+		}
+		c.keys, c.lastErr, c.retryAt = keys, nil, time.Time{}
+		c.gen++
+		c.fetchedAt = c.now()
+		return nil, nil
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return &JWKSError{URL: c.redactedURL(), Err: ctx.Err()}
+	}
+}
+
+func (c *jwksCache) redactedURL() string {
+	u, err := url.Parse(c.url)
+	if err != nil {
+		return "the configured URL"
+	}
+	return u.Redacted()
+}
+
+func (c *jwksCache) fetch(ctx context.Context) (map[string]jwk, error) {
+	fail := func(status int, err error) error {
+		return &JWKSError{URL: c.redactedURL(), StatusCode: status, Err: err}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
+	if err != nil {
+		return nil, fail(0, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, fail(0, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			return nil, fail(resp.StatusCode, errors.New("redirects are not followed"))
+		}
+		return nil, fail(resp.StatusCode, fmt.Errorf("HTTP %d", resp.StatusCode))
+	}
+	body, err := limitio.ReadAll(resp.Body, MaxJWKSSize)
+	if err != nil {
+		return nil, fail(0, err)
+	}
+	keys, err := parseJWKS(body)
+	if err != nil {
+		return nil, fail(0, err)
+	}
+	return keys, nil
+}
+
+// parseJWKS parses a JWKS document strictly. Keys without a kid are
+// skipped (tokens must name their key); keys that cannot be used are kept
+// with the reason, so that a token naming one gets a clear error; a kid
+// that appears twice is ambiguous and refused.
+func parseJWKS(data []byte) (map[string]jwk, error) {
+	if err := strictjson.CheckObject(data); err != nil {
+		return nil, fmt.Errorf("JWKS is not a strict JSON object: %w", err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, errors.New("JWKS is not a JSON object")
+	}
+	raw, ok := doc["keys"]
+	if !ok || len(raw) == 0 || raw[0] != '[' {
+		return nil, errors.New("JWKS has no \"keys\" array")
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, errors.New("JWKS has no \"keys\" array")
+	}
+	keys := make(map[string]jwk, len(list))
+	for _, r := range list {
+		if len(r) == 0 || r[0] != '{' {
+			return nil, errors.New("JWKS \"keys\" holds a value that is not an object")
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(r, &m); err != nil {
+			return nil, errors.New("JWKS \"keys\" holds a value that is not an object")
+		}
+		kid, present, err := rawString(m["kid"])
+		if err != nil {
+			return nil, errors.New("JWKS key has a \"kid\" that is not a string")
+		}
+		if !present || kid == "" {
+			continue
+		}
+		if _, dup := keys[kid]; dup {
+			keys[kid] = jwk{problem: "the JWKS has several keys with this kid"}
+			continue
+		}
+		keys[kid] = parseJWK(m)
+	}
+	return keys, nil
+}
+
+// privateJWKMembers are the members of a private RSA JWK (RFC 7518 §6.3.2).
+var privateJWKMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth"}
+
+func parseJWK(m map[string]json.RawMessage) jwk {
+	bad := func(format string, args ...any) jwk { return jwk{problem: fmt.Sprintf(format, args...)} }
+	kty, _, err := rawString(m["kty"])
+	if err != nil || kty != "RSA" {
+		return bad("kty %q is not RSA", shortQuote(kty))
+	}
+	if alg, present, err := rawString(m["alg"]); err != nil || (present && alg != "RS256") {
+		return bad("alg %q is not RS256", shortQuote(alg))
+	}
+	if use, present, err := rawString(m["use"]); err != nil || (present && use != "sig") {
+		return bad("use %q is not sig", shortQuote(use))
+	}
+	if raw, ok := m["key_ops"]; ok {
+		var ops []string
+		if err := json.Unmarshal(raw, &ops); err != nil || raw[0] != '[' {
+			return bad("key_ops is not an array of strings")
+		}
+		verify := false
+		for _, op := range ops {
+			verify = verify || op == "verify"
+		}
+		if !verify {
+			return bad("key_ops does not allow verify")
+		}
+	}
+	for _, name := range privateJWKMembers {
+		if _, ok := m[name]; ok {
+			return bad("it holds private key material")
+		}
+	}
+	n, err := jwkUint(m["n"])
+	if err != nil {
+		return bad("n %v", err)
+	}
+	e, err := jwkUint(m["e"])
+	if err != nil {
+		return bad("e %v", err)
+	}
+	if bits := n.BitLen(); bits < minRSABits || bits > maxRSABits {
+		return bad("the RSA modulus has %d bits; %d to %d are accepted", bits, minRSABits, maxRSABits)
+	}
+	if n.Bit(0) == 0 {
+		return bad("the RSA modulus is even")
+	}
+	if !e.IsInt64() || e.Int64() < 3 || e.Int64() > maxRSAExp || e.Bit(0) == 0 {
+		return bad("the RSA exponent is not an odd number from 3 to 2^31-1")
+	}
+	return jwk{key: &rsa.PublicKey{N: n, E: int(e.Int64())}}
+}
+
+// jwkUint decodes a Base64urlUInt (RFC 7518 §2): canonical unpadded
+// base64url of a big-endian number in the fewest octets.
+func jwkUint(raw json.RawMessage) (*big.Int, error) {
+	s, present, err := rawString(raw)
+	if err != nil || !present {
+		return nil, errors.New("is missing or not a string")
+	}
+	b, err := b64.DecodeRawURL(s)
+	if err != nil || len(b) == 0 {
+		return nil, errors.New("is not canonical base64url")
+	}
+	if b[0] == 0 {
+		return nil, errors.New("has a leading zero octet")
+	}
+	return new(big.Int).SetBytes(b), nil
+}

@@ -1,0 +1,240 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Defaults of a [JWTVerifier] whose fields are left empty. The issuer and the
+// audience are the same in production and staging (spec §1); the JWKS URL is
+// production's.
+const (
+	DefaultJWTIssuer   = "https://chatgpt.com/codex-backend/agent-identity"
+	DefaultJWTAudience = "codex-app-server"
+	DefaultJWKSURL     = "https://chatgpt.com/backend-api/wham/agent-identities/jwks"
+
+	// DefaultJWTLeeway is the clock skew allowed when Leeway is zero.
+	DefaultJWTLeeway = 30 * time.Second
+	// MaxJWTLeeway is the largest Leeway a JWTVerifier accepts.
+	MaxJWTLeeway = 60 * time.Second
+)
+
+// ErrInvalidJWTVerifier means a [JWTVerifier] is configured in a way it
+// refuses (a leeway over [MaxJWTLeeway], a JWKS URL that is not https outside
+// loopback, …). Every Verify call of that verifier fails with it.
+var ErrInvalidJWTVerifier = errors.New("identity: invalid JWTVerifier configuration")
+
+// JWTVerifier verifies Agent Identity JWTs (spec §6) against a JWKS.
+//
+// The zero value verifies production tokens: empty fields take the Default
+// values above. Set the fields before the first call to Verify and do not
+// change them afterwards; the verifier reads them once. A JWTVerifier is
+// safe for concurrent use, and concurrent callers share one cached JWKS.
+//
+// What is refused: any alg but RS256 (none, HS*, RS384/512, PS*, ES*,
+// EdDSA); a missing, empty or unknown kid; tokens whose header carries crit,
+// jku, x5u, jwk or x5c (never used to find a key: the token is refused);
+// JWKs that are not kty RSA, whose alg is not RS256, whose use is not sig,
+// whose key_ops lack verify, or whose modulus is under 2048 bits; an iss or
+// aud that is not exactly Issuer or Audience (aud must be one string, not an
+// array); a missing exp; exp in the past or nbf or iat in the future beyond
+// the leeway; duplicate JSON members in header or payload; non-canonical
+// base64url; tokens over [MaxJWTSize] bytes; an agent_runtime_id outside the
+// runtime-id allowlist and an empty agent_private_key, account_id or
+// chatgpt_user_id.
+type JWTVerifier struct {
+	// JWKSURL is where the signing keys are fetched (default
+	// DefaultJWKSURL). It must be https, except on a loopback host
+	// (localhost, 127.0.0.0/8, ::1).
+	JWKSURL string
+	// Issuer is the exact expected "iss" (default DefaultJWTIssuer).
+	Issuer string
+	// Audience is the exact expected "aud" (default DefaultJWTAudience).
+	Audience string
+	// HTTPClient fetches the JWKS. Nil means a client with a 10 s
+	// time-out. Redirects are never followed, whatever its CheckRedirect.
+	HTTPClient *http.Client
+	// Leeway is the clock skew allowed on exp, nbf and iat: zero means
+	// DefaultJWTLeeway; negative values and values over MaxJWTLeeway are
+	// refused.
+	Leeway time.Duration
+	// JWKSCacheTTL is how long a fetched JWKS is used before it is fetched
+	// again (default 1 h). A token with an unknown kid causes an early
+	// refresh at most once per 5 minutes; if a refresh fails, the keys
+	// already known keep being used.
+	JWKSCacheTTL time.Duration
+	// FetchTimeout bounds one JWKS request (default 10 s).
+	FetchTimeout time.Duration
+
+	// now is the clock; nil means time.Now. Tests set it.
+	now func() time.Time
+
+	once      sync.Once
+	initErr   error
+	issuer    string
+	audience  string
+	validator *jwt.Validator
+	keys      *jwksCache
+}
+
+func (v *JWTVerifier) clock() time.Time {
+	if v.now != nil {
+		return v.now()
+	}
+	return time.Now()
+}
+
+func (v *JWTVerifier) init() error {
+	v.once.Do(func() {
+		v.initErr = v.setup()
+	})
+	return v.initErr
+}
+
+func (v *JWTVerifier) setup() error {
+	v.issuer = orDefault(v.Issuer, DefaultJWTIssuer)
+	v.audience = orDefault(v.Audience, DefaultJWTAudience)
+	leeway := v.Leeway
+	switch {
+	case leeway == 0:
+		leeway = DefaultJWTLeeway
+	case leeway < 0:
+		return fmt.Errorf("%w: Leeway is negative", ErrInvalidJWTVerifier)
+	case leeway > MaxJWTLeeway:
+		return fmt.Errorf("%w: Leeway %s is more than the %s allowed", ErrInvalidJWTVerifier, leeway, MaxJWTLeeway)
+	}
+	ttl := v.JWKSCacheTTL
+	if ttl == 0 {
+		ttl = defaultJWKSTTL
+	} else if ttl < 0 {
+		return fmt.Errorf("%w: JWKSCacheTTL is negative", ErrInvalidJWTVerifier)
+	}
+	timeout := v.FetchTimeout
+	if timeout == 0 {
+		timeout = defaultJWKSTimeout
+	} else if timeout < 0 {
+		return fmt.Errorf("%w: FetchTimeout is negative", ErrInvalidJWTVerifier)
+	}
+	u, err := checkJWKSURL(orDefault(v.JWKSURL, DefaultJWKSURL))
+	if err != nil {
+		return err
+	}
+	v.keys = newJWKSCache(u, v.HTTPClient, ttl, timeout, v.clock)
+	v.validator = jwt.NewValidator(
+		jwt.WithIssuer(v.issuer),
+		jwt.WithAudience(v.audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(v.clock),
+	)
+	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Verify checks token and returns its claims, which the caller owns.
+//
+// An error wrapping [ErrInvalidJWT] means the token was refused (and may
+// also wrap [ErrPersonalAccessToken], [ErrChatGPTAccessToken] or a
+// golang-jwt error such as jwt.ErrTokenExpired). An error wrapping a
+// [*JWKSError] means the keys could not be fetched: the token may be good,
+// and a later call may succeed. An error wrapping [ErrInvalidJWTVerifier]
+// means v itself is misconfigured. No error quotes the token.
+//
+// ctx bounds the wait for a JWKS fetch; the fetch itself, shared with other
+// callers, runs for at most FetchTimeout.
+func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if err := v.init(); err != nil {
+		return nil, err
+	}
+	p, err := parseJWT(token)
+	if errors.Is(err, ErrChatGPTAccessToken) {
+		return nil, invalidJWT(ErrChatGPTAccessToken,
+			"it looks like a ChatGPT access token; an Agent Identity JWT (issuer %q, audience %q) was expected", v.issuer, v.audience)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch alg := p.header.alg; {
+	case alg == "RS256":
+	case alg == "none" || alg == "None" || alg == "NONE" || alg == "":
+		return nil, invalidJWT(jwt.ErrTokenSignatureInvalid, "unsigned tokens (alg %q) are refused; only RS256 is accepted", shortQuote(alg))
+	default:
+		return nil, invalidJWT(jwt.ErrTokenSignatureInvalid, "alg %q is refused; only RS256 is accepted", shortQuote(alg))
+	}
+	if !p.header.kidPresent || p.header.kid == "" {
+		return nil, invalidJWT(nil, "header has no kid")
+	}
+	key, err := v.keys.key(ctx, p.header.kid)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.verifySignature(key); err != nil {
+		return nil, err
+	}
+	c := p.claims
+	switch {
+	case c.Issuer == "":
+		return nil, invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"iss\" is missing; %q was expected", v.issuer)
+	case len(c.Audience) == 0:
+		return nil, invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"aud\" is missing; %q was expected", v.audience)
+	case c.ExpiresAt == nil:
+		return nil, invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"exp\" is missing")
+	}
+	if err := v.validator.Validate(c); err != nil {
+		return nil, claimsError(err, v.issuer, v.audience)
+	}
+	switch {
+	case !p.hasRuntimeID:
+		return nil, invalidJWT(nil, "claim \"agent_runtime_id\" is missing")
+	case !jwtRuntimeIDValid(c.AgentRuntimeID):
+		return nil, invalidJWT(ErrInvalidRuntimeID, "claim \"agent_runtime_id\" is not a valid runtime id")
+	case c.AgentPrivateKey == "":
+		return nil, invalidJWT(nil, "claim \"agent_private_key\" is missing or empty")
+	case c.AccountID == "":
+		return nil, invalidJWT(nil, "claim \"account_id\" is missing or empty")
+	case c.ChatGPTUserID == "":
+		return nil, invalidJWT(nil, "claim \"chatgpt_user_id\" is missing or empty")
+	}
+	return c, nil
+}
+
+// claimsError turns a golang-jwt validation error into one that says which
+// check failed, keeping the golang-jwt error for errors.Is.
+func claimsError(err error, iss, aud string) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return invalidJWT(err, "token has expired")
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return invalidJWT(err, "token is not valid yet (nbf is in the future)")
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return invalidJWT(err, "token was issued in the future (iat)")
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return invalidJWT(err, "claim \"iss\" is not %q", iss)
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return invalidJWT(err, "claim \"aud\" is not %q", aud)
+	default:
+		return invalidJWT(err, "claims are invalid")
+	}
+}
+
+// shortQuote cuts an attacker-chosen header value for an error message.
+func shortQuote(s string) string {
+	const max = 32
+	if len(s) > max {
+		return truncateUTF8(s, max) + "…"
+	}
+	return s
+}
