@@ -3,9 +3,14 @@ module github.com/agentidentity/agentidentity
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0 // indirect
+	github.com/gofrs/flock v0.13.1 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/stretchr/testify v1.12.1
+	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sync v0.24.0
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/tools v0.52.0 // indirect
 )
 
 require go.yaml.in/yaml/v3 v3.0.5 // indirect
