@@ -1,16 +1,20 @@
 package identity
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
 // jwtSeeds returns tokens to seed the fuzz targets: golang-jwt's tables,
@@ -135,6 +139,43 @@ func FuzzJWTVerify(f *testing.F) {
 		}
 		if !jwtRuntimeIDValid(c.AgentRuntimeID) || c.AgentPrivateKey == "" {
 			t.Fatal("accepted bad agent claims")
+		}
+	})
+}
+
+// FuzzJWTJSONScan checks the single-pass JSON scanner used on JWT headers
+// and payloads against internal/strictjson and encoding/json.
+func FuzzJWTJSONScan(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"a":1}`, `{"a":1,"a":2}`, `{"a":{"b":1,"b":2}}`, `{"a\u0062":1,"ab":2}`, ` {"a" : [1, -0.5e+3, true, null, "x\n"]} `,
+		`{"a":"\ud800"}`, `{"a":01}`, `{"a":1.}`, `{"a":"` + "\x01" + `"}`, `{"a":1}x`, `[1]`, `"s"`, `{"a":[{"b":1},{"b":1}]}`,
+		`{"x":` + strings.Repeat("[", 257) + strings.Repeat("]", 257) + `}`, `{"x":` + strings.Repeat("[", 255) + strings.Repeat("]", 255) + `}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := scanJSONObject(data)
+		serr := strictjson.CheckObject(data)
+		if (err == nil) != (serr == nil) {
+			t.Fatalf("scanner says %v, strictjson says %v", err, serr)
+		}
+		if err != nil {
+			if errors.Is(err, errJSONDuplicate) != errors.Is(serr, strictjson.ErrDuplicateMember) {
+				t.Fatalf("duplicate verdicts differ: %v / %v", err, serr)
+			}
+			return
+		}
+		var want map[string]json.RawMessage
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatalf("encoding/json refuses what the scanner accepts: %v", err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d members, encoding/json has %d", len(got), len(want))
+		}
+		for k, v := range want {
+			if !bytes.Equal(got[k], v) {
+				t.Fatalf("member %q: %q, encoding/json has %q", k, got[k], v)
+			}
 		}
 	})
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agentidentity/agentidentity/internal/b64"
-	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
 // MaxJWTSize is the longest Agent Identity JWT accepted, in bytes. Longer
@@ -241,18 +240,15 @@ func (p *parsedJWT) verifySignature(key *rsa.PublicKey) error {
 	return nil
 }
 
-// members decodes a JSON object that strictjson has already checked into
-// its top-level members, by exact name (encoding/json matches struct fields
+// members checks a JSON object strictly (see scanJSONObject) and returns its
+// top-level members by exact name (encoding/json matches struct fields
 // case-insensitively, which would let "ALG" stand for "alg").
 func members(part string, data []byte) (map[string]json.RawMessage, error) {
-	if err := strictjson.CheckObject(data); err != nil {
-		if errors.Is(err, strictjson.ErrDuplicateMember) {
-			return nil, invalidJWT(nil, "%s has a duplicate member", part)
-		}
-		return nil, invalidJWT(nil, "%s is not a JSON object", part)
+	m, err := scanJSONObject(data)
+	if errors.Is(err, errJSONDuplicate) {
+		return nil, invalidJWT(nil, "%s has a duplicate member", part)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
+	if err != nil {
 		return nil, invalidJWT(nil, "%s is not a JSON object", part)
 	}
 	return m, nil
@@ -382,8 +378,8 @@ func rawString(raw json.RawMessage) (s string, present bool, err error) {
 	}
 	inner := raw[1 : len(raw)-1]
 	if !strings.ContainsRune(string(inner), '\\') {
-		// strictjson has checked the document: an unescaped string is
-		// valid UTF-8 without control characters.
+		// The document has been checked: an unescaped string is valid
+		// UTF-8 without control characters.
 		return string(inner), true, nil
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
