@@ -183,7 +183,9 @@ func (l ChatGPTLogin) String() string {
 func (l ChatGPTLogin) GoString() string { return l.String() }
 
 // Format implements fmt.Formatter so that no verb prints the access token.
-func (l ChatGPTLogin) Format(s fmt.State, verb rune) { writeRedacted(s, verb, l.String(), l.GoString()) }
+func (l ChatGPTLogin) Format(s fmt.State, verb rune) {
+	writeRedacted(s, verb, l.String(), l.GoString())
+}
 
 // LogValue implements slog.LogValuer without the access token.
 func (l ChatGPTLogin) LogValue() slog.Value { return slog.StringValue(l.String()) }
