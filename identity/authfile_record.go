@@ -129,6 +129,14 @@ func (r *AgentIdentityRecord) known(name string) json.RawMessage {
 	return encodeJSONString(s)
 }
 
+// isZero reports whether the field of a known member holds its zero value.
+func (r *AgentIdentityRecord) isZero(name string) bool {
+	if name == recordFedRAMP {
+		return !r.FedRAMP
+	}
+	return *r.stringField(name) == ""
+}
+
 // sameValue reports whether the original raw value of a known member still
 // decodes to the current field value, so its exact bytes can be kept.
 func (r *AgentIdentityRecord) sameValue(name string, raw json.RawMessage) bool {
@@ -181,6 +189,12 @@ func (r *AgentIdentityRecord) encode() (json.RawMessage, error) {
 	}
 	for _, name := range recordOrder {
 		if done[name] {
+			continue
+		}
+		// A record read from a file that lacked a member whose value is
+		// still the zero value keeps lacking it, so that re-setting an
+		// unchanged record changes nothing.
+		if r.orig != nil && r.isZero(name) {
 			continue
 		}
 		if v := r.known(name); v != nil {
