@@ -312,7 +312,7 @@ func parseJWKS(data []byte) (map[string]jwk, error) {
 		if err := json.Unmarshal(r, &m); err != nil {
 			return nil, errors.New("JWKS \"keys\" holds a value that is not an object")
 		}
-		kid, present, err := rawString(m["kid"])
+		kid, present, err := jwtRawString(m["kid"])
 		if err != nil {
 			return nil, errors.New("JWKS key has a \"kid\" that is not a string")
 		}
@@ -333,14 +333,14 @@ var privateJWKMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth"}
 
 func parseJWK(m map[string]json.RawMessage) jwk {
 	bad := func(format string, args ...any) jwk { return jwk{problem: fmt.Sprintf(format, args...)} }
-	kty, _, err := rawString(m["kty"])
+	kty, _, err := jwtRawString(m["kty"])
 	if err != nil || kty != "RSA" {
 		return bad("kty %q is not RSA", shortQuote(kty))
 	}
-	if alg, present, err := rawString(m["alg"]); err != nil || (present && alg != "RS256") {
+	if alg, present, err := jwtRawString(m["alg"]); err != nil || (present && alg != "RS256") {
 		return bad("alg %q is not RS256", shortQuote(alg))
 	}
-	if use, present, err := rawString(m["use"]); err != nil || (present && use != "sig") {
+	if use, present, err := jwtRawString(m["use"]); err != nil || (present && use != "sig") {
 		return bad("use %q is not sig", shortQuote(use))
 	}
 	if raw, ok := m["key_ops"]; ok {
@@ -384,7 +384,7 @@ func parseJWK(m map[string]json.RawMessage) jwk {
 // jwkUint decodes a Base64urlUInt (RFC 7518 §2): canonical unpadded
 // base64url of a big-endian number in the fewest octets.
 func jwkUint(raw json.RawMessage) (*big.Int, error) {
-	s, present, err := rawString(raw)
+	s, present, err := jwtRawString(raw)
 	if err != nil || !present {
 		return nil, errors.New("is missing or not a string")
 	}

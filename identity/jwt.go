@@ -269,7 +269,7 @@ func (p *parsedJWT) parseHeader(data []byte) error {
 			return invalidJWT(nil, "header member %q is not accepted", name)
 		}
 	}
-	alg, present, err := rawString(m["alg"])
+	alg, present, err := jwtRawString(m["alg"])
 	if err != nil || !present {
 		return invalidJWT(nil, "header has no string \"alg\"")
 	}
@@ -277,7 +277,7 @@ func (p *parsedJWT) parseHeader(data []byte) error {
 	raw, ok := m["kid"]
 	p.header.kidPresent = ok
 	if ok {
-		kid, _, err := rawString(raw)
+		kid, _, err := jwtRawString(raw)
 		if err != nil {
 			return invalidJWT(nil, "header \"kid\" is not a string")
 		}
@@ -297,10 +297,10 @@ func (p *parsedJWT) parseClaims(data []byte) error {
 	// A ChatGPT access token is recognised before any type check (its
 	// "aud" is an array), so the caller gets the helpful error.
 	rid, ok := m["agent_runtime_id"]
-	p.hasRuntimeID = ok && !isNull(rid)
+	p.hasRuntimeID = ok && !jwtIsNull(rid)
 	if !p.hasRuntimeID {
 		_, authClaims := m["https://api.openai.com/auth"]
-		iss, _, _ := rawString(m["iss"])
+		iss, _, _ := jwtRawString(m["iss"])
 		if authClaims || iss == "https://auth.openai.com" || strings.HasPrefix(iss, "https://auth.openai.com/") {
 			return invalidJWT(ErrChatGPTAccessToken, "it looks like a ChatGPT access token, not an Agent Identity JWT")
 		}
@@ -321,14 +321,14 @@ func (p *parsedJWT) parseClaims(data []byte) error {
 		{"plan_type", &c.PlanType},
 	}
 	for _, s := range strs {
-		v, _, err := rawString(m[s.name])
+		v, _, err := jwtRawString(m[s.name])
 		if err != nil {
 			return invalidJWT(nil, "claim %q is not a string", s.name)
 		}
 		*s.dst = v
 	}
-	if raw, ok := m["aud"]; ok && !isNull(raw) {
-		aud, _, err := rawString(raw)
+	if raw, ok := m["aud"]; ok && !jwtIsNull(raw) {
+		aud, _, err := jwtRawString(raw)
 		if err != nil {
 			return invalidJWT(nil, "claim \"aud\" must be a single string")
 		}
@@ -344,7 +344,7 @@ func (p *parsedJWT) parseClaims(data []byte) error {
 	}
 	for _, d := range dates {
 		raw, ok := m[d.name]
-		if !ok || isNull(raw) {
+		if !ok || jwtIsNull(raw) {
 			continue
 		}
 		t, err := numericDate(raw)
@@ -353,7 +353,7 @@ func (p *parsedJWT) parseClaims(data []byte) error {
 		}
 		*d.dst = t
 	}
-	if raw, ok := m["chatgpt_account_is_fedramp"]; ok && !isNull(raw) {
+	if raw, ok := m["chatgpt_account_is_fedramp"]; ok && !jwtIsNull(raw) {
 		switch string(raw) {
 		case "true":
 			c.FedRAMP = true
@@ -366,11 +366,11 @@ func (p *parsedJWT) parseClaims(data []byte) error {
 	return nil
 }
 
-func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
+func jwtIsNull(raw json.RawMessage) bool { return string(raw) == "null" }
 
 // rawString decodes a JSON string member; a missing or null member is "".
-func rawString(raw json.RawMessage) (s string, present bool, err error) {
-	if raw == nil || isNull(raw) {
+func jwtRawString(raw json.RawMessage) (s string, present bool, err error) {
+	if raw == nil || jwtIsNull(raw) {
 		return "", false, nil
 	}
 	if len(raw) < 2 || raw[0] != '"' {

@@ -1,0 +1,438 @@
+package identity
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/agentidentity/agentidentity/internal/strictjson"
+)
+
+// MaxAuthFileSize is the largest auth.json the store reads (1 MiB). A larger
+// file is refused as corrupt.
+const MaxAuthFileSize = 1 << 20
+
+// ErrUnsafeAuthFile means the auth.json path names a symbolic link, a
+// directory or another non-regular file. The store neither reads through nor
+// replaces it; the user has to fix the path.
+var ErrUnsafeAuthFile = errors.New("identity: auth.json is not a regular file")
+
+// Member names of auth.json (spec §7), in the order the Codex CLI writes them.
+const (
+	memberAuthMode      = "auth_mode"
+	memberOpenAIAPIKey  = "OPENAI_API_KEY"
+	memberTokens        = "tokens"
+	memberLastRefresh   = "last_refresh"
+	memberAgentIdentity = "agent_identity"
+)
+
+var topLevelOrder = []string{memberAuthMode, memberOpenAIAPIKey, memberTokens, memberLastRefresh, memberAgentIdentity}
+
+// AuthModeAgentIdentity is the auth_mode the Codex CLI writes for standalone
+// Agent Identity JWT credentials.
+const AuthModeAgentIdentity = "agentIdentity"
+
+// AuthFile is a parsed auth.json, shared with the Codex CLI. It keeps every
+// member, known or not, with its value exactly as read and in the order of
+// the file; a member is re-encoded only when a setter changes it, and the
+// ChatGPT login state (tokens, last_refresh) is never changed or dropped.
+//
+// The zero value is an empty file that does not exist on disk. An AuthFile
+// is not safe for concurrent use; Store.Update hands each call its own.
+// Formatting an AuthFile with fmt prints member names only, never values.
+type AuthFile struct {
+	exists  bool
+	members []jsonMember
+	dirty   bool
+}
+
+// ParseAuthFile parses the content of an auth.json. It refuses, with an error
+// wrapping ErrCorruptAuthFile, anything over MaxAuthFileSize, invalid UTF-8,
+// empty, truncated or non-object JSON, duplicate member names at any depth,
+// and a known member of the wrong type (for example tokens that is not an
+// object, agent_identity that is neither a string nor a record object, or a
+// record member of the wrong type). Error messages name members, never their
+// values.
+func ParseAuthFile(data []byte) (*AuthFile, error) {
+	if len(data) > MaxAuthFileSize {
+		return nil, corrupt("the file is larger than %d bytes", MaxAuthFileSize)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, corrupt("the file is empty")
+	}
+	if err := strictjson.CheckObject(data); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorruptAuthFile, err)
+	}
+	members, err := parseObjectMembers(data)
+	if err != nil {
+		return nil, corrupt("cannot split the top-level object: %v", err)
+	}
+	f := &AuthFile{exists: true, members: members}
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrCorruptAuthFile, fmt.Sprintf(format, args...))
+}
+
+func wrongType(name string, raw json.RawMessage, want string) error {
+	return corrupt("member %q is %s, want %s", name, jsonKind(raw), want)
+}
+
+// validate type-checks the known members.
+func (f *AuthFile) validate() error {
+	for _, m := range f.members {
+		switch m.name {
+		case memberAuthMode, memberOpenAIAPIKey, memberLastRefresh:
+			if _, ok := rawString(m.raw); !ok && !isNull(m.raw) {
+				return wrongType(m.name, m.raw, "a string or null")
+			}
+		case memberTokens:
+			if isNull(m.raw) {
+				continue
+			}
+			if _, err := parseTokens(m.raw); err != nil {
+				return err
+			}
+		case memberAgentIdentity:
+			switch {
+			case isNull(m.raw):
+			case m.raw[0] == '"':
+				if _, ok := rawString(m.raw); !ok {
+					return wrongType(m.name, m.raw, "a JWT string or a record object")
+				}
+			case m.raw[0] == '{':
+				if _, err := parseRecord(m.raw); err != nil {
+					return err
+				}
+			default:
+				return wrongType(m.name, m.raw, "a JWT string or a record object")
+			}
+		}
+	}
+	return nil
+}
+
+// Exists reports whether the file was read from disk (false for a missing
+// auth.json and for the zero value).
+func (f *AuthFile) Exists() bool { return f.exists }
+
+func (f *AuthFile) member(name string) (json.RawMessage, bool) {
+	for _, m := range f.members {
+		if m.name == name {
+			return m.raw, true
+		}
+	}
+	return nil, false
+}
+
+// setMember stores raw as the value of name, inserting a new member at the
+// Codex CLI's position for known members (at the end for others). Setting
+// the same bytes again changes nothing.
+func (f *AuthFile) setMember(name string, raw json.RawMessage) {
+	for i, m := range f.members {
+		if m.name == name {
+			if bytes.Equal(m.raw, raw) {
+				return
+			}
+			f.members[i].raw = raw
+			f.dirty = true
+			return
+		}
+	}
+	f.members = insertMember(f.members, jsonMember{name: name, raw: raw}, topLevelOrder)
+	f.dirty = true
+}
+
+// insertMember inserts m after the last member that comes before it in
+// order, or before the first member that comes after it, or at the end.
+func insertMember(members []jsonMember, m jsonMember, order []string) []jsonMember {
+	rank := func(name string) int {
+		for i, n := range order {
+			if n == name {
+				return i
+			}
+		}
+		return -1
+	}
+	r := rank(m.name)
+	pos := len(members)
+	if r >= 0 {
+		after, before := -1, -1
+		for i, x := range members {
+			xr := rank(x.name)
+			if xr < 0 {
+				continue
+			}
+			if xr < r {
+				after = i
+			} else if before < 0 {
+				before = i
+			}
+		}
+		switch {
+		case after >= 0:
+			pos = after + 1
+		case before >= 0:
+			pos = before
+		}
+	}
+	members = append(members, jsonMember{})
+	copy(members[pos+1:], members[pos:])
+	members[pos] = m
+	return members
+}
+
+func (f *AuthFile) removeMember(name string) {
+	for i, m := range f.members {
+		if m.name == name {
+			f.members = append(f.members[:i], f.members[i+1:]...)
+			f.dirty = true
+			return
+		}
+	}
+}
+
+func (f *AuthFile) stringMember(name string) string {
+	raw, ok := f.member(name)
+	if !ok {
+		return ""
+	}
+	s, _ := rawString(raw)
+	return s
+}
+
+// AuthMode returns auth_mode, or "" when it is absent or null.
+func (f *AuthFile) AuthMode() string { return f.stringMember(memberAuthMode) }
+
+// SetAuthMode sets auth_mode; "" removes the member, as the Codex CLI omits
+// an absent mode. It refuses a mode that is not valid UTF-8.
+func (f *AuthFile) SetAuthMode(mode string) error {
+	if mode == "" {
+		f.removeMember(memberAuthMode)
+		return nil
+	}
+	if err := checkUTF8(memberAuthMode, mode); err != nil {
+		return err
+	}
+	f.setMember(memberAuthMode, encodeJSONString(mode))
+	return nil
+}
+
+// OpenAIAPIKey returns OPENAI_API_KEY and whether it is a string (it is
+// usually null). The key is a secret: never log it.
+func (f *AuthFile) OpenAIAPIKey() (string, bool) {
+	raw, ok := f.member(memberOpenAIAPIKey)
+	if !ok {
+		return "", false
+	}
+	return rawString(raw)
+}
+
+// Tokens returns a copy of the ChatGPT login tokens, or nil when tokens is
+// absent or null. The store never changes tokens; this is a read-only view.
+func (f *AuthFile) Tokens() *Tokens {
+	raw, ok := f.member(memberTokens)
+	if !ok || isNull(raw) {
+		return nil
+	}
+	t, err := parseTokens(raw)
+	if err != nil {
+		return nil // unreachable for a parsed file: validate checked it
+	}
+	return t
+}
+
+// AgentIdentityJWT returns agent_identity when it holds a standalone JWT
+// string, else "". The JWT is a secret: never log it.
+func (f *AuthFile) AgentIdentityJWT() string {
+	raw, ok := f.member(memberAgentIdentity)
+	if !ok {
+		return ""
+	}
+	s, _ := rawString(raw)
+	return s
+}
+
+// AgentIdentityRecord returns a copy of agent_identity when it holds a
+// record registered through ChatGPT auth, else nil. Unknown members of the
+// record travel with the copy, so passing it back to SetAgentIdentityRecord
+// keeps them.
+func (f *AuthFile) AgentIdentityRecord() *AgentIdentityRecord {
+	raw, ok := f.member(memberAgentIdentity)
+	if !ok || len(raw) == 0 || raw[0] != '{' {
+		return nil
+	}
+	r, err := parseRecord(raw)
+	if err != nil {
+		return nil // unreachable for a parsed file: validate checked it
+	}
+	return r
+}
+
+// SetAgentIdentityJWT stores a standalone Agent Identity JWT in
+// agent_identity, replacing any record. It does not verify the token (the
+// caller does, before storing it) but refuses an empty string and text that
+// is not UTF-8 or holds whitespace or control characters.
+func (f *AuthFile) SetAgentIdentityJWT(token string) error {
+	if token == "" {
+		return errors.New("identity: empty agent identity JWT")
+	}
+	for _, c := range []byte(token) {
+		if c <= ' ' || c >= 0x7f {
+			return fmt.Errorf("%w: the token holds a character outside printable ASCII", ErrInvalidJWT)
+		}
+	}
+	f.setMember(memberAgentIdentity, encodeJSONString(token))
+	return nil
+}
+
+// SetAgentIdentityRecord stores r as the agent_identity record, replacing
+// any JWT or record. When r came from AgentIdentityRecord, its unknown
+// members and member order are kept and unchanged members keep their exact
+// bytes. It refuses a record without a runtime id or private key and
+// strings that are not valid UTF-8.
+func (f *AuthFile) SetAgentIdentityRecord(r *AgentIdentityRecord) error {
+	if r == nil {
+		return errors.New("identity: nil agent identity record")
+	}
+	raw, err := r.encode()
+	if err != nil {
+		return err
+	}
+	f.setMember(memberAgentIdentity, raw)
+	return nil
+}
+
+// ClearAgentIdentity removes agent_identity.
+func (f *AuthFile) ClearAgentIdentity() { f.removeMember(memberAgentIdentity) }
+
+// Changed reports whether a setter changed the file since it was parsed.
+func (f *AuthFile) Changed() bool { return f.dirty }
+
+// MemberNames returns the top-level member names in file order.
+func (f *AuthFile) MemberNames() []string {
+	names := make([]string, len(f.members))
+	for i, m := range f.members {
+		names[i] = m.name
+	}
+	return names
+}
+
+// Marshal returns the file as the Codex CLI writes it: pretty-printed JSON
+// with a two-space indent, members in order, OPENAI_API_KEY written as null
+// when absent. Values that were not changed keep their exact bytes.
+func (f *AuthFile) Marshal() ([]byte, error) {
+	members := f.members
+	if _, ok := f.member(memberOpenAIAPIKey); !ok {
+		members = insertMember(append([]jsonMember(nil), members...), jsonMember{name: memberOpenAIAPIKey, raw: json.RawMessage("null")}, topLevelOrder)
+	}
+	compact := buildObject(members)
+	var out bytes.Buffer
+	out.Grow(len(compact) * 2)
+	if err := json.Indent(&out, compact, "", "  "); err != nil {
+		return nil, fmt.Errorf("identity: encode auth.json: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// clone returns a deep copy, so a failed Update leaves no trace.
+func (f *AuthFile) clone() *AuthFile {
+	c := &AuthFile{exists: f.exists, dirty: f.dirty, members: make([]jsonMember, len(f.members))}
+	for i, m := range f.members {
+		c.members[i] = jsonMember{name: m.name, raw: append(json.RawMessage(nil), m.raw...)}
+	}
+	return c
+}
+
+// String returns a redacted summary: the member names, never values.
+func (f *AuthFile) String() string {
+	if f == nil {
+		return "identity.AuthFile(nil)"
+	}
+	return fmt.Sprintf("identity.AuthFile{exists: %t, members: [%s]}", f.exists, strings.Join(f.MemberNames(), " "))
+}
+
+// GoString implements fmt.GoStringer with the same redacted summary.
+func (f *AuthFile) GoString() string { return f.String() }
+
+// Format implements fmt.Formatter so that no verb prints a secret.
+func (f *AuthFile) Format(s fmt.State, verb rune) {
+	writeRedacted(s, verb, f.String(), f.GoString())
+}
+
+// LogValue implements slog.LogValuer with the redacted summary.
+func (f *AuthFile) LogValue() slog.Value { return slog.StringValue(f.String()) }
+
+// Tokens is the ChatGPT login state in auth.json's tokens member. The
+// tokens are secrets: formatting a Tokens with fmt prints only which of
+// them are present, and the account id.
+type Tokens struct {
+	IDToken      string
+	AccessToken  string
+	RefreshToken string
+	AccountID    string
+}
+
+func parseTokens(raw json.RawMessage) (*Tokens, error) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, wrongType(memberTokens, raw, "an object or null")
+	}
+	members, err := parseObjectMembers(raw)
+	if err != nil {
+		return nil, corrupt("member %q: %v", memberTokens, err)
+	}
+	t := &Tokens{}
+	for _, m := range members {
+		var dst *string
+		switch m.name {
+		case "id_token":
+			dst = &t.IDToken
+		case "access_token":
+			dst = &t.AccessToken
+		case "refresh_token":
+			dst = &t.RefreshToken
+		case "account_id":
+			dst = &t.AccountID
+		default:
+			continue
+		}
+		if isNull(m.raw) {
+			continue
+		}
+		s, ok := rawString(m.raw)
+		if !ok {
+			return nil, wrongType(memberTokens+"."+m.name, m.raw, "a string or null")
+		}
+		*dst = s
+	}
+	return t, nil
+}
+
+func presence(s string) string {
+	if s == "" {
+		return "absent"
+	}
+	return "set"
+}
+
+// String returns a redacted summary.
+func (t Tokens) String() string {
+	return fmt.Sprintf("identity.Tokens{IDToken: %s, AccessToken: %s, RefreshToken: %s, AccountID: %q}",
+		presence(t.IDToken), presence(t.AccessToken), presence(t.RefreshToken), t.AccountID)
+}
+
+// GoString implements fmt.GoStringer with the redacted summary.
+func (t Tokens) GoString() string { return t.String() }
+
+// Format implements fmt.Formatter so that no verb prints a token.
+func (t Tokens) Format(s fmt.State, verb rune) { writeRedacted(s, verb, t.String(), t.GoString()) }
+
+// LogValue implements slog.LogValuer with the redacted summary.
+func (t Tokens) LogValue() slog.Value { return slog.StringValue(t.String()) }

@@ -1,0 +1,70 @@
+package identity_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/agentidentity/agentidentity/identity"
+)
+
+// ExampleStore_Update stores a task id in the agent identity record under
+// the auth.json lock; every other member of the file is kept as it was.
+func ExampleStore_Update() {
+	home, err := os.MkdirTemp("", "codex-home-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = os.RemoveAll(home) }()
+
+	store := identity.OpenStore(home)
+	ctx := context.Background()
+	err = store.Update(ctx, func(f *identity.AuthFile) error {
+		rec := f.AgentIdentityRecord()
+		if rec == nil {
+			rec = &identity.AgentIdentityRecord{
+				AgentRuntimeID:  "agent-123",
+				AgentPrivateKey: "MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH",
+				AccountID:       "acc-123",
+				ChatGPTUserID:   "user-123",
+				PlanType:        "plus",
+			}
+		}
+		rec.TaskID = "task-123"
+		return f.SetAgentIdentityRecord(rec)
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	f, err := store.Read()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(f.AgentIdentityRecord())
+	fi, _ := os.Stat(store.Path())
+	fmt.Println(fi.Mode().Perm())
+	// Output:
+	// identity.AgentIdentityRecord{AgentRuntimeID: "agent-123", AgentPrivateKey: redacted, AccountID: "acc-123", ChatGPTUserID: "user-123", Email: "", PlanType: "plus", FedRAMP: false, TaskID: "task-123"}
+	// -rw-------
+}
+
+// ExampleLoadConfig reads the ChatGPT opt-in from config.toml.
+func ExampleLoadConfig() {
+	home, err := os.MkdirTemp("", "codex-home-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = os.RemoveAll(home) }()
+	conf := "model = \"gpt-5-codex\"\n\n[features]\nuse_agent_identity = true\n"
+	if err := os.WriteFile(home+"/config.toml", []byte(conf), 0o600); err != nil {
+		log.Fatal(err)
+	}
+	cfg, err := identity.LoadConfig(home)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(identity.PolicyFromConfig(cfg))
+	// Output: chatgpt-auth
+}

@@ -1,0 +1,191 @@
+package identity
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/agentidentity/agentidentity/internal/b64"
+	"github.com/agentidentity/agentidentity/internal/strictjson"
+)
+
+// maxIDTokenSize bounds tokens.id_token before it is decoded.
+const maxIDTokenSize = 64 << 10
+
+// idTokenAuthClaim is the id token member holding the ChatGPT account data.
+const idTokenAuthClaim = "https://api.openai.com/auth"
+
+// ChatGPTLogin is the ChatGPT login found in auth.json (spec §7), the input
+// of agent registration through ChatGPT auth. AccessToken is a secret:
+// formatting a ChatGPTLogin with fmt or slog never prints it.
+//
+// AccountID or ChatGPTUserID may be empty for logins written by old Codex
+// releases; such a login cannot own an agent identity.
+type ChatGPTLogin struct {
+	// AccessToken is tokens.access_token, the bearer token for agent
+	// registration.
+	AccessToken string
+	// AccountID is tokens.account_id, or else the id token's
+	// chatgpt_account_id.
+	AccountID string
+	// ChatGPTUserID is the id token's chatgpt_user_id, or else its user_id.
+	ChatGPTUserID string
+	// Email is the id token's top-level email.
+	Email string
+	// PlanType is the id token's chatgpt_plan_type.
+	PlanType string
+	// FedRAMP is the id token's chatgpt_account_is_fedramp.
+	FedRAMP bool
+}
+
+// ChatGPTLogin returns the ChatGPT login held in tokens, or nil, nil when
+// tokens is absent or null.
+//
+// The id token's payload is decoded WITHOUT verifying its signature: it is
+// local state that the Codex CLI wrote after its own OAuth exchange, and it
+// only tells which account and user the login belongs to. The backend checks
+// the access token when it is used. The payload must still be canonical
+// unpadded base64url of a strict JSON object (no duplicate members) and the
+// members read must have the right types; anything else, or a missing
+// access_token or id_token, gives an error wrapping ErrCorruptAuthFile.
+func (f *AuthFile) ChatGPTLogin() (*ChatGPTLogin, error) {
+	t := f.Tokens()
+	if t == nil {
+		return nil, nil
+	}
+	if t.AccessToken == "" {
+		return nil, corrupt("member %q has no access_token", memberTokens)
+	}
+	if t.IDToken == "" {
+		return nil, corrupt("member %q has no id_token", memberTokens)
+	}
+	claims, err := decodeIDTokenClaims(t.IDToken)
+	if err != nil {
+		return nil, err
+	}
+	login := &ChatGPTLogin{AccessToken: t.AccessToken, AccountID: t.AccountID, Email: claims.email}
+	if login.AccountID == "" {
+		login.AccountID = claims.accountID
+	}
+	login.ChatGPTUserID = claims.chatgptUserID
+	if login.ChatGPTUserID == "" {
+		login.ChatGPTUserID = claims.userID
+	}
+	login.PlanType = claims.planType
+	login.FedRAMP = claims.fedRAMP
+	return login, nil
+}
+
+type idTokenClaims struct {
+	email, accountID, chatgptUserID, userID, planType string
+	fedRAMP                                           bool
+}
+
+// decodeIDTokenClaims decodes, without verification, the claims of a
+// compact JWS that ChatGPTLogin needs.
+func decodeIDTokenClaims(token string) (*idTokenClaims, error) {
+	const where = "tokens.id_token"
+	if len(token) > maxIDTokenSize {
+		return nil, corrupt("%s is longer than %d bytes", where, maxIDTokenSize)
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, corrupt("%s is not a JWT of three dot-separated parts", where)
+	}
+	payload, err := b64.DecodeRawURL(parts[1])
+	if err != nil {
+		return nil, corrupt("%s payload is not canonical unpadded base64url", where)
+	}
+	if err := strictjson.CheckObject(payload); err != nil {
+		return nil, fmt.Errorf("%w: %s payload: %w", ErrCorruptAuthFile, where, err)
+	}
+	members, err := parseObjectMembers(payload)
+	if err != nil {
+		return nil, corrupt("%s payload: %v", where, err)
+	}
+	c := &idTokenClaims{}
+	for _, m := range members {
+		switch m.name {
+		case "email":
+			if err := optString(where+" claim email", m.raw, &c.email); err != nil {
+				return nil, err
+			}
+		case idTokenAuthClaim:
+			if isNull(m.raw) {
+				continue
+			}
+			if m.raw[0] != '{' {
+				return nil, wrongType(where+" claim "+idTokenAuthClaim, m.raw, "an object")
+			}
+			if err := c.readAuthClaim(m.raw); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+func (c *idTokenClaims) readAuthClaim(raw json.RawMessage) error {
+	members, err := parseObjectMembers(raw)
+	if err != nil {
+		return corrupt("tokens.id_token claim %s: %v", idTokenAuthClaim, err)
+	}
+	for _, m := range members {
+		name := "tokens.id_token claim " + idTokenAuthClaim + "." + m.name
+		var err error
+		switch m.name {
+		case "chatgpt_account_id":
+			err = optString(name, m.raw, &c.accountID)
+		case "chatgpt_user_id":
+			err = optString(name, m.raw, &c.chatgptUserID)
+		case "user_id":
+			err = optString(name, m.raw, &c.userID)
+		case "chatgpt_plan_type":
+			err = optString(name, m.raw, &c.planType)
+		case "chatgpt_account_is_fedramp":
+			if isNull(m.raw) {
+				continue
+			}
+			b, ok := rawBool(m.raw)
+			if !ok {
+				err = wrongType(name, m.raw, "a boolean or null")
+			}
+			c.fedRAMP = b
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// optString decodes a string-or-null member into dst.
+func optString(name string, raw json.RawMessage, dst *string) error {
+	if isNull(raw) {
+		return nil
+	}
+	s, ok := rawString(raw)
+	if !ok {
+		return wrongType(name, raw, "a string or null")
+	}
+	*dst = s
+	return nil
+}
+
+// String returns a summary without the access token.
+func (l ChatGPTLogin) String() string {
+	return fmt.Sprintf("identity.ChatGPTLogin{AccessToken: %s, AccountID: %q, ChatGPTUserID: %q, Email: %q, PlanType: %q, FedRAMP: %t}",
+		redactedOrAbsent(l.AccessToken), l.AccountID, l.ChatGPTUserID, l.Email, l.PlanType, l.FedRAMP)
+}
+
+// GoString implements fmt.GoStringer without the access token.
+func (l ChatGPTLogin) GoString() string { return l.String() }
+
+// Format implements fmt.Formatter so that no verb prints the access token.
+func (l ChatGPTLogin) Format(s fmt.State, verb rune) {
+	writeRedacted(s, verb, l.String(), l.GoString())
+}
+
+// LogValue implements slog.LogValuer without the access token.
+func (l ChatGPTLogin) LogValue() slog.Value { return slog.StringValue(l.String()) }

@@ -1,0 +1,242 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/agentidentity/agentidentity/internal/atomicfile"
+	"github.com/agentidentity/agentidentity/internal/limitio"
+)
+
+// AuthFileName is the name of the credentials file in $CODEX_HOME, and
+// AuthLockFileName the name of the lock file beside it.
+const (
+	AuthFileName     = "auth.json"
+	AuthLockFileName = "auth.json.lock"
+)
+
+// lockRetryDelay is how often Update retries a lock held by another process.
+const lockRetryDelay = 10 * time.Millisecond
+
+// Store reads and updates auth.json in one $CODEX_HOME, compatibly with the
+// Codex CLI. A Store is safe for concurrent use by many goroutines, and
+// Update serialises read-modify-write cycles with other goroutines and with
+// other processes (through a lock on auth.json.lock).
+type Store struct {
+	home     string
+	path     string
+	lockPath string
+
+	// writeHook, if set, is passed to atomicfile as its FailHook (tests).
+	writeHook func(atomicfile.Stage) error
+}
+
+// OpenStore returns the store of auth.json in codexHome. It touches nothing
+// on disk: a missing folder or file is reported by Read or Update. An empty
+// codexHome makes every method fail.
+func OpenStore(codexHome string) *Store {
+	s := &Store{home: codexHome}
+	if codexHome == "" {
+		return s
+	}
+	dir := filepath.Clean(codexHome)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	s.path = filepath.Join(dir, AuthFileName)
+	s.lockPath = filepath.Join(dir, AuthLockFileName)
+	return s
+}
+
+// DefaultCodexHome returns $CODEX_HOME when it is set and not blank, else
+// ~/.codex, using getenv (nil means os.Getenv) for both CODEX_HOME and the
+// home folder (HOME, or USERPROFILE on Windows).
+func DefaultCodexHome(getenv func(string) string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if h := strings.TrimSpace(getenv("CODEX_HOME")); h != "" {
+		return filepath.Clean(h), nil
+	}
+	homeVar := "HOME"
+	if runtime.GOOS == "windows" {
+		homeVar = "USERPROFILE"
+	}
+	home := strings.TrimSpace(getenv(homeVar))
+	if home == "" {
+		var err error
+		home, err = os.UserHomeDir()
+		if err != nil || home == "" {
+			return "", fmt.Errorf("identity: cannot find the home folder for ~/.codex; set CODEX_HOME: %w", err)
+		}
+	}
+	return filepath.Join(home, ".codex"), nil
+}
+
+// Path returns the path of auth.json ("" for a store opened with an empty
+// codexHome).
+func (s *Store) Path() string { return s.path }
+
+func (s *Store) check() error {
+	if s == nil || s.path == "" {
+		return errors.New("identity: no CODEX_HOME folder given for auth.json")
+	}
+	return nil
+}
+
+// Read reads auth.json without taking the lock; writers replace the file
+// atomically, so Read sees a whole old or new file. A missing file gives an
+// empty AuthFile whose Exists is false. A corrupt file gives an error
+// wrapping ErrCorruptAuthFile, a symbolic link or non-regular file at the
+// path one wrapping ErrUnsafeAuthFile.
+func (s *Store) Read() (*AuthFile, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	f, _, err := s.read(false)
+	return f, err
+}
+
+// read reads and parses the file; with tighten, a looser mode than 0600 is
+// tightened through the open descriptor once the content parsed.
+func (s *Store) read(tighten bool) (*AuthFile, bool, error) {
+	fh, _, err := atomicfile.OpenRegular(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &AuthFile{}, false, nil
+	}
+	if errors.Is(err, atomicfile.ErrNotRegular) {
+		return nil, false, fmt.Errorf("%w: %s: %w", ErrUnsafeAuthFile, s.path, err)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("identity: open %s: %w", s.path, err)
+	}
+	defer func() { _ = fh.Close() }()
+	data, err := limitio.ReadAll(fh, MaxAuthFileSize)
+	if errors.Is(err, limitio.ErrTooLarge) {
+		return nil, false, corrupt("the file is larger than %d bytes", MaxAuthFileSize)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("identity: read %s: %w", s.path, err)
+	}
+	af, err := ParseAuthFile(data)
+	if err != nil {
+		return nil, false, err
+	}
+	tightened := false
+	if tighten {
+		tightened, err = atomicfile.Tighten(fh, 0o600)
+		if err != nil {
+			return nil, false, fmt.Errorf("identity: %s: %w", s.path, err)
+		}
+	}
+	return af, tightened, nil
+}
+
+// processLocks serialises Update within this process, per auth.json path;
+// file locks alone are not enough on platforms where they are per process.
+var processLocks sync.Map // path -> chan struct{}
+
+func (s *Store) lockProcess(ctx context.Context) (func(), error) {
+	v, _ := processLocks.LoadOrStore(s.path, make(chan struct{}, 1))
+	ch := v.(chan struct{})
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("identity: waiting for the auth.json lock: %w", context.Cause(ctx))
+	}
+}
+
+// lockFile takes the cross-process lock on auth.json.lock, retrying until
+// ctx is done. A lock held by a process that died is released by the
+// operating system with the process, so it never blocks.
+func (s *Store) lockFile(ctx context.Context) (func(), error) {
+	if fi, err := os.Lstat(s.lockPath); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrUnsafeAuthFile, s.lockPath)
+	}
+	fl := flock.New(s.lockPath, flock.SetPermissions(0o600))
+	ok, err := fl.TryLockContext(ctx, lockRetryDelay)
+	if err != nil {
+		_ = fl.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("identity: waiting for the auth.json lock: %w", context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("identity: lock %s: %w", s.lockPath, err)
+	}
+	if !ok {
+		_ = fl.Close()
+		return nil, fmt.Errorf("identity: lock %s: not acquired", s.lockPath)
+	}
+	return func() { _ = fl.Unlock() }, nil
+}
+
+// Update runs one read-modify-write cycle of auth.json. It takes the
+// process-wide and cross-process locks (waiting for them until ctx is done),
+// re-reads the file under the lock, and calls fn with it (an empty AuthFile
+// when the file does not exist). If fn returns nil and changed the file,
+// Update writes it atomically with mode 0600; if fn returns an error,
+// Update writes nothing and returns that error unchanged.
+//
+// The folder $CODEX_HOME must exist. A corrupt file (ErrCorruptAuthFile) or
+// a symbolic link or non-regular file at the path (ErrUnsafeAuthFile) is
+// refused before fn runs, and the file is not touched. An existing file
+// looser than 0600 is tightened. fn must not call Update on the same store
+// (it would wait for itself until ctx is done).
+func (s *Store) Update(ctx context.Context, fn func(f *AuthFile) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if fn == nil {
+		return errors.New("identity: Store.Update needs a function")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("identity: update auth.json: %w", context.Cause(ctx))
+	}
+	unlockProcess, err := s.lockProcess(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlockProcess()
+	unlockFile, err := s.lockFile(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlockFile()
+
+	af, _, err := s.read(true)
+	if err != nil {
+		return err
+	}
+	work := af.clone()
+	work.dirty = false
+	if err := fn(work); err != nil {
+		return err
+	}
+	if !work.dirty {
+		return nil
+	}
+	data, err := work.Marshal()
+	if err != nil {
+		return err
+	}
+	// Temporary files of writers that were killed are stale now that we
+	// hold the lock; removing them is best effort.
+	_ = atomicfile.RemoveStaleTemps(s.path)
+	if err := atomicfile.WriteFile(s.path, data, &atomicfile.Options{Perm: 0o600, FailHook: s.writeHook}); err != nil {
+		if errors.Is(err, atomicfile.ErrNotRegular) {
+			return fmt.Errorf("%w: %s: %w", ErrUnsafeAuthFile, s.path, err)
+		}
+		return fmt.Errorf("identity: write %s: %w", s.path, err)
+	}
+	return nil
+}

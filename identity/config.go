@@ -1,0 +1,109 @@
+package identity
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/agentidentity/agentidentity/internal/limitio"
+)
+
+// ConfigFileName is the name of the Codex configuration file in $CODEX_HOME.
+const ConfigFileName = "config.toml"
+
+// maxConfigSize bounds config.toml.
+const maxConfigSize = 1 << 20
+
+// ErrInvalidConfig means config.toml exists but cannot be used: it is not
+// TOML, is larger than 1 MiB, is not a regular file, or a key this package
+// reads has the wrong type. The message names the key and line.
+var ErrInvalidConfig = errors.New("identity: invalid config.toml")
+
+// Config is the part of the Codex CLI's config.toml that agent identity
+// depends on. The zero value is the default configuration.
+type Config struct {
+	// ChatGPTBaseURL is chatgpt_base_url; empty means the default
+	// https://chatgpt.com/backend-api.
+	ChatGPTBaseURL string
+	// UseAgentIdentity is [features] use_agent_identity (default false): the
+	// opt-in that lets a ChatGPT login register an agent identity.
+	UseAgentIdentity bool
+}
+
+// tomlConfig mirrors the keys read; pointers tell absent from zero, and
+// every other key of the Codex config is ignored.
+type tomlConfig struct {
+	ChatGPTBaseURL *string `toml:"chatgpt_base_url"`
+	Features       *struct {
+		UseAgentIdentity *bool `toml:"use_agent_identity"`
+	} `toml:"features"`
+}
+
+// LoadConfig reads config.toml in codexHome. A missing file gives the
+// default Config and no error. The file is read whole (at most 1 MiB) and
+// must be valid TOML; chatgpt_base_url must be a string and
+// [features] use_agent_identity a boolean, else the error (wrapping
+// ErrInvalidConfig) names the key and line. A symbolic link to a regular
+// file is followed, as the Codex CLI does.
+func LoadConfig(codexHome string) (Config, error) {
+	if codexHome == "" {
+		return Config{}, errors.New("identity: no CODEX_HOME folder given for config.toml")
+	}
+	path := filepath.Join(codexHome, ConfigFileName)
+	data, err := readConfigFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Config{}, nil
+	}
+	if err != nil {
+		return Config{}, err
+	}
+	return parseConfig(path, data)
+}
+
+func readConfigFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("identity: %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInvalidConfig, path)
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %s: %w", path, err)
+	}
+	defer func() { _ = fh.Close() }()
+	if fi, err := fh.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInvalidConfig, path)
+	}
+	data, err := limitio.ReadAll(fh, maxConfigSize)
+	if errors.Is(err, limitio.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalidConfig, path, maxConfigSize)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: read %s: %w", path, err)
+	}
+	return data, nil
+}
+
+func parseConfig(path string, data []byte) (Config, error) {
+	var raw tomlConfig
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %v", ErrInvalidConfig, path, err)
+	}
+	var c Config
+	if raw.ChatGPTBaseURL != nil {
+		c.ChatGPTBaseURL = *raw.ChatGPTBaseURL
+	}
+	if raw.Features != nil && raw.Features.UseAgentIdentity != nil {
+		c.UseAgentIdentity = *raw.Features.UseAgentIdentity
+	}
+	return c, nil
+}
