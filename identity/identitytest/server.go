@@ -131,7 +131,7 @@ type Server struct {
 	jwks    []byte
 
 	mu          sync.Mutex
-	agents      map[string]*agent      // by runtime id
+	agents      map[string]*agent       // by runtime id
 	logins      map[string]ChatGPTLogin // by access token
 	nextAgent   int
 	nextTask    int
