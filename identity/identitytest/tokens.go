@@ -1,0 +1,223 @@
+package identitytest
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/internal/jwttest"
+)
+
+// LoginOptions describes the ChatGPT login MintChatGPTLogin makes. Empty
+// fields get defaults ("account-<n>", "user-<n>", "user<n>@example.com",
+// "plus").
+type LoginOptions struct {
+	AccountID string
+	UserID    string
+	Email     string
+	PlanType  string
+	FedRAMP   bool
+}
+
+// ChatGPTLogin is a ChatGPT login minted by a Server, in the shape auth.json
+// stores under "tokens" (spec §7). The tokens are test values; they are
+// nevertheless secrets in the sense that a Client must never print them.
+type ChatGPTLogin struct {
+	// IDToken is a JWT whose payload has "email" at the top level and, under
+	// "https://api.openai.com/auth", chatgpt_account_id, chatgpt_user_id,
+	// chatgpt_plan_type and chatgpt_account_is_fedramp.
+	IDToken string
+	// AccessToken is accepted by this server, and only this server, as the
+	// Bearer token of agent registration. It is a JWT with issuer
+	// https://auth.openai.com, as ChatGPT access tokens are.
+	AccessToken string
+	// RefreshToken is an opaque token (never accepted anywhere).
+	RefreshToken string
+
+	AccountID string
+	UserID    string
+	Email     string
+	PlanType  string
+	FedRAMP   bool
+}
+
+// JWTOptions describes an Agent Identity JWT minted by MintAgentJWT. The
+// zero value gives a valid token for a fresh agent, issued now and expiring
+// in an hour. The override fields exist to build bad tokens.
+type JWTOptions struct {
+	// AccountID, UserID, Email, PlanType and FedRAMP are the agent's
+	// account claims (defaults as in LoginOptions; Email may stay "").
+	AccountID string
+	UserID    string
+	Email     string
+	PlanType  string
+	FedRAMP   bool
+
+	// TTL is the lifetime (default 1 h); the token expires at IssuedAt+TTL.
+	TTL time.Duration
+	// IssuedAt is "iat" (default: the server's clock).
+	IssuedAt time.Time
+	// OmitExp leaves "exp" out.
+	OmitExp bool
+	// Issuer and Audience override "iss" and "aud" (default Issuer and
+	// Audience).
+	Issuer   string
+	Audience string
+	// KeyID overrides the header "kid" (default the JWKS key's id).
+	KeyID string
+}
+
+// loadKey makes or loads the signing key once.
+func (s *Server) loadKey() error {
+	s.keyOnce.Do(func() {
+		if s.key == nil {
+			s.key, s.keyErr = rsa.GenerateKey(rand.Reader, 2048)
+			if s.keyErr != nil {
+				s.keyErr = fmt.Errorf("identitytest: generating the RSA signing key: %w", s.keyErr)
+				return
+			}
+		}
+		s.jwks = jwttest.NewIssuerFromKey(s.kid, s.key).JWKS()
+	})
+	return s.keyErr
+}
+
+func (s *Server) sign(claims jwt.MapClaims, kid string) (string, error) {
+	if err := s.loadKey(); err != nil {
+		return "", err
+	}
+	if kid == "" {
+		kid = s.kid
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	tok.Header["kid"] = kid
+	out, err := tok.SignedString(s.key)
+	if err != nil {
+		return "", fmt.Errorf("identitytest: signing a token: %w", err)
+	}
+	return out, nil
+}
+
+// MintChatGPTLogin makes a ChatGPT login whose access token this server then
+// accepts for agent registration. It panics only if the signing key cannot
+// be made (crypto/rand failing).
+func (s *Server) MintChatGPTLogin(o LoginOptions) ChatGPTLogin {
+	s.mu.Lock()
+	s.nextLogin++
+	n := strconv.Itoa(s.nextLogin)
+	s.mu.Unlock()
+	l := ChatGPTLogin{
+		AccountID: orDefault(o.AccountID, "account-"+n),
+		UserID:    orDefault(o.UserID, "user-"+n),
+		Email:     orDefault(o.Email, "user"+n+"@example.com"),
+		PlanType:  orDefault(o.PlanType, "plus"),
+		FedRAMP:   o.FedRAMP,
+	}
+	now := s.now()
+	auth := map[string]any{
+		"chatgpt_account_id": l.AccountID,
+		"chatgpt_user_id":    l.UserID,
+		"chatgpt_plan_type":  l.PlanType,
+	}
+	if l.FedRAMP {
+		auth["chatgpt_account_is_fedramp"] = true
+	}
+	var err error
+	l.IDToken, err = s.sign(jwt.MapClaims{
+		"iss":                         "https://auth.openai.com",
+		"aud":                         []string{"app_identitytest"},
+		"sub":                         l.UserID,
+		"iat":                         now.Unix(),
+		"exp":                         now.Add(time.Hour).Unix(),
+		"email":                       l.Email,
+		"https://api.openai.com/auth": auth,
+	}, "")
+	if err != nil {
+		panic(err.Error())
+	}
+	l.AccessToken, err = s.sign(jwt.MapClaims{
+		"iss":                         "https://auth.openai.com",
+		"aud":                         []string{"https://api.openai.com/v1"},
+		"sub":                         l.UserID,
+		"iat":                         now.Unix(),
+		"exp":                         now.Add(time.Hour).Unix(),
+		"jti":                         randomToken(),
+		"https://api.openai.com/auth": auth,
+	}, "")
+	if err != nil {
+		panic(err.Error())
+	}
+	l.RefreshToken = "rt-" + randomToken()
+	s.mu.Lock()
+	s.logins[l.AccessToken] = l
+	s.mu.Unlock()
+	return l
+}
+
+// MintAgentJWT registers a new agent (with a fresh Ed25519 key) for the
+// account of o and returns an RS256 Agent Identity JWT for it with the
+// claims of spec §6, signed by the key in the server's JWKS. The agent can
+// then register tasks and sign first-party requests.
+func (s *Server) MintAgentJWT(o JWTOptions) (string, error) {
+	km, err := identity.GenerateKeyMaterial()
+	if err != nil {
+		return "", fmt.Errorf("identitytest: %w", err)
+	}
+	pub, err := identity.ParsePublicKeySSH(km.PublicKeySSH)
+	if err != nil {
+		return "", fmt.Errorf("identitytest: %w", err)
+	}
+	s.mu.Lock()
+	n := strconv.Itoa(s.nextAgent + 1)
+	s.mu.Unlock()
+	accountID := orDefault(o.AccountID, "account-jwt-"+n)
+	userID := orDefault(o.UserID, "user-jwt-"+n)
+	a := s.addAgent(pub, accountID, userID, o.FedRAMP)
+
+	iat := o.IssuedAt
+	if iat.IsZero() {
+		iat = s.now()
+	}
+	ttl := o.TTL
+	if ttl == 0 {
+		ttl = time.Hour
+	}
+	claims := jwt.MapClaims{
+		"iss":                        orDefault(o.Issuer, s.Issuer),
+		"aud":                        orDefault(o.Audience, s.Audience),
+		"iat":                        iat.Unix(),
+		"agent_runtime_id":           a.runtimeID,
+		"agent_private_key":          km.PrivateKeyPKCS8Base64,
+		"account_id":                 accountID,
+		"chatgpt_user_id":            userID,
+		"plan_type":                  orDefault(o.PlanType, "plus"),
+		"chatgpt_account_is_fedramp": o.FedRAMP,
+	}
+	if o.Email != "" {
+		claims["email"] = o.Email
+	}
+	if !o.OmitExp {
+		claims["exp"] = iat.Add(ttl).Unix()
+	}
+	return s.sign(claims, o.KeyID)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// randomToken returns 32 random bytes in unpadded base64url.
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
+	return base64.RawURLEncoding.EncodeToString(b)
+}

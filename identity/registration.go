@@ -1,0 +1,157 @@
+package identity
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/agentidentity/agentidentity/internal/strictjson"
+)
+
+// maxABOMField bounds each abom string of an agent registration.
+const maxABOMField = 1 << 10
+
+// maxAccessToken bounds the access token RegisterAgent sends.
+const maxAccessToken = 64 << 10
+
+// taskIDMembers are the spellings of a task id in a task registration
+// answer, in the order they are read (spec §4); the first two are plaintext.
+var taskIDMembers = [...]string{"task_id", "taskId", "encrypted_task_id", "encryptedTaskId"}
+
+// parseTaskRegistrationResponse reads a task registration answer (spec §4).
+// body must be one strict JSON object (no duplicate members, valid UTF-8);
+// unknown members are ignored. The members of taskIDMembers are read in
+// order, a null member counting as absent; the first one present decides and
+// must be a non-empty string. Exactly one of plain and encrypted is set on
+// success. Errors wrap ErrInvalidRegistrationResponse and never quote the
+// body.
+func parseTaskRegistrationResponse(body []byte) (plain, encrypted string, err error) {
+	members, err := responseObject(body)
+	if err != nil {
+		return "", "", err
+	}
+	for i, name := range taskIDMembers {
+		raw, ok := members[name]
+		if !ok || string(raw) == "null" {
+			continue
+		}
+		var s string
+		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+			return "", "", fmt.Errorf("%w: %q is not a string", ErrInvalidRegistrationResponse, name)
+		}
+		if s == "" {
+			return "", "", fmt.Errorf("%w: %q is empty", ErrInvalidRegistrationResponse, name)
+		}
+		if i < 2 {
+			return s, "", nil
+		}
+		return "", s, nil
+	}
+	return "", "", fmt.Errorf("%w: no task_id, taskId, encrypted_task_id or encryptedTaskId", ErrInvalidRegistrationResponse)
+}
+
+// taskIDFromResponse parses a task registration answer and returns the
+// validated (and, if encrypted, opened) task id.
+func taskIDFromResponse(s *Signer, body []byte) (string, error) {
+	plain, encrypted, err := parseTaskRegistrationResponse(body)
+	if err != nil {
+		return "", err
+	}
+	if encrypted != "" {
+		id, err := s.OpenTaskID(encrypted)
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrInvalidRegistrationResponse, err)
+		}
+		return id, nil
+	}
+	if err := ValidateTaskID(plain); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidRegistrationResponse, err)
+	}
+	return plain, nil
+}
+
+// parseAgentRegistrationResponse reads {"agent_runtime_id": "…"} (spec §5),
+// unknown members ignored, and validates the id.
+func parseAgentRegistrationResponse(body []byte) (string, error) {
+	members, err := responseObject(body)
+	if err != nil {
+		return "", err
+	}
+	raw, ok := members["agent_runtime_id"]
+	if !ok || string(raw) == "null" {
+		return "", fmt.Errorf("%w: no agent_runtime_id", ErrInvalidRegistrationResponse)
+	}
+	var id string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &id) != nil {
+		return "", fmt.Errorf("%w: agent_runtime_id is not a string", ErrInvalidRegistrationResponse)
+	}
+	if err := ValidateRuntimeID(id); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidRegistrationResponse, err)
+	}
+	return id, nil
+}
+
+// responseObject checks body strictly and returns its top-level members.
+func responseObject(body []byte) (map[string]json.RawMessage, error) {
+	if err := strictjson.CheckObject(body); err != nil {
+		if errors.Is(err, strictjson.ErrDuplicateMember) {
+			return nil, fmt.Errorf("%w: a member appears twice", ErrInvalidRegistrationResponse)
+		}
+		return nil, fmt.Errorf("%w: the body is not one JSON object", ErrInvalidRegistrationResponse)
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return nil, fmt.Errorf("%w: the body is not one JSON object", ErrInvalidRegistrationResponse)
+	}
+	return members, nil
+}
+
+// agentRegistrationBody builds the exact body of spec §5, members in the
+// order the Codex client writes them, strings escaped as serde_json does.
+func agentRegistrationBody(r AgentRegistration) ([]byte, error) {
+	fields := [...]struct{ name, v string }{
+		{"AgentVersion", r.AgentVersion},
+		{"AgentHarnessID", r.AgentHarnessID},
+		{"RunningLocation", r.RunningLocation},
+	}
+	for _, f := range fields {
+		if len(f.v) > maxABOMField {
+			return nil, fmt.Errorf("identity: AgentRegistration.%s is longer than %d bytes", f.name, maxABOMField)
+		}
+		if !utf8.ValidString(f.v) {
+			return nil, fmt.Errorf("identity: AgentRegistration.%s is not valid UTF-8", f.name)
+		}
+	}
+	if _, err := ParsePublicKeySSH(r.PublicKeySSH); err != nil {
+		return nil, fmt.Errorf("identity: AgentRegistration.PublicKeySSH: %w", err)
+	}
+	b := make([]byte, 0, 160+len(r.AgentVersion)+len(r.AgentHarnessID)+len(r.RunningLocation)+len(r.PublicKeySSH))
+	b = append(b, `{"abom":{"agent_version":"`...)
+	b = appendJSONString(b, r.AgentVersion)
+	b = append(b, `","agent_harness_id":"`...)
+	b = appendJSONString(b, r.AgentHarnessID)
+	b = append(b, `","running_location":"`...)
+	b = appendJSONString(b, r.RunningLocation)
+	b = append(b, `"},"agent_public_key":"`...)
+	b = appendJSONString(b, r.PublicKeySSH)
+	b = append(b, `","capabilities":["responsesapi"],"ttl":null}`...)
+	return b, nil
+}
+
+// checkAccessToken refuses an access token that cannot be sent as a Bearer
+// token, without quoting it.
+func checkAccessToken(tok string) error {
+	if tok == "" {
+		return errors.New("identity: agent registration needs a ChatGPT access token, got an empty one")
+	}
+	if len(tok) > maxAccessToken {
+		return fmt.Errorf("identity: the access token is longer than %d bytes", maxAccessToken)
+	}
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; c <= 0x20 || c >= 0x7f {
+			return fmt.Errorf("identity: the access token holds a space, control or non-ASCII character at byte %d", i)
+		}
+	}
+	return nil
+}
