@@ -1,0 +1,356 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/agentidentity/agentidentity"
+)
+
+// EnvAccessToken is the environment variable that carries a standalone Agent
+// Identity JWT; it takes precedence over everything in auth.json.
+const EnvAccessToken = "CODEX_ACCESS_TOKEN"
+
+// Defaults for the abom of an agent registered by [Load].
+const (
+	DefaultAgentVersion    = "0.1.0"
+	DefaultAgentHarnessID  = "agentidentity-go"
+	DefaultRunningLocation = "local"
+)
+
+// ErrLoginChanged is returned by [Load] when the ChatGPT login in auth.json
+// changed or disappeared while an identity was being provisioned for it.
+// Nothing is saved: an identity is never stored for a login that is gone.
+var ErrLoginChanged = errors.New("identity: the ChatGPT login in auth.json changed during provisioning; nothing was saved, load again")
+
+// LoadOptions configures [Load]. The zero value loads from $CODEX_HOME (or
+// ~/.codex) with the policy of its config.toml.
+type LoadOptions struct {
+	// CodexHome is the folder of auth.json and config.toml; "" means
+	// $CODEX_HOME, else ~/.codex.
+	CodexHome string
+	// Policy says whether a ChatGPT login may register or reuse an identity;
+	// the zero value takes it from config.toml ([PolicyFromConfig]).
+	Policy Policy
+	// Getenv reads environment variables (CODEX_HOME, CODEX_ACCESS_TOKEN and
+	// the endpoint overrides); nil means os.Getenv.
+	Getenv func(string) string
+	// HTTPClient is used for JWKS, agent and task registration; nil means a
+	// default with time-outs. Redirects are never followed with credentials.
+	HTTPClient *http.Client
+	// ChatGPTBaseURL overrides config.toml's chatgpt_base_url; "" means the
+	// config's value, else https://chatgpt.com/backend-api.
+	ChatGPTBaseURL string
+	// TaskInMemoryOnly keeps the run task of a provisioned identity in memory:
+	// it is not written to auth.json, and a stored one is not reused, so every
+	// run registers its own task.
+	TaskInMemoryOnly bool
+	// AgentVersion, AgentHarnessID and RunningLocation fill the abom of a new
+	// agent registration; "" means the Default… constants.
+	AgentVersion, AgentHarnessID, RunningLocation string
+	// Logger receives the few events worth a line; nil discards them.
+	Logger *slog.Logger
+}
+
+// Load turns a $CODEX_HOME into run-scoped Agent Identity auth, with the
+// precedence of the Codex CLI:
+//
+//  1. the JWT in $CODEX_ACCESS_TOKEN, verified against the environment's
+//     JWKS ("at-" personal access tokens are refused); nothing is written;
+//  2. an Agent Identity JWT stored in auth.json, the same way;
+//  3. with [PolicyChatGPTAuth] only, an identity record stored in auth.json,
+//     reused when its account_id and chatgpt_user_id match the current
+//     ChatGPT login and its key parses;
+//  4. with [PolicyChatGPTAuth] and a ChatGPT login: a new key, an agent
+//     registration, the run task's registration, and the record saved to
+//     auth.json under its lock. The file is read again before it is written;
+//     if the login changed meanwhile nothing is saved ([ErrLoginChanged]).
+//
+// With no identity to use, the error wraps [ErrNoAgentIdentity] and callers
+// fall back to bearer auth. A JWT that fails verification fails Load itself;
+// a corrupt auth.json wraps [ErrCorruptAuthFile], never ErrNoAgentIdentity.
+// A bootstrap that failed with [ErrBootstrapUnavailable] is not retried for
+// an hour per (account, AuthAPI base): the remembered error is returned as a
+// [*CachedBootstrapError].
+//
+// The environment comes from the ChatGPT base URL and the override
+// variables (see agentidentity.ResolveWithOverrides); the returned auth only
+// sends credentials to that environment's ChatGPT backend origin.
+func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	home := opts.CodexHome
+	if home == "" {
+		h, err := DefaultCodexHome(getenv)
+		if err != nil {
+			return nil, err
+		}
+		home = h
+	}
+	cfg, err := LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	policy := opts.Policy
+	switch policy {
+	case 0:
+		policy = PolicyFromConfig(cfg)
+	case PolicyJWTOnly, PolicyChatGPTAuth:
+	default:
+		return nil, fmt.Errorf("identity: unknown policy %d", int(policy))
+	}
+	base := opts.ChatGPTBaseURL
+	if base == "" {
+		base = cfg.ChatGPTBaseURL
+	}
+	if base == "" {
+		base = agentidentity.DefaultChatGPTBaseURL
+	}
+	env, err := agentidentity.ResolveWithOverrides(base, agentidentity.OverridesFromEnv(getenv))
+	if err != nil {
+		return nil, fmt.Errorf("identity: chatgpt_base_url: %w", err)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	l := &loader{
+		opts:   opts,
+		env:    env,
+		store:  OpenStore(home),
+		client: &Client{AuthAPIBaseURL: env.AuthAPIBaseURL, HTTPClient: opts.HTTPClient},
+		logger: logger,
+	}
+
+	if tok := strings.TrimSpace(getenv(EnvAccessToken)); tok != "" {
+		return l.fromJWT(ctx, tok, "$"+EnvAccessToken)
+	}
+	af, err := l.store.Read()
+	if err != nil {
+		return nil, err
+	}
+	if tok := af.AgentIdentityJWT(); tok != "" {
+		return l.fromJWT(ctx, tok, "the agent_identity JWT in auth.json")
+	}
+	if policy != PolicyChatGPTAuth {
+		return nil, fmt.Errorf("%w: no Agent Identity JWT in $%s or auth.json (a ChatGPT login can provision one when [features] use_agent_identity = true in config.toml)", ErrNoAgentIdentity, EnvAccessToken)
+	}
+	login, err := af.ChatGPTLogin()
+	if err != nil {
+		return nil, err
+	}
+	if login == nil || login.AccessToken == "" || login.AccountID == "" || login.ChatGPTUserID == "" {
+		return nil, fmt.Errorf("%w: no Agent Identity JWT and no complete ChatGPT login (account and user id, access token) in auth.json", ErrNoAgentIdentity)
+	}
+	if rec := af.AgentIdentityRecord(); rec != nil && recordMatches(rec, login) {
+		if ra, err := l.fromRecord(rec, login); err == nil {
+			return ra, nil
+		} else {
+			logger.Warn("agent identity: the stored identity cannot be used; provisioning a new one",
+				slog.String("agent_runtime_id", rec.AgentRuntimeID), slog.String("error", err.Error()))
+		}
+	}
+	key := cooldownKey{accountID: login.AccountID, authAPIBase: env.AuthAPIBaseURL}
+	if err := processBootstrapCooldown.check(key); err != nil {
+		return nil, err
+	}
+	ra, err := l.provision(ctx, login)
+	if err != nil {
+		processBootstrapCooldown.record(key, err)
+		return nil, err
+	}
+	processBootstrapCooldown.forget(key)
+	return ra, nil
+}
+
+type loader struct {
+	opts   LoadOptions
+	env    agentidentity.Environment
+	store  *Store
+	client *Client
+	logger *slog.Logger
+}
+
+func (l *loader) common() []RunAuthOption {
+	return []RunAuthOption{WithFirstPartyOrigin(l.env.ChatGPTBaseURL), WithLogger(l.logger)}
+}
+
+// fromJWT verifies a standalone Agent Identity JWT; its task lives in memory.
+func (l *loader) fromJWT(ctx context.Context, token, where string) (*RunAuth, error) {
+	v := &JWTVerifier{JWKSURL: l.env.JWKSURL, Issuer: l.env.Issuer, Audience: l.env.Audience, HTTPClient: l.opts.HTTPClient}
+	claims, err := v.Verify(ctx, token)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %s: %w", where, err)
+	}
+	s, err := NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %s: agent key: %w", where, err)
+	}
+	opts := append(l.common(), WithAccount(claims.AccountID, claims.FedRAMP))
+	return NewRunAuth(s, l.client, opts...)
+}
+
+func recordMatches(rec *AgentIdentityRecord, login *ChatGPTLogin) bool {
+	return rec.AccountID == login.AccountID && rec.ChatGPTUserID == login.ChatGPTUserID
+}
+
+// fromRecord reuses a stored record, and its stored task unless tasks are
+// kept in memory only.
+func (l *loader) fromRecord(rec *AgentIdentityRecord, login *ChatGPTLogin) (*RunAuth, error) {
+	s, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallback(login.AccessToken))
+	if !l.opts.TaskInMemoryOnly {
+		if rec.TaskID != "" && ValidateTaskID(rec.TaskID) == nil {
+			opts = append(opts, WithTaskID(rec.TaskID))
+		}
+		opts = append(opts, WithTaskSaver(l.taskSaver(rec.AgentRuntimeID)))
+	}
+	return NewRunAuth(s, l.client, opts...)
+}
+
+// taskSaver stores a newly registered run task in the record of the agent
+// runtimeID, if that record is still the one in auth.json.
+func (l *loader) taskSaver(runtimeID string) func(context.Context, string) error {
+	return func(ctx context.Context, taskID string) error {
+		return l.store.Update(ctx, func(f *AuthFile) error {
+			rec := f.AgentIdentityRecord()
+			if rec == nil || rec.AgentRuntimeID != runtimeID {
+				return errors.New("identity: auth.json no longer holds this agent's record")
+			}
+			rec.TaskID = taskID
+			return f.SetAgentIdentityRecord(rec)
+		})
+	}
+}
+
+// provision registers a new agent and its run task for login and saves the
+// record, all under the auth.json lock so that concurrent processes register
+// one identity between them.
+func (l *loader) provision(ctx context.Context, login *ChatGPTLogin) (*RunAuth, error) {
+	var (
+		result  *AgentIdentityRecord
+		created bool
+	)
+	err := l.store.Update(ctx, func(f *AuthFile) error {
+		cur, err := f.ChatGPTLogin()
+		if err != nil {
+			return err
+		}
+		if !sameLogin(cur, login) {
+			return ErrLoginChanged
+		}
+		if f.AgentIdentityJWT() != "" {
+			return errors.New("identity: auth.json gained an Agent Identity JWT while loading; load again")
+		}
+		if rec := f.AgentIdentityRecord(); rec != nil && recordMatches(rec, cur) {
+			if _, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey); err == nil {
+				// Another process provisioned it while we waited for the lock.
+				result = rec
+				return nil
+			}
+		}
+		rec, err := l.register(ctx, cur)
+		if err != nil {
+			return err
+		}
+		// Read the file again: a writer that does not take our lock (a Codex
+		// CLI refreshing its tokens) may have changed it while we talked to
+		// the backend. Never save for a login that is gone, and never write
+		// over what that writer saved.
+		fresh, err := l.store.Read()
+		if err != nil {
+			return err
+		}
+		now, err := fresh.ChatGPTLogin()
+		if err != nil {
+			return err
+		}
+		if !sameLogin(now, login) {
+			return ErrLoginChanged
+		}
+		*f = *fresh
+		saved := *rec
+		if l.opts.TaskInMemoryOnly {
+			saved.TaskID = ""
+		}
+		if err := f.SetAgentIdentityRecord(&saved); err != nil {
+			return err
+		}
+		result, created = rec, true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		l.logger.Info("agent identity: provisioned and saved a new identity",
+			slog.String("agent_runtime_id", result.AgentRuntimeID), slog.String("auth_file", l.store.Path()))
+	}
+	return l.fromRecordWithTask(result, login)
+}
+
+// fromRecordWithTask is fromRecord, keeping a task registered during this
+// Load even when tasks are not persisted.
+func (l *loader) fromRecordWithTask(rec *AgentIdentityRecord, login *ChatGPTLogin) (*RunAuth, error) {
+	if l.opts.TaskInMemoryOnly && rec.TaskID != "" {
+		s, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey)
+		if err != nil {
+			return nil, err
+		}
+		opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallback(login.AccessToken), WithTaskID(rec.TaskID))
+		return NewRunAuth(s, l.client, opts...)
+	}
+	return l.fromRecord(rec, login)
+}
+
+// register makes a key, registers the agent with the ChatGPT access token,
+// and registers the run task.
+func (l *loader) register(ctx context.Context, login *ChatGPTLogin) (*AgentIdentityRecord, error) {
+	km, err := GenerateKeyMaterial()
+	if err != nil {
+		return nil, err
+	}
+	reg := AgentRegistration{
+		AgentVersion:    orDefault(l.opts.AgentVersion, DefaultAgentVersion),
+		AgentHarnessID:  orDefault(l.opts.AgentHarnessID, DefaultAgentHarnessID),
+		RunningLocation: orDefault(l.opts.RunningLocation, DefaultRunningLocation),
+		PublicKeySSH:    km.PublicKeySSH,
+		FedRAMP:         login.FedRAMP,
+	}
+	runtimeID, err := l.client.RegisterAgent(ctx, login.AccessToken, reg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
+	if err != nil {
+		return nil, err
+	}
+	taskID, err := l.client.RegisterTask(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return &AgentIdentityRecord{
+		AgentRuntimeID:  runtimeID,
+		AgentPrivateKey: km.PrivateKeyPKCS8Base64,
+		AccountID:       login.AccountID,
+		ChatGPTUserID:   login.ChatGPTUserID,
+		Email:           login.Email,
+		PlanType:        login.PlanType,
+		FedRAMP:         login.FedRAMP,
+		TaskID:          taskID,
+	}, nil
+}
+
+func sameLogin(a, b *ChatGPTLogin) bool {
+	return a != nil && b != nil && a.AccountID == b.AccountID && a.ChatGPTUserID == b.ChatGPTUserID
+}

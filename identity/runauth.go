@@ -1,0 +1,530 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Task registration back-off after a failed attempt: 1 s, doubling up to
+// maxTaskBackoff. A failure is never cached for longer than that.
+const (
+	minTaskBackoff = time.Second
+	maxTaskBackoff = 5 * time.Minute
+)
+
+// RunAuth is run-scoped Agent Identity auth: an agent key, the backend-owned
+// task of the run (registered once, on first use), and the per-session tasks
+// of [RunAuth.ForSession]. It makes the AgentAssertion headers that
+// [RunAuth.Transport] puts on first-party requests.
+//
+// A *RunAuth is safe for concurrent use. Copies of the handle (of the pointer
+// or of the value) share one run: one task registration serves every caller.
+// Task ids live only in memory (and, for an identity provisioned through
+// ChatGPT auth, in auth.json unless [LoadOptions].TaskInMemoryOnly is set);
+// nothing about tasks is written into session state.
+type RunAuth struct {
+	run  *runState
+	slot *taskSlot
+}
+
+// RunAuthOption configures [NewRunAuth].
+type RunAuthOption func(*runState) error
+
+// WithAccount sets the ChatGPT account the identity belongs to: its id is
+// sent as ChatGPT-Account-ID on first-party requests, and fedRAMP adds
+// X-OpenAI-Fedramp: true.
+func WithAccount(accountID string, fedRAMP bool) RunAuthOption {
+	return func(r *runState) error {
+		if strings.ContainsAny(accountID, "\r\n\x00") {
+			return fmt.Errorf("%w: account id holds a control character", ErrInvalidURL)
+		}
+		r.accountID = accountID
+		r.fedRAMP = fedRAMP
+		return nil
+	}
+}
+
+// WithFirstPartyOrigin sets the only origin (scheme://host[:port]) that gets
+// credentials, normally the origin of the environment's ChatGPT backend base
+// URL (the default is https://chatgpt.com). Requests to any other origin pass
+// through the [RunAuth.Transport] untouched.
+func WithFirstPartyOrigin(baseURL string) RunAuthOption {
+	return func(r *runState) error {
+		o, err := parseOrigin(baseURL)
+		if err != nil {
+			return err
+		}
+		r.origin = o
+		return nil
+	}
+}
+
+// WithTaskID starts the run with a task the backend registered earlier (for
+// example the task_id stored in auth.json), so no registration happens.
+func WithTaskID(taskID string) RunAuthOption {
+	return func(r *runState) error {
+		if err := ValidateTaskID(taskID); err != nil {
+			return err
+		}
+		r.initialTask = taskID
+		return nil
+	}
+}
+
+// WithTaskSaver is called once with each run task that the backend
+// registers, to persist it; an error is logged and the task still used.
+// Session tasks are never saved.
+func WithTaskSaver(save func(ctx context.Context, taskID string) error) RunAuthOption {
+	return func(r *runState) error {
+		r.saveTask = save
+		return nil
+	}
+}
+
+// WithBearerFallback gives the ChatGPT access token that a session uses, as
+// "Authorization: Bearer …", for the rest of its life once its task
+// registration fails with [ErrBootstrapUnavailable].
+func WithBearerFallback(accessToken string) RunAuthOption {
+	return func(r *runState) error {
+		if strings.ContainsAny(accessToken, "\r\n\x00 ") {
+			return errors.New("identity: bearer fallback token holds whitespace or a control character")
+		}
+		r.bearer = accessToken
+		return nil
+	}
+}
+
+// WithLogger sets the logger for the few events worth a line (a bearer
+// fallback, a task that could not be saved). The default discards them.
+func WithLogger(l *slog.Logger) RunAuthOption {
+	return func(r *runState) error {
+		if l != nil {
+			r.logger = l
+		}
+		return nil
+	}
+}
+
+// withClock replaces time.Now in tests.
+func withClock(now func() time.Time) RunAuthOption {
+	return func(r *runState) error {
+		r.now = now
+		return nil
+	}
+}
+
+type runState struct {
+	signer      *Signer
+	client      *Client
+	origin      string // lower-case scheme://host[:port], default port elided
+	accountID   string
+	fedRAMP     bool
+	bearer      string
+	initialTask string
+	saveTask    func(context.Context, string) error
+	logger      *slog.Logger
+	now         func() time.Time
+
+	// Precomputed header values, shared read-only.
+	accountHeader []string
+	fedRAMPHeader []string
+
+	runSlot  *taskSlot
+	mu       sync.Mutex
+	sessions map[string]*taskSlot
+}
+
+// taskSlot holds one task: the run's or a session's.
+type taskSlot struct {
+	session string // "" for the run itself
+	isRun   bool
+
+	mu       sync.Mutex
+	taskID   string
+	flight   *taskFlight
+	failures int
+	retryAt  time.Time
+	lastErr  error
+	ended    bool
+
+	// bearer is set once the slot fell back to bearer auth, for life.
+	bearer atomic.Bool
+	// header caches the last AgentAssertion made for this slot's task, for
+	// reuse within the same second (Ed25519 is deterministic, so the bytes
+	// are identical to a fresh signature).
+	header atomic.Pointer[cachedHeader]
+}
+
+type cachedHeader struct {
+	second int64
+	value  []string
+}
+
+type taskFlight struct {
+	done    chan struct{}
+	cancel  context.CancelFunc
+	waiters int
+	taskID  string
+	err     error
+}
+
+// NewRunAuth returns run-scoped auth for the agent behind s, registering
+// tasks through c. With no options the first-party origin is
+// https://chatgpt.com, no account header is sent, the task lives in memory
+// only and there is no bearer fallback.
+func NewRunAuth(s *Signer, c *Client, opts ...RunAuthOption) (*RunAuth, error) {
+	if s == nil {
+		return nil, errors.New("identity: NewRunAuth needs a Signer")
+	}
+	if c == nil {
+		return nil, errors.New("identity: NewRunAuth needs a Client")
+	}
+	r := &runState{
+		signer:   s,
+		client:   c,
+		origin:   "https://chatgpt.com",
+		logger:   slog.New(slog.DiscardHandler),
+		now:      time.Now,
+		sessions: make(map[string]*taskSlot),
+	}
+	for _, o := range opts {
+		if err := o(r); err != nil {
+			return nil, err
+		}
+	}
+	if r.accountID != "" {
+		r.accountHeader = []string{r.accountID}
+	}
+	if r.fedRAMP {
+		r.fedRAMPHeader = []string{"true"}
+	}
+	r.runSlot = &taskSlot{isRun: true, taskID: r.initialTask}
+	return &RunAuth{run: r, slot: r.runSlot}, nil
+}
+
+// AgentRuntimeID returns the agent runtime id the backend registered.
+func (a *RunAuth) AgentRuntimeID() string { return a.run.signer.AgentRuntimeID() }
+
+// AccountID returns the ChatGPT account id sent as ChatGPT-Account-ID, or ""
+// when none was configured.
+func (a *RunAuth) AccountID() string { return a.run.accountID }
+
+// FedRAMP reports whether requests carry X-OpenAI-Fedramp: true.
+func (a *RunAuth) FedRAMP() bool { return a.run.fedRAMP }
+
+// Signer returns the agent's signer.
+func (a *RunAuth) Signer() *Signer { return a.run.signer }
+
+// SessionID returns the session this handle is bound to, or "" for the run.
+func (a *RunAuth) SessionID() string { return a.slot.session }
+
+// String describes the handle without secrets.
+func (a *RunAuth) String() string {
+	if a.slot.session != "" {
+		return fmt.Sprintf("identity.RunAuth{agent=%s session=%q}", a.run.signer.AgentRuntimeID(), a.slot.session)
+	}
+	return fmt.Sprintf("identity.RunAuth{agent=%s}", a.run.signer.AgentRuntimeID())
+}
+
+// GoString is String, so %#v shows no secrets either.
+func (a *RunAuth) GoString() string { return a.String() }
+
+// ForSession returns a handle bound to the session sessionID: it has a task of
+// its own, registered on first use and kept in memory, and shares the agent
+// key and everything else with a. The same id returns a handle to the same
+// task until [RunAuth.EndSession]. An empty id returns the run's handle.
+func (a *RunAuth) ForSession(sessionID string) *RunAuth {
+	if sessionID == "" {
+		return &RunAuth{run: a.run, slot: a.run.runSlot}
+	}
+	r := a.run
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	slot, ok := r.sessions[sessionID]
+	if !ok {
+		slot = &taskSlot{session: sessionID}
+		r.sessions[sessionID] = slot
+	}
+	return &RunAuth{run: r, slot: slot}
+}
+
+// ForkSession starts the session childID as a fork of parentID: the child
+// gets a fresh task of its own, never the parent's, and the parent is left
+// unchanged. If childID was in use, its old task is forgotten.
+func (a *RunAuth) ForkSession(parentID, childID string) (*RunAuth, error) {
+	if childID == "" {
+		return nil, errors.New("identity: a forked session needs a non-empty id")
+	}
+	if childID == parentID {
+		return nil, errors.New("identity: a forked session needs an id of its own")
+	}
+	r := a.run
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.sessions[childID]; ok {
+		old.end()
+	}
+	slot := &taskSlot{session: childID}
+	r.sessions[childID] = slot
+	return &RunAuth{run: r, slot: slot}, nil
+}
+
+// EndSession forgets the session's task. Handles still held for it stop
+// working (their requests fail with an error saying the session ended).
+func (a *RunAuth) EndSession(sessionID string) {
+	r := a.run
+	r.mu.Lock()
+	slot, ok := r.sessions[sessionID]
+	delete(r.sessions, sessionID)
+	r.mu.Unlock()
+	if ok {
+		slot.end()
+	}
+}
+
+// Sessions returns the number of sessions currently remembered.
+func (a *RunAuth) Sessions() int {
+	a.run.mu.Lock()
+	defer a.run.mu.Unlock()
+	return len(a.run.sessions)
+}
+
+func (s *taskSlot) end() {
+	s.mu.Lock()
+	s.ended = true
+	s.taskID = ""
+	if s.flight != nil {
+		s.flight.cancel()
+	}
+	s.mu.Unlock()
+	s.header.Store(nil)
+}
+
+// ErrSessionEnded is returned for requests made through the handle of a
+// session after [RunAuth.EndSession].
+var ErrSessionEnded = errors.New("identity: the session has ended")
+
+// TaskID returns the backend-owned task of this handle's run or session,
+// registering it on first use. However many goroutines ask at once, one
+// registration is made; they all get its result. A caller whose ctx ends
+// stops waiting at once, and the registration itself is canceled when no
+// caller waits for it any more. A failed registration is remembered for a
+// short back-off (1 s, doubling up to 5 min), after which a call tries again.
+func (a *RunAuth) TaskID(ctx context.Context) (string, error) {
+	return a.run.task(ctx, a.slot)
+}
+
+func (r *runState) task(ctx context.Context, slot *taskSlot) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	slot.mu.Lock()
+	if slot.ended {
+		slot.mu.Unlock()
+		return "", ErrSessionEnded
+	}
+	if slot.taskID != "" {
+		id := slot.taskID
+		slot.mu.Unlock()
+		return id, nil
+	}
+	f := slot.flight
+	if f == nil {
+		if now := r.now(); slot.lastErr != nil && now.Before(slot.retryAt) {
+			err := &TaskBackoffError{RetryAt: slot.retryAt, Err: slot.lastErr}
+			slot.mu.Unlock()
+			return "", err
+		}
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		f = &taskFlight{done: make(chan struct{}), cancel: cancel}
+		slot.flight = f
+		go r.register(fctx, slot, f)
+	}
+	f.waiters++
+	slot.mu.Unlock()
+
+	select {
+	case <-f.done:
+		return f.taskID, f.err
+	case <-ctx.Done():
+		slot.mu.Lock()
+		f.waiters--
+		if f.waiters == 0 {
+			f.cancel()
+		}
+		slot.mu.Unlock()
+		return "", ctx.Err()
+	}
+}
+
+func (r *runState) register(ctx context.Context, slot *taskSlot, f *taskFlight) {
+	defer f.cancel()
+	id, err := r.client.RegisterTask(ctx, r.signer)
+	if err == nil && slot.isRun && r.saveTask != nil {
+		if serr := r.saveTask(ctx, id); serr != nil {
+			r.logger.Warn("agent identity: the run task could not be saved; it is used in memory only",
+				slog.String("agent_runtime_id", r.signer.AgentRuntimeID()),
+				slog.String("error", serr.Error()))
+		}
+	}
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	f.taskID, f.err = id, err
+	slot.flight = nil
+	switch {
+	case slot.ended:
+		f.taskID, f.err = "", ErrSessionEnded
+	case err == nil:
+		slot.taskID = id
+		slot.failures = 0
+		slot.lastErr = nil
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		// Every caller gave up: not a failure of the backend.
+	default:
+		slot.failures++
+		backoff := minTaskBackoff << min(slot.failures-1, 16)
+		backoff = min(backoff, maxTaskBackoff)
+		slot.lastErr = err
+		slot.retryAt = r.now().Add(backoff)
+	}
+	close(f.done)
+}
+
+// TaskBackoffError is returned by [RunAuth.TaskID] while a failed task
+// registration is in its back-off: no request is made until RetryAt. It
+// unwraps to the failure, so errors.Is(err, ErrBootstrapUnavailable) holds
+// when the backend was unavailable.
+type TaskBackoffError struct {
+	RetryAt time.Time
+	Err     error
+}
+
+// Error implements error.
+func (e *TaskBackoffError) Error() string {
+	return fmt.Sprintf("identity: task registration failed recently; next try after %s: %v",
+		e.RetryAt.UTC().Format(time.RFC3339), e.Err)
+}
+
+// Unwrap returns the failure being backed off from.
+func (e *TaskBackoffError) Unwrap() error { return e.Err }
+
+// AuthorizationHeader returns the value of the Authorization header for a
+// first-party request made now: a fresh AgentAssertion for this handle's
+// task (registering it if needed), or, for a session that fell back to
+// bearer auth, "Bearer <ChatGPT access token>".
+func (a *RunAuth) AuthorizationHeader(ctx context.Context) (string, error) {
+	v, err := a.run.authorization(ctx, a.slot)
+	if err != nil {
+		return "", err
+	}
+	return v[0], nil
+}
+
+// authorization returns the header value as a one-element slice that can be
+// put into an http.Header as is (shared: callers must not modify it).
+func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string, error) {
+	if slot.bearer.Load() {
+		return []string{"Bearer " + r.bearer}, nil
+	}
+	now := r.now()
+	sec := now.Unix()
+	if c := slot.header.Load(); c != nil && c.second == sec {
+		return c.value, nil
+	}
+	task, err := r.task(ctx, slot)
+	if err != nil {
+		if r.bearer != "" && errors.Is(err, ErrBootstrapUnavailable) {
+			if slot.bearer.CompareAndSwap(false, true) {
+				r.logger.Warn("agent identity: bootstrap unavailable; this session uses ChatGPT bearer auth for the rest of its life",
+					slog.String("agent_runtime_id", r.signer.AgentRuntimeID()),
+					slog.String("session", slot.session),
+					slog.String("error", err.Error()))
+			}
+			return []string{"Bearer " + r.bearer}, nil
+		}
+		return nil, err
+	}
+	h, err := r.signer.AuthorizationHeader(task, now)
+	if err != nil {
+		return nil, err
+	}
+	v := []string{h}
+	slot.header.Store(&cachedHeader{second: sec, value: v})
+	return v, nil
+}
+
+// parseOrigin returns the lower-case scheme://host[:port] of an http(s)
+// URL, with the scheme's default port elided.
+func parseOrigin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "", fmt.Errorf("%w: first-party origin must be an http(s) URL with a host and no user info", ErrInvalidURL)
+	}
+	return originOf(u), nil
+}
+
+func originOf(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		return scheme + "://" + host + ":" + port
+	}
+	return scheme + "://" + host
+}
+
+// isFirstParty reports whether u has the first-party origin. It does not
+// allocate for the common spellings.
+func (r *runState) isFirstParty(u *url.URL) bool {
+	if u == nil || u.User != nil {
+		return false
+	}
+	o := r.origin
+	i := strings.Index(o, "://")
+	if !asciiEqualFold(u.Scheme, o[:i]) {
+		return false
+	}
+	if asciiEqualFold(u.Host, o[i+3:]) {
+		return true
+	}
+	// Slow path: default ports, IPv6 brackets.
+	return originOf(u) == o
+}
+
+// asciiEqualFold is strings.EqualFold for ASCII only: unlike EqualFold it
+// never matches "ſ" (U+017F) with "s" or "K" (U+212A) with "k", so a
+// look-alike host can never pass for the first-party one.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,85 @@
+package identity
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Transport returns an http.RoundTripper that adds Agent Identity auth to
+// first-party requests and sends them with base (nil: http.DefaultTransport).
+//
+// For a request to the first-party origin it sends a clone of the request
+// with "Authorization: AgentAssertion …" (made fresh for the current second
+// and this handle's task, registering the task on first use),
+// "ChatGPT-Account-ID" when an account is configured and
+// "X-OpenAI-Fedramp: true" for FedRAMP accounts; the caller's request and
+// its body are never modified. A request to any other origin is passed to
+// base untouched, so credentials never reach another host, also not after an
+// http.Client follows a redirect there. On every error path the request body
+// is closed, as http.RoundTripper requires.
+//
+// The returned RoundTripper is safe for concurrent use.
+func (a *RunAuth) Transport(base http.RoundTripper) http.RoundTripper {
+	return &transport{auth: a, base: base}
+}
+
+type transport struct {
+	auth *RunAuth
+	base http.RoundTripper
+}
+
+var (
+	hdrAuthorization = http.CanonicalHeaderKey("Authorization")
+	hdrAccountID     = http.CanonicalHeaderKey("ChatGPT-Account-ID")
+	hdrFedRAMP       = http.CanonicalHeaderKey("X-OpenAI-Fedramp")
+)
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if req == nil || req.URL == nil {
+		closeBody(req)
+		return nil, errors.New("identity: RoundTrip needs a request with a URL")
+	}
+	r := t.auth.run
+	if !r.isFirstParty(req.URL) {
+		return base.RoundTrip(req)
+	}
+	authz, err := r.authorization(req.Context(), t.auth.slot)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	out := cloneRequest(req)
+	out.Header[hdrAuthorization] = authz
+	if r.accountHeader != nil {
+		out.Header[hdrAccountID] = r.accountHeader
+	}
+	if r.fedRAMPHeader != nil {
+		out.Header[hdrFedRAMP] = r.fedRAMPHeader
+	} else {
+		delete(out.Header, hdrFedRAMP)
+	}
+	return base.RoundTrip(out)
+}
+
+// cloneRequest returns a shallow copy of req with its own header map (room
+// for the three headers we add), sharing the body, as RoundTrippers do.
+func cloneRequest(req *http.Request) *http.Request {
+	out := new(http.Request)
+	*out = *req
+	h := make(http.Header, len(req.Header)+3)
+	for k, v := range req.Header {
+		h[k] = v
+	}
+	out.Header = h
+	return out
+}
+
+func closeBody(req *http.Request) {
+	if req != nil && req.Body != nil {
+		req.Body.Close()
+	}
+}
