@@ -1,0 +1,549 @@
+package identity_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/identitytest"
+)
+
+// runAuthFixture is an identitytest server with one registered agent.
+type runAuthFixture struct {
+	srv    *identitytest.Server
+	signer *identity.Signer
+	client *identity.Client
+	login  identitytest.ChatGPTLogin
+}
+
+func newRunAuthFixture(t *testing.T) *runAuthFixture {
+	t.Helper()
+	srv := identitytest.NewServer()
+	t.Cleanup(srv.Close)
+	login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
+	km, err := identity.GenerateKeyMaterial()
+	require.NoError(t, err)
+	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
+	id, err := c.RegisterAgent(context.Background(), login.AccessToken, identity.AgentRegistration{
+		AgentVersion: "1", AgentHarnessID: "test", RunningLocation: "local", PublicKeySSH: km.PublicKeySSH,
+	})
+	require.NoError(t, err)
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
+	require.NoError(t, err)
+	return &runAuthFixture{srv: srv, signer: s, client: c, login: login}
+}
+
+func (f *runAuthFixture) runAuth(t *testing.T, opts ...identity.RunAuthOption) *identity.RunAuth {
+	t.Helper()
+	base := []identity.RunAuthOption{
+		identity.WithFirstPartyOrigin(f.srv.ChatGPTBaseURL),
+		identity.WithAccount(f.login.AccountID, f.login.FedRAMP),
+	}
+	ra, err := identity.NewRunAuth(f.signer, f.client, append(base, opts...)...)
+	require.NoError(t, err)
+	return ra
+}
+
+type verifiedResponse struct {
+	AgentRuntimeID string `json:"agent_runtime_id"`
+	TaskID         string `json:"task_id"`
+	BodySHA256     string `json:"body_sha256"`
+}
+
+func postJSON(t *testing.T, c *http.Client, url string, body []byte) (int, verifiedResponse) {
+	t.Helper()
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var v verifiedResponse
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if resp.StatusCode == http.StatusOK {
+		require.NoError(t, json.Unmarshal(data, &v), string(data))
+	}
+	return resp.StatusCode, v
+}
+
+func TestRunAuthOneTaskForConcurrentRequests(t *testing.T) {
+	f := newRunAuthFixture(t)
+	ra := f.runAuth(t)
+	client := &http.Client{Transport: ra.Transport(nil)}
+	const n = 1000
+	var wg sync.WaitGroup
+	tasks := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			resp, err := client.Post(f.srv.ChatGPTBaseURL+"/codex/responses", "application/json", strings.NewReader(`{"i":1}`))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			var v verifiedResponse
+			if resp.StatusCode != http.StatusOK {
+				b, _ := io.ReadAll(resp.Body)
+				errs[i] = errors.New(resp.Status + " " + string(b))
+				return
+			}
+			errs[i] = json.NewDecoder(resp.Body).Decode(&v)
+			tasks[i] = v.TaskID
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "request %d", i)
+	}
+	assert.Equal(t, 1, f.srv.TasksRegistered(), "one task for the whole run")
+	assert.Equal(t, n, f.srv.RequestsVerified())
+	assert.Equal(t, 0, f.srv.RequestsRejected())
+	for _, id := range tasks {
+		require.Equal(t, tasks[0], id)
+	}
+	// Copies of the handle share the task.
+	cp := *ra
+	id, err := cp.TaskID(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, tasks[0], id)
+	assert.Equal(t, 1, f.srv.TasksRegistered())
+}
+
+func TestRunAuthConcurrentTaskIDRegistersOnce(t *testing.T) {
+	f := newRunAuthFixture(t)
+	f.srv.SetDelay(50 * time.Millisecond)
+	ra := f.runAuth(t)
+	var wg sync.WaitGroup
+	ids := make([]string, 1000)
+	for i := range ids {
+		wg.Go(func() {
+			id, err := ra.TaskID(context.Background())
+			assert.NoError(t, err)
+			ids[i] = id
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, f.srv.TasksRegistered())
+	for _, id := range ids {
+		require.Equal(t, ids[0], id)
+	}
+}
+
+func TestRunAuthSessionsAndForks(t *testing.T) {
+	f := newRunAuthFixture(t)
+	ra := f.runAuth(t)
+	ctx := context.Background()
+
+	run, err := ra.TaskID(ctx)
+	require.NoError(t, err)
+	parent := ra.ForSession("s1")
+	parentTask, err := parent.TaskID(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, run, parentTask, "a session has a task of its own")
+
+	again, err := ra.ForSession("s1").TaskID(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, parentTask, again, "the same session id keeps its task")
+
+	child, err := ra.ForkSession("s1", "s1-fork")
+	require.NoError(t, err)
+	childTask, err := child.TaskID(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, parentTask, childTask, "a fork never inherits the parent's task")
+	assert.NotEqual(t, run, childTask)
+
+	after, err := parent.TaskID(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, parentTask, after, "the parent is unchanged by the fork")
+	assert.Equal(t, 3, f.srv.TasksRegistered())
+	assert.Equal(t, 2, ra.Sessions())
+
+	// Requests of each session verify with that session's task.
+	for _, h := range []struct {
+		auth *identity.RunAuth
+		task string
+	}{{parent, parentTask}, {child, childTask}, {ra, run}} {
+		c := &http.Client{Transport: h.auth.Transport(nil)}
+		code, v := postJSON(t, c, f.srv.ChatGPTBaseURL+"/codex/responses", []byte(`{}`))
+		require.Equal(t, http.StatusOK, code)
+		assert.Equal(t, h.task, v.TaskID)
+	}
+
+	// Ending a session forgets it; the old handle stops working.
+	ra.EndSession("s1")
+	assert.Equal(t, 1, ra.Sessions())
+	_, err = parent.TaskID(ctx)
+	require.ErrorIs(t, err, identity.ErrSessionEnded)
+	fresh, err := ra.ForSession("s1").TaskID(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, parentTask, fresh)
+
+	_, err = ra.ForkSession("x", "x")
+	require.Error(t, err)
+	_, err = ra.ForkSession("x", "")
+	require.Error(t, err)
+}
+
+// recorder is a server that records the headers it sees.
+type recorder struct {
+	*httptest.Server
+	mu      sync.Mutex
+	headers []http.Header
+	bodies  [][]byte
+}
+
+func newRecorder(t *testing.T, h http.HandlerFunc) *recorder {
+	r := &recorder{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.headers = append(r.headers, req.Header.Clone())
+		r.bodies = append(r.bodies, body)
+		r.mu.Unlock()
+		if h != nil {
+			h(w, req)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *recorder) last() http.Header {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.headers[len(r.headers)-1]
+}
+
+func TestTransportOtherOriginUntouched(t *testing.T) {
+	f := newRunAuthFixture(t)
+	ra := f.runAuth(t)
+	other := newRecorder(t, nil)
+	c := &http.Client{Transport: ra.Transport(nil)}
+
+	req, err := http.NewRequest(http.MethodGet, other.URL+"/x", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Mine", "1")
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	h := other.last()
+	assert.Empty(t, h.Get("Authorization"))
+	assert.Empty(t, h.Get("ChatGPT-Account-ID"))
+	assert.Equal(t, "1", h.Get("X-Mine"))
+	assert.Equal(t, 0, f.srv.TasksRegistered(), "no task is registered for a third-party request")
+}
+
+func TestTransportOriginMatching(t *testing.T) {
+	f := newRunAuthFixture(t)
+	rec := newRecorder(t, nil)
+	ra := f.runAuth(t, identity.WithFirstPartyOrigin("https://chatgpt.com/backend-api"))
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{"X-Authz": {r.Header.Get("Authorization")}}}, nil
+	})
+	_ = rec
+	// Pre-set task so no network is needed.
+	ra2, err := identity.NewRunAuth(f.signer, f.client, identity.WithFirstPartyOrigin("https://chatgpt.com/backend-api"), identity.WithTaskID("task-1"))
+	require.NoError(t, err)
+	_ = ra
+	tr := ra2.Transport(base)
+	tests := []struct {
+		url  string
+		auth bool
+	}{
+		{"https://chatgpt.com/backend-api/codex/responses", true},
+		{"https://CHATGPT.COM/anything", true},
+		{"https://chatgpt.com:443/x", true},
+		{"http://chatgpt.com/x", false},
+		{"https://chatgpt.com:8443/x", false},
+		{"https://chatgpt.com.evil.com/x", false},
+		{"https://evil.com/chatgpt.com", false},
+		{"https://chatgpt.com./x", false},
+		{"https://xn--chatgpt-.com/x", false},
+		{"https://chatgpt.co/x", false},
+		{"https://api.chatgpt.com/x", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, tt.url, nil)
+			require.NoError(t, err)
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			got := resp.Header.Get("X-Authz")
+			if tt.auth {
+				assert.True(t, strings.HasPrefix(got, "AgentAssertion "), got)
+			} else {
+				assert.Empty(t, got)
+			}
+			assert.Empty(t, req.Header.Get("Authorization"), "the caller's request is never modified")
+		})
+	}
+	// A user-info URL is never first-party.
+	req := &http.Request{Method: "GET", URL: mustParseURL(t, "https://user@chatgpt.com/x"), Header: http.Header{}}
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Empty(t, resp.Header.Get("X-Authz"))
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestTransportCrossOriginRedirectDropsCredentials(t *testing.T) {
+	f := newRunAuthFixture(t)
+	other := newRecorder(t, nil)
+	first := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/landed", http.StatusFound)
+	})
+	ra, err := identity.NewRunAuth(f.signer, f.client, identity.WithFirstPartyOrigin(first.URL),
+		identity.WithAccount("acct", true), identity.WithTaskID("task-1"))
+	require.NoError(t, err)
+	c := &http.Client{Transport: ra.Transport(nil)}
+	resp, err := c.Get(first.URL + "/start")
+	require.NoError(t, err)
+	resp.Body.Close()
+
+	h := first.last()
+	assert.True(t, strings.HasPrefix(h.Get("Authorization"), "AgentAssertion "))
+	assert.Equal(t, "acct", h.Get("ChatGPT-Account-ID"))
+	assert.Equal(t, "true", h.Get("X-OpenAI-Fedramp"))
+	landed := other.last()
+	assert.Empty(t, landed.Get("Authorization"), "a redirect to another origin never carries the header")
+	assert.Empty(t, landed.Get("ChatGPT-Account-ID"))
+	assert.Empty(t, landed.Get("X-OpenAI-Fedramp"))
+}
+
+func TestTransportBodyAndRequestUnchanged(t *testing.T) {
+	f := newRunAuthFixture(t)
+	ra := f.runAuth(t)
+	c := &http.Client{Transport: ra.Transport(nil)}
+	body := bytes.Repeat([]byte("body\x00\xff<>&\u2028"), 10000)
+	req, err := http.NewRequest(http.MethodPost, f.srv.ChatGPTBaseURL+"/codex/responses", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer caller-token")
+	before := req.Header.Clone()
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var v verifiedResponse
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+	sum := sha256.Sum256(body)
+	assert.Equal(t, hex.EncodeToString(sum[:]), v.BodySHA256, "the body arrives byte-identical")
+	assert.Equal(t, before, req.Header, "the caller's headers are untouched")
+}
+
+type closeTracker struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (c *closeTracker) Close() error { c.closed.Store(true); return nil }
+
+func TestTransportClosesBodyOnError(t *testing.T) {
+	f := newRunAuthFixture(t)
+	f.srv.FailNext(10, http.StatusBadRequest)
+	ra := f.runAuth(t)
+	body := &closeTracker{Reader: strings.NewReader("x")}
+	req, err := http.NewRequest(http.MethodPost, f.srv.ChatGPTBaseURL+"/codex/responses", body)
+	require.NoError(t, err)
+	_, err = ra.Transport(nil).RoundTrip(req)
+	require.Error(t, err)
+	var re *identity.RegistrationError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, http.StatusBadRequest, re.StatusCode)
+	assert.True(t, body.closed.Load(), "the body is closed on the error path")
+}
+
+func TestRunAuthCanceledContextStopsPendingRegistration(t *testing.T) {
+	f := newRunAuthFixture(t)
+	f.srv.SetDelay(5 * time.Second)
+	ra := f.runAuth(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := ra.TaskID(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2*time.Second)
+
+	// The abandoned registration is not a backend failure: the next call
+	// tries at once.
+	f.srv.SetDelay(0)
+	require.Eventually(t, func() bool {
+		id, err := ra.TaskID(context.Background())
+		return err == nil && id != ""
+	}, 5*time.Second, 20*time.Millisecond)
+}
+
+func TestRunAuthFailureBackoff(t *testing.T) {
+	f := newRunAuthFixture(t)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	ra := f.runAuth(t, identity.WithClockForTest(clock))
+
+	f.srv.FailNext(1, http.StatusForbidden)
+	_, err := ra.TaskID(context.Background())
+	var re *identity.RegistrationError
+	require.ErrorAs(t, err, &re)
+	requests := f.srv.AuthAPIRequests()
+
+	_, err = ra.TaskID(context.Background())
+	var be *identity.TaskBackoffError
+	require.ErrorAs(t, err, &be, "a recent failure is returned without a request")
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, requests, f.srv.AuthAPIRequests())
+
+	advance(2 * time.Second)
+	id, err := ra.TaskID(context.Background())
+	require.NoError(t, err, "after the back-off a call tries again")
+	assert.NotEmpty(t, id)
+}
+
+func TestRunAuthHeaderReusedWithinSecond(t *testing.T) {
+	f := newRunAuthFixture(t)
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 2, 3, 4, 5, 100, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	set := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
+	ra, err := identity.NewRunAuth(f.signer, f.client, identity.WithTaskID("task-9"), identity.WithClockForTest(clock))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	h1, err := ra.AuthorizationHeader(ctx)
+	require.NoError(t, err)
+	set(time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.UTC))
+	h2, err := ra.AuthorizationHeader(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, h1, h2)
+	want, err := f.signer.AuthorizationHeader("task-9", now)
+	require.NoError(t, err)
+	assert.Equal(t, want, h2, "a reused header is byte-identical to a fresh one")
+
+	set(time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC))
+	h3, err := ra.AuthorizationHeader(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, h1, h3, "a new second gets a new header")
+	a, err := identity.VerifyAuthorizationHeader(h3, f.signer.PublicKey(), now, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, "task-9", a.TaskID)
+	assert.Equal(t, 0, f.srv.TasksRegistered())
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestRunAuthBearerFallbackPerSession(t *testing.T) {
+	f := newRunAuthFixture(t)
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	rec := newRecorder(t, nil)
+	ra, err := identity.NewRunAuth(f.signer, f.client,
+		identity.WithFirstPartyOrigin(rec.URL), identity.WithAccount("acct", false),
+		identity.WithBearerFallback(f.login.AccessToken), identity.WithLogger(logger),
+		identity.WithClockForTest(clock))
+	require.NoError(t, err)
+	// Make the retries fast.
+	identity.SetClientTestHooks(f.client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
+
+	f.srv.FailNext(3, http.StatusServiceUnavailable)
+	down := &http.Client{Transport: ra.ForSession("down").Transport(nil)}
+	for range 3 {
+		resp, err := down.Get(rec.URL + "/x")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, "Bearer "+f.login.AccessToken, rec.last().Get("Authorization"))
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "bearer"), "one log line says so")
+	assert.NotContains(t, logs.String(), f.login.AccessToken, "the token is never logged")
+
+	// Another session is not affected: it registers its own task.
+	up := &http.Client{Transport: ra.ForSession("up").Transport(nil)}
+	resp, err := up.Get(rec.URL + "/x")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.True(t, strings.HasPrefix(rec.last().Get("Authorization"), "AgentAssertion "))
+
+	// The fallen-back session stays on bearer for life, even with the backend up.
+	resp, err = down.Get(rec.URL + "/x")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.True(t, strings.HasPrefix(rec.last().Get("Authorization"), "Bearer "))
+}
+
+func TestRunAuthNoBearerFallbackWithoutToken(t *testing.T) {
+	f := newRunAuthFixture(t)
+	identity.SetClientTestHooks(f.client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
+	f.srv.FailNext(3, http.StatusServiceUnavailable)
+	ra := f.runAuth(t)
+	_, err := ra.AuthorizationHeader(context.Background())
+	require.ErrorIs(t, err, identity.ErrBootstrapUnavailable)
+}
+
+func TestRunAuthDoesNotLeakSecrets(t *testing.T) {
+	f := newRunAuthFixture(t)
+	ra := f.runAuth(t, identity.WithBearerFallback(f.login.AccessToken))
+	for _, s := range []string{ra.String(), ra.GoString()} {
+		assert.NotContains(t, s, f.login.AccessToken)
+	}
+}
+
+func TestNewRunAuthRefusesBadOptions(t *testing.T) {
+	f := newRunAuthFixture(t)
+	tests := []struct {
+		name string
+		opt  identity.RunAuthOption
+	}{
+		{"origin without host", identity.WithFirstPartyOrigin("https://")},
+		{"origin with user info", identity.WithFirstPartyOrigin("https://u@chatgpt.com")},
+		{"origin ftp", identity.WithFirstPartyOrigin("ftp://chatgpt.com")},
+		{"empty task", identity.WithTaskID("")},
+		{"control char task", identity.WithTaskID("a\nb")},
+		{"account with newline", identity.WithAccount("a\r\nX-Evil: 1", false)},
+		{"bearer with newline", identity.WithBearerFallback("tok\nX: y")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := identity.NewRunAuth(f.signer, f.client, tt.opt)
+			require.Error(t, err)
+		})
+	}
+	_, err := identity.NewRunAuth(nil, f.client)
+	require.Error(t, err)
+	_, err = identity.NewRunAuth(f.signer, nil)
+	require.Error(t, err)
+}
+
+func mustParseURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	return u
+}
