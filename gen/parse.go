@@ -54,6 +54,8 @@ type Error struct {
 	Msg  string // what is wrong, lower case
 }
 
+// Error returns "file:line: key: message" (without "key: " when Key is
+// empty).
 func (e *Error) Error() string {
 	if e.Key == "" {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
@@ -65,6 +67,7 @@ func (e *Error) Error() string {
 // unwraps to its *Error values, so errors.As finds the first.
 type ErrorList []*Error
 
+// Error returns the messages of the list, one per line.
 func (l ErrorList) Error() string {
 	var b strings.Builder
 	for i, e := range l {
