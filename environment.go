@@ -185,7 +185,10 @@ func unknownEnvironment(base, hint string) error {
 // info, query and fragment are replaced by "REDACTED", and the result is cut
 // to 200 bytes.
 func describeURL(raw string) string {
-	const maxShown = 200
+	const maxShown, maxParsed = 200, 4096
+	if len(raw) > maxParsed {
+		return fmt.Sprintf("(URL of %d bytes)", len(raw))
+	}
 	shown := raw
 	if u, err := url.Parse(raw); err != nil {
 		if strings.ContainsAny(raw, "@?#") {

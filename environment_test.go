@@ -154,6 +154,13 @@ func TestResolveErrorTruncatesLongInput(t *testing.T) {
 	assert.Contains(t, err.Error(), "2017 bytes")
 }
 
+func TestResolveErrorForHugeInput(t *testing.T) {
+	_, err := Resolve("https://u:hunter2@evil.com/" + strings.Repeat("a", 10000))
+	require.ErrorIs(t, err, ErrUnknownEnvironment)
+	assert.Contains(t, err.Error(), "(URL of 10027 bytes)")
+	assert.NotContains(t, err.Error(), "hunter2")
+}
+
 func TestEnvironments(t *testing.T) {
 	got := Environments()
 	assert.Equal(t, []Environment{production, staging}, got)
