@@ -83,13 +83,21 @@ func (e Environment) Origin() string {
 // wraps [ErrUnknownEnvironment]. Resolve does not allocate for accepted
 // inputs and is safe for concurrent use.
 func Resolve(chatgptBaseURL string) (Environment, error) {
-	var buf [maxBaseURLLen]byte
-	if key, ok := normalizeBaseURL(chatgptBaseURL, &buf); ok {
-		if i := lookupBaseURL(key); i >= 0 {
-			return environments[i], nil
-		}
+	if env, ok := resolveStatic(chatgptBaseURL); ok {
+		return env, nil
 	}
 	return Environment{}, unknownEnvironment(chatgptBaseURL, "")
+}
+
+// resolveStatic is Resolve without building an error.
+func resolveStatic(s string) (Environment, bool) {
+	var buf [maxBaseURLLen]byte
+	if key, ok := normalizeBaseURL(s, &buf); ok {
+		if i := lookupBaseURL(key); i >= 0 {
+			return environments[i], true
+		}
+	}
+	return Environment{}, false
 }
 
 // Environments returns the environments of the static table, sorted by
@@ -177,7 +185,10 @@ func unknownEnvironment(base, hint string) error {
 // info, query and fragment are replaced by "REDACTED", and the result is cut
 // to 200 bytes.
 func describeURL(raw string) string {
-	const maxShown = 200
+	const maxShown, maxParsed = 200, 4096
+	if len(raw) > maxParsed {
+		return fmt.Sprintf("(URL of %d bytes)", len(raw))
+	}
 	shown := raw
 	if u, err := url.Parse(raw); err != nil {
 		if strings.ContainsAny(raw, "@?#") {

@@ -99,4 +99,5 @@ func ExampleResolveFromEnv() {
 		return
 	}
 	fmt.Println(env.Name)
+	// Output: production
 }

@@ -91,8 +91,8 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 		}
 		jwks = jwksURL(u)
 	}
-	env, err := Resolve(chatgptBaseURL)
-	if err != nil {
+	env, ok := resolveStatic(chatgptBaseURL)
+	if !ok {
 		if auth == "" || jwksBase == "" {
 			return Environment{}, unknownEnvironment(chatgptBaseURL,
 				"a custom deployment needs both "+EnvAuthAPIBaseURL+" and "+EnvJWKSBaseURL+" set, the latter equal to the base URL")
@@ -102,7 +102,7 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 			return Environment{}, unknownEnvironment(chatgptBaseURL,
 				"a custom deployment needs "+EnvJWKSBaseURL+" equal to the base URL")
 		}
-		if env, err = Resolve(base); err != nil {
+		if env, ok = resolveStatic(base); !ok {
 			if _, err := parseBaseURL(base); err != nil {
 				return Environment{}, fmt.Errorf("%w: custom deployment base URL: %w", ErrInvalidBaseURL, err)
 			}

@@ -54,6 +54,8 @@ type Error struct {
 	Msg  string // what is wrong, lower case
 }
 
+// Error returns "file:line: key: message" (without "key: " when Key is
+// empty).
 func (e *Error) Error() string {
 	if e.Key == "" {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
@@ -65,6 +67,7 @@ func (e *Error) Error() string {
 // unwraps to its *Error values, so errors.As finds the first.
 type ErrorList []*Error
 
+// Error returns the messages of the list, one per line.
 func (l ErrorList) Error() string {
 	var b strings.Builder
 	for i, e := range l {
@@ -116,7 +119,7 @@ type envTOML struct {
 // or audience are all errors. name is used in error messages and in the
 // generated header. The error, if any, is an ErrorList.
 func Parse(name string, data []byte) (*Table, error) {
-	p := &parser{name: name, data: data}
+	p := &tableParser{name: name, data: data}
 	if len(data) > MaxFileSize {
 		p.errf(1, "", "file is larger than %d bytes", MaxFileSize)
 		return nil, p.errs
@@ -139,9 +142,13 @@ func Parse(name string, data []byte) (*Table, error) {
 	if !md.IsDefined("environments") {
 		p.errf(1, "environments", "missing: define at least the [environments.%s] table", ProductionName)
 	} else {
+		// Decoding a non-table into a map succeeds silently, so check the
+		// type first; an implicitly defined table has no type of its own.
 		var envs map[string]toml.Primitive
-		if err := md.PrimitiveDecode(doc.Environments, &envs); err != nil {
+		if typ := md.Type("environments"); (typ != "" && typ != "Hash") || md.PrimitiveDecode(doc.Environments, &envs) != nil {
 			p.errf(p.line("environments"), "environments", "must be a table of [environments.NAME] tables")
+			p.bad = append(p.bad, toml.Key{"environments"})
+			envs = nil
 		}
 		for _, name := range sortedKeys(envs) {
 			if e, ok := p.environment(name, envs[name]); ok {
@@ -165,20 +172,21 @@ func Parse(name string, data []byte) (*Table, error) {
 	return t, nil
 }
 
-type parser struct {
+type tableParser struct {
 	name string
 	data []byte
 	md   *toml.MetaData
 	pos  map[string]int // line of every key, filled on first use
+	bad  []toml.Key     // keys already reported as mistyped
 	errs ErrorList
 }
 
-func (p *parser) errf(line int, key, format string, args ...any) {
+func (p *tableParser) errf(line int, key, format string, args ...any) {
 	p.errs = append(p.errs, &Error{File: p.name, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
 // environment decodes and checks one [environments.NAME] table.
-func (p *parser) environment(name string, prim toml.Primitive) (Environment, bool) {
+func (p *tableParser) environment(name string, prim toml.Primitive) (Environment, bool) {
 	envKey := toml.Key{"environments", name}.String()
 	line := p.line("environments", name)
 	ok := true
@@ -223,11 +231,16 @@ func (p *parser) environment(name string, prim toml.Primitive) (Environment, boo
 // unknownKeys reports every key that matched no field (MetaData.Undecoded)
 // and every key spelled with another case than the schema's: the TOML
 // decoder matches field names case-insensitively, the schema does not.
-func (p *parser) unknownKeys() {
+func (p *tableParser) unknownKeys() {
 	reported := map[string]bool{}
 	report := func(k toml.Key) {
 		for i := 1; i < len(k); i++ { // only the outermost unknown key
 			if reported[k[:i].String()] {
+				return
+			}
+		}
+		for _, b := range p.bad { // nor keys inside a mistyped value
+			if len(k) > len(b) && slices.Equal(k[:len(b)], b) {
 				return
 			}
 		}
@@ -251,7 +264,7 @@ func (p *parser) unknownKeys() {
 }
 
 // crossChecks validates the values of a table whose shape is right.
-func (p *parser) crossChecks(t *Table) {
+func (p *tableParser) crossChecks(t *Table) {
 	for _, e := range validate(t) {
 		line := 1
 		if e.key != nil {
@@ -388,7 +401,7 @@ func printable(s string) bool {
 // key's Primitive fails with a toml.ParseError that carries the key's
 // position. Keys that cannot be reached (inside arrays of tables) take the
 // line of their nearest reachable parent; 1 if none.
-func (p *parser) line(key ...string) int {
+func (p *tableParser) line(key ...string) int {
 	if p.pos == nil {
 		p.pos = map[string]int{}
 		var top map[string]toml.Primitive
@@ -405,19 +418,34 @@ func (p *parser) line(key ...string) int {
 	return 1
 }
 
-func (p *parser) index(md *toml.MetaData, parent toml.Key, m map[string]toml.Primitive) {
+// index records the line of every key under parent and returns the smallest
+// (0 if none). A table defined only implicitly (environments in
+// [environments.production]) has no line of its own: it takes the first line
+// of its keys.
+func (p *tableParser) index(md *toml.MetaData, parent toml.Key, m map[string]toml.Primitive) int {
+	first := 0
 	for k, prim := range m {
 		key := append(slices.Clip(parent), k)
+		line := 0
 		err := md.PrimitiveDecode(prim, probe{})
 		var pe toml.ParseError
 		if errors.As(err, &pe) && pe.Position.Line > 0 {
-			p.pos[key.String()] = pe.Position.Line
+			line = pe.Position.Line
 		}
 		var sub map[string]toml.Primitive
-		if md.Type(key...) == "Hash" && md.PrimitiveDecode(prim, &sub) == nil {
-			p.index(md, key, sub)
+		if md.PrimitiveDecode(prim, &sub) == nil {
+			if l := p.index(md, key, sub); line == 0 {
+				line = l
+			}
+		}
+		if line > 0 {
+			p.pos[key.String()] = line
+			if first == 0 || line < first {
+				first = line
+			}
 		}
 	}
+	return first
 }
 
 // probe fails every decode, so that the decoder reports the position of the
@@ -431,7 +459,7 @@ func (probe) UnmarshalTOML(any) error { return errProbe }
 // valueLine returns the line, at or after keyLine, where the string value is
 // written (for elements of multi-line arrays), or keyLine if it is not found
 // spelled plainly.
-func (p *parser) valueLine(keyLine int, value string) int {
+func (p *tableParser) valueLine(keyLine int, value string) int {
 	start := 0
 	for l := 1; l < keyLine && start < len(p.data); l++ {
 		i := bytes.IndexByte(p.data[start:], '\n')
