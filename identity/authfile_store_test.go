@@ -622,43 +622,50 @@ func TestStoreEmptyHome(t *testing.T) {
 }
 
 // TestStoreCrashDuringSave kills a process that saves in a loop at random
-// points, 50 times: the file is always the whole old or the whole new
-// content.
+// points, 50 times in all (five homes side by side, ten kills each, to keep
+// the test fast under -race): the file is always the whole old or the whole
+// new content.
 func TestStoreCrashDuringSave(t *testing.T) {
-	home := t.TempDir()
-	s := OpenStore(home)
+	const homes, rounds = 5, 10
 	base := readSample(t, "record_form.json")
 	wantA := marshalWith(t, base, "content", contentA)
 	wantB := marshalWith(t, base, "content", contentB)
-	writeFile(t, s.Path(), wantA, 0o600)
-	rng := rand.New(rand.NewPCG(1, 2))
-	sawB := false
-	for i := range 50 {
-		pr, pw := io.Pipe()
-		cmd := startHelper(t, "save-loop", home, 0, pw)
-		line, err := bufio.NewReader(pr).ReadString('\n')
-		require.NoError(t, err)
-		require.Equal(t, "ready\n", line)
-		go func() { _, _ = io.Copy(io.Discard, pr) }()
-		time.Sleep(time.Duration(rng.IntN(120000)) * time.Microsecond)
-		require.NoError(t, cmd.Process.Kill())
-		_ = cmd.Wait()
-		_ = pw.Close()
+	for h := range homes {
+		t.Run(fmt.Sprintf("home %d", h), func(t *testing.T) {
+			t.Parallel()
+			home := t.TempDir()
+			s := OpenStore(home)
+			writeFile(t, s.Path(), wantA, 0o600)
+			rng := rand.New(rand.NewPCG(uint64(h), 2))
+			sawB := false
+			for i := range rounds {
+				pr, pw := io.Pipe()
+				cmd := startHelper(t, "save-loop", home, 0, pw)
+				line, err := bufio.NewReader(pr).ReadString('\n')
+				require.NoError(t, err)
+				require.Equal(t, "ready\n", line)
+				go func() { _, _ = io.Copy(io.Discard, pr) }()
+				time.Sleep(time.Duration(rng.IntN(120000)) * time.Microsecond)
+				require.NoError(t, cmd.Process.Kill())
+				_ = cmd.Wait()
+				_ = pw.Close()
 
-		data, err := os.ReadFile(s.Path())
-		require.NoError(t, err)
-		isA, isB := string(data) == string(wantA), string(data) == string(wantB)
-		require.True(t, isA || isB, "round %d: the file is neither the old nor the new content (%d bytes)", i, len(data))
-		sawB = sawB || isB
-		mustParse(t, data)
-		fi, err := os.Stat(s.Path())
-		require.NoError(t, err)
-		require.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
+				data, err := os.ReadFile(s.Path())
+				require.NoError(t, err)
+				isA, isB := string(data) == string(wantA), string(data) == string(wantB)
+				require.True(t, isA || isB, "round %d: the file is neither the old nor the new content (%d bytes)", i, len(data))
+				sawB = sawB || isB
+				mustParse(t, data)
+				fi, err := os.Stat(s.Path())
+				require.NoError(t, err)
+				require.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
+			}
+			assert.True(t, sawB, "the helper never completed a save")
+			// The next save cleans up temporary files of killed writers.
+			require.NoError(t, s.Update(context.Background(), flipContent))
+			assertNoTempFiles(t, home)
+		})
 	}
-	assert.True(t, sawB, "the helper never completed a save")
-	// The next save cleans up temporary files of killed writers.
-	require.NoError(t, s.Update(context.Background(), flipContent))
-	assertNoTempFiles(t, home)
 }
 
 func TestDefaultCodexHome(t *testing.T) {
