@@ -416,4 +416,3 @@ func TestLoadEightProcesses(t *testing.T) {
 	assert.Equal(t, 1, f.srv.AgentsRegistered(), "a second round registers nothing")
 	assert.Equal(t, 1, f.srv.TasksRegistered())
 }
-
