@@ -113,4 +113,3 @@ func BenchmarkTransportRoundTripParallel(b *testing.B) {
 		}
 	})
 }
-
