@@ -161,6 +161,9 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 	if err := processBootstrapCooldown.check(key); err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("identity: create CODEX_HOME: %w", err)
+	}
 	ra, err := l.provision(ctx, login)
 	if err != nil {
 		processBootstrapCooldown.record(key, err)
