@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -245,8 +246,17 @@ func (s *Signer) AuthorizationHeaderFormat(taskID string, at time.Time, f Payloa
 	}
 	pLen := payloadLen(s.runtimeID, taskID, f)
 	eLen := envelopeLen(s.runtimeID, taskID)
-	hLen := len(assertionScheme) + base64.RawURLEncoding.EncodedLen(eLen)
-	buf := make([]byte, 0, timestampLen+pLen+eLen+hLen)
+	encLen := base64.RawURLEncoding.EncodedLen(eLen)
+
+	// The timestamp, payload, envelope and its encoding are built in one
+	// scratch buffer, on the stack for ordinary ids; the only allocation is
+	// the returned string.
+	var scratch [1024]byte
+	need := timestampLen + pLen + eLen + encLen
+	buf := scratch[:0]
+	if need > len(scratch) {
+		buf = make([]byte, 0, need)
+	}
 
 	buf = appendTimestamp(buf, t)
 	ts := buf[:timestampLen:timestampLen]
@@ -258,10 +268,13 @@ func (s *Signer) AuthorizationHeaderFormat(taskID string, at time.Time, f Payloa
 
 	buf = appendEnvelope(buf, s.runtimeID, taskID, ts, sig[:])
 	envelope := buf[timestampLen+pLen:]
-
-	buf = append(buf, assertionScheme...)
 	buf = base64.RawURLEncoding.AppendEncode(buf, envelope)
-	return string(buf[timestampLen+pLen+eLen:]), nil
+
+	var out strings.Builder
+	out.Grow(len(assertionScheme) + encLen)
+	out.WriteString(assertionScheme)
+	out.Write(buf[timestampLen+pLen+eLen:])
+	return out.String(), nil
 }
 
 // signTo writes the Ed25519 signature of msg into sig.

@@ -104,6 +104,7 @@ func TestAuthorizationHeaderEscaping(t *testing.T) {
 		{"non-ascii", "tâche-✓-日本", `"tâche-✓-日本"`},
 		{"line and paragraph separators", "a\u2028b\u2029c", "\"a\u2028b\u2029c\""},
 		{"colons", "a:b:c", `"a:b:c"`},
+		{"longer than the stack scratch", strings.Repeat(`x"`, 600), `"` + strings.Repeat(`x\"`, 600) + `"`},
 		{"del is not escaped", "a\x7fb", ""},
 	}
 	for _, tt := range tests {
