@@ -405,21 +405,6 @@ func numericDate(raw json.RawMessage) (*jwt.NumericDate, error) {
 	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
 }
 
-// jwtRuntimeIDValid reports whether id passes the runtime-id allowlist:
-// ASCII letters, digits, '-', '_', '.', '~', 1 to 256 characters, and
-// neither "." nor "..".
-func jwtRuntimeIDValid(id string) bool {
-	if len(id) == 0 || len(id) > 256 || id == "." || id == ".." {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-' || c == '_' || c == '.' || c == '~':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// jwtRuntimeIDValid reports whether id passes the runtime-id allowlist of
+// ValidateRuntimeID.
+func jwtRuntimeIDValid(id string) bool { return ValidateRuntimeID(id) == nil }
