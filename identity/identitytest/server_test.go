@@ -101,12 +101,12 @@ func TestFirstPartyEndpoint(t *testing.T) {
 		wantReason string
 	}{
 		{"good", http.Header{"Authorization": {sign(a.signer, a.taskID, now)}, "Chatgpt-Account-Id": {a.account}}, 200, ""},
-		{"good within skew", http.Header{"Authorization": {sign(a.signer, a.taskID, now.Add(-4 * time.Minute))}, "Chatgpt-Account-Id": {a.account}}, 200, ""},
+		{"good within skew", http.Header{"Authorization": {sign(a.signer, a.taskID, now.Add(-4*time.Minute))}, "Chatgpt-Account-Id": {a.account}}, 200, ""},
 		{"FedRAMP good", http.Header{"Authorization": {sign(fed.signer, fed.taskID, now)}, "Chatgpt-Account-Id": {fed.account}, "X-Openai-Fedramp": {"true"}}, 200, ""},
 		{"FedRAMP header missing", http.Header{"Authorization": {sign(fed.signer, fed.taskID, now)}, "Chatgpt-Account-Id": {fed.account}}, 401, "Fedramp"},
 		{"FedRAMP header on commercial", http.Header{"Authorization": {sign(a.signer, a.taskID, now)}, "Chatgpt-Account-Id": {a.account}, "X-Openai-Fedramp": {"true"}}, 401, "Fedramp"},
-		{"stale", http.Header{"Authorization": {sign(a.signer, a.taskID, now.Add(-6 * time.Minute))}, "Chatgpt-Account-Id": {a.account}}, 401, "AgentAssertion"},
-		{"future", http.Header{"Authorization": {sign(a.signer, a.taskID, now.Add(6 * time.Minute))}, "Chatgpt-Account-Id": {a.account}}, 401, "AgentAssertion"},
+		{"stale", http.Header{"Authorization": {sign(a.signer, a.taskID, now.Add(-6*time.Minute))}, "Chatgpt-Account-Id": {a.account}}, 401, "AgentAssertion"},
+		{"future", http.Header{"Authorization": {sign(a.signer, a.taskID, now.Add(6*time.Minute))}, "Chatgpt-Account-Id": {a.account}}, 401, "AgentAssertion"},
 		{"wrong account", http.Header{"Authorization": {sign(a.signer, a.taskID, now)}, "Chatgpt-Account-Id": {b.account}}, 401, "ChatGPT-Account-ID"},
 		{"no account", http.Header{"Authorization": {sign(a.signer, a.taskID, now)}}, 401, "ChatGPT-Account-ID"},
 		{"unregistered task", http.Header{"Authorization": {sign(a.signer, "task-made-up", now)}, "Chatgpt-Account-Id": {a.account}}, 401, "task id"},
