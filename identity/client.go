@@ -161,8 +161,8 @@ func (c *Client) RegisterTask(ctx context.Context, s *Signer) (string, error) {
 // {"abom":{…},"agent_public_key":…,"capabilities":["responsesapi"],"ttl":null}.
 //
 // Refused before any request: an empty access token or one with characters
-// not allowed in a header, a PublicKeySSH that ParsePublicKeySSH refuses
-// (wraps ErrInvalidKey) and abom strings that are not UTF-8 or longer than
+// not allowed in a header, a PublicKeySSH that ParsePublicKeySSH refuses or
+// that has a comment (wraps ErrInvalidKey) and abom strings that are not UTF-8 or longer than
 // 1 KiB. The returned id has passed ValidateRuntimeID (otherwise the error
 // wraps ErrInvalidRegistrationResponse and ErrInvalidRuntimeID). Other
 // errors are as for RegisterTask. No error quotes the access token.

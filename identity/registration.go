@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/agentidentity/agentidentity/internal/strictjson"
@@ -125,6 +126,9 @@ func agentRegistrationBody(r AgentRegistration) ([]byte, error) {
 	}
 	if _, err := ParsePublicKeySSH(r.PublicKeySSH); err != nil {
 		return nil, fmt.Errorf("identity: AgentRegistration.PublicKeySSH: %w", err)
+	}
+	if strings.Count(r.PublicKeySSH, " ") != 1 {
+		return nil, fmt.Errorf("identity: AgentRegistration.PublicKeySSH: %w: the OpenSSH public key has a comment; send it without one", ErrInvalidKey)
 	}
 	b := make([]byte, 0, 160+len(r.AgentVersion)+len(r.AgentHarnessID)+len(r.RunningLocation)+len(r.PublicKeySSH))
 	b = append(b, `{"abom":{"agent_version":"`...)

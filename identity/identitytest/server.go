@@ -460,8 +460,8 @@ func checkAgentRegistrationBody(body []byte) (ed25519.PublicKey, error) {
 		return nil, errors.New("agent_public_key must be a string")
 	}
 	pub, err := identity.ParsePublicKeySSH(line)
-	if err != nil {
-		return nil, errors.New("agent_public_key is not an ssh-ed25519 public key line")
+	if err != nil || strings.Count(line, " ") != 1 {
+		return nil, errors.New("agent_public_key is not an ssh-ed25519 public key line without a comment")
 	}
 	return pub, nil
 }

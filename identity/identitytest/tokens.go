@@ -221,3 +221,19 @@ func randomToken() string {
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// AddAgent registers an agent with the public key publicKeySSH
+// ("ssh-ed25519 AAAA…") directly on the server, as if agent registration
+// had succeeded for the account of o (defaults as in LoginOptions), and
+// returns its runtime id. It needs no tokens and no RSA key.
+func (s *Server) AddAgent(publicKeySSH string, o LoginOptions) (string, error) {
+	pub, err := identity.ParsePublicKeySSH(publicKeySSH)
+	if err != nil {
+		return "", fmt.Errorf("identitytest: %w", err)
+	}
+	s.mu.Lock()
+	n := strconv.Itoa(s.nextAgent + 1)
+	s.mu.Unlock()
+	a := s.addAgent(pub, orDefault(o.AccountID, "account-"+n), orDefault(o.UserID, "user-"+n), o.FedRAMP)
+	return a.runtimeID, nil
+}
