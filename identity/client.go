@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -131,6 +132,9 @@ func (c *Client) RegisterTask(ctx context.Context, s *Signer) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := requireSecureEndpoint(endpoint); err != nil {
+		return "", err
+	}
 	var id string
 	err = c.do(ctx, call{
 		name:    endpointTask,
@@ -176,6 +180,9 @@ func (c *Client) RegisterAgent(ctx context.Context, accessToken string, r AgentR
 	}
 	endpoint, err := AgentRegistrationURL(c.AuthAPIBaseURL)
 	if err != nil {
+		return "", err
+	}
+	if err := requireSecureEndpoint(endpoint); err != nil {
 		return "", err
 	}
 	var id string
@@ -470,3 +477,17 @@ var defaultRegistrationClient = sync.OnceValue(func() *http.Client {
 		CheckRedirect: refuseRedirect,
 	}
 })
+
+// requireSecureEndpoint refuses plain http to any host but a loopback one:
+// registration carries a ChatGPT access token or a signature, which must
+// never cross a network in the clear.
+func requireSecureEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidURL, err)
+	}
+	if u.Scheme == "https" || (u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+		return nil
+	}
+	return fmt.Errorf("%w: the AuthAPI base must use https (plain http only on loopback hosts)", ErrInvalidURL)
+}

@@ -850,3 +850,20 @@ func TestClientConcurrentUse(t *testing.T) {
 	}
 	assert.Equal(t, 32, srv.TasksRegistered())
 }
+
+func TestClientRefusesPlainHTTPToRemoteHosts(t *testing.T) {
+	km, err := identity.GenerateKeyMaterial()
+	require.NoError(t, err)
+	s, err := identity.NewSigner("agent-1", km.PrivateKeyPKCS8Base64)
+	require.NoError(t, err)
+	for _, base := range []string{"http://auth.example.com/api/accounts", "http://10.0.0.1/api", "http://localhoſt/api"} {
+		t.Run(base, func(t *testing.T) {
+			c := &identity.Client{AuthAPIBaseURL: base}
+			_, err := c.RegisterTask(context.Background(), s)
+			require.ErrorIs(t, err, identity.ErrInvalidURL)
+			_, err = c.RegisterAgent(context.Background(), "token", identity.AgentRegistration{
+				AgentVersion: "1", AgentHarnessID: "h", RunningLocation: "l", PublicKeySSH: km.PublicKeySSH})
+			require.ErrorIs(t, err, identity.ErrInvalidURL)
+		})
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -102,7 +101,7 @@ func checkJWKSURL(s string) (*url.URL, error) {
 }
 
 func isLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
+	if asciiEqualFold(h, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(h)
