@@ -87,7 +87,6 @@ func TestREADMEBlocks(t *testing.T) {
 	}
 }
 
-
 // exampleBodies returns the normalised source lines of every Example
 // function with an "// Output:" comment (so `go test` runs it) in the
 // module's test files.
