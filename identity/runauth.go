@@ -357,7 +357,12 @@ func (r *runState) task(ctx context.Context, slot *taskSlot) (string, error) {
 		slot.mu.Lock()
 		f.waiters--
 		if f.waiters == 0 {
+			// Nobody waits any more: stop the registration, and let the
+			// next caller start a fresh one rather than join this one.
 			f.cancel()
+			if slot.flight == f {
+				slot.flight = nil
+			}
 		}
 		slot.mu.Unlock()
 		return "", ctx.Err()
@@ -365,36 +370,45 @@ func (r *runState) task(ctx context.Context, slot *taskSlot) (string, error) {
 }
 
 func (r *runState) register(ctx context.Context, slot *taskSlot, f *taskFlight) {
+	defer close(f.done)
 	defer f.cancel()
 	id, err := r.client.RegisterTask(ctx, r.signer)
-	if err == nil && slot.isRun && r.saveTask != nil {
+
+	slot.mu.Lock()
+	current := slot.flight == f
+	if current {
+		slot.flight = nil
+	}
+	adopted := false
+	switch {
+	case slot.ended:
+		id, err = "", ErrSessionEnded
+	case err == nil && slot.taskID != "":
+		// A newer registration won meanwhile; keep one task per slot.
+		id = slot.taskID
+	case err == nil:
+		slot.taskID = id
+		slot.failures = 0
+		slot.lastErr = nil
+		adopted = true
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		// Every caller gave up: not a failure of the backend.
+	case current:
+		slot.failures++
+		backoff := min(minTaskBackoff<<min(slot.failures-1, 16), maxTaskBackoff)
+		slot.lastErr = err
+		slot.retryAt = r.now().Add(backoff)
+	}
+	slot.mu.Unlock()
+	f.taskID, f.err = id, err
+
+	if adopted && slot.isRun && r.saveTask != nil {
 		if serr := r.saveTask(ctx, id); serr != nil {
 			r.logger.Warn("agent identity: the run task could not be saved; it is used in memory only",
 				slog.String("agent_runtime_id", r.signer.AgentRuntimeID()),
 				slog.String("error", serr.Error()))
 		}
 	}
-	slot.mu.Lock()
-	defer slot.mu.Unlock()
-	f.taskID, f.err = id, err
-	slot.flight = nil
-	switch {
-	case slot.ended:
-		f.taskID, f.err = "", ErrSessionEnded
-	case err == nil:
-		slot.taskID = id
-		slot.failures = 0
-		slot.lastErr = nil
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		// Every caller gave up: not a failure of the backend.
-	default:
-		slot.failures++
-		backoff := minTaskBackoff << min(slot.failures-1, 16)
-		backoff = min(backoff, maxTaskBackoff)
-		slot.lastErr = err
-		slot.retryAt = r.now().Add(backoff)
-	}
-	close(f.done)
 }
 
 // TaskBackoffError is returned by [RunAuth.TaskID] while a failed task
