@@ -29,8 +29,8 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
-	// signals, if not nil, receives the signals that stop serve and cancel
-	// network commands.
+	// notify, if not nil, subscribes to the signals (SIGINT, SIGTERM) that
+	// stop serve and cancel network commands.
 	notify func(c chan<- os.Signal, sig ...os.Signal)
 }
 

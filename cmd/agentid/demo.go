@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
@@ -107,7 +108,7 @@ func demo(ctx context.Context, log io.Writer, n int) (*demoReport, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	home := dir + string(os.PathSeparator) + "codex-home"
+	home := filepath.Join(dir, "codex-home")
 
 	var srv *identitytest.Server
 	defer func() {

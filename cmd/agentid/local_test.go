@@ -238,7 +238,7 @@ func TestAssertThenVerify(t *testing.T) {
 	require.NoError(t, err)
 
 	before := time.Now().Truncate(time.Second)
-	r := run1(t, "assert", "--runtime-id", "agent-7", "--task-id", "task:with:colons", "--key-file", keyFile)
+	r := runBin(t, invocation{args: []string{"assert", "--runtime-id", "agent-7", "--task-id", "task:with:colons", "--key-file", keyFile}, printsSecret: true})
 	require.Equal(t, 0, r.code, r.stderr)
 	header := strings.TrimSuffix(r.stdout, "\n")
 	a, err := identity.VerifyAuthorizationHeader(header, pub, time.Now(), time.Minute)

@@ -383,5 +383,5 @@ func TestServe(t *testing.T) {
 	out.Write(rest)
 	require.NoError(t, cmd.Wait(), stderr.String())
 	assert.Contains(t, stderr.String(), "agentid: stopped (1 agents, 1 tasks registered")
-	recordOutput(result{args: []string{"serve", "--codex-home", home}, stdout: out.String(), stderr: stderr.String()}, nil)
+	recordOutput(result{args: []string{"serve", "--codex-home", home}, stdout: out.String(), stderr: stderr.String()}, nil, false)
 }
