@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -60,4 +61,26 @@ func TestDemo(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDemoReportsFailure runs the demo in-process with a canceled context:
+// the network steps fail, the report says so and the table shows FAIL.
+func TestDemoReportsFailure(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var log strings.Builder
+	rep, err := demo(ctx, &log, 3)
+	require.NoError(t, err)
+	require.False(t, rep.OK)
+	last := rep.Steps[len(rep.Steps)-1]
+	assert.Equal(t, "provision identity", last.Step)
+	assert.False(t, last.OK)
+	assert.Contains(t, last.Result, "FAILED: ")
+	assert.Contains(t, log.String(), "agentid: demo: provision identity failed: ")
+
+	var out strings.Builder
+	writeDemoTable(&out, rep)
+	assert.Contains(t, out.String(), "provision identity")
+	assert.Contains(t, out.String(), "FAIL")
+	assert.Contains(t, out.String(), "\nFAIL: agent -, run task -;")
 }
