@@ -1,0 +1,109 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestHelpExitsZero(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // in stdout or stderr
+	}{
+		{"help", []string{"help"}, "Commands:"},
+		{"--help", []string{"--help"}, "Commands:"},
+		{"-h", []string{"-h"}, "Commands:"},
+		{"help keygen", []string{"help", "keygen"}, "Usage: agentid keygen"},
+		{"jwt -h", []string{"jwt", "-h"}, "Usage: agentid jwt"},
+		{"jwt help", []string{"jwt", "help"}, "Usage: agentid jwt"},
+		{"jwt decode -h", []string{"jwt", "decode", "-h"}, "Usage: agentid jwt decode"},
+		{"jwt verify --help", []string{"jwt", "verify", "--help"}, "Usage: agentid jwt verify"},
+	}
+	for _, cmd := range commands() {
+		if cmd.name == "help" || cmd.name == "jwt" {
+			continue
+		}
+		tests = append(tests,
+			struct {
+				name string
+				args []string
+				want string
+			}{cmd.name + " -h", []string{cmd.name, "-h"}, "Usage: agentid " + cmd.name},
+			struct {
+				name string
+				args []string
+				want string
+			}{cmd.name + " --help", []string{cmd.name, "--help"}, "Usage: agentid " + cmd.name},
+		)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run1(t, tt.args...)
+			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+			assert.Contains(t, r.stdout+r.stderr, tt.want)
+		})
+	}
+}
+
+func TestHelpListsEveryCommand(t *testing.T) {
+	r := run1(t, "help")
+	require.Equal(t, 0, r.code)
+	for _, cmd := range commands() {
+		assert.Contains(t, r.stdout, "  "+cmd.name+" ")
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	tests := []struct {
+		name string
+		inv  invocation
+		want string // in stderr
+	}{
+		{"no command", invocation{}, "Commands:"},
+		{"unknown command", invocation{args: []string{"frobnicate"}}, `unknown command "frobnicate"`},
+		{"help unknown command", invocation{args: []string{"help", "frobnicate"}}, `unknown command "frobnicate"`},
+		{"endpoints unknown flag", invocation{args: []string{"endpoints", "--nope"}}, "flag provided but not defined: -nope"},
+		{"endpoints two arguments", invocation{args: []string{"endpoints", "https://chatgpt.com", "x"}}, `unexpected argument "x"`},
+		{"keygen argument", invocation{args: []string{"keygen", "file"}}, "unexpected argument"},
+		{"keygen force without out", invocation{args: []string{"keygen", "--force"}}, "--force needs --out"},
+		{"assert without runtime id", invocation{args: []string{"assert", "--task-id", "t", "--key-file", "k"}}, "--runtime-id is required"},
+		{"assert without task id", invocation{args: []string{"assert", "--runtime-id", "a", "--key-file", "k"}}, "--task-id is required"},
+		{"assert without key source", invocation{args: []string{"assert", "--runtime-id", "a", "--task-id", "t"}}, "no agent private key: give --key-file FILE"},
+		{"assert flag without value", invocation{args: []string{"assert", "--runtime-id"}}, "flag needs an argument"},
+		{"verify without public key", invocation{args: []string{"verify"}}, "--public-key is required"},
+		{"verify negative skew", invocation{args: []string{"verify", "--public-key", "ssh-ed25519 AAAA", "--max-skew", "-1s"}}, "must not be negative"},
+		{"verify bad duration", invocation{args: []string{"verify", "--max-skew", "soon"}}, "invalid value"},
+		{"register-task home and runtime id", invocation{args: []string{"register-task", "--runtime-id", "a", "--codex-home", "x"}}, "exclude each other"},
+		{"register-task key file without runtime id", invocation{args: []string{"register-task", "--key-file", "k"}}, "need --runtime-id"},
+		{"jwt without subcommand", invocation{args: []string{"jwt"}}, "missing subcommand"},
+		{"jwt unknown subcommand", invocation{args: []string{"jwt", "sign"}}, `unknown subcommand "sign"`},
+		{"jwt decode without token", invocation{args: []string{"jwt", "decode"}}, "no token: give --token-file FILE"},
+		{"jwt decode file and stdin", invocation{args: []string{"jwt", "decode", "--token-file", "x", "--token-stdin"}}, "not both"},
+		{"jwt verify unknown flag", invocation{args: []string{"jwt", "verify", "--token", "x"}}, "flag provided but not defined"},
+		{"provision argument", invocation{args: []string{"provision", "extra"}}, "unexpected argument"},
+		{"status unknown flag", invocation{args: []string{"status", "--verbose"}}, "flag provided but not defined"},
+		{"serve other address", invocation{args: []string{"serve", "--addr", "0.0.0.0:8080"}}, "only 127.0.0.1:0 is supported"},
+		{"demo zero requests", invocation{args: []string{"demo", "--requests", "0"}}, "between 1 and 1000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runBin(t, tt.inv)
+			require.Equal(t, 2, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+			assert.Contains(t, r.stderr, tt.want)
+			assert.Empty(t, r.stdout)
+		})
+	}
+}
+
+// TestErrorsAreOneAgentidLine checks the form of an invalid-input failure.
+func TestErrorsAreOneAgentidLine(t *testing.T) {
+	r := run1(t, "endpoints", "https://chatgpt.com.evil.com")
+	require.Equal(t, 1, r.code)
+	assert.True(t, strings.HasPrefix(r.stderr, "agentid: "), r.stderr)
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	assert.Empty(t, r.stdout)
+}

@@ -1,0 +1,124 @@
+// Command agentid acts as, inspects and tests a Codex Agent Identity: it
+// resolves endpoints, makes and verifies AgentAssertion headers, registers
+// tasks, decodes and verifies Agent Identity JWTs, provisions the identity of
+// a $CODEX_HOME, and runs an end-to-end demo against an embedded fake backend.
+//
+// A newcomer starts with
+//
+//	go run ./cmd/agentid demo
+//
+// which needs no network, no account and no configuration.
+//
+// # Usage
+//
+//	agentid COMMAND [flags] [arguments]
+//	agentid help [COMMAND]
+//
+// Flags may be written -flag or --flag, before the arguments. Every command
+// has -h, which prints its usage on standard error and exits 0. "agentid" alone
+// prints the command list and exits 2; "agentid help" prints it and exits 0.
+//
+// # Exit codes
+//
+//   - 0: success (and -h).
+//   - 1: rejected or invalid input, or a failed check: a bad key or token, a
+//     refused header, an unknown base URL, a backend error, a failed demo
+//     step. One line "agentid: <message>" goes to standard error.
+//   - 2: usage error: unknown command or flag, missing required flag,
+//     unexpected argument, missing secret source.
+//
+// # Secrets
+//
+// Secrets are read only from a file, standard input or an environment
+// variable, never from a command-line flag value (which other users can see
+// in the process list), and no command prints one except keygen, on purpose:
+//
+//   - the agent private key (PKCS#8 DER in standard base64, as the Codex CLI
+//     stores it): --key-file FILE, "-" for standard input, else
+//     $AGENTID_PRIVATE_KEY;
+//   - an Agent Identity JWT: --token-file FILE ("-" for standard input) or
+//     --token-stdin, else $AGENTID_ACCESS_TOKEN, else $CODEX_ACCESS_TOKEN;
+//   - a ChatGPT login and stored identities: auth.json in $CODEX_HOME,
+//     read and written only through the library.
+//
+// A secret may end with exactly one "\n" or "\r\n"; any other white space or
+// control character is refused. Inputs are read through a size limit.
+// Keys are written with mode 0600 and never over an existing file unless
+// --force is given. Errors name what was wrong, never the secret, and claims
+// are printed with agent_private_key as "<redacted>".
+//
+// # Network steps
+//
+// Commands that talk to a backend (register-task, jwt verify, provision)
+// print one line per request on standard error as it is sent, for example
+// "agentid: registering task at https://…/v1/agent/ID/task/register",
+// with scheme, host and path only. Each has --timeout and stops on SIGINT.
+//
+// # Commands
+//
+// demo [--requests N] [--json] [--timeout D]: starts the fake backend of
+// package identitytest on 127.0.0.1 and a temporary $CODEX_HOME holding a
+// ChatGPT login minted by it, with [features] use_agent_identity = true;
+// provisions an identity with identity.Load; gets the run task; sends N
+// (default 20) signed requests through RunAuth.Transport to the first-party
+// endpoint, which verifies each one, and checks each answer (status 200, the
+// agent, the task, the hash of the body sent); checks that another origin
+// gets no credentials; loads again (a restart) and checks that the same
+// agent and task are reused with zero new registrations; forks a session and
+// checks it gets a task of its own. It prints a summary table (step, result,
+// registrations, requests verified, time) and exits 1 if any check failed.
+// Nothing is read from the user's environment or ~/.codex; the temporary
+// folder is removed.
+//
+// endpoints [--json] [BASE_URL]: the environment BASE_URL resolves to (every
+// environment without BASE_URL), with the override variables
+// CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL and CODEX_AGENT_IDENTITY_JWKS_BASE_URL
+// applied. --json prints an object (or an array) with name, chatgpt_base_url,
+// authapi_base_url, jwks_url, issuer and audience. An unknown base URL or an
+// invalid override exits 1.
+//
+// keygen [--out FILE] [--force]: new key material. With --out, the private key
+// goes to FILE (mode 0600, one line) and the "ssh-ed25519 …" public key to
+// standard output. Without --out, both lines go to standard output, private
+// key first, with a warning on standard error.
+//
+// assert --runtime-id ID --key-file FILE --task-id ID [--timestamp RFC3339]:
+// prints the "AgentAssertion …" Authorization header value for the agent ID
+// and task ID at the time given (default now).
+//
+// verify --public-key 'ssh-ed25519 …' [--max-skew 5m] [--now RFC3339]: reads a
+// header value from standard input (one trailing newline allowed), verifies
+// it as the backend does and prints
+// {"agent_runtime_id":…,"task_id":…,"timestamp":…}; a refused header exits 1.
+//
+// register-task: registers a new task and prints its id. Either
+// --runtime-id ID with the key of --key-file or $AGENTID_PRIVATE_KEY and the
+// AuthAPI of --authapi-base-url (or of the environment of --chatgpt-base-url),
+// or, without --runtime-id, the identity $CODEX_HOME (or --codex-home) holds,
+// found as identity.Load finds it. The task is not saved.
+//
+// jwt decode [--token-file FILE | --token-stdin]: prints the claims of an
+// Agent Identity JWT WITHOUT verifying it, as
+// {"verified":false,"warning":…,"claims":{…}}, and says so on standard error.
+//
+// jwt verify [--token-file FILE | --token-stdin] [--chatgpt-base-url URL]
+// [--jwks-url URL] [--issuer ISS] [--audience AUD]: verifies the token against
+// the JWKS, issuer and audience of the resolved environment (or the flags) and
+// prints {"verified":true,"claims":{…}}; a refused token exits 1.
+//
+// provision [--codex-home DIR] [--json]: identity.Load with the ChatGPT-auth
+// policy on $CODEX_HOME (or DIR), then the run task; prints the agent runtime
+// id, the task id and the account. A new identity is saved to auth.json.
+//
+// status [--codex-home DIR] [--json]: what $CODEX_HOME holds: config.toml,
+// the environment, auth.json's auth mode, the agent_identity form ("none",
+// "jwt" or "record"), runtime id, account, task id, whether a ChatGPT login is
+// present, and which variables are set; secrets only as present, absent or
+// "<redacted>". No network request. Exits 1 if a file cannot be parsed.
+//
+// serve [--addr 127.0.0.1:0] [--codex-home DIR]: runs the fake backend in the
+// foreground on a free loopback port (the only address supported), prints
+// "export NAME=value" lines for the two override variables (and CODEX_HOME
+// when DIR is given: DIR then gets a minted ChatGPT login and the opt-in),
+// and blocks until SIGINT or SIGTERM, then exits 0.
+package main

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/identity"
+)
+
+// statusReport is what status prints. Secrets appear only as "present",
+// "absent" or "<redacted>".
+type statusReport struct {
+	CodexHome     string            `json:"codex_home"`
+	Config        statusConfig      `json:"config"`
+	Environment   statusEnv         `json:"environment"`
+	AuthFile      statusAuthFile    `json:"auth_file"`
+	AgentIdentity statusAgent       `json:"agent_identity"`
+	ChatGPTLogin  statusLogin       `json:"chatgpt_login"`
+	Variables     map[string]string `json:"variables"`
+	Problems      []string          `json:"problems,omitempty"`
+}
+
+type statusConfig struct {
+	Path             string `json:"path"`
+	Exists           bool   `json:"exists"`
+	ChatGPTBaseURL   string `json:"chatgpt_base_url"`
+	UseAgentIdentity bool   `json:"use_agent_identity"`
+	Policy           string `json:"policy"`
+}
+
+type statusEnv struct {
+	Name           string `json:"name,omitempty"`
+	AuthAPIBaseURL string `json:"authapi_base_url,omitempty"`
+	JWKSURL        string `json:"jwks_url,omitempty"`
+	Error          string `json:"error,omitempty"`
+}
+
+type statusAuthFile struct {
+	Path         string   `json:"path"`
+	Exists       bool     `json:"exists"`
+	Mode         string   `json:"mode,omitempty"`
+	AuthMode     string   `json:"auth_mode,omitempty"`
+	Members      []string `json:"members,omitempty"`
+	OpenAIAPIKey string   `json:"openai_api_key"`
+	Error        string   `json:"error,omitempty"`
+}
+
+type statusAgent struct {
+	// Form is "none", "jwt" (a standalone Agent Identity JWT) or "record"
+	// (an identity registered through the ChatGPT login).
+	Form           string `json:"form"`
+	AgentRuntimeID string `json:"agent_runtime_id,omitempty"`
+	AccountID      string `json:"account_id,omitempty"`
+	ChatGPTUserID  string `json:"chatgpt_user_id,omitempty"`
+	PlanType       string `json:"plan_type,omitempty"`
+	FedRAMP        bool   `json:"fedramp,omitempty"`
+	TaskID         string `json:"task_id,omitempty"`
+	PrivateKey     string `json:"private_key,omitempty"`
+	Token          string `json:"token,omitempty"`
+	// MatchesLogin says whether a record belongs to the current ChatGPT
+	// login (only then is it reused).
+	MatchesLogin *bool  `json:"matches_login,omitempty"`
+	Note         string `json:"note,omitempty"`
+}
+
+type statusLogin struct {
+	Present       bool   `json:"present"`
+	AccountID     string `json:"account_id,omitempty"`
+	ChatGPTUserID string `json:"chatgpt_user_id,omitempty"`
+	Email         string `json:"email,omitempty"`
+	PlanType      string `json:"plan_type,omitempty"`
+	FedRAMP       bool   `json:"fedramp,omitempty"`
+	AccessToken   string `json:"access_token,omitempty"`
+}
+
+func presence(ok bool) string {
+	if ok {
+		return "present"
+	}
+	return "absent"
+}
+
+func runStatus(c *cli, args []string) error {
+	fset := newFlagSet(c, "status", "[--codex-home DIR] [--json]", `
+Show what $CODEX_HOME (or --codex-home) holds for Agent Identity: config.toml
+(chatgpt_base_url, use_agent_identity), the environment it resolves to,
+auth.json (auth mode, which agent_identity form, runtime id, account, task id),
+whether a ChatGPT login is present, and which variables are set. No network
+request is made. Secrets are shown only as "present", "absent" or "<redacted>";
+a standalone JWT's claims are decoded WITHOUT verification. Exits 1 when a file
+cannot be read or parsed.`)
+	home := fset.String("codex-home", "", "the Codex home `DIR` (default $CODEX_HOME, else ~/.codex)")
+	asJSON := fset.Bool("json", false, "print JSON")
+	if err := parse(fset, args, 0); err != nil {
+		return err
+	}
+	dir, err := c.codexHome(*home)
+	if err != nil {
+		return err
+	}
+	rep := collectStatus(c, dir)
+	if *asJSON {
+		if err := writeJSON(c.stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		writeStatus(c.stdout, rep)
+	}
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("status: %s", strings.Join(rep.Problems, "; "))
+	}
+	return nil
+}
+
+func collectStatus(c *cli, dir string) *statusReport {
+	rep := &statusReport{CodexHome: dir, Variables: map[string]string{}}
+	problem := func(err error) string {
+		msg := oneLine(err.Error())
+		rep.Problems = append(rep.Problems, msg)
+		return msg
+	}
+
+	rep.Config.Path = filepath.Join(dir, identity.ConfigFileName)
+	if _, err := os.Stat(rep.Config.Path); err == nil {
+		rep.Config.Exists = true
+	}
+	cfg, err := identity.LoadConfig(dir)
+	if err != nil {
+		rep.Environment.Error = problem(err)
+	}
+	rep.Config.ChatGPTBaseURL = cfg.ChatGPTBaseURL
+	rep.Config.UseAgentIdentity = cfg.UseAgentIdentity
+	rep.Config.Policy = identity.PolicyFromConfig(cfg).String()
+	if err == nil {
+		base := cfg.ChatGPTBaseURL
+		if base == "" {
+			base = agentidentity.DefaultChatGPTBaseURL
+		}
+		env, err := agentidentity.ResolveWithOverrides(base, agentidentity.OverridesFromEnv(c.getenv))
+		if err != nil {
+			rep.Environment.Error = problem(err)
+		} else {
+			rep.Environment = statusEnv{Name: env.Name, AuthAPIBaseURL: env.AuthAPIBaseURL, JWKSURL: env.JWKSURL}
+		}
+	}
+
+	for _, name := range []string{agentidentity.EnvAuthAPIBaseURL, agentidentity.EnvJWKSBaseURL} {
+		if v := c.getenv(name); v != "" {
+			rep.Variables[name] = v
+		}
+	}
+	if c.getenv(identity.EnvAccessToken) != "" {
+		rep.Variables[identity.EnvAccessToken] = "present (takes precedence over auth.json)"
+	}
+
+	store := identity.OpenStore(dir)
+	rep.AuthFile.Path = store.Path()
+	rep.AgentIdentity.Form = "none"
+	rep.AuthFile.OpenAIAPIKey = "absent"
+	if st, err := os.Lstat(store.Path()); err == nil {
+		rep.AuthFile.Mode = st.Mode().String()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		rep.AuthFile.Error = problem(err)
+	}
+	af, err := store.Read()
+	if err != nil {
+		rep.AuthFile.Error = problem(err)
+		return rep
+	}
+	rep.AuthFile.Exists = af.Exists()
+	rep.AuthFile.AuthMode = af.AuthMode()
+	rep.AuthFile.Members = af.MemberNames()
+	if _, ok := af.OpenAIAPIKey(); ok {
+		rep.AuthFile.OpenAIAPIKey = "present"
+	}
+
+	login, err := af.ChatGPTLogin()
+	if err != nil {
+		problem(err)
+	}
+	if login != nil {
+		rep.ChatGPTLogin = statusLogin{
+			Present: true, AccountID: login.AccountID, ChatGPTUserID: login.ChatGPTUserID,
+			Email: login.Email, PlanType: login.PlanType, FedRAMP: login.FedRAMP,
+			AccessToken: presence(login.AccessToken != ""),
+		}
+	}
+
+	if tok := af.AgentIdentityJWT(); tok != "" {
+		a := statusAgent{Form: "jwt", Token: redacted, Note: "claims decoded WITHOUT verification"}
+		if claims, err := identity.DecodeJWTUnverified(tok); err != nil {
+			problem(fmt.Errorf("agent_identity JWT: %w", err))
+		} else {
+			a.AgentRuntimeID, a.AccountID, a.ChatGPTUserID = claims.AgentRuntimeID, claims.AccountID, claims.ChatGPTUserID
+			a.PlanType, a.FedRAMP = claims.PlanType, claims.FedRAMP
+			a.PrivateKey = presence(claims.AgentPrivateKey != "")
+		}
+		rep.AgentIdentity = a
+	} else if rec := af.AgentIdentityRecord(); rec != nil {
+		a := statusAgent{
+			Form: "record", AgentRuntimeID: rec.AgentRuntimeID, AccountID: rec.AccountID,
+			ChatGPTUserID: rec.ChatGPTUserID, PlanType: rec.PlanType, FedRAMP: rec.FedRAMP, TaskID: rec.TaskID,
+			PrivateKey: presence(rec.AgentPrivateKey != ""),
+		}
+		if rec.AgentPrivateKey != "" {
+			a.PrivateKey = redacted
+		}
+		m := login != nil && login.AccountID == rec.AccountID && login.ChatGPTUserID == rec.ChatGPTUserID
+		a.MatchesLogin = &m
+		rep.AgentIdentity = a
+	}
+	return rep
+}
+
+func writeStatus(w io.Writer, r *statusReport) {
+	line := func(k, v string) { fmt.Fprintf(w, "%-22s %s\n", k, v) }
+	line("codex_home", r.CodexHome)
+	cfg := "absent (defaults)"
+	if r.Config.Exists {
+		cfg = r.Config.Path
+	}
+	line("config", cfg)
+	line("chatgpt_base_url", orDefault(r.Config.ChatGPTBaseURL, "(default) "+agentidentity.DefaultChatGPTBaseURL))
+	line("use_agent_identity", fmt.Sprint(r.Config.UseAgentIdentity))
+	line("policy", r.Config.Policy)
+	if r.Environment.Error != "" {
+		line("environment", "ERROR: "+r.Environment.Error)
+	} else {
+		line("environment", r.Environment.Name)
+		line("authapi_base_url", r.Environment.AuthAPIBaseURL)
+		line("jwks_url", r.Environment.JWKSURL)
+	}
+	for _, k := range sortedKeys(r.Variables) {
+		line("$"+k, r.Variables[k])
+	}
+	switch {
+	case r.AuthFile.Error != "":
+		line("auth.json", "ERROR: "+r.AuthFile.Error)
+	case !r.AuthFile.Exists:
+		line("auth.json", "absent")
+	default:
+		line("auth.json", r.AuthFile.Path+" ("+r.AuthFile.Mode+")")
+		line("auth_mode", orDash(r.AuthFile.AuthMode))
+		line("OPENAI_API_KEY", r.AuthFile.OpenAIAPIKey)
+	}
+	if r.ChatGPTLogin.Present {
+		l := r.ChatGPTLogin
+		line("chatgpt_login", fmt.Sprintf("present (account %s, user %s, plan %s, access token %s)", orDash(l.AccountID), orDash(l.ChatGPTUserID), orDash(l.PlanType), l.AccessToken))
+	} else {
+		line("chatgpt_login", "absent")
+	}
+	a := r.AgentIdentity
+	line("agent_identity", a.Form)
+	if a.Form != "none" {
+		line("agent_runtime_id", orDash(a.AgentRuntimeID))
+		line("account_id", orDash(a.AccountID))
+		line("chatgpt_user_id", orDash(a.ChatGPTUserID))
+		if a.Form == "record" {
+			line("task_id", orDash(a.TaskID))
+			line("matches_login", fmt.Sprint(*a.MatchesLogin))
+		} else {
+			line("token", a.Token+" ("+a.Note+")")
+		}
+		line("private_key", orDash(a.PrivateKey))
+	}
+	for _, p := range r.Problems {
+		line("problem", p)
+	}
+}
