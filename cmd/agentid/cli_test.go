@@ -86,7 +86,6 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"jwt verify unknown flag", invocation{args: []string{"jwt", "verify", "--token", "x"}}, "flag provided but not defined"},
 		{"provision argument", invocation{args: []string{"provision", "extra"}}, "unexpected argument"},
 		{"status unknown flag", invocation{args: []string{"status", "--verbose"}}, "flag provided but not defined"},
-		{"serve other address", invocation{args: []string{"serve", "--addr", "0.0.0.0:8080"}}, "only 127.0.0.1:0 is supported"},
 		{"demo zero requests", invocation{args: []string{"demo", "--requests", "0"}}, "between 1 and 1000"},
 	}
 	for _, tt := range tests {
@@ -106,4 +105,17 @@ func TestErrorsAreOneAgentidLine(t *testing.T) {
 	assert.True(t, strings.HasPrefix(r.stderr, "agentid: "), r.stderr)
 	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
 	assert.Empty(t, r.stdout)
+}
+
+// TestServeRefusesNonLoopbackAddress: the fake backend never listens beyond
+// loopback.
+func TestServeRefusesNonLoopbackAddress(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:8080", "192.0.2.1:80", "example.com:80", "localhost@evil.com:80", "nonsense"} {
+		t.Run(addr, func(t *testing.T) {
+			r := runBin(t, invocation{args: []string{"serve", "--addr", addr}})
+			require.Equal(t, 1, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+			assert.Contains(t, r.stderr, "agentid: serve: identitytest: address")
+			assert.Empty(t, r.stdout)
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -337,7 +338,11 @@ func TestServe(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "served")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, "serve", "--codex-home", home)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // a free port for --addr
+	cmd := exec.CommandContext(ctx, binPath, "serve", "--addr", addr, "--codex-home", home)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -362,6 +367,7 @@ func TestServe(t *testing.T) {
 	require.Contains(t, env, "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL")
 	require.Contains(t, env, "CODEX_AGENT_IDENTITY_JWKS_BASE_URL")
 	require.Equal(t, home, env["CODEX_HOME"])
+	assert.Contains(t, env["CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL"], addr, "serve listens on --addr")
 
 	r := runBin(t, invocation{args: []string{"provision", "--json"}, env: env})
 	require.Equal(t, 0, r.code, r.stderr)

@@ -18,7 +18,8 @@ const defaultServeAddr = "127.0.0.1:0"
 func runServe(c *cli, args []string) error {
 	fset := newFlagSet(c, "serve", "[--addr 127.0.0.1:0] [--codex-home DIR]", `
 Run the fake Agent Identity backend of package identitytest in the foreground,
-on a free port of 127.0.0.1, until SIGINT or SIGTERM. Its settings are printed
+on a loopback address (default: a free port of 127.0.0.1), until SIGINT or
+SIGTERM. Its settings are printed
 on standard output as shell lines to point a client at it:
 
   export `+agentidentity.EnvAuthAPIBaseURL+`=…
@@ -29,13 +30,10 @@ hold auth.json or config.toml yet), DIR is made a Codex home for the server: a
 ChatGPT login minted by it and [features] use_agent_identity = true, and
 "export CODEX_HOME=DIR" is printed too, so that "agentid provision" works at
 once. The server's tokens and keys are test values: never use them elsewhere.`)
-	addr := fset.String("addr", defaultServeAddr, "listen address; only 127.0.0.1:0 (a free loopback port) is supported")
+	addr := fset.String("addr", defaultServeAddr, "listen `address` host:port; the host must be loopback (localhost, 127.0.0.0/8, ::1)")
 	home := fset.String("codex-home", "", "make `DIR` a Codex home pointed at the server")
 	if err := parse(fset, args, 0); err != nil {
 		return err
-	}
-	if *addr != defaultServeAddr {
-		return usagef("serve: --addr %s: only %s is supported (identitytest picks a free loopback port)", *addr, defaultServeAddr)
 	}
 	if *home != "" {
 		for _, name := range []string{identity.AuthFileName, identity.ConfigFileName} {
@@ -48,7 +46,10 @@ once. The server's tokens and keys are test values: never use them elsewhere.`)
 	}
 	ctx, cancel := c.signalContext(0)
 	defer cancel()
-	srv := identitytest.NewServer()
+	srv, err := identitytest.StartServer(identitytest.Options{Addr: *addr})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	defer srv.Close()
 	if *home != "" {
 		login := srv.MintChatGPTLogin(identitytest.LoginOptions{})

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -100,6 +101,10 @@ type Options struct {
 	SigningKey *rsa.PrivateKey
 	// KeyID is the JWKS "kid" of SigningKey (default "identitytest-1").
 	KeyID string
+	// Addr is the address to listen on, "host:port" with a loopback host
+	// (localhost, 127.0.0.0/8 or ::1); "" means 127.0.0.1 and a free port.
+	// The fake backend never listens beyond loopback.
+	Addr string
 }
 
 // Server is a running fake of the AuthAPI and the ChatGPT backend on a
@@ -179,6 +184,20 @@ func NewServer() *Server { return NewServerOptions(Options{}) }
 
 // NewServerOptions starts a server with o.
 func NewServerOptions(o Options) *Server {
+	s, err := StartServer(o)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// StartServer is NewServerOptions returning an error, rather than
+// panicking, when the address is refused or cannot be listened on.
+func StartServer(o Options) (*Server, error) {
+	ln, err := listenLoopback(o.Addr)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		now:     o.Now,
 		maxSkew: o.MaxSkew,
@@ -206,14 +225,37 @@ func NewServerOptions(o Options) *Server {
 	})
 	mux.HandleFunc("GET /backend-api/wham/agent-identities/jwks", s.handleJWKS)
 	mux.HandleFunc("/backend-api/", s.handleFirstParty)
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewUnstartedServer(mux)
+	s.srv.Listener.Close()
+	s.srv.Listener = ln
+	s.srv.Start()
 	s.URL = s.srv.URL
 	s.ChatGPTBaseURL = s.URL + "/backend-api"
 	s.AuthAPIBaseURL = s.URL + "/api/accounts"
 	s.JWKSURL = s.ChatGPTBaseURL + "/wham/agent-identities/jwks"
 	s.Issuer = Issuer
 	s.Audience = Audience
-	return s
+	return s, nil
+}
+
+// listenLoopback listens on addr, which must have a loopback host.
+func listenLoopback(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("identitytest: address %q: %w", addr, err)
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("identitytest: address %q: the fake backend listens on loopback hosts only", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("identitytest: listen on %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
 // Close shuts the server down and waits for requests in flight, like
