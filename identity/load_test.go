@@ -363,9 +363,6 @@ func TestLoadHelperProcess(t *testing.T) {
 }
 
 func TestLoadEightProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts eight processes")
-	}
 	f := newLoadFixture(t, identitytest.CodexHomeOptions{})
 	f.write(t, identitytest.CodexHomeOptions{Login: &f.login, UseAgentIdentity: true})
 	exe, err := os.Executable()
