@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/agentidentity/agentidentity"
 )
 
 // Task registration back-off after a failed attempt: 1 s, doubling up to
@@ -176,9 +178,13 @@ type taskFlight struct {
 }
 
 // NewRunAuth returns run-scoped auth for the agent behind s, registering
-// tasks through c. With no options the first-party origin is
-// https://chatgpt.com, no account header is sent, the task lives in memory
-// only and there is no bearer fallback.
+// tasks through c. With no options no account header is sent, the task
+// lives in memory only, there is no bearer fallback, and the first-party
+// origin follows from c.AuthAPIBaseURL: the ChatGPT backend origin of the
+// environment whose AuthAPI it is (https://chatgpt.com for production), or,
+// for a custom deployment, the origin of the AuthAPI base itself, which the
+// agent already trusts with its signatures. [WithFirstPartyOrigin] sets it
+// explicitly.
 func NewRunAuth(s *Signer, c *Client, opts ...RunAuthOption) (*RunAuth, error) {
 	if s == nil {
 		return nil, errors.New("identity: NewRunAuth needs a Signer")
@@ -189,7 +195,7 @@ func NewRunAuth(s *Signer, c *Client, opts ...RunAuthOption) (*RunAuth, error) {
 	r := &runState{
 		signer:   s,
 		client:   c,
-		origin:   "https://chatgpt.com",
+		origin:   defaultOrigin(c.AuthAPIBaseURL),
 		logger:   slog.New(slog.DiscardHandler),
 		now:      time.Now,
 		sessions: make(map[string]*taskSlot),
@@ -472,6 +478,25 @@ func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string,
 	v := []string{h}
 	slot.header.Store(&cachedHeader{second: sec, value: v})
 	return v, nil
+}
+
+// defaultOrigin is the first-party origin for an AuthAPI base; see NewRunAuth.
+func defaultOrigin(authAPIBaseURL string) string {
+	base := strings.TrimRight(authAPIBaseURL, "/")
+	if base == "" {
+		return "https://chatgpt.com"
+	}
+	for _, env := range agentidentity.Environments() {
+		if env.AuthAPIBaseURL == base {
+			if o, err := parseOrigin(env.ChatGPTBaseURL); err == nil {
+				return o
+			}
+		}
+	}
+	if o, err := parseOrigin(base); err == nil {
+		return o
+	}
+	return "https://chatgpt.com"
 }
 
 // parseOrigin returns the lower-case scheme://host[:port] of an http(s)

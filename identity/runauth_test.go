@@ -552,3 +552,57 @@ func mustParseURL(t *testing.T, raw string) *url.URL {
 	require.NoError(t, err)
 	return u
 }
+
+func TestNewRunAuthDefaultOrigin(t *testing.T) {
+	f := newRunAuthFixture(t)
+	probe := func(t *testing.T, ra *identity.RunAuth, rawURL string) bool {
+		t.Helper()
+		var got string
+		tr := ra.Transport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			got = r.Header.Get("Authorization")
+			return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}, nil
+		}))
+		req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+		require.NoError(t, err)
+		_, err = tr.RoundTrip(req)
+		require.NoError(t, err)
+		return got != ""
+	}
+	tests := []struct {
+		name     string
+		authAPI  string
+		signed   []string
+		unsigned []string
+	}{
+		{"production AuthAPI", "https://auth.openai.com/api/accounts",
+			[]string{"https://chatgpt.com/backend-api/codex/responses"},
+			[]string{"https://auth.openai.com/x", "https://chatgpt-staging.com/x"}},
+		{"staging AuthAPI", "https://auth.api.openai.org/api/accounts/",
+			[]string{"https://chatgpt-staging.com/backend-api/x"},
+			[]string{"https://chatgpt.com/x"}},
+		{"custom deployment: its own origin", "http://127.0.0.1:8080/api/accounts",
+			[]string{"http://127.0.0.1:8080/backend-api/x"},
+			[]string{"https://chatgpt.com/x", "http://127.0.0.1:8081/x"}},
+		{"no AuthAPI base", "",
+			[]string{"https://chatgpt.com/x"}, []string{"http://127.0.0.1/x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ra, err := identity.NewRunAuth(f.signer, &identity.Client{AuthAPIBaseURL: tt.authAPI}, identity.WithTaskID("task-1"))
+			require.NoError(t, err)
+			for _, u := range tt.signed {
+				assert.True(t, probe(t, ra, u), "signed: %s", u)
+			}
+			for _, u := range tt.unsigned {
+				assert.False(t, probe(t, ra, u), "not signed: %s", u)
+			}
+		})
+	}
+
+	// With only a Signer and a Client pointed at a fake backend, requests
+	// to that backend are signed and verify.
+	ra, err := identity.NewRunAuth(f.signer, f.client, identity.WithAccount(f.login.AccountID, false))
+	require.NoError(t, err)
+	code, _ := postJSON(t, &http.Client{Transport: ra.Transport(nil)}, f.srv.ChatGPTBaseURL+"/codex/responses", []byte(`{}`))
+	assert.Equal(t, http.StatusOK, code)
+}
