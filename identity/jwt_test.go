@@ -185,6 +185,8 @@ func TestVerifyAccepts(t *testing.T) {
 			func(t *testing.T, c *Claims) { assert.Empty(t, c.Email) }},
 		{"email null", func(c jwt.MapClaims) { c["email"] = nil },
 			func(t *testing.T, c *Claims) { assert.Empty(t, c.Email) }},
+		{"chatgpt_user_id absent (not needed to sign)", func(c jwt.MapClaims) { delete(c, "chatgpt_user_id") },
+			func(t *testing.T, c *Claims) { assert.Empty(t, c.ChatGPTUserID) }},
 		{"expired within leeway", func(c jwt.MapClaims) { c["exp"] = t0.Add(-20 * time.Second).Unix() }, nil},
 		{"iat in the future within leeway", func(c jwt.MapClaims) { c["iat"] = t0.Add(20 * time.Second).Unix() }, nil},
 		{"nbf in the past", func(c jwt.MapClaims) { c["nbf"] = t0.Add(-time.Minute).Unix() }, nil},
@@ -355,7 +357,6 @@ func TestVerifyAttacks(t *testing.T) {
 		{"agent_private_key missing", claims(func(c jwt.MapClaims) { delete(c, "agent_private_key") }), `"agent_private_key" is missing`, nil},
 		{"agent_private_key empty", claims(func(c jwt.MapClaims) { c["agent_private_key"] = "" }), `"agent_private_key" is missing`, nil},
 		{"account_id missing", claims(func(c jwt.MapClaims) { delete(c, "account_id") }), `"account_id" is missing`, nil},
-		{"chatgpt_user_id missing", claims(func(c jwt.MapClaims) { delete(c, "chatgpt_user_id") }), `"chatgpt_user_id" is missing`, nil},
 		{"fedramp as string", claims(func(c jwt.MapClaims) { c["chatgpt_account_is_fedramp"] = "true" }), "not a boolean", nil},
 	}
 	for _, tt := range tests {

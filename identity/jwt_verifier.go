@@ -46,8 +46,8 @@ var ErrInvalidJWTVerifier = errors.New("identity: invalid JWTVerifier configurat
 // array); a missing exp; exp in the past or nbf or iat in the future beyond
 // the leeway; duplicate JSON members in header or payload; non-canonical
 // base64url; tokens over [MaxJWTSize] bytes; an agent_runtime_id outside the
-// runtime-id allowlist and an empty agent_private_key, account_id or
-// chatgpt_user_id.
+// runtime-id allowlist and an empty agent_private_key or account_id (the
+// two a run needs besides the runtime id).
 type JWTVerifier struct {
 	// JWKSURL is where the signing keys are fetched (default
 	// DefaultJWKSURL). It must be https, except on a loopback host
@@ -205,8 +205,6 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Claims, error)
 		return nil, invalidJWT(nil, "claim \"agent_private_key\" is missing or empty")
 	case c.AccountID == "":
 		return nil, invalidJWT(nil, "claim \"account_id\" is missing or empty")
-	case c.ChatGPTUserID == "":
-		return nil, invalidJWT(nil, "claim \"chatgpt_user_id\" is missing or empty")
 	}
 	return c, nil
 }
