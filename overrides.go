@@ -200,6 +200,9 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		return nil, errors.New("uses http on a host that is not loopback (localhost, 127.0.0.0/8, [::1]); use https")
 	}
+	if u.EscapedPath() != u.Path {
+		return nil, errors.New("has a path character that needs escaping")
+	}
 	if u.Path != "" {
 		for _, seg := range strings.Split(u.Path[1:], "/") {
 			if seg == "" || seg == "." || seg == ".." {

@@ -361,7 +361,28 @@ func errorBody(r io.Reader, secrets []string) string {
 		n += int64(len(s))
 	}
 	b, _ := io.ReadAll(io.LimitReader(r, n))
-	return truncateUTF8(redact(string(b), secrets), maxErrorBody)
+	out := redact(string(b), secrets)
+	if int64(len(b)) == n {
+		// The read stopped inside the answer: a secret echoed at its end may
+		// be cut, and redaction shortened what came before, so the start of
+		// that secret could slide into the kept part. Drop it.
+		out = trimSecretPrefix(out, secrets)
+	}
+	return truncateUTF8(out, maxErrorBody)
+}
+
+// trimSecretPrefix removes from the end of s the longest run that is the
+// start of one of the secrets.
+func trimSecretPrefix(s string, secrets []string) string {
+	for _, sec := range secrets {
+		for k := min(len(sec)-1, len(s)); k > 0; k-- {
+			if strings.HasSuffix(s, sec[:k]) {
+				s = s[:len(s)-k]
+				break
+			}
+		}
+	}
+	return s
 }
 
 // redact replaces every non-empty secret in s.

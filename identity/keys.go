@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"filippo.io/edwards25519"
@@ -49,6 +50,10 @@ func (k KeyMaterial) GoString() string { return k.String() }
 
 // Format prints the redacted String under every verb.
 func (k KeyMaterial) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
+
+// LogValue is String, so log/slog handlers (the JSON one included) never
+// show the private key either.
+func (k KeyMaterial) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // GenerateKeyMaterial returns a new agent key: 64 bytes from crypto/rand,
 // seed = SHA-512("codex-agent-identity-ed25519-v1" ‖ those bytes)[:32]

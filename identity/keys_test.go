@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -274,4 +275,17 @@ func TestSmallOrderBlocklist(t *testing.T) {
 			require.ErrorIs(t, checkVerifyKey(mustHex(t, c.Key)), ErrInvalidKey, "cctv %d", c.Number)
 		}
 	}
+}
+
+func TestKeyMaterialAndSignerNotInSlogJSON(t *testing.T) {
+	km, err := GenerateKeyMaterial()
+	require.NoError(t, err)
+	s, err := NewSigner("agent-1", km.PrivateKeyPKCS8Base64)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	logger.Info("generated", "key", km, "signer", s, "signer_value", *s)
+	logger.Info("text", slog.Any("key", km))
+	assert.NotContains(t, buf.String(), km.PrivateKeyPKCS8Base64)
+	assert.NotContains(t, buf.String(), km.PrivateKeyPKCS8Base64[:24])
 }

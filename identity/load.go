@@ -47,8 +47,9 @@ type LoadOptions struct {
 	// config's value, else https://chatgpt.com/backend-api.
 	ChatGPTBaseURL string
 	// TaskInMemoryOnly keeps the run task of a provisioned identity in memory:
-	// it is not written to auth.json, and a stored one is not reused, so every
-	// run registers its own task.
+	// it is not written to auth.json, a stored one is not reused, and it is
+	// registered on first use (not while provisioning), so every run
+	// registers its own task.
 	TaskInMemoryOnly bool
 	// AgentVersion, AgentHarnessID and RunningLocation fill the abom of a new
 	// agent registration; "" means the Default… constants.
@@ -67,8 +68,8 @@ type LoadOptions struct {
 //     reused when its account_id and chatgpt_user_id match the current
 //     ChatGPT login and its key parses;
 //  4. with [PolicyChatGPTAuth] and a ChatGPT login: a new key, an agent
-//     registration, the run task's registration, and the record saved to
-//     auth.json under its lock. The file is read again before it is written;
+//     registration, the run task's registration (unless TaskInMemoryOnly),
+//     and the record saved to auth.json under its lock. The file is read again before it is written;
 //     if the login changed meanwhile nothing is saved ([ErrLoginChanged]).
 //
 // With no identity to use, the error wraps [ErrNoAgentIdentity] and callers
@@ -338,9 +339,13 @@ func (l *loader) register(ctx context.Context, login *ChatGPTLogin) (*AgentIdent
 	if err != nil {
 		return nil, err
 	}
-	taskID, err := l.client.RegisterTask(ctx, s)
-	if err != nil {
-		return nil, err
+	// The run task is registered with the identity, so that it is saved with
+	// it; a task kept in memory only is registered on first use instead.
+	var taskID string
+	if !l.opts.TaskInMemoryOnly {
+		if taskID, err = l.client.RegisterTask(ctx, s); err != nil {
+			return nil, err
+		}
 	}
 	return &AgentIdentityRecord{
 		AgentRuntimeID:  runtimeID,

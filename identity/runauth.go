@@ -156,6 +156,8 @@ type taskSlot struct {
 	lastErr  error
 	ended    bool
 
+	// gone mirrors ended for the lock-free fast path of authorization.
+	gone atomic.Bool
 	// bearer is set once the slot fell back to bearer auth, for life.
 	bearer atomic.Bool
 	// header caches the last AgentAssertion made for this slot's task, for
@@ -227,6 +229,10 @@ func (a *RunAuth) FedRAMP() bool { return a.run.fedRAMP }
 
 // Signer returns the agent's signer.
 func (a *RunAuth) Signer() *Signer { return a.run.signer }
+
+// Client returns the client that registers this run's tasks (for example to
+// register an extra task with [Client.RegisterTask]).
+func (a *RunAuth) Client() *Client { return a.run.client }
 
 // SessionID returns the session this handle is bound to, or "" for the run.
 func (a *RunAuth) SessionID() string { return a.slot.session }
@@ -303,6 +309,7 @@ func (a *RunAuth) Sessions() int {
 }
 
 func (s *taskSlot) end() {
+	s.gone.Store(true)
 	s.mu.Lock()
 	s.ended = true
 	s.taskID = ""
@@ -450,6 +457,9 @@ func (a *RunAuth) AuthorizationHeader(ctx context.Context) (string, error) {
 // authorization returns the header value as a one-element slice that can be
 // put into an http.Header as is (shared: callers must not modify it).
 func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string, error) {
+	if slot.gone.Load() {
+		return nil, ErrSessionEnded
+	}
 	if slot.bearer.Load() {
 		return []string{"Bearer " + r.bearer}, nil
 	}
@@ -477,6 +487,12 @@ func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string,
 	}
 	v := []string{h}
 	slot.header.Store(&cachedHeader{second: sec, value: v})
+	if slot.gone.Load() {
+		// EndSession ran while we signed: never cache or send a header for
+		// a forgotten task.
+		slot.header.Store(nil)
+		return nil, ErrSessionEnded
+	}
 	return v, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -605,4 +606,30 @@ func TestNewRunAuthDefaultOrigin(t *testing.T) {
 	require.NoError(t, err)
 	code, _ := postJSON(t, &http.Client{Transport: ra.Transport(nil)}, f.srv.ChatGPTBaseURL+"/codex/responses", []byte(`{}`))
 	assert.Equal(t, http.StatusOK, code)
+}
+
+// TestRunAuthEndSessionRace: once EndSession has returned, the old handle
+// never yields a header again, however the calls interleave.
+func TestRunAuthEndSessionRace(t *testing.T) {
+	f := newRunAuthFixture(t)
+	ra := f.runAuth(t)
+	ctx := context.Background()
+	for i := range 300 {
+		id := fmt.Sprintf("s%d", i)
+		h := ra.ForSession(id)
+		_, err := h.TaskID(ctx)
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for range 20 {
+				_, _ = h.AuthorizationHeader(ctx)
+			}
+		})
+		ra.EndSession(id)
+		_, err = h.AuthorizationHeader(ctx)
+		require.ErrorIs(t, err, identity.ErrSessionEnded, "iteration %d", i)
+		wg.Wait()
+		_, err = h.AuthorizationHeader(ctx)
+		require.ErrorIs(t, err, identity.ErrSessionEnded, "iteration %d", i)
+	}
 }

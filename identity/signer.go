@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"golang.org/x/crypto/curve25519"
 )
@@ -96,3 +97,6 @@ func (s Signer) GoString() string { return s.String() }
 
 // Format prints the redacted String under every verb.
 func (s Signer) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+
+// LogValue is String, so log/slog handlers never show the key either.
+func (s Signer) LogValue() slog.Value { return slog.StringValue(s.String()) }

@@ -149,6 +149,19 @@ func TestProvisionStatusRegisterTask(t *testing.T) {
 		assert.Equal(t, before+1, srv.TasksRegistered())
 		assert.Equal(t, 1, strings.Count(r.stderr, "agentid: registering task at "), r.stderr)
 		assert.Equal(t, rec.TaskID, storedRecord(t, optInHome).TaskID, "the task is not saved")
+
+		// A fresh login: the identity is provisioned and exactly one task,
+		// the one printed, is registered.
+		freshHome := filepath.Join(t.TempDir(), "fresh")
+		freshLogin := srv.MintChatGPTLogin(identitytest.LoginOptions{})
+		require.NoError(t, srv.WriteCodexHome(freshHome, identitytest.CodexHomeOptions{Login: &freshLogin, UseAgentIdentity: true}))
+		agents, tasks := srv.AgentsRegistered(), srv.TasksRegistered()
+		r = runBin(t, invocation{args: []string{"register-task", "--codex-home", freshHome}, env: srv.Env()})
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Equal(t, agents+1, srv.AgentsRegistered())
+		assert.Equal(t, tasks+1, srv.TasksRegistered(), "one task, not one at provisioning and another")
+		fresh := storedRecord(t, freshHome)
+		assert.Contains(t, srv.TaskIDs(fresh.AgentRuntimeID), strings.TrimSuffix(r.stdout, "\n"))
 	})
 
 	t.Run("register-task with key file", func(t *testing.T) {

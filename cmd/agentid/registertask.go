@@ -64,26 +64,15 @@ the AuthAPI is that of its configured environment.`)
 		if err != nil {
 			return err
 		}
-		cfg, err := identity.LoadConfig(dir)
-		if err != nil {
-			return err
-		}
-		b := cfg.ChatGPTBaseURL
-		if b == "" {
-			b = agentidentity.DefaultChatGPTBaseURL
-		}
-		env, err := agentidentity.ResolveWithOverrides(b, agentidentity.OverridesFromEnv(c.getenv))
-		if err != nil {
-			return fmt.Errorf("chatgpt_base_url of %s: %w", dir, err)
-		}
-		httpc := c.httpClient()
+		// Tasks stay in memory: a fresh identity is provisioned without a
+		// run task, so the task printed below is the only one registered.
 		auth, err := identity.Load(ctx, identity.LoadOptions{
-			CodexHome: dir, Getenv: c.getenv, HTTPClient: httpc, TaskInMemoryOnly: true,
+			CodexHome: dir, Getenv: c.getenv, HTTPClient: c.httpClient(), TaskInMemoryOnly: true,
 		})
 		if err != nil {
 			return err
 		}
-		signer, client = auth.Signer(), &identity.Client{AuthAPIBaseURL: env.AuthAPIBaseURL, HTTPClient: httpc}
+		signer, client = auth.Signer(), auth.Client()
 	}
 	taskID, err := client.RegisterTask(ctx, signer)
 	if err != nil {
