@@ -231,11 +231,14 @@ func validHost(h string) bool {
 	return true
 }
 
-// isLoopback reports whether a parsed host name is localhost, an IPv4
-// address in 127.0.0.0/8 in dotted-quad form, or the IPv6 loopback ::1 (no
-// zone, not IPv4-mapped).
+// IsLoopbackHost reports whether a parsed host name (as url.URL.Hostname
+// returns it) is localhost (ASCII letters in any case), an IPv4 address in
+// 127.0.0.0/8 in dotted-quad form, or the IPv6 loopback ::1 (no zone, not
+// IPv4-mapped). It is the one rule by which this module allows plain http.
+func IsLoopbackHost(host string) bool { return isLoopback(host) }
+
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if len(host) == len("localhost") && strings.ToLower(host) == "localhost" {
 		return true
 	}
 	a, err := netip.ParseAddr(host)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/internal/b64"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
@@ -100,13 +100,7 @@ func checkJWKSURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-func isLoopbackHost(h string) bool {
-	if asciiEqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopbackHost(h string) bool { return agentidentity.IsLoopbackHost(h) }
 
 // jwk is one entry of a JWKS: a usable key, or the reason it cannot be used.
 type jwk struct {
