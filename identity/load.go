@@ -245,42 +245,60 @@ func (l *loader) provision(ctx context.Context, login *ChatGPTLogin) (*RunAuth, 
 		result  *AgentIdentityRecord
 		created bool
 	)
+	// existing returns the identity f already holds for login (nil if none),
+	// or an error when f holds something we must not overwrite.
+	existing := func(f *AuthFile) (*AgentIdentityRecord, error) {
+		cur, err := f.ChatGPTLogin()
+		if err != nil {
+			return nil, err
+		}
+		if !sameLogin(cur, login) {
+			return nil, ErrLoginChanged
+		}
+		if f.AgentIdentityJWT() != "" {
+			return nil, errors.New("identity: auth.json gained an Agent Identity JWT while loading; load again")
+		}
+		if rec := f.AgentIdentityRecord(); rec != nil && recordMatches(rec, cur) {
+			if _, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey); err == nil {
+				return rec, nil
+			}
+		}
+		return nil, nil
+	}
 	err := l.store.Update(ctx, func(f *AuthFile) error {
+		rec, err := existing(f)
+		if err != nil {
+			return err
+		}
+		if rec != nil {
+			// Another process provisioned it while we waited for the lock.
+			result = rec
+			return nil
+		}
 		cur, err := f.ChatGPTLogin()
 		if err != nil {
 			return err
 		}
-		if !sameLogin(cur, login) {
-			return ErrLoginChanged
-		}
-		if f.AgentIdentityJWT() != "" {
-			return errors.New("identity: auth.json gained an Agent Identity JWT while loading; load again")
-		}
-		if rec := f.AgentIdentityRecord(); rec != nil && recordMatches(rec, cur) {
-			if _, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey); err == nil {
-				// Another process provisioned it while we waited for the lock.
-				result = rec
-				return nil
-			}
-		}
-		rec, err := l.register(ctx, cur)
+		rec, err = l.register(ctx, cur)
 		if err != nil {
 			return err
 		}
 		// Read the file again: a writer that does not take our lock (a Codex
-		// CLI refreshing its tokens) may have changed it while we talked to
-		// the backend. Never save for a login that is gone, and never write
-		// over what that writer saved.
+		// CLI refreshing its tokens or provisioning by itself) may have
+		// changed it while we talked to the backend. Never save for a login
+		// that is gone, and never write over an identity that writer saved:
+		// use it instead (the agent just registered stays unused).
 		fresh, err := l.store.Read()
 		if err != nil {
 			return err
 		}
-		now, err := fresh.ChatGPTLogin()
+		theirs, err := existing(fresh)
 		if err != nil {
 			return err
 		}
-		if !sameLogin(now, login) {
-			return ErrLoginChanged
+		if theirs != nil {
+			result = theirs
+			return nil
 		}
 		*f = *fresh
 		saved := *rec
@@ -300,21 +318,7 @@ func (l *loader) provision(ctx context.Context, login *ChatGPTLogin) (*RunAuth, 
 		l.logger.Info("agent identity: provisioned and saved a new identity",
 			slog.String("agent_runtime_id", result.AgentRuntimeID), slog.String("auth_file", l.store.Path()))
 	}
-	return l.fromRecordWithTask(result, login)
-}
-
-// fromRecordWithTask is fromRecord, keeping a task registered during this
-// Load even when tasks are not persisted.
-func (l *loader) fromRecordWithTask(rec *AgentIdentityRecord, login *ChatGPTLogin) (*RunAuth, error) {
-	if l.opts.TaskInMemoryOnly && rec.TaskID != "" {
-		s, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey)
-		if err != nil {
-			return nil, err
-		}
-		opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallback(login.AccessToken), WithTaskID(rec.TaskID))
-		return NewRunAuth(s, l.client, opts...)
-	}
-	return l.fromRecord(rec, login)
+	return l.fromRecord(result, login)
 }
 
 // register makes a key, registers the agent with the ChatGPT access token,

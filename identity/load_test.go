@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -412,4 +413,106 @@ func TestLoadEightProcesses(t *testing.T) {
 	}
 	assert.Equal(t, 1, f.srv.AgentsRegistered(), "a second round registers nothing")
 	assert.Equal(t, 1, f.srv.TasksRegistered())
+}
+
+// hookTransport runs before each request whose path ends with suffix, once.
+type hookTransport struct {
+	suffix string
+	once   sync.Once
+	hook   func()
+}
+
+func (h *hookTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, h.suffix) {
+		h.once.Do(h.hook)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// otherWriterRecord is a record another writer (which does not take our
+// lock) saves for the same login, with an agent the server knows.
+func otherWriterRecord(t *testing.T, f *loadFixture, taskID string) map[string]any {
+	t.Helper()
+	km, err := identity.GenerateKeyMaterial()
+	require.NoError(t, err)
+	id, err := f.srv.AddAgent(km.PublicKeySSH, identitytest.LoginOptions{AccountID: f.login.AccountID, UserID: f.login.UserID})
+	require.NoError(t, err)
+	rec := map[string]any{
+		"agent_runtime_id": id, "agent_private_key": km.PrivateKeyPKCS8Base64,
+		"account_id": f.login.AccountID, "chatgpt_user_id": f.login.UserID,
+		"email": f.login.Email, "plan_type": f.login.PlanType, "chatgpt_account_is_fedramp": false,
+	}
+	if taskID != "" {
+		rec["task_id"] = taskID
+	}
+	return rec
+}
+
+func writeMember(t *testing.T, home, name string, value any) {
+	t.Helper()
+	m := readAuth(t, home)
+	m[name] = value
+	data, err := json.MarshalIndent(m, "", "  ")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(home, "auth.json"), data, 0o600))
+}
+
+func TestLoadProvisioningNeverOverwritesAnotherWriter(t *testing.T) {
+	t.Run("a record saved meanwhile is used, not overwritten", func(t *testing.T) {
+		f := newLoadFixture(t, identitytest.CodexHomeOptions{})
+		f.write(t, identitytest.CodexHomeOptions{Login: &f.login, UseAgentIdentity: true})
+		theirs := otherWriterRecord(t, f, "")
+		hc := &http.Client{Transport: &hookTransport{suffix: "/v1/agent/register", hook: func() {
+			writeMember(t, f.home, "agent_identity", theirs)
+		}}}
+		ra, err := identity.Load(context.Background(), identity.LoadOptions{CodexHome: f.home, Getenv: f.getenv(nil), HTTPClient: hc})
+		require.NoError(t, err)
+		assert.Equal(t, theirs["agent_runtime_id"], ra.AgentRuntimeID())
+		stored := readAuth(t, f.home)["agent_identity"].(map[string]any)
+		assert.Equal(t, theirs["agent_runtime_id"], stored["agent_runtime_id"], "the other writer's identity survives")
+		assert.Equal(t, theirs["agent_private_key"], stored["agent_private_key"])
+	})
+	t.Run("a JWT saved meanwhile is an error and survives", func(t *testing.T) {
+		f := newLoadFixture(t, identitytest.CodexHomeOptions{})
+		f.write(t, identitytest.CodexHomeOptions{Login: &f.login, UseAgentIdentity: true})
+		token, err := f.srv.MintAgentJWT(identitytest.JWTOptions{})
+		require.NoError(t, err)
+		hc := &http.Client{Transport: &hookTransport{suffix: "/v1/agent/register", hook: func() {
+			writeMember(t, f.home, "agent_identity", token)
+		}}}
+		_, err = identity.Load(context.Background(), identity.LoadOptions{CodexHome: f.home, Getenv: f.getenv(nil), HTTPClient: hc})
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), token)
+		assert.Equal(t, token, readAuth(t, f.home)["agent_identity"])
+	})
+}
+
+func TestLoadTaskInMemoryOnlyNeverAdoptsAStoredTask(t *testing.T) {
+	f := newLoadFixture(t, identitytest.CodexHomeOptions{})
+	f.write(t, identitytest.CodexHomeOptions{Login: &f.login, UseAgentIdentity: true})
+	theirs := otherWriterRecord(t, f, "stored-task-of-another-process")
+
+	// Hold the lock while another process saves its identity, so that Load
+	// finds it only once it gets the lock.
+	lock := flock.New(filepath.Join(f.home, "auth.json.lock"))
+	require.NoError(t, lock.Lock())
+	type result struct {
+		ra  *identity.RunAuth
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ra, err := identity.Load(context.Background(), identity.LoadOptions{CodexHome: f.home, Getenv: f.getenv(nil), TaskInMemoryOnly: true})
+		done <- result{ra, err}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	writeMember(t, f.home, "agent_identity", theirs)
+	require.NoError(t, lock.Unlock())
+	r := <-done
+	require.NoError(t, r.err)
+	assert.Equal(t, theirs["agent_runtime_id"], r.ra.AgentRuntimeID())
+	task, err := r.ra.TaskID(context.Background())
+	require.NoError(t, err)
+	assert.NotEqual(t, "stored-task-of-another-process", task, "a stored task is not reused when tasks stay in memory")
+	assert.Equal(t, 1, f.srv.AgentsRegistered(), "Load registered no agent: only the other writer's (AddAgent) exists")
 }
