@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
+
+	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
 // JWT header and payload JSON is checked and split into its top-level
@@ -30,7 +32,7 @@ type jsonScanner struct {
 // scanJSONObject returns the top-level members of a JSON object document by
 // exact (unescaped) name, each value as its raw bytes.
 func scanJSONObject(data []byte) (map[string]json.RawMessage, error) {
-	if !utf8.Valid(data) {
+	if !utf8.Valid(data) || strictjson.CheckSurrogates(data) != nil {
 		return nil, errJSONSyntax
 	}
 	s := jsonScanner{data: data}

@@ -19,6 +19,8 @@ import (
 const (
 	minTaskBackoff = time.Second
 	maxTaskBackoff = 5 * time.Minute
+	// taskSaveTimeout bounds saving a new run task to auth.json.
+	taskSaveTimeout = 10 * time.Second
 )
 
 // RunAuth is run-scoped Agent Identity auth: an agent key, the backend-owned
@@ -416,7 +418,12 @@ func (r *runState) register(ctx context.Context, slot *taskSlot, f *taskFlight) 
 	f.taskID, f.err = id, err
 
 	if adopted && slot.isRun && r.saveTask != nil {
-		if serr := r.saveTask(ctx, id); serr != nil {
+		// The backend registered the task: save it even if every caller
+		// has given up meanwhile, within a bound of its own.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskSaveTimeout)
+		serr := r.saveTask(sctx, id)
+		cancel()
+		if serr != nil {
 			r.logger.Warn("agent identity: the run task could not be saved; it is used in memory only",
 				slog.String("agent_runtime_id", r.signer.AgentRuntimeID()),
 				slog.String("error", serr.Error()))

@@ -1,10 +1,12 @@
 // Package strictjson checks JSON text more strictly than encoding/json does
 // before it is decoded: valid UTF-8, exactly one value, no duplicate object
-// member names (compared after unescaping), and a bounded nesting depth.
+// member names (compared after unescaping), no unpaired UTF-16 surrogate
+// escapes, and a bounded nesting depth.
 //
 // encoding/json silently keeps the last of two duplicate members and replaces
-// invalid UTF-8 with U+FFFD; both let two parsers disagree on one document,
-// which a security library must not allow.
+// invalid UTF-8 and lone surrogate escapes ("\ud800") with U+FFFD; each lets
+// two parsers disagree on one document, or a rewrite change a string, which a
+// security library must not allow.
 package strictjson
 
 import (
@@ -55,6 +57,9 @@ type frame struct {
 func check(data []byte) (byte, error) {
 	if !utf8.Valid(data) {
 		return 0, fmt.Errorf("%w: not valid UTF-8", ErrInvalid)
+	}
+	if err := CheckSurrogates(data); err != nil {
+		return 0, err
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 {
@@ -147,4 +152,67 @@ func truncate(s string) string {
 		}
 	}
 	return "…"
+}
+
+// CheckSurrogates refuses a \uD800-\uDBFF escape not followed by a
+// \uDC00-\uDFFF one, and a \uDC00-\uDFFF escape not preceded by one. It
+// looks only inside strings; the syntax itself is checked by the decoder.
+// Check and CheckObject include it; it is exported for parsers of their own
+// that must agree with them.
+func CheckSurrogates(data []byte) error {
+	inString := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if !inString {
+			if c == '"' {
+				inString = true
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = false
+		case '\\':
+			if i+5 < len(data) && data[i+1] == 'u' {
+				v, ok := hex4(data[i+2 : i+6])
+				if !ok {
+					continue // a syntax error the decoder reports
+				}
+				switch {
+				case v >= 0xD800 && v <= 0xDBFF:
+					if i+11 < len(data) && data[i+6] == '\\' && data[i+7] == 'u' {
+						if w, ok := hex4(data[i+8 : i+12]); ok && w >= 0xDC00 && w <= 0xDFFF {
+							i += 11
+							continue
+						}
+					}
+					return fmt.Errorf("%w: unpaired UTF-16 surrogate escape", ErrInvalid)
+				case v >= 0xDC00 && v <= 0xDFFF:
+					return fmt.Errorf("%w: unpaired UTF-16 surrogate escape", ErrInvalid)
+				}
+				i += 5
+				continue
+			}
+			i++ // the escaped character
+		}
+	}
+	return nil
+}
+
+func hex4(b []byte) (rune, bool) {
+	var v rune
+	for _, c := range b {
+		v <<= 4
+		switch {
+		case '0' <= c && c <= '9':
+			v |= rune(c - '0')
+		case 'a' <= c && c <= 'f':
+			v |= rune(c - 'a' + 10)
+		case 'A' <= c && c <= 'F':
+			v |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
 }
