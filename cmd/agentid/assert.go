@@ -56,6 +56,11 @@ from --key-file FILE ("-" for standard input) or else from $`+envPrivateKey+`.`)
 // readSigner reads the private key from keyFile or $AGENTID_PRIVATE_KEY and
 // makes a Signer for runtimeID.
 func readSigner(c *cli, runtimeID, keyFile string) (*identity.Signer, error) {
+	// The runtime id is checked first, so that its error is not blamed on
+	// the key.
+	if err := identity.ValidateRuntimeID(runtimeID); err != nil {
+		return nil, fmt.Errorf("--runtime-id: %w", err)
+	}
 	key, from, err := secretSource{what: "agent private key", fileFlag: "--key-file", file: keyFile, envNames: []string{envPrivateKey}}.read(c)
 	if err != nil {
 		return nil, err

@@ -86,6 +86,11 @@ func run(args []string, c *cli) int {
 	name := args[0]
 	if name == "help" || name == "-h" || name == "-help" || name == "--help" {
 		if len(args) > 1 && name == "help" {
+			switch args[1] {
+			case "-h", "-help", "--help", "help":
+				printCommands(c.stdout)
+				return exitOK
+			}
 			for _, cmd := range commands() {
 				if cmd.name == args[1] && cmd.run != nil {
 					return report(c, cmd.run(c, []string{"-h"}))

@@ -18,6 +18,8 @@ func TestHelpExitsZero(t *testing.T) {
 		{"--help", []string{"--help"}, "Commands:"},
 		{"-h", []string{"-h"}, "Commands:"},
 		{"help keygen", []string{"help", "keygen"}, "Usage: agentid keygen"},
+		{"help -h", []string{"help", "-h"}, "Commands:"},
+		{"help help", []string{"help", "help"}, "Commands:"},
 		{"jwt -h", []string{"jwt", "-h"}, "Usage: agentid jwt"},
 		{"jwt help", []string{"jwt", "help"}, "Usage: agentid jwt"},
 		{"jwt decode -h", []string{"jwt", "decode", "-h"}, "Usage: agentid jwt decode"},

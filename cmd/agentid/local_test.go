@@ -328,7 +328,7 @@ func TestAssertInvalidInput(t *testing.T) {
 		{"key file is a folder", invocation{args: args("--key-file", t.TempDir())}, "not a regular file"},
 		{"huge key file", invocation{args: args("--key-file", writeFile(t, strings.Repeat("A", maxSecretSize+1)))}, "larger than"},
 		{"bad key in environment", invocation{args: args(), env: map[string]string{envPrivateKey: v.PKCS8V1 + "x"}}, "$" + envPrivateKey},
-		{"bad runtime id", invocation{args: []string{"assert", "--runtime-id", "a/b", "--task-id", "t", "--key-file", writeFile(t, v.PKCS8V1)}}, "invalid agent runtime id"},
+		{"bad runtime id", invocation{args: []string{"assert", "--runtime-id", "a/b", "--task-id", "t", "--key-file", writeFile(t, v.PKCS8V1)}}, "agentid: --runtime-id: identity: invalid agent runtime id"},
 		{"bad task id", invocation{args: []string{"assert", "--runtime-id", "a", "--task-id", "t\x01", "--key-file", writeFile(t, v.PKCS8V1)}}, "invalid task id"},
 		{"bad timestamp", invocation{args: args("--timestamp", "2026-01-02 03:04:05", "--key-file", writeFile(t, v.PKCS8V1))}, "--timestamp"},
 	}
