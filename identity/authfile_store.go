@@ -164,7 +164,7 @@ func (s *Store) lockFile(ctx context.Context) (func(), error) {
 	if fi, err := os.Lstat(s.lockPath); err == nil && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrUnsafeAuthFile, s.lockPath)
 	}
-	fl := flock.New(s.lockPath, flock.SetPermissions(0o600))
+	fl := flock.New(s.lockPath, flock.SetPermissions(0o600), flock.SetFlag(lockOpenFlag))
 	ok, err := fl.TryLockContext(ctx, lockRetryDelay)
 	if err != nil {
 		_ = fl.Close()
