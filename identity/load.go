@@ -212,7 +212,7 @@ func (l *loader) fromRecord(rec *AgentIdentityRecord, login *ChatGPTLogin) (*Run
 	if err != nil {
 		return nil, err
 	}
-	opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallback(login.AccessToken))
+	opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallbackFunc(l.accessToken(login)))
 	if !l.opts.TaskInMemoryOnly {
 		if rec.TaskID != "" && ValidateTaskID(rec.TaskID) == nil {
 			opts = append(opts, WithTaskID(rec.TaskID))
@@ -220,6 +220,26 @@ func (l *loader) fromRecord(rec *AgentIdentityRecord, login *ChatGPTLogin) (*Run
 		opts = append(opts, WithTaskSaver(l.taskSaver(rec.AgentRuntimeID)))
 	}
 	return NewRunAuth(s, l.client, opts...)
+}
+
+// accessToken returns the bearer fallback's token source: the access token
+// of the ChatGPT login in auth.json now (the Codex CLI refreshes it), as long
+// as it is still the login the identity belongs to.
+func (l *loader) accessToken(login *ChatGPTLogin) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) {
+		f, err := l.store.Read()
+		if err != nil {
+			return "", err
+		}
+		cur, err := f.ChatGPTLogin()
+		if err != nil {
+			return "", err
+		}
+		if !sameLogin(cur, login) || cur.AccessToken == "" {
+			return "", errors.New("identity: the ChatGPT login in auth.json is no longer the one this identity belongs to")
+		}
+		return cur.AccessToken, nil
+	}
 }
 
 // taskSaver stores a newly registered run task in the record of the agent

@@ -97,12 +97,53 @@ func WithTaskSaver(save func(ctx context.Context, taskID string) error) RunAuthO
 // registration fails with [ErrBootstrapUnavailable].
 func WithBearerFallback(accessToken string) RunAuthOption {
 	return func(r *runState) error {
-		if strings.ContainsAny(accessToken, "\r\n\x00 ") {
-			return errors.New("identity: bearer fallback token holds whitespace or a control character")
+		if err := checkBearerToken(accessToken); err != nil {
+			return err
 		}
-		r.bearer = accessToken
+		r.bearer = func(context.Context) (string, error) { return accessToken, nil }
 		return nil
 	}
+}
+
+// WithBearerFallbackFunc is [WithBearerFallback] with a token that may
+// change (a ChatGPT login refreshes its access token): token is asked for
+// the current one at most every 30 seconds while a session uses bearer auth.
+func WithBearerFallbackFunc(token func(ctx context.Context) (string, error)) RunAuthOption {
+	return func(r *runState) error {
+		r.bearer = token
+		return nil
+	}
+}
+
+func checkBearerToken(t string) error {
+	if t == "" || strings.ContainsFunc(t, func(c rune) bool { return c <= ' ' || c == 0x7f }) {
+		return errors.New("identity: the bearer fallback token is empty or holds whitespace or a control character")
+	}
+	return nil
+}
+
+// bearerRefresh is how long a bearer token from WithBearerFallbackFunc is
+// reused before it is asked for again.
+const bearerRefresh = 30 * time.Second
+
+// bearerHeader returns "Bearer <token>", asking r.bearer at most every
+// bearerRefresh.
+func (r *runState) bearerHeader(ctx context.Context) ([]string, error) {
+	r.bearerMu.Lock()
+	defer r.bearerMu.Unlock()
+	now := r.now()
+	if r.bearerValue != nil && now.Sub(r.bearerAt) < bearerRefresh {
+		return r.bearerValue, nil
+	}
+	tok, err := r.bearer(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("identity: bearer fallback: %w", err)
+	}
+	if err := checkBearerToken(tok); err != nil {
+		return nil, err
+	}
+	r.bearerValue, r.bearerAt = []string{"Bearer " + tok}, now
+	return r.bearerValue, nil
 }
 
 // WithLogger sets the logger for the few events worth a line (a bearer
@@ -130,7 +171,10 @@ type runState struct {
 	origin      string // lower-case scheme://host[:port], default port elided
 	accountID   string
 	fedRAMP     bool
-	bearer      string
+	bearer      func(context.Context) (string, error) // nil: no bearer fallback
+	bearerMu    sync.Mutex
+	bearerValue []string
+	bearerAt    time.Time
 	initialTask string
 	saveTask    func(context.Context, string) error
 	logger      *slog.Logger
@@ -468,7 +512,7 @@ func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string,
 		return nil, ErrSessionEnded
 	}
 	if slot.bearer.Load() {
-		return []string{"Bearer " + r.bearer}, nil
+		return r.bearerHeader(ctx)
 	}
 	now := r.now()
 	sec := now.Unix()
@@ -477,14 +521,14 @@ func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string,
 	}
 	task, err := r.task(ctx, slot)
 	if err != nil {
-		if r.bearer != "" && errors.Is(err, ErrBootstrapUnavailable) {
+		if r.bearer != nil && errors.Is(err, ErrBootstrapUnavailable) {
 			if slot.bearer.CompareAndSwap(false, true) {
 				r.logger.Warn("agent identity: bootstrap unavailable; this session uses ChatGPT bearer auth for the rest of its life",
 					slog.String("agent_runtime_id", r.signer.AgentRuntimeID()),
 					slog.String("session", slot.session),
 					slog.String("error", err.Error()))
 			}
-			return []string{"Bearer " + r.bearer}, nil
+			return r.bearerHeader(ctx)
 		}
 		return nil, err
 	}

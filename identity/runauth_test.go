@@ -633,3 +633,44 @@ func TestRunAuthEndSessionRace(t *testing.T) {
 		require.ErrorIs(t, err, identity.ErrSessionEnded, "iteration %d", i)
 	}
 }
+
+func TestRunAuthBearerFallbackFollowsTokenRefresh(t *testing.T) {
+	f := newRunAuthFixture(t)
+	identity.SetClientTestHooks(f.client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
+	var mu sync.Mutex
+	now := time.Now()
+	token := "token-1"
+	asked := 0
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	source := func(context.Context) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		return token, nil
+	}
+	ra, err := identity.NewRunAuth(f.signer, f.client, identity.WithBearerFallbackFunc(source), identity.WithClockForTest(clock))
+	require.NoError(t, err)
+	f.srv.FailNext(3, http.StatusServiceUnavailable)
+	s := ra.ForSession("s")
+	ctx := context.Background()
+
+	h, err := s.AuthorizationHeader(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "Bearer token-1", h)
+	mu.Lock()
+	token = "token-2" // the Codex CLI refreshed the login
+	mu.Unlock()
+	h, err = s.AuthorizationHeader(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "Bearer token-1", h, "reused for a while")
+	mu.Lock()
+	now = now.Add(31 * time.Second)
+	mu.Unlock()
+	h, err = s.AuthorizationHeader(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "Bearer token-2", h, "the refreshed token is picked up")
+	assert.Equal(t, 2, asked)
+
+	_, err = identity.NewRunAuth(f.signer, f.client, identity.WithBearerFallback(""))
+	require.Error(t, err)
+}
