@@ -100,34 +100,12 @@ func rawBool(raw json.RawMessage) (bool, bool) {
 }
 
 // encodeJSONString writes s as a JSON string the way the Codex CLI's
-// serde_json does for ordinary text: only '"', '\\' and control characters
-// are escaped; '<', '>', '&' and non-ASCII text are written as-is. s must be
-// valid UTF-8.
+// serde_json does for ordinary text (see appendJSONString, shared with the
+// AgentAssertion envelope). s must be valid UTF-8.
 func encodeJSONString(s string) json.RawMessage {
-	const hex = "0123456789abcdef"
 	b := make([]byte, 0, len(s)+2)
 	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '\r':
-			b = append(b, '\\', 'r')
-		case c == '\t':
-			b = append(b, '\\', 't')
-		case c == '\b':
-			b = append(b, '\\', 'b')
-		case c == '\f':
-			b = append(b, '\\', 'f')
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
+	b = appendJSONString(b, s)
 	return append(b, '"')
 }
 

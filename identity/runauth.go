@@ -555,7 +555,7 @@ func defaultOrigin(authAPIBaseURL string) string {
 	}
 	for _, env := range agentidentity.Environments() {
 		if env.AuthAPIBaseURL == base {
-			if o, err := parseOrigin(env.ChatGPTBaseURL); err == nil {
+			if o := env.Origin(); o != "" {
 				return o
 			}
 		}
