@@ -10,6 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/strictjson"
+	"github.com/agentidentity/agentidentity/internal/wire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -54,11 +57,11 @@ func TestAuthorizationHeaderVectors(t *testing.T) {
 					assert.Equal(t, v.RegistrationBody, string(body))
 					assert.Contains(t, string(body), v.RegistrationSignature)
 
-					a, err := VerifyAuthorizationHeader(h, s.PublicKey(), at, 0)
+					a, err := gateway.VerifyAuthorizationHeader(h, s.PublicKey(), at, time.Second)
 					require.NoError(t, err)
-					assert.Equal(t, Assertion{AgentRuntimeID: v.RuntimeID, TaskID: v.TaskID, Timestamp: at}, a)
+					assert.Equal(t, gateway.Assertion{AgentRuntimeID: v.RuntimeID, TaskID: v.TaskID, Timestamp: at}, a)
 
-					ts, err := VerifyTaskRegistration(v.RuntimeID, body, s.PublicKey(), at, 0)
+					ts, err := gateway.VerifyTaskRegistration(v.RuntimeID, body, s.PublicKey(), at, time.Second)
 					require.NoError(t, err)
 					assert.Equal(t, at, ts)
 				})
@@ -85,8 +88,8 @@ func TestCommonMistakesDiffer(t *testing.T) {
 			require.True(t, ok, m.MustDifferKey)
 			assert.NotEqual(t, want, m.Value)
 			if strings.HasPrefix(m.Value, "AgentAssertion ") {
-				_, err := VerifyAuthorizationHeader(m.Value, s.PublicKey(), vectorTime(t, v.Timestamp), time.Minute)
-				require.ErrorIs(t, err, ErrInvalidAssertion)
+				_, err := gateway.VerifyAuthorizationHeader(m.Value, s.PublicKey(), vectorTime(t, v.Timestamp), time.Minute)
+				require.ErrorIs(t, err, gateway.ErrInvalidAssertion)
 			}
 		})
 	}
@@ -118,7 +121,7 @@ func TestAuthorizationHeaderEscaping(t *testing.T) {
 			env, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(h, "AgentAssertion "))
 			require.NoError(t, err)
 			assert.Contains(t, string(env), `"task_id":`+tt.wantJSON+`,`)
-			a, err := VerifyAuthorizationHeader(h, s.PublicKey(), at, 0)
+			a, err := gateway.VerifyAuthorizationHeader(h, s.PublicKey(), at, time.Second)
 			require.NoError(t, err)
 			assert.Equal(t, tt.task, a.TaskID)
 		})
@@ -128,7 +131,7 @@ func TestAuthorizationHeaderEscaping(t *testing.T) {
 func TestAppendJSONStringMatchesSerde(t *testing.T) {
 	// serde_json escapes exactly '"', '\\' and U+0000..U+001F.
 	for c := 0; c < 0x80; c++ {
-		got := string(appendJSONString(nil, string(rune(c))))
+		got := string(strictjson.AppendString(nil, string(rune(c))))
 		var want string
 		switch {
 		case c == '"':
@@ -151,7 +154,7 @@ func TestAppendJSONStringMatchesSerde(t *testing.T) {
 			want = string(rune(c))
 		}
 		assert.Equal(t, want, got, "byte %#x", c)
-		assert.Equal(t, len(want), jsonStringLen(string(rune(c))), "byte %#x", c)
+		assert.Equal(t, len(want), strictjson.StringLen(string(rune(c))), "byte %#x", c)
 		var back string
 		require.NoError(t, json.Unmarshal([]byte(`"`+got+`"`), &back))
 		assert.Equal(t, string(rune(c)), back)
@@ -165,28 +168,32 @@ func TestSigningTime(t *testing.T) {
 		at   time.Time
 		want string // "" for an error
 	}{
-		{"year 0", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), "0000-01-01T00:00:00Z"},
-		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), "9999-12-31T23:59:59Z"},
+		{"year 2000 first second", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), "2000-01-01T00:00:00Z"},
+		{"year 8999 last second", time.Date(8999, 12, 31, 23, 59, 59, 999999999, time.UTC), "8999-12-31T23:59:59Z"},
+		{"year 9000", time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC), ""},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), ""},
+		{"year 1999", time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC), ""},
+		{"year 0", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), ""},
 		{"year 10000", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), ""},
 		{"year -1", time.Date(-1, 12, 31, 23, 59, 59, 0, time.UTC), ""},
 		{"offset zone", time.Date(2026, 1, 2, 5, 4, 5, 0, time.FixedZone("p2", 2*3600)), "2026-01-02T03:04:05Z"},
-		{"zero time", time.Time{}, "0001-01-01T00:00:00Z"},
+		{"zero time", time.Time{}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := s.AuthorizationHeader("t", tt.at)
 			body, berr := s.TaskRegistrationBody(tt.at)
 			if tt.want == "" {
-				require.Error(t, err)
-				require.Error(t, berr)
+				require.ErrorIs(t, err, ErrInvalidSigningTime)
+				require.ErrorIs(t, berr, ErrInvalidSigningTime)
 				return
 			}
 			require.NoError(t, err)
 			require.NoError(t, berr)
 			assert.Contains(t, string(body), `"timestamp":"`+tt.want+`"`)
-			ts, ok := parseTimestamp(tt.want)
+			ts, ok := wire.ParseTimestamp(tt.want)
 			require.True(t, ok)
-			a, err := VerifyAuthorizationHeader(h, s.PublicKey(), ts, 0)
+			a, err := gateway.VerifyAuthorizationHeader(h, s.PublicKey(), ts, time.Second)
 			require.NoError(t, err)
 			assert.Equal(t, ts, a.Timestamp)
 		})
@@ -216,7 +223,7 @@ func TestParseTimestamp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, ok := parseTimestamp(tt.in)
+			_, ok := wire.ParseTimestamp(tt.in)
 			assert.Equal(t, tt.ok, ok)
 		})
 	}
@@ -229,18 +236,18 @@ func TestPayloadFormats(t *testing.T) {
 		t.Run(f.String(), func(t *testing.T) {
 			h, err := s.AuthorizationHeaderFormat(`t"a\sk:1`, at, f)
 			require.NoError(t, err)
-			a, err := VerifyAuthorizationHeaderFormat(h, s.PublicKey(), at, 0, f)
+			a, err := gateway.VerifyAuthorizationHeaderFormat(h, s.PublicKey(), at, time.Second, f)
 			require.NoError(t, err)
 			assert.Equal(t, `t"a\sk:1`, a.TaskID)
 			other := PayloadColon
 			if f == PayloadColon {
 				other = PayloadJSONArray
 			}
-			_, err = VerifyAuthorizationHeaderFormat(h, s.PublicKey(), at, 0, other)
-			require.ErrorIs(t, err, ErrInvalidAssertion)
+			_, err = gateway.VerifyAuthorizationHeaderFormat(h, s.PublicKey(), at, time.Second, other)
+			require.ErrorIs(t, err, gateway.ErrInvalidAssertion)
 		})
 	}
-	buf := appendPayload(nil, "agent-1", `x"y`, []byte("2026-01-02T03:04:05Z"), PayloadJSONArray)
+	buf := wire.AppendPayload(nil, "agent-1", `x"y`, []byte("2026-01-02T03:04:05Z"), PayloadJSONArray)
 	assert.Equal(t, `["agent-1","x\"y","2026-01-02T03:04:05Z"]`, string(buf))
 	var arr []string
 	require.NoError(t, json.Unmarshal(buf, &arr))
@@ -248,7 +255,7 @@ func TestPayloadFormats(t *testing.T) {
 
 	_, err := s.AuthorizationHeaderFormat("t", at, PayloadFormat(7))
 	require.Error(t, err)
-	_, err = VerifyAuthorizationHeaderFormat("x", s.PublicKey(), at, 0, PayloadFormat(7))
+	_, err = gateway.VerifyAuthorizationHeaderFormat("x", s.PublicKey(), at, time.Second, PayloadFormat(7))
 	require.Error(t, err)
 	assert.Equal(t, "PayloadFormat(7)", PayloadFormat(7).String())
 }
@@ -293,7 +300,7 @@ func TestPayloadCollisionFreedom(t *testing.T) {
 			tr := triple{randomRuntimeID(r), randomTaskID(r), times[r.Intn(len(times))]}
 			require.NoError(t, ValidateRuntimeID(tr.runtime))
 			require.NoError(t, ValidateTaskID(tr.task))
-			p := string(appendPayload(nil, tr.runtime, tr.task, []byte(tr.ts), f))
+			p := string(wire.AppendPayload(nil, tr.runtime, tr.task, []byte(tr.ts), f))
 			if prev, ok := seen[p]; ok {
 				require.Equal(t, prev, tr, "two triples sign the same bytes in format %v", f)
 			}
@@ -301,8 +308,8 @@ func TestPayloadCollisionFreedom(t *testing.T) {
 			if f == PayloadColon {
 				rt, rest, _ := strings.Cut(p, ":")
 				require.Equal(t, tr.runtime, rt)
-				require.Equal(t, tr.ts, rest[len(rest)-timestampLen:])
-				require.Equal(t, tr.task, rest[:len(rest)-timestampLen-1])
+				require.Equal(t, tr.ts, rest[len(rest)-wire.TimestampLen:])
+				require.Equal(t, tr.task, rest[:len(rest)-wire.TimestampLen-1])
 			}
 		}
 		require.Greater(t, len(seen), 15000)

@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"testing"
 	"time"
+
+	"github.com/agentidentity/agentidentity/identity/gateway"
 )
 
 // The baselines sign and verify the same colon payload with crypto/ed25519,
@@ -54,7 +56,7 @@ func BenchmarkVerifyAuthorizationHeader(b *testing.B) {
 	pub := s.PublicKey()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := VerifyAuthorizationHeader(h, pub, at, time.Minute); err != nil {
+		if _, err := gateway.VerifyAuthorizationHeader(h, pub, at, time.Minute); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
@@ -125,13 +126,13 @@ func TestClientRegisterTaskSpellings(t *testing.T) {
 func TestClientTaskResponses(t *testing.T) {
 	srv := clientServer(t)
 	s := clientAgent(t, srv, identitytest.LoginOptions{})
-	sealed, err := identity.SealTaskID(s.PublicKey(), "task-sealed")
+	sealed, err := gateway.SealTaskID(s.PublicKey(), "task-sealed")
 	require.NoError(t, err)
 	otherKey, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
 	otherPub, err := identity.ParsePublicKeySSH(otherKey.PublicKeySSH)
 	require.NoError(t, err)
-	sealedOther, err := identity.SealTaskID(otherPub, "task-x")
+	sealedOther, err := gateway.SealTaskID(otherPub, "task-x")
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -822,7 +823,7 @@ func TestClientFreshSignaturePerAttempt(t *testing.T) {
 	require.ErrorIs(t, err, identity.ErrBootstrapUnavailable)
 	require.Len(t, bodies, 3)
 	for i, b := range bodies {
-		_, err := identity.VerifyTaskRegistration(s.AgentRuntimeID(), []byte(b), s.PublicKey(), clock, time.Minute)
+		_, err := gateway.VerifyTaskRegistration(s.AgentRuntimeID(), []byte(b), s.PublicKey(), clock, time.Minute)
 		require.NoError(t, err, "body %d", i)
 		assert.Contains(t, b, clock.Add(time.Duration(i-2)*time.Second).Format(time.RFC3339))
 	}

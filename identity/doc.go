@@ -37,9 +37,9 @@
 //
 // # Where the identity lives
 //
-// [Store] reads and writes auth.json in $CODEX_HOME (default ~/.codex) the way
+// [codexhome.Store] reads and writes auth.json in $CODEX_HOME (default ~/.codex) the way
 // the Codex CLI does: atomically, mode 0600, under the lock file
-// auth.json.lock, keeping every member it does not know. [LoadConfig] reads
+// auth.json.lock, keeping every member it does not know. [codexhome.LoadConfig] reads
 // config.toml; `[features] use_agent_identity = true` turns the ChatGPT opt-in
 // on.
 //

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 // Sentinel errors that callers branch on with errors.Is. Every error the
@@ -12,17 +14,18 @@ var (
 	// ErrInvalidRuntimeID means an agent runtime id is outside the allowlist:
 	// ASCII letters, digits, '-', '_', '.', '~', 1 to 256 characters, and
 	// neither "." nor "..".
-	ErrInvalidRuntimeID = errors.New("identity: invalid agent runtime id")
+	ErrInvalidRuntimeID = wire.ErrInvalidRuntimeID
 
-	// ErrInvalidTaskID means a task id is empty, not UTF-8 or holds an ASCII
-	// control character.
-	ErrInvalidTaskID = errors.New("identity: invalid task id")
+	// ErrInvalidTaskID means a task id is empty, longer than MaxTaskIDLen
+	// bytes, not UTF-8 or holds a control character (C0, DEL or C1).
+	ErrInvalidTaskID = wire.ErrInvalidTaskID
 
 	// ErrInvalidKey means an agent private or public key could not be used.
-	ErrInvalidKey = errors.New("identity: invalid agent key")
+	ErrInvalidKey = wire.ErrInvalidKey
 
-	// ErrInvalidAssertion means an AgentAssertion header was refused.
-	ErrInvalidAssertion = errors.New("identity: invalid AgentAssertion")
+	// ErrInvalidSigningTime means a signing time outside
+	// [2000-01-01, 9000-01-01): no verifier would accept the header.
+	ErrInvalidSigningTime = wire.ErrInvalidSigningTime
 
 	// ErrInvalidURL means a base URL cannot be used to build an endpoint.
 	ErrInvalidURL = errors.New("identity: invalid URL")
@@ -42,10 +45,6 @@ var (
 	// ErrNoAgentIdentity means $CODEX_HOME holds no agent identity usable under
 	// the chosen policy; callers fall back to bearer auth.
 	ErrNoAgentIdentity = errors.New("identity: no agent identity configured")
-
-	// ErrCorruptAuthFile means auth.json exists but cannot be read safely. The
-	// file is left untouched.
-	ErrCorruptAuthFile = errors.New("identity: auth.json is corrupt")
 )
 
 // maxErrorBody is the largest part of a response body kept in an error.

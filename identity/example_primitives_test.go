@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/gateway"
 )
 
 // The codex-reference test key (seed 0x07…): a public test key, never use it
@@ -29,7 +30,7 @@ func ExampleSigner_AuthorizationHeader() {
 	if err != nil {
 		panic(err)
 	}
-	a, err := identity.VerifyAuthorizationHeader(header, pub, at.Add(10*time.Second), time.Minute)
+	a, err := gateway.VerifyAuthorizationHeader(header, pub, at.Add(10*time.Second), time.Minute)
 	if err != nil {
 		panic(err)
 	}
@@ -75,7 +76,7 @@ func ExampleSigner_TaskRegistrationBody() {
 	fmt.Println(string(body[:46]) + "…")
 
 	// What the backend does (see identitytest), and what the client does.
-	sealed, err := identity.SealTaskID(signer.PublicKey(), "task-abc")
+	sealed, err := gateway.SealTaskID(signer.PublicKey(), "task-abc")
 	if err != nil {
 		panic(err)
 	}

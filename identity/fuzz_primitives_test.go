@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 // fuzzTime is the vectors' timestamp; fuzzed headers are checked against it
@@ -37,9 +40,9 @@ func FuzzVerifyAuthorizationHeader(f *testing.F) {
 		if jsonArray {
 			pf = PayloadJSONArray
 		}
-		a, err := VerifyAuthorizationHeaderFormat(header, pub, fuzzTime, 1<<62, pf)
+		a, err := gateway.VerifyAuthorizationHeaderFormat(header, pub, fuzzTime, 1<<62, pf)
 		if err != nil {
-			if a != (Assertion{}) {
+			if a != (gateway.Assertion{}) {
 				t.Fatalf("non-zero assertion with error %v", err)
 			}
 			if !strings.HasPrefix(err.Error(), "identity: ") {
@@ -70,15 +73,15 @@ func FuzzVerifyEnvelope(f *testing.F) {
 	pub := s.PublicKey()
 	f.Fuzz(func(t *testing.T, env []byte) {
 		header := "AgentAssertion " + base64.RawURLEncoding.EncodeToString(env)
-		a, err := VerifyAuthorizationHeader(header, pub, fuzzTime, 1<<62)
+		a, err := gateway.VerifyAuthorizationHeader(header, pub, fuzzTime, gateway.MaxSkewLimit)
 		if err != nil {
 			return
 		}
 		var canon []byte
 		sigStart := bytes.Index(env, []byte(`"signature":"`)) + len(`"signature":"`)
-		sig, _ := base64.StdEncoding.DecodeString(string(env[sigStart : sigStart+sigB64Len]))
-		var ts [timestampLen]byte
-		canon = appendEnvelope(canon, a.AgentRuntimeID, a.TaskID, appendTimestamp(ts[:0], a.Timestamp), sig)
+		sig, _ := base64.StdEncoding.DecodeString(string(env[sigStart : sigStart+wire.SigB64Len]))
+		var ts [wire.TimestampLen]byte
+		canon = wire.AppendEnvelope(canon, a.AgentRuntimeID, a.TaskID, wire.AppendTimestamp(ts[:0], a.Timestamp), sig)
 		if !bytes.Equal(canon, env) {
 			t.Fatalf("accepted envelope is not canonical: %q", env)
 		}
@@ -106,7 +109,7 @@ func FuzzNewSigner(f *testing.F) {
 		}
 		// Anything accepted re-encodes to the same bytes in its own form.
 		der, _ := base64.StdEncoding.DecodeString(key)
-		v2 := marshalPKCS8v2(s.priv.Seed(), s.pub)
+		v2 := wire.MarshalPKCS8v2(s.priv.Seed(), s.pub)
 		v1 := append([]byte{0x30, 0x2e, 0x02, 0x01, 0x00}, v2[5:48]...)
 		if !bytes.Equal(der, v2) && !bytes.Equal(der, v1) {
 			t.Fatalf("accepted a key that is neither canonical form: %x", der)
@@ -130,7 +133,7 @@ func FuzzParsePublicKeySSH(f *testing.F) {
 		if err != nil {
 			return
 		}
-		want, err := marshalPublicKeySSH(pub)
+		want, err := wire.MarshalPublicKeySSH(pub)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +212,7 @@ func FuzzVerifyTaskRegistration(f *testing.F) {
 	s := testSigner(f)
 	pub := s.PublicKey()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ts, err := VerifyTaskRegistration(v.RuntimeID, body, pub, fuzzTime, 1<<62)
+		ts, err := gateway.VerifyTaskRegistration(v.RuntimeID, body, pub, fuzzTime, gateway.MaxSkewLimit)
 		if err != nil {
 			return
 		}

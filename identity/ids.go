@@ -1,12 +1,20 @@
 package identity
 
-import (
-	"fmt"
-	"unicode/utf8"
-)
+import "github.com/agentidentity/agentidentity/internal/wire"
 
-// MaxRuntimeIDLen is the longest agent runtime id ValidateRuntimeID accepts.
-const MaxRuntimeIDLen = 256
+// Limits of ids, shared with package identity/gateway.
+const (
+	// MaxRuntimeIDLen is the longest agent runtime id ValidateRuntimeID
+	// accepts.
+	MaxRuntimeIDLen = wire.MaxRuntimeIDLen
+	// MaxTaskIDLen is the longest task id ValidateTaskID accepts, in bytes of
+	// UTF-8 before escaping. With a maximal runtime id, every header stays
+	// inside MaxAuthorizationHeaderLen.
+	MaxTaskIDLen = wire.MaxTaskIDLen
+	// MaxAuthorizationHeaderLen is the longest AgentAssertion header value a
+	// verifier reads; a Signer never makes a longer one.
+	MaxAuthorizationHeaderLen = wire.MaxAuthorizationHeaderLen
+)
 
 // ValidateRuntimeID reports whether id can be used as an agent runtime id.
 //
@@ -16,66 +24,16 @@ const MaxRuntimeIDLen = 256
 // In particular '/', '?', '#', '%', ':' and control characters are refused,
 // which keeps the colon-joined payload of spec §3 unambiguous. The error wraps
 // ErrInvalidRuntimeID and never quotes the id.
-func ValidateRuntimeID(id string) error { return validateRuntimeIDBytes(id) }
+func ValidateRuntimeID(id string) error { return wire.ValidateRuntimeID(id) }
 
-func validateRuntimeIDBytes[T string | []byte](id T) error {
-	switch {
-	case len(id) == 0:
-		return fmt.Errorf("%w: it is empty", ErrInvalidRuntimeID)
-	case len(id) > MaxRuntimeIDLen:
-		return fmt.Errorf("%w: it is %d bytes long, more than %d", ErrInvalidRuntimeID, len(id), MaxRuntimeIDLen)
-	case string(id) == "." || string(id) == "..":
-		return fmt.Errorf("%w: it is a dot path segment", ErrInvalidRuntimeID)
-	}
-	for i := 0; i < len(id); i++ {
-		if !runtimeIDByte(id[i]) {
-			return fmt.Errorf("%w: byte %d is not an ASCII letter, digit, '-', '_', '.' or '~'", ErrInvalidRuntimeID, i)
-		}
-	}
-	return nil
-}
-
-func runtimeIDByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	case c == '-', c == '_', c == '.', c == '~':
-		return true
-	}
-	return false
-}
-
-// ValidateTaskID reports whether id can be used as a task id.
+// ValidateTaskID reports whether id can be used as a task id. It is the one
+// rule applied wherever a task id enters: registration answers in every
+// spelling, opened sealed ids, WithTaskID, a stored record and the signer.
 //
-// The backend owns the format of task ids, so anything printable is accepted,
+// The backend owns the format of task ids, so printable text is accepted,
 // including ':' (the fixed timestamp form keeps the signed payload
 // unambiguous), quotes, backslashes and non-ASCII text. Refused, with an error
-// that wraps ErrInvalidTaskID: the empty string, invalid UTF-8 and ASCII
-// control characters (U+0000 to U+001F and U+007F).
-func ValidateTaskID(id string) error { return validateTaskIDBytes(id) }
-
-func validateTaskIDBytes[T string | []byte](id T) error {
-	if len(id) == 0 {
-		return fmt.Errorf("%w: it is empty", ErrInvalidTaskID)
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c < 0x20 || c == 0x7f {
-			return fmt.Errorf("%w: byte %d is an ASCII control character", ErrInvalidTaskID, i)
-		}
-	}
-	if !validUTF8(id) {
-		return fmt.Errorf("%w: it is not valid UTF-8", ErrInvalidTaskID)
-	}
-	return nil
-}
-
-// validUTF8 reports whether s is valid UTF-8, without copying it.
-func validUTF8[T string | []byte](s T) bool {
-	switch v := any(s).(type) {
-	case string:
-		return utf8.ValidString(v)
-	case []byte:
-		return utf8.Valid(v)
-	}
-	return false
-}
+// that wraps ErrInvalidTaskID: the empty string, more than MaxTaskIDLen bytes,
+// invalid UTF-8, and control characters: C0 (U+0000-U+001F), DEL (U+007F) and
+// C1 (U+0080-U+009F).
+func ValidateTaskID(id string) error { return wire.ValidateTaskID(id) }

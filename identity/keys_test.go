@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"filippo.io/edwards25519"
+	"github.com/agentidentity/agentidentity/internal/wire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -95,7 +96,7 @@ func TestKeyVectors(t *testing.T) {
 				})
 			}
 			// The form the Codex CLI writes is the v2 one: match it byte for byte.
-			assert.Equal(t, v.PKCS8v2, base64.StdEncoding.EncodeToString(marshalPKCS8v2(seed, ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))))
+			assert.Equal(t, v.PKCS8v2, base64.StdEncoding.EncodeToString(wire.MarshalPKCS8v2(seed, ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))))
 		})
 	}
 }
@@ -256,12 +257,12 @@ func TestParsePublicKeySSH(t *testing.T) {
 // against a full point decode: every listed encoding (with either sign bit)
 // that decodes is of small order, and every CCTV low-order key is listed.
 func TestSmallOrderBlocklist(t *testing.T) {
-	for i, y := range smallOrderY {
+	for i, y := range wire.SmallOrderY {
 		for _, sign := range []byte{0, 0x80} {
 			t.Run(fmt.Sprintf("entry-%d-sign-%x", i, sign), func(t *testing.T) {
 				enc := y
 				enc[31] |= sign
-				require.ErrorIs(t, checkVerifyKey(enc[:]), ErrInvalidKey)
+				require.ErrorIs(t, wire.CheckVerifyKey(enc[:]), ErrInvalidKey)
 				p, err := new(edwards25519.Point).SetBytes(enc[:])
 				if err != nil {
 					return // not a valid point at all: refused either way
@@ -272,7 +273,7 @@ func TestSmallOrderBlocklist(t *testing.T) {
 	}
 	for _, c := range loadCCTV(t) {
 		if c.has("low_order_A") {
-			require.ErrorIs(t, checkVerifyKey(mustHex(t, c.Key)), ErrInvalidKey, "cctv %d", c.Number)
+			require.ErrorIs(t, wire.CheckVerifyKey(mustHex(t, c.Key)), ErrInvalidKey, "cctv %d", c.Number)
 		}
 	}
 }

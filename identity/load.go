@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
 // EnvAccessToken is the environment variable that carries a standalone Agent
@@ -74,7 +75,7 @@ type LoadOptions struct {
 //
 // With no identity to use, the error wraps [ErrNoAgentIdentity] and callers
 // fall back to bearer auth. A JWT that fails verification fails Load itself;
-// a corrupt auth.json wraps [ErrCorruptAuthFile], never ErrNoAgentIdentity.
+// a corrupt auth.json wraps [codexhome.ErrCorruptAuthFile], never ErrNoAgentIdentity.
 // A bootstrap that failed with [ErrBootstrapUnavailable] is not retried for
 // an hour per (account, AuthAPI base): the remembered error is returned as a
 // [*CachedBootstrapError].
@@ -89,13 +90,13 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 	}
 	home := opts.CodexHome
 	if home == "" {
-		h, err := DefaultCodexHome(getenv)
+		h, err := codexhome.DefaultDir(getenv)
 		if err != nil {
 			return nil, err
 		}
 		home = h
 	}
-	cfg, err := LoadConfig(home)
+	cfg, err := codexhome.LoadConfig(home)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 	l := &loader{
 		opts:   opts,
 		env:    env,
-		store:  OpenStore(home),
+		store:  codexhome.OpenStore(home),
 		client: &Client{AuthAPIBaseURL: env.AuthAPIBaseURL, HTTPClient: opts.HTTPClient},
 		logger: logger,
 	}
@@ -177,7 +178,7 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 type loader struct {
 	opts   LoadOptions
 	env    agentidentity.Environment
-	store  *Store
+	store  *codexhome.Store
 	client *Client
 	logger *slog.Logger
 }
@@ -201,13 +202,13 @@ func (l *loader) fromJWT(ctx context.Context, token, where string) (*RunAuth, er
 	return NewRunAuth(s, l.client, opts...)
 }
 
-func recordMatches(rec *AgentIdentityRecord, login *ChatGPTLogin) bool {
+func recordMatches(rec *codexhome.AgentIdentityRecord, login *codexhome.ChatGPTLogin) bool {
 	return rec.AccountID == login.AccountID && rec.ChatGPTUserID == login.ChatGPTUserID
 }
 
 // fromRecord reuses a stored record, and its stored task unless tasks are
 // kept in memory only.
-func (l *loader) fromRecord(rec *AgentIdentityRecord, login *ChatGPTLogin) (*RunAuth, error) {
+func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome.ChatGPTLogin) (*RunAuth, error) {
 	s, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey)
 	if err != nil {
 		return nil, err
@@ -225,7 +226,7 @@ func (l *loader) fromRecord(rec *AgentIdentityRecord, login *ChatGPTLogin) (*Run
 // accessToken returns the bearer fallback's token source: the access token
 // of the ChatGPT login in auth.json now (the Codex CLI refreshes it), as long
 // as it is still the login the identity belongs to.
-func (l *loader) accessToken(login *ChatGPTLogin) func(context.Context) (string, error) {
+func (l *loader) accessToken(login *codexhome.ChatGPTLogin) func(context.Context) (string, error) {
 	return func(context.Context) (string, error) {
 		f, err := l.store.Read()
 		if err != nil {
@@ -246,7 +247,7 @@ func (l *loader) accessToken(login *ChatGPTLogin) func(context.Context) (string,
 // runtimeID, if that record is still the one in auth.json.
 func (l *loader) taskSaver(runtimeID string) func(context.Context, string) error {
 	return func(ctx context.Context, taskID string) error {
-		return l.store.Update(ctx, func(f *AuthFile) error {
+		return l.store.Update(ctx, func(f *codexhome.AuthFile) error {
 			rec := f.AgentIdentityRecord()
 			if rec == nil || rec.AgentRuntimeID != runtimeID {
 				return errors.New("identity: auth.json no longer holds this agent's record")
@@ -260,14 +261,14 @@ func (l *loader) taskSaver(runtimeID string) func(context.Context, string) error
 // provision registers a new agent and its run task for login and saves the
 // record, all under the auth.json lock so that concurrent processes register
 // one identity between them.
-func (l *loader) provision(ctx context.Context, login *ChatGPTLogin) (*RunAuth, error) {
+func (l *loader) provision(ctx context.Context, login *codexhome.ChatGPTLogin) (*RunAuth, error) {
 	var (
-		result  *AgentIdentityRecord
+		result  *codexhome.AgentIdentityRecord
 		created bool
 	)
 	// existing returns the identity f already holds for login (nil if none),
 	// or an error when f holds something we must not overwrite.
-	existing := func(f *AuthFile) (*AgentIdentityRecord, error) {
+	existing := func(f *codexhome.AuthFile) (*codexhome.AgentIdentityRecord, error) {
 		cur, err := f.ChatGPTLogin()
 		if err != nil {
 			return nil, err
@@ -285,7 +286,7 @@ func (l *loader) provision(ctx context.Context, login *ChatGPTLogin) (*RunAuth, 
 		}
 		return nil, nil
 	}
-	err := l.store.Update(ctx, func(f *AuthFile) error {
+	err := l.store.Update(ctx, func(f *codexhome.AuthFile) error {
 		rec, err := existing(f)
 		if err != nil {
 			return err
@@ -343,7 +344,7 @@ func (l *loader) provision(ctx context.Context, login *ChatGPTLogin) (*RunAuth, 
 
 // register makes a key, registers the agent with the ChatGPT access token,
 // and registers the run task.
-func (l *loader) register(ctx context.Context, login *ChatGPTLogin) (*AgentIdentityRecord, error) {
+func (l *loader) register(ctx context.Context, login *codexhome.ChatGPTLogin) (*codexhome.AgentIdentityRecord, error) {
 	km, err := GenerateKeyMaterial()
 	if err != nil {
 		return nil, err
@@ -371,7 +372,7 @@ func (l *loader) register(ctx context.Context, login *ChatGPTLogin) (*AgentIdent
 			return nil, err
 		}
 	}
-	return &AgentIdentityRecord{
+	return &codexhome.AgentIdentityRecord{
 		AgentRuntimeID:  runtimeID,
 		AgentPrivateKey: km.PrivateKeyPKCS8Base64,
 		AccountID:       login.AccountID,
@@ -383,6 +384,6 @@ func (l *loader) register(ctx context.Context, login *ChatGPTLogin) (*AgentIdent
 	}, nil
 }
 
-func sameLogin(a, b *ChatGPTLogin) bool {
+func sameLogin(a, b *codexhome.ChatGPTLogin) bool {
 	return a != nil && b != nil && a.AccountID == b.AccountID && a.ChatGPTUserID == b.ChatGPTUserID
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
@@ -153,8 +154,8 @@ func TestLoadStoredRecordWithoutTaskSavesIt(t *testing.T) {
 	_, err := f.load(ctx, 0, nil)
 	require.NoError(t, err)
 	// Drop the stored task, as an older writer may have.
-	store := identity.OpenStore(f.home)
-	require.NoError(t, store.Update(ctx, func(a *identity.AuthFile) error {
+	store := codexhome.OpenStore(f.home)
+	require.NoError(t, store.Update(ctx, func(a *codexhome.AuthFile) error {
 		rec := a.AgentIdentityRecord()
 		rec.TaskID = ""
 		return a.SetAgentIdentityRecord(rec)
@@ -177,7 +178,7 @@ func TestLoadLoginChangedReprovisions(t *testing.T) {
 
 	// Another account logs in; the old record must not be reused for it.
 	other := f.srv.MintChatGPTLogin(identitytest.LoginOptions{})
-	store := identity.OpenStore(f.home)
+	store := codexhome.OpenStore(f.home)
 	raw, err := os.ReadFile(store.Path())
 	require.NoError(t, err)
 	var m map[string]any
@@ -288,11 +289,11 @@ func TestLoadRefusals(t *testing.T) {
 		{name: "chatgpt policy without login", home: identitytest.CodexHomeOptions{},
 			policy: identity.PolicyChatGPTAuth, wantIs: identity.ErrNoAgentIdentity},
 		{name: "corrupt auth.json", raw: `{"tokens": {"id_token": "x"`, policy: identity.PolicyChatGPTAuth,
-			wantIs: identity.ErrCorruptAuthFile, notIs: identity.ErrNoAgentIdentity},
+			wantIs: codexhome.ErrCorruptAuthFile, notIs: identity.ErrNoAgentIdentity},
 		{name: "duplicate members", raw: `{"agent_identity": "a", "agent_identity": "b"}`,
-			wantIs: identity.ErrCorruptAuthFile, notIs: identity.ErrNoAgentIdentity},
+			wantIs: codexhome.ErrCorruptAuthFile, notIs: identity.ErrNoAgentIdentity},
 		{name: "empty auth.json", raw: ``, policy: identity.PolicyJWTOnly,
-			wantIs: identity.ErrCorruptAuthFile, notIs: identity.ErrNoAgentIdentity},
+			wantIs: codexhome.ErrCorruptAuthFile, notIs: identity.ErrNoAgentIdentity},
 		{name: "unknown policy", policy: identity.Policy(99), wantMsg: "policy"},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,10 @@
 package identity
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/agentidentity/agentidentity/identity/codexhome"
+)
 
 // Policy says when a Codex home may use Agent Identity (spec §7). The zero
 // value means "take it from config.toml" (see PolicyFromConfig); the two
@@ -21,7 +25,7 @@ const (
 // PolicyFromConfig returns the policy config.toml asks for:
 // PolicyChatGPTAuth when [features] use_agent_identity is true, else
 // PolicyJWTOnly. It never returns the zero Policy.
-func PolicyFromConfig(c Config) Policy {
+func PolicyFromConfig(c codexhome.Config) Policy {
 	if c.UseAgentIdentity {
 		return PolicyChatGPTAuth
 	}

@@ -132,13 +132,13 @@ func agentRegistrationBody(r AgentRegistration) ([]byte, error) {
 	}
 	b := make([]byte, 0, 160+len(r.AgentVersion)+len(r.AgentHarnessID)+len(r.RunningLocation)+len(r.PublicKeySSH))
 	b = append(b, `{"abom":{"agent_version":"`...)
-	b = appendJSONString(b, r.AgentVersion)
+	b = strictjson.AppendString(b, r.AgentVersion)
 	b = append(b, `","agent_harness_id":"`...)
-	b = appendJSONString(b, r.AgentHarnessID)
+	b = strictjson.AppendString(b, r.AgentHarnessID)
 	b = append(b, `","running_location":"`...)
-	b = appendJSONString(b, r.RunningLocation)
+	b = strictjson.AppendString(b, r.RunningLocation)
 	b = append(b, `"},"agent_public_key":"`...)
-	b = appendJSONString(b, r.PublicKeySSH)
+	b = strictjson.AppendString(b, r.PublicKeySSH)
 	b = append(b, `","capabilities":["responsesapi"],"ttl":null}`...)
 	return b, nil
 }

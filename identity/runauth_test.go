@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
@@ -444,7 +445,7 @@ func TestRunAuthHeaderReusedWithinSecond(t *testing.T) {
 	h3, err := ra.AuthorizationHeader(ctx)
 	require.NoError(t, err)
 	assert.NotEqual(t, h1, h3, "a new second gets a new header")
-	a, err := identity.VerifyAuthorizationHeader(h3, f.signer.PublicKey(), now, time.Minute)
+	a, err := gateway.VerifyAuthorizationHeader(h3, f.signer.PublicKey(), now, time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, "task-9", a.TaskID)
 	assert.Equal(t, 0, f.srv.TasksRegistered())

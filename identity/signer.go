@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/agentidentity/agentidentity/internal/wire"
 	"golang.org/x/crypto/curve25519"
 )
 
@@ -40,7 +41,7 @@ func NewSigner(agentRuntimeID, privateKeyPKCS8Base64 string) (*Signer, error) {
 	if err := ValidateRuntimeID(agentRuntimeID); err != nil {
 		return nil, err
 	}
-	priv, err := parsePrivateKeyPKCS8Base64(privateKeyPKCS8Base64)
+	priv, err := wire.ParsePrivateKeyPKCS8Base64(privateKeyPKCS8Base64)
 	if err != nil {
 		return nil, err
 	}
@@ -53,12 +54,12 @@ func newSignerFromKey(runtimeID string, priv ed25519.PrivateKey) (*Signer, error
 		priv:      priv,
 		pub:       priv.Public().(ed25519.PublicKey),
 	}
-	line, err := marshalPublicKeySSH(s.pub)
+	line, err := wire.MarshalPublicKeySSH(s.pub)
 	if err != nil {
 		return nil, err
 	}
 	s.sshLine = line
-	s.x25519Priv = x25519FromSeed(priv.Seed())
+	s.x25519Priv = wire.X25519FromSeed(priv.Seed())
 	xpub, err := curve25519.X25519(s.x25519Priv[:], curve25519.Basepoint)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot derive the X25519 key", ErrInvalidKey)

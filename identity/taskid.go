@@ -1,24 +1,15 @@
 package identity
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
-	"io"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/box"
 
 	"github.com/agentidentity/agentidentity/internal/b64"
+	"github.com/agentidentity/agentidentity/internal/wire"
 )
-
-// maxSealedTaskID bounds the encrypted task id OpenTaskID reads (base64).
-const maxSealedTaskID = 8 << 10
-
-// sealedOverhead is the ephemeral public key plus the Poly1305 tag.
-const sealedOverhead = 32 + box.Overhead
 
 // OpenTaskID decrypts an encrypted task id (spec §4): a libsodium sealed box
 // (crypto_box_seal) to the Signer's X25519 key, in canonical standard base64
@@ -35,14 +26,14 @@ func (s *Signer) OpenTaskID(encrypted string) (string, error) {
 	bad := func(what string) (string, error) {
 		return "", fmt.Errorf("%w: %s", ErrInvalidTaskIDCiphertext, what)
 	}
-	if len(encrypted) > maxSealedTaskID {
-		return bad(fmt.Sprintf("it is longer than %d bytes", maxSealedTaskID))
+	if len(encrypted) > wire.MaxSealedTaskID {
+		return bad(fmt.Sprintf("it is longer than %d bytes", wire.MaxSealedTaskID))
 	}
 	sealed, err := b64.DecodeStd(encrypted)
 	if err != nil {
 		return bad("it is not canonical standard base64 with padding")
 	}
-	if len(sealed) <= sealedOverhead {
+	if len(sealed) <= wire.SealedOverhead {
 		return bad(fmt.Sprintf("it is %d bytes, too short for a sealed box with content", len(sealed)))
 	}
 	if _, err := curve25519.X25519(s.x25519Priv[:], sealed[:32]); err != nil {
@@ -63,44 +54,4 @@ func (s *Signer) OpenTaskID(encrypted string) (string, error) {
 		return "", fmt.Errorf("%w: %w", ErrInvalidTaskIDCiphertext, err)
 	}
 	return id, nil
-}
-
-// SealTaskID is the server side of OpenTaskID (spec §4), for test servers and
-// self-hosted backends: it converts recipient, an agent's Ed25519 public key,
-// to its X25519 public key (the birational Edwards-to-Montgomery map) and
-// seals taskID to it with box.SealAnonymous and crypto/rand, in standard
-// base64 with padding. Every call gives a different ciphertext.
-//
-// taskID must pass ValidateTaskID. A recipient that is not 32 bytes, not a
-// valid point or of small order is refused with an error wrapping
-// ErrInvalidKey.
-func SealTaskID(recipient ed25519.PublicKey, taskID string) (string, error) {
-	return sealTaskID(rand.Reader, recipient, taskID)
-}
-
-func sealTaskID(r io.Reader, recipient ed25519.PublicKey, taskID string) (string, error) {
-	if err := ValidateTaskID(taskID); err != nil {
-		return "", err
-	}
-	xpub, err := x25519PublicFromEd25519(recipient)
-	if err != nil {
-		return "", err
-	}
-	sealed, err := box.SealAnonymous(nil, []byte(taskID), &xpub, r)
-	if err != nil {
-		return "", fmt.Errorf("identity: cannot seal the task id: %w", err)
-	}
-	return base64.StdEncoding.EncodeToString(sealed), nil
-}
-
-// x25519PublicFromEd25519 maps an Ed25519 public key to its X25519 public key
-// (u = (1+y)/(1-y)), refusing invalid and small-order points.
-func x25519PublicFromEd25519(pub ed25519.PublicKey) ([32]byte, error) {
-	p, err := edwardsPoint(pub)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	var out [32]byte
-	copy(out[:], p.BytesMontgomery())
-	return out, nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/wire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/curve25519"
@@ -49,7 +51,7 @@ func TestOpenTaskIDVectors(t *testing.T) {
 			assert.Equal(t, v.Plaintext, got)
 			if v.EphemeralHex != "" {
 				// Reproduce the deterministic box by injecting the ephemeral key.
-				sealed, err := sealTaskID(bytes.NewReader(mustHex(t, v.EphemeralHex)), s.PublicKey(), v.Plaintext)
+				sealed, err := wire.SealTaskID(bytes.NewReader(mustHex(t, v.EphemeralHex)), s.PublicKey(), v.Plaintext)
 				require.NoError(t, err)
 				assert.Equal(t, v.Ciphertext, sealed)
 				assert.Equal(t, v.CiphertextHex, hex.EncodeToString(mustDecodeStd(t, sealed)))
@@ -106,7 +108,7 @@ func TestEd25519ToX25519Vectors(t *testing.T) {
 			assert.Equal(t, v.Public, hex.EncodeToString(s.X25519PublicKey()))
 
 			// The server-side map from the Ed25519 public key agrees.
-			xpub, err := x25519PublicFromEd25519(s.PublicKey())
+			xpub, err := wire.X25519PublicFromEd25519(s.PublicKey())
 			require.NoError(t, err)
 			assert.Equal(t, v.Public, hex.EncodeToString(xpub[:]))
 
@@ -121,7 +123,7 @@ func TestEd25519ToX25519Vectors(t *testing.T) {
 
 			// Seal -> Open round-trips.
 			for _, task := range []string{"task-abc", "t:ä\"<&>", strings.Repeat("x", 1000)} {
-				sealed, err := SealTaskID(s.PublicKey(), task)
+				sealed, err := gateway.SealTaskID(s.PublicKey(), task)
 				require.NoError(t, err)
 				got, err := s.OpenTaskID(sealed)
 				require.NoError(t, err)
@@ -168,7 +170,7 @@ func TestSealedBoxExternalKATs(t *testing.T) {
 }
 
 // sealRaw seals plain to s with the box primitives directly, so tests can
-// make boxes that SealTaskID refuses to make.
+// make boxes that gateway.SealTaskID refuses to make.
 func sealRaw(t testing.TB, s *Signer, plain []byte) string {
 	t.Helper()
 	sealed, err := box.SealAnonymous(nil, plain, &s.x25519Pub, bytes.NewReader(bytes.Repeat([]byte{9}, 32)))
@@ -192,9 +194,9 @@ func TestOpenTaskIDRefuses(t *testing.T) {
 		{"zero ephemeral key", base64.StdEncoding.EncodeToString(lowOrder), nil},
 		{"order-8 ephemeral key", base64.StdEncoding.EncodeToString(lowOrder2), nil},
 		{"missing padding", strings.TrimRight(sealRaw(t, s, []byte("task-12")), "="), nil}, // url alphabet: see the vector variants
-		{"too long", strings.Repeat("A", maxSealedTaskID+4), nil},
+		{"too long", strings.Repeat("A", wire.MaxSealedTaskID+4), nil},
 		{"other recipient", func() string {
-			o, err := SealTaskID(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32)).Public().(ed25519.PublicKey), "task-1")
+			o, err := gateway.SealTaskID(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32)).Public().(ed25519.PublicKey), "task-1")
 			require.NoError(t, err)
 			return o
 		}(), nil},
@@ -232,14 +234,14 @@ func TestSealTaskIDRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := SealTaskID(tt.pub, tt.task)
+			out, err := gateway.SealTaskID(tt.pub, tt.task)
 			require.ErrorIs(t, err, tt.want)
 			assert.Empty(t, out)
 		})
 	}
-	a, err := SealTaskID(s.PublicKey(), "t")
+	a, err := gateway.SealTaskID(s.PublicKey(), "t")
 	require.NoError(t, err)
-	b, err := SealTaskID(s.PublicKey(), "t")
+	b, err := gateway.SealTaskID(s.PublicKey(), "t")
 	require.NoError(t, err)
 	assert.NotEqual(t, a, b, "sealed boxes are randomized")
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/wire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -32,7 +34,7 @@ func loadCCTV(t testing.TB) []cctvVector {
 
 // verifyPath is the key check and signature check the verifiers run.
 func verifyPath(pub, msg, sig []byte) bool {
-	return checkVerifyKey(pub) == nil && verifySignature(pub, msg, sig)
+	return wire.CheckVerifyKey(pub) == nil && wire.VerifySignature(pub, msg, sig)
 }
 
 func TestCCTVThroughVerifyPath(t *testing.T) {
@@ -91,7 +93,7 @@ func TestRFC8032ThroughVerifyPath(t *testing.T) {
 			msg, sig := mustHex(t, v.Message), mustHex(t, v.Signature)
 			assert.Equal(t, pub, []byte(priv.Public().(ed25519.PublicKey)))
 			var got [64]byte
-			signTo(got[:], priv, msg)
+			copy(got[:], ed25519.Sign(priv, msg))
 			assert.Equal(t, sig, got[:])
 			assert.True(t, verifyPath(pub, msg, sig))
 			sig[0] ^= 1
@@ -124,44 +126,46 @@ func TestVerifyAuthorizationHeaderRefuses(t *testing.T) {
 		skew   time.Duration
 		want   error
 	}{
-		{"empty", "", nil, now, 0, ErrInvalidAssertion},
-		{"bearer scheme", "Bearer " + v.EnvelopeB64URL, nil, now, 0, ErrInvalidAssertion},
-		{"lower-case scheme", "agentassertion " + v.EnvelopeB64URL, nil, now, 0, ErrInvalidAssertion},
-		{"two spaces", "AgentAssertion  " + v.EnvelopeB64URL, nil, now, 0, ErrInvalidAssertion},
-		{"trailing space", v.AuthorizationHeader + " ", nil, now, 0, ErrInvalidAssertion},
-		{"padded token", v.AuthorizationHeader + "=", nil, now, 0, ErrInvalidAssertion},
-		{"std alphabet token", "AgentAssertion " + base64.StdEncoding.EncodeToString([]byte(env)), nil, now, 0, ErrInvalidAssertion},
-		{"whitespace in json", envelopeHeader(strings.Replace(env, `":"`, `": "`, 1)), nil, now, 0, ErrInvalidAssertion},
-		{"leading whitespace in json", envelopeHeader(" " + env), nil, now, 0, ErrInvalidAssertion},
-		{"keys in struct order", envelopeHeader(`{"agent_runtime_id":"agent-123","task_id":"task-123","timestamp":"2026-01-02T03:04:05Z","signature":"` + sig + `"}`), nil, now, 0, ErrInvalidAssertion},
-		{"extra member", envelopeHeader(strings.TrimSuffix(env, "}") + `,"x":"y"}`), nil, now, 0, ErrInvalidAssertion},
-		{"duplicate member", envelopeHeader(strings.TrimSuffix(env, "}") + `,"timestamp":"2026-01-02T03:04:05Z"}`), nil, now, 0, ErrInvalidAssertion},
-		{"missing member", envelopeHeader(`{"agent_runtime_id":"agent-123","signature":"` + sig + `","task_id":"task-123"}`), nil, now, 0, ErrInvalidAssertion},
-		{"escaped letter", envelopeHeader(strings.Replace(env, "task-123", `t\u0061sk-123`, 1)), nil, now, 0, ErrInvalidAssertion},
-		{"escaped slash", envelopeHeader(strings.Replace(env, `"signature":"VrYTERspqB39QI+QfHvTG1twTGuO7GroA7asXHNWNdIV3sWTmp4U2MHRplxD6OenxOItjQiZjWFlrqr7VIpiDQ=="`, `"signature":"VrYTERspqB39QI+QfHvTG1twTGuO7GroA7asXHNWNdIV3sWTmp4U2MHRplxD6OenxOItjQiZjWFlrqr7VIpiDQ=\u003d"`, 1)), nil, now, 0, ErrInvalidAssertion},
-		{"number timestamp", envelopeHeader(strings.Replace(env, `"2026-01-02T03:04:05Z"`, `1767323045`, 1)), nil, now, 0, ErrInvalidAssertion},
-		{"trailing bytes", envelopeHeader(env + " "), nil, now, 0, ErrInvalidAssertion},
-		{"two objects", envelopeHeader(env + env), nil, now, 0, ErrInvalidAssertion},
-		{"signature url alphabet", envelopeHeader(strings.Replace(env, "QI+Qf", "QI-Qf", 1)), nil, now, 0, ErrInvalidAssertion},
-		{"signature unpadded", envelopeHeader(strings.Replace(env, "iDQ==", "iDQ", 1)), nil, now, 0, ErrInvalidAssertion},
-		{"signature non-canonical padding bits", envelopeHeader(strings.Replace(env, "iDQ==", "iDR==", 1)), nil, now, 0, ErrInvalidAssertion},
-		{"signature too short", envelopeHeader(strings.Replace(env, sig, sig[:84]+"AA==", 1)), nil, now, 0, ErrInvalidAssertion},
-		{"fractional timestamp", envelopeHeader(strings.Replace(env, "05Z", "05.000Z", 1)), nil, now, 0, ErrInvalidAssertion},
-		{"offset timestamp", envelopeHeader(strings.Replace(env, "05Z", "05+00:00", 1)), nil, now, 0, ErrInvalidAssertion},
-		{"runtime id with colon", envelopeHeader(strings.Replace(env, "agent-123", "agent:123", 1)), nil, now, 0, ErrInvalidRuntimeID},
-		{"empty task id", envelopeHeader(strings.Replace(env, "task-123", "", 1)), nil, now, 0, ErrInvalidTaskID},
-		{"control char in task id", envelopeHeader(strings.Replace(env, "task-123", `task\n123`, 1)), nil, now, 0, ErrInvalidTaskID},
-		{"raw control char in task id", envelopeHeader(strings.Replace(env, "task-123", "task\x01123", 1)), nil, now, 0, ErrInvalidAssertion},
-		{"invalid utf-8 in task id", envelopeHeader(strings.Replace(env, "task-123", "task\xff123", 1)), nil, now, 0, ErrInvalidAssertion},
-		{"changed task id", envelopeHeader(strings.Replace(env, "task-123", "task-124", 1)), nil, now, 0, ErrInvalidAssertion},
-		{"moved colon", envelopeHeader(strings.Replace(strings.Replace(string(mustDecodeHeader(t, colonTask)), `"agent-123"`, `"agent-123:task"`, 1), `"task:x"`, `"x"`, 1)), nil, now, 0, ErrInvalidRuntimeID},
-		{"wrong key", v.AuthorizationHeader, other.PublicKey(), now, time.Hour, ErrInvalidAssertion},
-		{"too old", v.AuthorizationHeader, nil, now.Add(61 * time.Second), time.Minute, ErrInvalidAssertion},
-		{"too new", v.AuthorizationHeader, nil, now.Add(-61 * time.Second), time.Minute, ErrInvalidAssertion},
-		{"negative skew", v.AuthorizationHeader, nil, now, -1, nil},
-		{"short key", v.AuthorizationHeader, make([]byte, 31), now, 0, ErrInvalidKey},
-		{"small-order key", v.AuthorizationHeader, append([]byte{1}, make([]byte, 31)...), now, 0, ErrInvalidKey},
-		{"too long", "AgentAssertion " + strings.Repeat("A", MaxAuthorizationHeaderLen), nil, now, 0, ErrInvalidAssertion},
+		{"empty", "", nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"bearer scheme", "Bearer " + v.EnvelopeB64URL, nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"lower-case scheme", "agentassertion " + v.EnvelopeB64URL, nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"two spaces", "AgentAssertion  " + v.EnvelopeB64URL, nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"trailing space", v.AuthorizationHeader + " ", nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"padded token", v.AuthorizationHeader + "=", nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"std alphabet token", "AgentAssertion " + base64.StdEncoding.EncodeToString([]byte(env)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"whitespace in json", envelopeHeader(strings.Replace(env, `":"`, `": "`, 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"leading whitespace in json", envelopeHeader(" " + env), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"keys in struct order", envelopeHeader(`{"agent_runtime_id":"agent-123","task_id":"task-123","timestamp":"2026-01-02T03:04:05Z","signature":"` + sig + `"}`), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"extra member", envelopeHeader(strings.TrimSuffix(env, "}") + `,"x":"y"}`), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"duplicate member", envelopeHeader(strings.TrimSuffix(env, "}") + `,"timestamp":"2026-01-02T03:04:05Z"}`), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"missing member", envelopeHeader(`{"agent_runtime_id":"agent-123","signature":"` + sig + `","task_id":"task-123"}`), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"escaped letter", envelopeHeader(strings.Replace(env, "task-123", `t\u0061sk-123`, 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"escaped slash", envelopeHeader(strings.Replace(env, `"signature":"VrYTERspqB39QI+QfHvTG1twTGuO7GroA7asXHNWNdIV3sWTmp4U2MHRplxD6OenxOItjQiZjWFlrqr7VIpiDQ=="`, `"signature":"VrYTERspqB39QI+QfHvTG1twTGuO7GroA7asXHNWNdIV3sWTmp4U2MHRplxD6OenxOItjQiZjWFlrqr7VIpiDQ=\u003d"`, 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"number timestamp", envelopeHeader(strings.Replace(env, `"2026-01-02T03:04:05Z"`, `1767323045`, 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"trailing bytes", envelopeHeader(env + " "), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"two objects", envelopeHeader(env + env), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"signature url alphabet", envelopeHeader(strings.Replace(env, "QI+Qf", "QI-Qf", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"signature unpadded", envelopeHeader(strings.Replace(env, "iDQ==", "iDQ", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"signature non-canonical padding bits", envelopeHeader(strings.Replace(env, "iDQ==", "iDR==", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"signature too short", envelopeHeader(strings.Replace(env, sig, sig[:84]+"AA==", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"fractional timestamp", envelopeHeader(strings.Replace(env, "05Z", "05.000Z", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"offset timestamp", envelopeHeader(strings.Replace(env, "05Z", "05+00:00", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"runtime id with colon", envelopeHeader(strings.Replace(env, "agent-123", "agent:123", 1)), nil, now, time.Second, ErrInvalidRuntimeID},
+		{"empty task id", envelopeHeader(strings.Replace(env, "task-123", "", 1)), nil, now, time.Second, ErrInvalidTaskID},
+		{"control char in task id", envelopeHeader(strings.Replace(env, "task-123", `task\n123`, 1)), nil, now, time.Second, ErrInvalidTaskID},
+		{"raw control char in task id", envelopeHeader(strings.Replace(env, "task-123", "task\x01123", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"invalid utf-8 in task id", envelopeHeader(strings.Replace(env, "task-123", "task\xff123", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"changed task id", envelopeHeader(strings.Replace(env, "task-123", "task-124", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"moved colon", envelopeHeader(strings.Replace(strings.Replace(string(mustDecodeHeader(t, colonTask)), `"agent-123"`, `"agent-123:task"`, 1), `"task:x"`, `"x"`, 1)), nil, now, time.Second, ErrInvalidRuntimeID},
+		{"wrong key", v.AuthorizationHeader, other.PublicKey(), now, time.Hour, gateway.ErrInvalidAssertion},
+		{"too old", v.AuthorizationHeader, nil, now.Add(61 * time.Second), time.Minute, gateway.ErrInvalidAssertion},
+		{"too new", v.AuthorizationHeader, nil, now.Add(-61 * time.Second), time.Minute, gateway.ErrInvalidAssertion},
+		{"negative skew", v.AuthorizationHeader, nil, now, -1, gateway.ErrInvalidSkew},
+		{"zero skew", v.AuthorizationHeader, nil, now, 0, gateway.ErrInvalidSkew},
+		{"zero clock", v.AuthorizationHeader, nil, time.Time{}, time.Minute, gateway.ErrImplausibleClock},
+		{"short key", v.AuthorizationHeader, make([]byte, 31), now, time.Second, ErrInvalidKey},
+		{"small-order key", v.AuthorizationHeader, append([]byte{1}, make([]byte, 31)...), now, time.Second, ErrInvalidKey},
+		{"too long", "AgentAssertion " + strings.Repeat("A", MaxAuthorizationHeaderLen), nil, now, time.Second, gateway.ErrInvalidAssertion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,12 +173,12 @@ func TestVerifyAuthorizationHeaderRefuses(t *testing.T) {
 			if pub == nil {
 				pub = s.PublicKey()
 			}
-			a, err := VerifyAuthorizationHeader(tt.header, pub, tt.now, tt.skew)
+			a, err := gateway.VerifyAuthorizationHeader(tt.header, pub, tt.now, tt.skew)
 			require.Error(t, err)
 			if tt.want != nil {
 				require.ErrorIs(t, err, tt.want)
 			}
-			assert.Equal(t, Assertion{}, a)
+			assert.Equal(t, gateway.Assertion{}, a)
 			assert.True(t, strings.HasPrefix(err.Error(), "identity: "), err.Error())
 			assert.NotContains(t, err.Error(), sig)
 		})
@@ -182,11 +186,11 @@ func TestVerifyAuthorizationHeaderRefuses(t *testing.T) {
 
 	// Within the skew, on both sides, and with a fractional now.
 	for _, d := range []time.Duration{-time.Minute, 0, time.Minute, 60*time.Second + 999*time.Millisecond} {
-		_, err := VerifyAuthorizationHeader(v.AuthorizationHeader, s.PublicKey(), now.Add(d), time.Minute)
+		_, err := gateway.VerifyAuthorizationHeader(v.AuthorizationHeader, s.PublicKey(), now.Add(d), time.Minute)
 		require.NoError(t, err, "offset %v", d)
 	}
 	// Task ids holding ':' sign and verify normally.
-	a, err := VerifyAuthorizationHeader(colonTask, s.PublicKey(), now, 0)
+	a, err := gateway.VerifyAuthorizationHeader(colonTask, s.PublicKey(), now, time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "task:x", a.TaskID)
 }
@@ -212,7 +216,7 @@ func TestVerifyTaskRegistration(t *testing.T) {
 	}
 	for _, tt := range good {
 		t.Run(tt.name, func(t *testing.T) {
-			ts, err := VerifyTaskRegistration(v.RuntimeID, []byte(tt.body), s.PublicKey(), now, time.Minute)
+			ts, err := gateway.VerifyTaskRegistration(v.RuntimeID, []byte(tt.body), s.PublicKey(), now, time.Minute)
 			require.NoError(t, err)
 			assert.Equal(t, now, ts)
 		})
@@ -222,31 +226,31 @@ func TestVerifyTaskRegistration(t *testing.T) {
 		now                 time.Time
 		want                error
 	}{
-		{"duplicate member", v.RuntimeID, strings.TrimSuffix(body, "}") + `,"timestamp":"2026-01-02T03:04:05Z"}`, now, ErrInvalidAssertion},
-		{"extra member", v.RuntimeID, strings.TrimSuffix(body, "}") + `,"x":1}`, now, ErrInvalidAssertion},
-		{"missing signature", v.RuntimeID, `{"timestamp":"2026-01-02T03:04:05Z"}`, now, ErrInvalidAssertion},
-		{"number timestamp", v.RuntimeID, `{"timestamp":1,"signature":"` + rsig + `"}`, now, ErrInvalidAssertion},
-		{"null signature", v.RuntimeID, `{"timestamp":"2026-01-02T03:04:05Z","signature":null}`, now, ErrInvalidAssertion},
-		{"array", v.RuntimeID, `[` + body + `]`, now, ErrInvalidAssertion},
-		{"not json", v.RuntimeID, `timestamp=1`, now, ErrInvalidAssertion},
-		{"trailing garbage", v.RuntimeID, body + "x", now, ErrInvalidAssertion},
-		{"fractional timestamp", v.RuntimeID, strings.Replace(body, "05Z", "05.0Z", 1), now, ErrInvalidAssertion},
-		{"url alphabet signature", v.RuntimeID, strings.ReplaceAll(body, "/", "_"), now, ErrInvalidAssertion},
-		{"assertion signature", v.RuntimeID, strings.Replace(body, rsig, v.AssertionSignature, 1), now, ErrInvalidAssertion},
-		{"other runtime id", "agent-124", body, now, ErrInvalidAssertion},
+		{"duplicate member", v.RuntimeID, strings.TrimSuffix(body, "}") + `,"timestamp":"2026-01-02T03:04:05Z"}`, now, gateway.ErrInvalidAssertion},
+		{"extra member", v.RuntimeID, strings.TrimSuffix(body, "}") + `,"x":1}`, now, gateway.ErrInvalidAssertion},
+		{"missing signature", v.RuntimeID, `{"timestamp":"2026-01-02T03:04:05Z"}`, now, gateway.ErrInvalidAssertion},
+		{"number timestamp", v.RuntimeID, `{"timestamp":1,"signature":"` + rsig + `"}`, now, gateway.ErrInvalidAssertion},
+		{"null signature", v.RuntimeID, `{"timestamp":"2026-01-02T03:04:05Z","signature":null}`, now, gateway.ErrInvalidAssertion},
+		{"array", v.RuntimeID, `[` + body + `]`, now, gateway.ErrInvalidAssertion},
+		{"not json", v.RuntimeID, `timestamp=1`, now, gateway.ErrInvalidAssertion},
+		{"trailing garbage", v.RuntimeID, body + "x", now, gateway.ErrInvalidAssertion},
+		{"fractional timestamp", v.RuntimeID, strings.Replace(body, "05Z", "05.0Z", 1), now, gateway.ErrInvalidAssertion},
+		{"url alphabet signature", v.RuntimeID, strings.ReplaceAll(body, "/", "_"), now, gateway.ErrInvalidAssertion},
+		{"assertion signature", v.RuntimeID, strings.Replace(body, rsig, v.AssertionSignature, 1), now, gateway.ErrInvalidAssertion},
+		{"other runtime id", "agent-124", body, now, gateway.ErrInvalidAssertion},
 		{"bad runtime id", "../x", body, now, ErrInvalidRuntimeID},
-		{"stale", v.RuntimeID, body, now.Add(2 * time.Minute), ErrInvalidAssertion},
-		{"too large", v.RuntimeID, strings.TrimSuffix(body, "}") + strings.Repeat(" ", 5000) + "}", now, ErrInvalidAssertion},
+		{"stale", v.RuntimeID, body, now.Add(2 * time.Minute), gateway.ErrInvalidAssertion},
+		{"too large", v.RuntimeID, strings.TrimSuffix(body, "}") + strings.Repeat(" ", 5000) + "}", now, gateway.ErrInvalidAssertion},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			ts, err := VerifyTaskRegistration(tt.runtime, []byte(tt.body), s.PublicKey(), tt.now, time.Minute)
+			ts, err := gateway.VerifyTaskRegistration(tt.runtime, []byte(tt.body), s.PublicKey(), tt.now, time.Minute)
 			require.ErrorIs(t, err, tt.want)
 			assert.True(t, ts.IsZero())
 		})
 	}
-	_, err := VerifyTaskRegistration(v.RuntimeID, []byte(body), s.PublicKey(), now, -1)
+	_, err := gateway.VerifyTaskRegistration(v.RuntimeID, []byte(body), s.PublicKey(), now, -1)
 	require.Error(t, err)
-	_, err = VerifyTaskRegistration(v.RuntimeID, []byte(body), make([]byte, 32), now, 0)
+	_, err = gateway.VerifyTaskRegistration(v.RuntimeID, []byte(body), make([]byte, 32), now, time.Second)
 	require.ErrorIs(t, err, ErrInvalidKey)
 }

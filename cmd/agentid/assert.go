@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 )
 
@@ -117,7 +118,7 @@ header exits 1 with the reason.`)
 		return fmt.Errorf("reading standard input: %w", err)
 	}
 	header := stripOneNewline(string(data))
-	a, err := identity.VerifyAuthorizationHeader(header, pub, now, *maxSkew)
+	a, err := gateway.VerifyAuthorizationHeader(header, pub, now, *maxSkew)
 	if err != nil {
 		return err
 	}

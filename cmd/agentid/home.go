@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
 // codexHome returns --codex-home, else $CODEX_HOME, else ~/.codex.
@@ -11,7 +12,7 @@ func (c *cli) codexHome(flagValue string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	return identity.DefaultCodexHome(c.getenv)
+	return codexhome.DefaultDir(c.getenv)
 }
 
 const defaultNetTimeout = 2 * time.Minute

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/gateway"
 )
 
 func TestEndpoints(t *testing.T) {
@@ -241,7 +242,7 @@ func TestAssertThenVerify(t *testing.T) {
 	r := runBin(t, invocation{args: []string{"assert", "--runtime-id", "agent-7", "--task-id", "task:with:colons", "--key-file", keyFile}, printsSecret: true})
 	require.Equal(t, 0, r.code, r.stderr)
 	header := strings.TrimSuffix(r.stdout, "\n")
-	a, err := identity.VerifyAuthorizationHeader(header, pub, time.Now(), time.Minute)
+	a, err := gateway.VerifyAuthorizationHeader(header, pub, time.Now(), time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, "agent-7", a.AgentRuntimeID)
 	assert.Equal(t, "task:with:colons", a.TaskID)

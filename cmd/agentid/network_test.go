@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
@@ -60,9 +61,9 @@ func mintJWT(t *testing.T, srv *identitytest.Server, o identitytest.JWTOptions) 
 
 // storedRecord reads the agent identity record of home and registers its key
 // as a secret.
-func storedRecord(t *testing.T, home string) *identity.AgentIdentityRecord {
+func storedRecord(t *testing.T, home string) *codexhome.AgentIdentityRecord {
 	t.Helper()
-	af, err := identity.OpenStore(home).Read()
+	af, err := codexhome.OpenStore(home).Read()
 	require.NoError(t, err)
 	rec := af.AgentIdentityRecord()
 	require.NotNil(t, rec)
@@ -137,9 +138,9 @@ func TestProvisionStatusRegisterTask(t *testing.T) {
 
 		optInHome := filepath.Join(t.TempDir(), "optin")
 		require.NoError(t, srv.WriteCodexHome(optInHome, identitytest.CodexHomeOptions{Login: &login, UseAgentIdentity: true}))
-		auth, err := os.ReadFile(filepath.Join(home, identity.AuthFileName))
+		auth, err := os.ReadFile(filepath.Join(home, codexhome.AuthFileName))
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(optInHome, identity.AuthFileName), auth, 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(optInHome, codexhome.AuthFileName), auth, 0o600))
 		before := srv.TasksRegistered()
 		r = runBin(t, invocation{args: []string{"register-task", "--codex-home", optInHome}, env: srv.Env()})
 		require.Equal(t, 0, r.code, r.stderr)
@@ -208,15 +209,15 @@ func TestProvisionFailures(t *testing.T) {
 		}, "no agent identity configured"},
 		{"corrupt auth.json", func(t *testing.T, home string) {
 			require.NoError(t, srv.WriteCodexHome(home, identitytest.CodexHomeOptions{}))
-			require.NoError(t, os.WriteFile(filepath.Join(home, identity.AuthFileName), []byte(`{"tokens":1,"tokens":2}`), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(home, codexhome.AuthFileName), []byte(`{"tokens":1,"tokens":2}`), 0o600))
 		}, "auth.json is corrupt"},
 		{"bad config", func(t *testing.T, home string) {
 			require.NoError(t, srv.WriteCodexHome(home, identitytest.CodexHomeOptions{}))
-			require.NoError(t, os.WriteFile(filepath.Join(home, identity.ConfigFileName), []byte("chatgpt_base_url = 3\n"), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(home, codexhome.ConfigFileName), []byte("chatgpt_base_url = 3\n"), 0o600))
 		}, "invalid config.toml"},
 		{"unknown environment", func(t *testing.T, home string) {
 			require.NoError(t, os.MkdirAll(home, 0o700))
-			require.NoError(t, os.WriteFile(filepath.Join(home, identity.ConfigFileName), []byte("chatgpt_base_url = \"https://example.com\"\n"), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(home, codexhome.ConfigFileName), []byte("chatgpt_base_url = \"https://example.com\"\n"), 0o600))
 		}, "only supports production and staging"},
 	}
 	for _, tt := range tests {
@@ -319,7 +320,7 @@ func TestJWTHome(t *testing.T) {
 	assert.Equal(t, "jwt", st.AgentIdentity.Form)
 	assert.Equal(t, claims.AgentRuntimeID, st.AgentIdentity.AgentRuntimeID)
 	assert.Equal(t, redacted, st.AgentIdentity.Token)
-	assert.Equal(t, identity.AuthModeAgentIdentity, st.AuthFile.AuthMode)
+	assert.Equal(t, codexhome.AuthModeAgentIdentity, st.AuthFile.AuthMode)
 
 	r = runBin(t, invocation{args: []string{"provision"}, env: env})
 	require.Equal(t, 0, r.code, r.stderr)
@@ -388,7 +389,7 @@ func TestServe(t *testing.T) {
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
 	assert.Equal(t, "agent-1", got["agent_runtime_id"])
-	af, err := identity.OpenStore(home).Read()
+	af, err := codexhome.OpenStore(home).Read()
 	require.NoError(t, err)
 	addSecret(t, "served access token", af.Tokens().AccessToken)
 

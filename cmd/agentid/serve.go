@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/agentidentity/agentidentity"
-	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
@@ -36,7 +36,7 @@ once. The server's tokens and keys are test values: never use them elsewhere.`)
 		return err
 	}
 	if *home != "" {
-		for _, name := range []string{identity.AuthFileName, identity.ConfigFileName} {
+		for _, name := range []string{codexhome.AuthFileName, codexhome.ConfigFileName} {
 			if _, err := os.Lstat(filepath.Join(*home, name)); err == nil {
 				return fmt.Errorf("serve: %s already holds %s; give an empty or new folder", *home, name)
 			} else if !errors.Is(err, fs.ErrNotExist) {

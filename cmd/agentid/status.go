@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
 // statusReport is what status prints. Secrets appear only as "present",
@@ -126,11 +127,11 @@ func collectStatus(c *cli, dir string) *statusReport {
 		return msg
 	}
 
-	rep.Config.Path = filepath.Join(dir, identity.ConfigFileName)
+	rep.Config.Path = filepath.Join(dir, codexhome.ConfigFileName)
 	if _, err := os.Stat(rep.Config.Path); err == nil {
 		rep.Config.Exists = true
 	}
-	cfg, err := identity.LoadConfig(dir)
+	cfg, err := codexhome.LoadConfig(dir)
 	if err != nil {
 		rep.Environment.Error = problem(err)
 	}
@@ -159,7 +160,7 @@ func collectStatus(c *cli, dir string) *statusReport {
 		rep.Variables[identity.EnvAccessToken] = "present (takes precedence over auth.json)"
 	}
 
-	store := identity.OpenStore(dir)
+	store := codexhome.OpenStore(dir)
 	rep.AuthFile.Path = store.Path()
 	rep.AgentIdentity.Form = "none"
 	rep.AuthFile.OpenAIAPIKey = "absent"

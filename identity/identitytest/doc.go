@@ -11,7 +11,7 @@
 //     agent runtime id "agent-<n>".
 //   - POST /api/accounts/v1/agent/{id}/task/register: task registration
 //     (spec §4). No Authorization header is allowed; an unknown agent gets
-//     404; the body is checked with identity.VerifyTaskRegistration against
+//     404; the body is checked with gateway.VerifyTaskRegistration against
 //     the agent's key with a ±5 minute skew. It answers a fresh "task-<n>"
 //     in the spelling chosen with [Server.SetTaskIDMode] (sealed to the agent
 //     key for the encrypted spellings).
@@ -19,7 +19,7 @@
 //     the tokens of [Server.MintAgentJWT].
 //   - any other request under /backend-api/: a first-party endpoint that
 //     verifies "Authorization: AgentAssertion …" with
-//     identity.VerifyAuthorizationHeader, requires a task id this server
+//     gateway.VerifyAuthorizationHeader, requires a task id this server
 //     registered for that agent, a matching ChatGPT-Account-ID and the
 //     X-OpenAI-Fedramp header exactly for FedRAMP accounts, and answers 200
 //     {"agent_runtime_id","task_id","body_sha256"} or 401 {"error": reason}.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
@@ -543,7 +544,7 @@ func (s *Server) handleTaskRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown agent")
 		return
 	}
-	if _, err := identity.VerifyTaskRegistration(id, body, a.pub, s.now(), s.maxSkew); err != nil {
+	if _, err := gateway.VerifyTaskRegistration(id, body, a.pub, s.now(), s.maxSkew); err != nil {
 		writeError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
@@ -565,7 +566,7 @@ func (s *Server) handleTaskRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := map[string]string{}
 	seal := func() (string, bool) {
-		sealed, err := identity.SealTaskID(a.pub, taskID)
+		sealed, err := gateway.SealTaskID(a.pub, taskID)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "cannot seal the task id")
 			return "", false
@@ -634,7 +635,7 @@ func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 		reject("unknown agent runtime id")
 		return
 	}
-	as, err := identity.VerifyAuthorizationHeader(header, a.pub, s.now(), s.maxSkew)
+	as, err := gateway.VerifyAuthorizationHeader(header, a.pub, s.now(), s.maxSkew)
 	if err != nil {
 		reject(err.Error())
 		return

@@ -20,6 +20,7 @@ import (
 
 	"github.com/agentidentity/agentidentity/gen"
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
 const root = "../.."
@@ -167,8 +168,8 @@ func checkTOMLBlock(t *testing.T, b block) {
 	switch {
 	case strings.Contains(b.text, "[features]"):
 		home := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(home, identity.ConfigFileName), []byte(b.text), 0o600))
-		cfg, err := identity.LoadConfig(home)
+		require.NoError(t, os.WriteFile(filepath.Join(home, codexhome.ConfigFileName), []byte(b.text), 0o600))
+		cfg, err := codexhome.LoadConfig(home)
 		require.NoError(t, err)
 		require.True(t, cfg.UseAgentIdentity)
 		require.Equal(t, identity.PolicyChatGPTAuth, identity.PolicyFromConfig(cfg))

@@ -1,4 +1,4 @@
-package identity
+package codexhome
 
 import (
 	"os"
@@ -72,7 +72,7 @@ func TestLoadConfigRefuses(t *testing.T) {
 			_, err := LoadConfig(home)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrInvalidConfig)
-			assert.True(t, strings.HasPrefix(err.Error(), "identity: "), err.Error())
+			assert.True(t, strings.HasPrefix(err.Error(), "codexhome: "), err.Error())
 			for _, w := range tt.wants {
 				assert.Contains(t, err.Error(), w)
 			}
@@ -97,31 +97,4 @@ func TestLoadConfigRefuses(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, got.UseAgentIdentity)
 	})
-}
-
-func TestPolicy(t *testing.T) {
-	tests := []struct {
-		name   string
-		policy Policy
-		str    string
-		valid  bool
-	}{
-		{"zero", 0, "from-config", true},
-		{"jwt only", PolicyJWTOnly, "jwt-only", true},
-		{"chatgpt auth", PolicyChatGPTAuth, "chatgpt-auth", true},
-		{"unknown", Policy(9), "Policy(9)", false},
-		{"negative", Policy(-1), "Policy(-1)", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.str, tt.policy.String())
-			assert.Equal(t, tt.valid, tt.policy.valid())
-		})
-	}
-	assert.NotZero(t, PolicyJWTOnly)
-	assert.NotZero(t, PolicyChatGPTAuth)
-	assert.NotEqual(t, PolicyJWTOnly, PolicyChatGPTAuth)
-	assert.Equal(t, PolicyChatGPTAuth, PolicyFromConfig(Config{UseAgentIdentity: true}))
-	assert.Equal(t, PolicyJWTOnly, PolicyFromConfig(Config{}))
-	assert.Equal(t, PolicyJWTOnly, PolicyFromConfig(Config{ChatGPTBaseURL: "https://chatgpt.com"}))
 }

@@ -1,4 +1,4 @@
-package identity
+package codexhome
 
 import (
 	"bytes"
@@ -276,7 +276,7 @@ func TestAuthFileSettersRefuse(t *testing.T) {
 			f := &AuthFile{}
 			err := tt.set(f)
 			require.Error(t, err)
-			assert.True(t, strings.HasPrefix(err.Error(), "identity: "), err.Error())
+			assert.True(t, strings.HasPrefix(err.Error(), "codexhome: "), err.Error())
 			assert.False(t, f.Changed())
 		})
 	}
@@ -328,7 +328,7 @@ func TestParseAuthFileRefuses(t *testing.T) {
 			assert.Nil(t, f)
 			assert.ErrorIs(t, err, ErrCorruptAuthFile)
 			assert.Contains(t, err.Error(), tt.want)
-			assert.True(t, strings.HasPrefix(err.Error(), "identity: "), err.Error())
+			assert.True(t, strings.HasPrefix(err.Error(), "codexhome: "), err.Error())
 			assert.NotContains(t, err.Error(), `"k"`)
 		})
 	}

@@ -1,4 +1,4 @@
-package identity
+package codexhome
 
 import (
 	"errors"
@@ -17,11 +17,6 @@ const ConfigFileName = "config.toml"
 
 // maxConfigSize bounds config.toml.
 const maxConfigSize = 1 << 20
-
-// ErrInvalidConfig means config.toml exists but cannot be used: it is not
-// TOML, is larger than 1 MiB, is not a regular file, or a key this package
-// reads has the wrong type. The message names the key and line.
-var ErrInvalidConfig = errors.New("identity: invalid config.toml")
 
 // Config is the part of the Codex CLI's config.toml that agent identity
 // depends on. The zero value is the default configuration.
@@ -51,7 +46,7 @@ type tomlConfig struct {
 // file is followed, as the Codex CLI does.
 func LoadConfig(codexHome string) (Config, error) {
 	if codexHome == "" {
-		return Config{}, errors.New("identity: no CODEX_HOME folder given for config.toml")
+		return Config{}, errors.New("codexhome: no CODEX_HOME folder given for config.toml")
 	}
 	path := filepath.Join(codexHome, ConfigFileName)
 	data, err := readConfigFile(path)
@@ -70,14 +65,14 @@ func readConfigFile(path string) ([]byte, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("identity: %s: %w", path, err)
+		return nil, fmt.Errorf("codexhome: %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInvalidConfig, path)
 	}
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("identity: %s: %w", path, err)
+		return nil, fmt.Errorf("codexhome: %s: %w", path, err)
 	}
 	defer func() { _ = fh.Close() }()
 	if fi, err := fh.Stat(); err != nil || !fi.Mode().IsRegular() {
@@ -88,7 +83,7 @@ func readConfigFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalidConfig, path, maxConfigSize)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("identity: read %s: %w", path, err)
+		return nil, fmt.Errorf("codexhome: read %s: %w", path, err)
 	}
 	return data, nil
 }

@@ -1,4 +1,4 @@
-package identity_test
+package codexhome_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"log"
 	"os"
 
-	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
 // ExampleStore_Update stores a task id in the agent identity record under
@@ -18,12 +18,12 @@ func ExampleStore_Update() {
 	}
 	defer func() { _ = os.RemoveAll(home) }()
 
-	store := identity.OpenStore(home)
+	store := codexhome.OpenStore(home)
 	ctx := context.Background()
-	err = store.Update(ctx, func(f *identity.AuthFile) error {
+	err = store.Update(ctx, func(f *codexhome.AuthFile) error {
 		rec := f.AgentIdentityRecord()
 		if rec == nil {
-			rec = &identity.AgentIdentityRecord{
+			rec = &codexhome.AgentIdentityRecord{
 				AgentRuntimeID:  "agent-123",
 				AgentPrivateKey: "MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH",
 				AccountID:       "acc-123",
@@ -46,7 +46,7 @@ func ExampleStore_Update() {
 	fi, _ := os.Stat(store.Path())
 	fmt.Println(fi.Mode().Perm())
 	// Output:
-	// identity.AgentIdentityRecord{AgentRuntimeID: "agent-123", AgentPrivateKey: redacted, AccountID: "acc-123", ChatGPTUserID: "user-123", Email: "", PlanType: "plus", FedRAMP: false, TaskID: "task-123"}
+	// codexhome.AgentIdentityRecord{AgentRuntimeID: "agent-123", AgentPrivateKey: redacted, AccountID: "acc-123", ChatGPTUserID: "user-123", Email: "", PlanType: "plus", FedRAMP: false, TaskID: "task-123"}
 	// -rw-------
 }
 
@@ -61,10 +61,10 @@ func ExampleLoadConfig() {
 	if err := os.WriteFile(home+"/config.toml", []byte(conf), 0o600); err != nil {
 		log.Fatal(err)
 	}
-	cfg, err := identity.LoadConfig(home)
+	cfg, err := codexhome.LoadConfig(home)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(identity.PolicyFromConfig(cfg))
-	// Output: chatgpt-auth
+	fmt.Println("use_agent_identity:", cfg.UseAgentIdentity)
+	// Output: use_agent_identity: true
 }

@@ -1,4 +1,4 @@
-package identity
+package codexhome
 
 import (
 	"context"
@@ -58,10 +58,10 @@ func OpenStore(codexHome string) *Store {
 	return s
 }
 
-// DefaultCodexHome returns $CODEX_HOME when it is set and not blank, else
+// DefaultDir returns $CODEX_HOME when it is set and not blank, else
 // ~/.codex, using getenv (nil means os.Getenv) for both CODEX_HOME and the
 // home folder (HOME, or USERPROFILE on Windows).
-func DefaultCodexHome(getenv func(string) string) (string, error) {
+func DefaultDir(getenv func(string) string) (string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -77,7 +77,7 @@ func DefaultCodexHome(getenv func(string) string) (string, error) {
 		var err error
 		home, err = os.UserHomeDir()
 		if err != nil || home == "" {
-			return "", fmt.Errorf("identity: cannot find the home folder for ~/.codex; set CODEX_HOME: %w", err)
+			return "", fmt.Errorf("codexhome: cannot find the home folder for ~/.codex; set CODEX_HOME: %w", err)
 		}
 	}
 	return filepath.Join(home, ".codex"), nil
@@ -89,7 +89,7 @@ func (s *Store) Path() string { return s.path }
 
 func (s *Store) check() error {
 	if s == nil || s.path == "" {
-		return errors.New("identity: no CODEX_HOME folder given for auth.json")
+		return errors.New("codexhome: no CODEX_HOME folder given for auth.json")
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func (s *Store) read(tighten bool) (*AuthFile, bool, error) {
 		return nil, false, fmt.Errorf("%w: %s: %w", ErrUnsafeAuthFile, s.path, err)
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("identity: open %s: %w", s.path, err)
+		return nil, false, fmt.Errorf("codexhome: open %s: %w", s.path, err)
 	}
 	defer func() { _ = fh.Close() }()
 	data, err := limitio.ReadAll(fh, MaxAuthFileSize)
@@ -126,7 +126,7 @@ func (s *Store) read(tighten bool) (*AuthFile, bool, error) {
 		return nil, false, corrupt("the file is larger than %d bytes", MaxAuthFileSize)
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("identity: read %s: %w", s.path, err)
+		return nil, false, fmt.Errorf("codexhome: read %s: %w", s.path, err)
 	}
 	af, err := ParseAuthFile(data)
 	if err != nil {
@@ -136,7 +136,7 @@ func (s *Store) read(tighten bool) (*AuthFile, bool, error) {
 	if tighten {
 		tightened, err = atomicfile.Tighten(fh, 0o600)
 		if err != nil {
-			return nil, false, fmt.Errorf("identity: %s: %w", s.path, err)
+			return nil, false, fmt.Errorf("codexhome: %s: %w", s.path, err)
 		}
 	}
 	return af, tightened, nil
@@ -153,7 +153,7 @@ func (s *Store) lockProcess(ctx context.Context) (func(), error) {
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("identity: waiting for the auth.json lock: %w", context.Cause(ctx))
+		return nil, fmt.Errorf("codexhome: waiting for the auth.json lock: %w", context.Cause(ctx))
 	}
 }
 
@@ -169,13 +169,13 @@ func (s *Store) lockFile(ctx context.Context) (func(), error) {
 	if err != nil {
 		_ = fl.Close()
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("identity: waiting for the auth.json lock: %w", context.Cause(ctx))
+			return nil, fmt.Errorf("codexhome: waiting for the auth.json lock: %w", context.Cause(ctx))
 		}
-		return nil, fmt.Errorf("identity: lock %s: %w", s.lockPath, err)
+		return nil, fmt.Errorf("codexhome: lock %s: %w", s.lockPath, err)
 	}
 	if !ok {
 		_ = fl.Close()
-		return nil, fmt.Errorf("identity: lock %s: not acquired", s.lockPath)
+		return nil, fmt.Errorf("codexhome: lock %s: not acquired", s.lockPath)
 	}
 	return func() { _ = fl.Unlock() }, nil
 }
@@ -197,10 +197,10 @@ func (s *Store) Update(ctx context.Context, fn func(f *AuthFile) error) error {
 		return err
 	}
 	if fn == nil {
-		return errors.New("identity: Store.Update needs a function")
+		return errors.New("codexhome: Store.Update needs a function")
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("identity: update auth.json: %w", context.Cause(ctx))
+		return fmt.Errorf("codexhome: update auth.json: %w", context.Cause(ctx))
 	}
 	unlockProcess, err := s.lockProcess(ctx)
 	if err != nil {
@@ -236,7 +236,7 @@ func (s *Store) Update(ctx context.Context, fn func(f *AuthFile) error) error {
 		if errors.Is(err, atomicfile.ErrNotRegular) {
 			return fmt.Errorf("%w: %s: %w", ErrUnsafeAuthFile, s.path, err)
 		}
-		return fmt.Errorf("identity: write %s: %w", s.path, err)
+		return fmt.Errorf("codexhome: write %s: %w", s.path, err)
 	}
 	return nil
 }

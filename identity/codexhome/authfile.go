@@ -1,4 +1,4 @@
-package identity
+package codexhome
 
 import (
 	"bytes"
@@ -14,11 +14,6 @@ import (
 // MaxAuthFileSize is the largest auth.json the store reads (1 MiB). A larger
 // file is refused as corrupt.
 const MaxAuthFileSize = 1 << 20
-
-// ErrUnsafeAuthFile means the auth.json path names a symbolic link, a
-// directory or another non-regular file. The store neither reads through nor
-// replaces it; the user has to fix the path.
-var ErrUnsafeAuthFile = errors.New("identity: auth.json is not a regular file")
 
 // Member names of auth.json (spec §7), in the order the Codex CLI writes them.
 const (
@@ -45,7 +40,7 @@ const AuthModeAgentIdentity = "agentIdentity"
 // Formatting an AuthFile with fmt prints member names only, never values.
 type AuthFile struct {
 	exists  bool
-	members []jsonMember
+	members []strictjson.Member
 	dirty   bool
 }
 
@@ -66,7 +61,7 @@ func ParseAuthFile(data []byte) (*AuthFile, error) {
 	if err := strictjson.CheckObject(data); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptAuthFile, err)
 	}
-	members, err := parseObjectMembers(data)
+	members, err := strictjson.Members(data)
 	if err != nil {
 		return nil, corrupt("cannot split the top-level object: %v", err)
 	}
@@ -82,37 +77,37 @@ func corrupt(format string, args ...any) error {
 }
 
 func wrongType(name string, raw json.RawMessage, want string) error {
-	return corrupt("member %q is %s, want %s", name, jsonKind(raw), want)
+	return corrupt("member %q is %s, want %s", name, strictjson.Kind(raw), want)
 }
 
 // validate type-checks the known members.
 func (f *AuthFile) validate() error {
 	for _, m := range f.members {
-		switch m.name {
+		switch m.Name {
 		case memberAuthMode, memberOpenAIAPIKey, memberLastRefresh:
-			if _, ok := rawString(m.raw); !ok && !isNull(m.raw) {
-				return wrongType(m.name, m.raw, "a string or null")
+			if _, ok := strictjson.String(m.Raw); !ok && !strictjson.IsNull(m.Raw) {
+				return wrongType(m.Name, m.Raw, "a string or null")
 			}
 		case memberTokens:
-			if isNull(m.raw) {
+			if strictjson.IsNull(m.Raw) {
 				continue
 			}
-			if _, err := parseTokens(m.raw); err != nil {
+			if _, err := parseTokens(m.Raw); err != nil {
 				return err
 			}
 		case memberAgentIdentity:
 			switch {
-			case isNull(m.raw):
-			case m.raw[0] == '"':
-				if _, ok := rawString(m.raw); !ok {
-					return wrongType(m.name, m.raw, "a JWT string or a record object")
+			case strictjson.IsNull(m.Raw):
+			case m.Raw[0] == '"':
+				if _, ok := strictjson.String(m.Raw); !ok {
+					return wrongType(m.Name, m.Raw, "a JWT string or a record object")
 				}
-			case m.raw[0] == '{':
-				if _, err := parseRecord(m.raw); err != nil {
+			case m.Raw[0] == '{':
+				if _, err := parseRecord(m.Raw); err != nil {
 					return err
 				}
 			default:
-				return wrongType(m.name, m.raw, "a JWT string or a record object")
+				return wrongType(m.Name, m.Raw, "a JWT string or a record object")
 			}
 		}
 	}
@@ -125,8 +120,8 @@ func (f *AuthFile) Exists() bool { return f.exists }
 
 func (f *AuthFile) member(name string) (json.RawMessage, bool) {
 	for _, m := range f.members {
-		if m.name == name {
-			return m.raw, true
+		if m.Name == name {
+			return m.Raw, true
 		}
 	}
 	return nil, false
@@ -137,22 +132,22 @@ func (f *AuthFile) member(name string) (json.RawMessage, bool) {
 // the same bytes again changes nothing.
 func (f *AuthFile) setMember(name string, raw json.RawMessage) {
 	for i, m := range f.members {
-		if m.name == name {
-			if bytes.Equal(m.raw, raw) {
+		if m.Name == name {
+			if bytes.Equal(m.Raw, raw) {
 				return
 			}
-			f.members[i].raw = raw
+			f.members[i].Raw = raw
 			f.dirty = true
 			return
 		}
 	}
-	f.members = insertMember(f.members, jsonMember{name: name, raw: raw}, topLevelOrder)
+	f.members = insertMember(f.members, strictjson.Member{Name: name, Raw: raw}, topLevelOrder)
 	f.dirty = true
 }
 
 // insertMember inserts m after the last member that comes before it in
 // order, or before the first member that comes after it, or at the end.
-func insertMember(members []jsonMember, m jsonMember, order []string) []jsonMember {
+func insertMember(members []strictjson.Member, m strictjson.Member, order []string) []strictjson.Member {
 	rank := func(name string) int {
 		for i, n := range order {
 			if n == name {
@@ -161,12 +156,12 @@ func insertMember(members []jsonMember, m jsonMember, order []string) []jsonMemb
 		}
 		return -1
 	}
-	r := rank(m.name)
+	r := rank(m.Name)
 	pos := len(members)
 	if r >= 0 {
 		after, before := -1, -1
 		for i, x := range members {
-			xr := rank(x.name)
+			xr := rank(x.Name)
 			if xr < 0 {
 				continue
 			}
@@ -183,7 +178,7 @@ func insertMember(members []jsonMember, m jsonMember, order []string) []jsonMemb
 			pos = before
 		}
 	}
-	members = append(members, jsonMember{})
+	members = append(members, strictjson.Member{})
 	copy(members[pos+1:], members[pos:])
 	members[pos] = m
 	return members
@@ -191,7 +186,7 @@ func insertMember(members []jsonMember, m jsonMember, order []string) []jsonMemb
 
 func (f *AuthFile) removeMember(name string) {
 	for i, m := range f.members {
-		if m.name == name {
+		if m.Name == name {
 			f.members = append(f.members[:i], f.members[i+1:]...)
 			f.dirty = true
 			return
@@ -204,7 +199,7 @@ func (f *AuthFile) stringMember(name string) string {
 	if !ok {
 		return ""
 	}
-	s, _ := rawString(raw)
+	s, _ := strictjson.String(raw)
 	return s
 }
 
@@ -221,7 +216,7 @@ func (f *AuthFile) SetAuthMode(mode string) error {
 	if err := checkUTF8(memberAuthMode, mode); err != nil {
 		return err
 	}
-	f.setMember(memberAuthMode, encodeJSONString(mode))
+	f.setMember(memberAuthMode, strictjson.Quote(mode))
 	return nil
 }
 
@@ -232,14 +227,14 @@ func (f *AuthFile) OpenAIAPIKey() (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return rawString(raw)
+	return strictjson.String(raw)
 }
 
 // Tokens returns a copy of the ChatGPT login tokens, or nil when tokens is
 // absent or null. The store never changes tokens; this is a read-only view.
 func (f *AuthFile) Tokens() *Tokens {
 	raw, ok := f.member(memberTokens)
-	if !ok || isNull(raw) {
+	if !ok || strictjson.IsNull(raw) {
 		return nil
 	}
 	t, err := parseTokens(raw)
@@ -256,7 +251,7 @@ func (f *AuthFile) AgentIdentityJWT() string {
 	if !ok {
 		return ""
 	}
-	s, _ := rawString(raw)
+	s, _ := strictjson.String(raw)
 	return s
 }
 
@@ -282,14 +277,14 @@ func (f *AuthFile) AgentIdentityRecord() *AgentIdentityRecord {
 // is not UTF-8 or holds whitespace or control characters.
 func (f *AuthFile) SetAgentIdentityJWT(token string) error {
 	if token == "" {
-		return errors.New("identity: empty agent identity JWT")
+		return errors.New("codexhome: empty agent identity JWT")
 	}
 	for _, c := range []byte(token) {
 		if c <= ' ' || c >= 0x7f {
-			return fmt.Errorf("%w: the token holds a character outside printable ASCII", ErrInvalidJWT)
+			return fmt.Errorf("%w: the token holds a character outside printable ASCII", ErrInvalidValue)
 		}
 	}
-	f.setMember(memberAgentIdentity, encodeJSONString(token))
+	f.setMember(memberAgentIdentity, strictjson.Quote(token))
 	return nil
 }
 
@@ -300,7 +295,7 @@ func (f *AuthFile) SetAgentIdentityJWT(token string) error {
 // strings that are not valid UTF-8.
 func (f *AuthFile) SetAgentIdentityRecord(r *AgentIdentityRecord) error {
 	if r == nil {
-		return errors.New("identity: nil agent identity record")
+		return errors.New("codexhome: nil agent identity record")
 	}
 	raw, err := r.encode()
 	if err != nil {
@@ -320,7 +315,7 @@ func (f *AuthFile) Changed() bool { return f.dirty }
 func (f *AuthFile) MemberNames() []string {
 	names := make([]string, len(f.members))
 	for i, m := range f.members {
-		names[i] = m.name
+		names[i] = m.Name
 	}
 	return names
 }
@@ -331,22 +326,22 @@ func (f *AuthFile) MemberNames() []string {
 func (f *AuthFile) Marshal() ([]byte, error) {
 	members := f.members
 	if _, ok := f.member(memberOpenAIAPIKey); !ok {
-		members = insertMember(append([]jsonMember(nil), members...), jsonMember{name: memberOpenAIAPIKey, raw: json.RawMessage("null")}, topLevelOrder)
+		members = insertMember(append([]strictjson.Member(nil), members...), strictjson.Member{Name: memberOpenAIAPIKey, Raw: json.RawMessage("null")}, topLevelOrder)
 	}
-	compact := buildObject(members)
+	compact := strictjson.Build(members)
 	var out bytes.Buffer
 	out.Grow(len(compact) * 2)
 	if err := json.Indent(&out, compact, "", "  "); err != nil {
-		return nil, fmt.Errorf("identity: encode auth.json: %w", err)
+		return nil, fmt.Errorf("codexhome: encode auth.json: %w", err)
 	}
 	return out.Bytes(), nil
 }
 
 // clone returns a deep copy, so a failed Update leaves no trace.
 func (f *AuthFile) clone() *AuthFile {
-	c := &AuthFile{exists: f.exists, dirty: f.dirty, members: make([]jsonMember, len(f.members))}
+	c := &AuthFile{exists: f.exists, dirty: f.dirty, members: make([]strictjson.Member, len(f.members))}
 	for i, m := range f.members {
-		c.members[i] = jsonMember{name: m.name, raw: append(json.RawMessage(nil), m.raw...)}
+		c.members[i] = strictjson.Member{Name: m.Name, Raw: append(json.RawMessage(nil), m.Raw...)}
 	}
 	return c
 }
@@ -354,9 +349,9 @@ func (f *AuthFile) clone() *AuthFile {
 // String returns a redacted summary: the member names, never values.
 func (f *AuthFile) String() string {
 	if f == nil {
-		return "identity.AuthFile(nil)"
+		return "codexhome.AuthFile(nil)"
 	}
-	return fmt.Sprintf("identity.AuthFile{exists: %t, members: [%s]}", f.exists, strings.Join(f.MemberNames(), " "))
+	return fmt.Sprintf("codexhome.AuthFile{exists: %t, members: [%s]}", f.exists, strings.Join(f.MemberNames(), " "))
 }
 
 // GoString implements fmt.GoStringer with the same redacted summary.
@@ -384,14 +379,14 @@ func parseTokens(raw json.RawMessage) (*Tokens, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, wrongType(memberTokens, raw, "an object or null")
 	}
-	members, err := parseObjectMembers(raw)
+	members, err := strictjson.Members(raw)
 	if err != nil {
 		return nil, corrupt("member %q: %v", memberTokens, err)
 	}
 	t := &Tokens{}
 	for _, m := range members {
 		var dst *string
-		switch m.name {
+		switch m.Name {
 		case "id_token":
 			dst = &t.IDToken
 		case "access_token":
@@ -403,12 +398,12 @@ func parseTokens(raw json.RawMessage) (*Tokens, error) {
 		default:
 			continue
 		}
-		if isNull(m.raw) {
+		if strictjson.IsNull(m.Raw) {
 			continue
 		}
-		s, ok := rawString(m.raw)
+		s, ok := strictjson.String(m.Raw)
 		if !ok {
-			return nil, wrongType(memberTokens+"."+m.name, m.raw, "a string or null")
+			return nil, wrongType(memberTokens+"."+m.Name, m.Raw, "a string or null")
 		}
 		*dst = s
 	}
@@ -424,7 +419,7 @@ func presence(s string) string {
 
 // String returns a redacted summary.
 func (t Tokens) String() string {
-	return fmt.Sprintf("identity.Tokens{IDToken: %s, AccessToken: %s, RefreshToken: %s, AccountID: %q}",
+	return fmt.Sprintf("codexhome.Tokens{IDToken: %s, AccessToken: %s, RefreshToken: %s, AccountID: %q}",
 		presence(t.IDToken), presence(t.AccessToken), presence(t.RefreshToken), t.AccountID)
 }
 

@@ -1,10 +1,12 @@
-package identity
+package codexhome
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
 // Member names of the agent_identity record (spec §7), in the order the
@@ -42,45 +44,45 @@ type AgentIdentityRecord struct {
 
 	// orig holds the members as read, in order, so unknown members and
 	// unchanged values survive a rewrite byte for byte.
-	orig []jsonMember
+	orig []strictjson.Member
 }
 
 func parseRecord(raw json.RawMessage) (*AgentIdentityRecord, error) {
-	members, err := parseObjectMembers(raw)
+	members, err := strictjson.Members(raw)
 	if err != nil {
 		return nil, corrupt("member %q: %v", memberAgentIdentity, err)
 	}
 	r := &AgentIdentityRecord{orig: members}
 	seen := map[string]bool{}
 	for _, m := range members {
-		name := memberAgentIdentity + "." + m.name
-		switch m.name {
+		name := memberAgentIdentity + "." + m.Name
+		switch m.Name {
 		case recordRuntimeID, recordPrivateKey, recordAccountID, recordUserID:
-			s, ok := rawString(m.raw)
+			s, ok := strictjson.String(m.Raw)
 			if !ok {
-				return nil, wrongType(name, m.raw, "a string")
+				return nil, wrongType(name, m.Raw, "a string")
 			}
-			*r.stringField(m.name) = s
+			*r.stringField(m.Name) = s
 		case recordEmail, recordPlanType, recordTaskID:
-			if isNull(m.raw) {
+			if strictjson.IsNull(m.Raw) {
 				break
 			}
-			s, ok := rawString(m.raw)
+			s, ok := strictjson.String(m.Raw)
 			if !ok {
-				return nil, wrongType(name, m.raw, "a string or null")
+				return nil, wrongType(name, m.Raw, "a string or null")
 			}
-			*r.stringField(m.name) = s
+			*r.stringField(m.Name) = s
 		case recordFedRAMP:
-			if isNull(m.raw) {
+			if strictjson.IsNull(m.Raw) {
 				break
 			}
-			b, ok := rawBool(m.raw)
+			b, ok := strictjson.Bool(m.Raw)
 			if !ok {
-				return nil, wrongType(name, m.raw, "a boolean or null")
+				return nil, wrongType(name, m.Raw, "a boolean or null")
 			}
 			r.FedRAMP = b
 		}
-		seen[m.name] = true
+		seen[m.Name] = true
 	}
 	for _, req := range []string{recordRuntimeID, recordPrivateKey, recordAccountID, recordUserID} {
 		if !seen[req] {
@@ -126,7 +128,7 @@ func (r *AgentIdentityRecord) known(name string) json.RawMessage {
 	if name == recordTaskID && s == "" {
 		return nil
 	}
-	return encodeJSONString(s)
+	return strictjson.Quote(s)
 }
 
 // isZero reports whether the field of a known member holds its zero value.
@@ -141,19 +143,19 @@ func (r *AgentIdentityRecord) isZero(name string) bool {
 // decodes to the current field value, so its exact bytes can be kept.
 func (r *AgentIdentityRecord) sameValue(name string, raw json.RawMessage) bool {
 	if name == recordFedRAMP {
-		b, ok := rawBool(raw)
+		b, ok := strictjson.Bool(raw)
 		return ok && b == r.FedRAMP
 	}
-	s, ok := rawString(raw)
+	s, ok := strictjson.String(raw)
 	return ok && s == *r.stringField(name)
 }
 
 func (r *AgentIdentityRecord) encode() (json.RawMessage, error) {
 	if r.AgentRuntimeID == "" {
-		return nil, errors.New("identity: agent identity record without agent_runtime_id")
+		return nil, errors.New("codexhome: agent identity record without agent_runtime_id")
 	}
 	if r.AgentPrivateKey == "" {
-		return nil, errors.New("identity: agent identity record without agent_private_key")
+		return nil, errors.New("codexhome: agent identity record without agent_private_key")
 	}
 	for _, name := range recordOrder {
 		if name == recordFedRAMP {
@@ -171,20 +173,20 @@ func (r *AgentIdentityRecord) encode() (json.RawMessage, error) {
 		}
 		return false
 	}
-	var out []jsonMember
+	var out []strictjson.Member
 	done := map[string]bool{}
 	for _, m := range r.orig {
-		if !isKnown(m.name) {
-			out = append(out, jsonMember{name: m.name, raw: m.raw})
+		if !isKnown(m.Name) {
+			out = append(out, strictjson.Member{Name: m.Name, Raw: m.Raw})
 			continue
 		}
-		done[m.name] = true
-		if r.sameValue(m.name, m.raw) {
-			out = append(out, jsonMember{name: m.name, raw: m.raw})
+		done[m.Name] = true
+		if r.sameValue(m.Name, m.Raw) {
+			out = append(out, strictjson.Member{Name: m.Name, Raw: m.Raw})
 			continue
 		}
-		if v := r.known(m.name); v != nil {
-			out = append(out, jsonMember{name: m.name, raw: v})
+		if v := r.known(m.Name); v != nil {
+			out = append(out, strictjson.Member{Name: m.Name, Raw: v})
 		}
 	}
 	for _, name := range recordOrder {
@@ -198,10 +200,10 @@ func (r *AgentIdentityRecord) encode() (json.RawMessage, error) {
 			continue
 		}
 		if v := r.known(name); v != nil {
-			out = insertMember(out, jsonMember{name: name, raw: v}, recordOrder)
+			out = insertMember(out, strictjson.Member{Name: name, Raw: v}, recordOrder)
 		}
 	}
-	return buildObject(out), nil
+	return strictjson.Build(out), nil
 }
 
 // Equal reports whether r and o hold the same known values (unknown
@@ -217,7 +219,7 @@ func (r *AgentIdentityRecord) Equal(o *AgentIdentityRecord) bool {
 
 // String returns a summary without the private key.
 func (r AgentIdentityRecord) String() string {
-	return fmt.Sprintf("identity.AgentIdentityRecord{AgentRuntimeID: %q, AgentPrivateKey: %s, AccountID: %q, ChatGPTUserID: %q, Email: %q, PlanType: %q, FedRAMP: %t, TaskID: %q}",
+	return fmt.Sprintf("codexhome.AgentIdentityRecord{AgentRuntimeID: %q, AgentPrivateKey: %s, AccountID: %q, ChatGPTUserID: %q, Email: %q, PlanType: %q, FedRAMP: %t, TaskID: %q}",
 		r.AgentRuntimeID, redactedOrAbsent(r.AgentPrivateKey), r.AccountID, r.ChatGPTUserID, r.Email, r.PlanType, r.FedRAMP, r.TaskID)
 }
 

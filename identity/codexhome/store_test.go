@@ -1,6 +1,6 @@
 //go:build unix
 
-package identity
+package codexhome
 
 import (
 	"bufio"
@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/internal/atomicfile"
+	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
 // Environment of the helper process started by the multi-process tests.
@@ -128,8 +129,8 @@ func incrementCounter(f *AuthFile) error {
 const contentSize = 64 << 10
 
 var (
-	contentA = encodeJSONString(strings.Repeat("A", contentSize))
-	contentB = encodeJSONString(strings.Repeat("B", contentSize))
+	contentA = strictjson.Quote(strings.Repeat("A", contentSize))
+	contentB = strictjson.Quote(strings.Repeat("B", contentSize))
 )
 
 func flipContent(f *AuthFile) error {
@@ -387,7 +388,6 @@ func TestStoreRefusesCorruptFileUntouched(t *testing.T) {
 				return nil
 			})
 			assert.ErrorIs(t, err, ErrCorruptAuthFile)
-			assert.NotErrorIs(t, err, ErrNoAgentIdentity)
 			data, err := os.ReadFile(s.Path())
 			require.NoError(t, err)
 			assert.Equal(t, len(tt.data), len(data))
@@ -418,7 +418,7 @@ func TestStoreFailedWriteKeepsOldFile(t *testing.T) {
 				err := s.Update(context.Background(), func(f *AuthFile) error { return f.SetAgentIdentityJWT("n.e.w") })
 				require.Error(t, err)
 				assert.ErrorIs(t, err, errno)
-				assert.True(t, strings.HasPrefix(err.Error(), "identity: write "), err.Error())
+				assert.True(t, strings.HasPrefix(err.Error(), "codexhome: write "), err.Error())
 				data, err := os.ReadFile(s.Path())
 				require.NoError(t, err)
 				assert.Equal(t, orig, data)
@@ -447,7 +447,7 @@ func TestStoreWriteFailsOnFullDisk(t *testing.T) {
 	var out strings.Builder
 	cmd := startHelper(t, "fsize-limit", home, 0, &out)
 	require.NoError(t, cmd.Wait())
-	assert.Contains(t, out.String(), "update error: identity: write ")
+	assert.Contains(t, out.String(), "update error: codexhome: write ")
 	assert.Contains(t, out.String(), syscall.EFBIG.Error())
 	data, err := os.ReadFile(s.Path())
 	require.NoError(t, err)
@@ -500,7 +500,7 @@ func TestStoreWriteFailsInReadOnlyFolder(t *testing.T) {
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	require.NoError(t, cmd.Run())
-	assert.Contains(t, out.String(), "update error: identity: write ")
+	assert.Contains(t, out.String(), "update error: codexhome: write ")
 	assert.Contains(t, out.String(), "permission denied")
 	data, err := os.ReadFile(s.Path())
 	require.NoError(t, err)
@@ -668,7 +668,7 @@ func TestStoreCrashDuringSave(t *testing.T) {
 	}
 }
 
-func TestDefaultCodexHome(t *testing.T) {
+func TestDefaultDir(t *testing.T) {
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -681,14 +681,14 @@ func TestDefaultCodexHome(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := DefaultCodexHome(func(k string) string { return tt.env[k] })
+			got, err := DefaultDir(func(k string) string { return tt.env[k] })
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
 	}
 	t.Run("nil getenv", func(t *testing.T) {
 		t.Setenv("CODEX_HOME", "/from/env")
-		got, err := DefaultCodexHome(nil)
+		got, err := DefaultDir(nil)
 		require.NoError(t, err)
 		assert.Equal(t, "/from/env", got)
 	})

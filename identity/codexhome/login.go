@@ -1,4 +1,4 @@
-package identity
+package codexhome
 
 import (
 	"encoding/json"
@@ -100,25 +100,25 @@ func decodeIDTokenClaims(token string) (*idTokenClaims, error) {
 	if err := strictjson.CheckObject(payload); err != nil {
 		return nil, fmt.Errorf("%w: %s payload: %w", ErrCorruptAuthFile, where, err)
 	}
-	members, err := parseObjectMembers(payload)
+	members, err := strictjson.Members(payload)
 	if err != nil {
 		return nil, corrupt("%s payload: %v", where, err)
 	}
 	c := &idTokenClaims{}
 	for _, m := range members {
-		switch m.name {
+		switch m.Name {
 		case "email":
-			if err := optString(where+" claim email", m.raw, &c.email); err != nil {
+			if err := optString(where+" claim email", m.Raw, &c.email); err != nil {
 				return nil, err
 			}
 		case idTokenAuthClaim:
-			if isNull(m.raw) {
+			if strictjson.IsNull(m.Raw) {
 				continue
 			}
-			if m.raw[0] != '{' {
-				return nil, wrongType(where+" claim "+idTokenAuthClaim, m.raw, "an object")
+			if m.Raw[0] != '{' {
+				return nil, wrongType(where+" claim "+idTokenAuthClaim, m.Raw, "an object")
 			}
-			if err := c.readAuthClaim(m.raw); err != nil {
+			if err := c.readAuthClaim(m.Raw); err != nil {
 				return nil, err
 			}
 		}
@@ -127,29 +127,29 @@ func decodeIDTokenClaims(token string) (*idTokenClaims, error) {
 }
 
 func (c *idTokenClaims) readAuthClaim(raw json.RawMessage) error {
-	members, err := parseObjectMembers(raw)
+	members, err := strictjson.Members(raw)
 	if err != nil {
 		return corrupt("tokens.id_token claim %s: %v", idTokenAuthClaim, err)
 	}
 	for _, m := range members {
-		name := "tokens.id_token claim " + idTokenAuthClaim + "." + m.name
+		name := "tokens.id_token claim " + idTokenAuthClaim + "." + m.Name
 		var err error
-		switch m.name {
+		switch m.Name {
 		case "chatgpt_account_id":
-			err = optString(name, m.raw, &c.accountID)
+			err = optString(name, m.Raw, &c.accountID)
 		case "chatgpt_user_id":
-			err = optString(name, m.raw, &c.chatgptUserID)
+			err = optString(name, m.Raw, &c.chatgptUserID)
 		case "user_id":
-			err = optString(name, m.raw, &c.userID)
+			err = optString(name, m.Raw, &c.userID)
 		case "chatgpt_plan_type":
-			err = optString(name, m.raw, &c.planType)
+			err = optString(name, m.Raw, &c.planType)
 		case "chatgpt_account_is_fedramp":
-			if isNull(m.raw) {
+			if strictjson.IsNull(m.Raw) {
 				continue
 			}
-			b, ok := rawBool(m.raw)
+			b, ok := strictjson.Bool(m.Raw)
 			if !ok {
-				err = wrongType(name, m.raw, "a boolean or null")
+				err = wrongType(name, m.Raw, "a boolean or null")
 			}
 			c.fedRAMP = b
 		}
@@ -162,10 +162,10 @@ func (c *idTokenClaims) readAuthClaim(raw json.RawMessage) error {
 
 // optString decodes a string-or-null member into dst.
 func optString(name string, raw json.RawMessage, dst *string) error {
-	if isNull(raw) {
+	if strictjson.IsNull(raw) {
 		return nil
 	}
-	s, ok := rawString(raw)
+	s, ok := strictjson.String(raw)
 	if !ok {
 		return wrongType(name, raw, "a string or null")
 	}
@@ -175,7 +175,7 @@ func optString(name string, raw json.RawMessage, dst *string) error {
 
 // String returns a summary without the access token.
 func (l ChatGPTLogin) String() string {
-	return fmt.Sprintf("identity.ChatGPTLogin{AccessToken: %s, AccountID: %q, ChatGPTUserID: %q, Email: %q, PlanType: %q, FedRAMP: %t}",
+	return fmt.Sprintf("codexhome.ChatGPTLogin{AccessToken: %s, AccountID: %q, ChatGPTUserID: %q, Email: %q, PlanType: %q, FedRAMP: %t}",
 		redactedOrAbsent(l.AccessToken), l.AccountID, l.ChatGPTUserID, l.Email, l.PlanType, l.FedRAMP)
 }
 

@@ -1,4 +1,4 @@
-package identity
+package codexhome
 
 import (
 	"bytes"
@@ -52,8 +52,8 @@ func FuzzParseAuthFile(f *testing.F) {
 			t.Fatalf("member count %d, want %d", len(got), len(want))
 		}
 		for i := range want {
-			if got[i].name != want[i].name || !bytes.Equal(got[i].raw, want[i].raw) {
-				t.Fatalf("member %d differs after a round trip: %q", i, want[i].name)
+			if got[i].Name != want[i].Name || !bytes.Equal(got[i].Raw, want[i].Raw) {
+				t.Fatalf("member %d differs after a round trip: %q", i, want[i].Name)
 			}
 		}
 		// Marshal is stable.

@@ -1,0 +1,21 @@
+// Package gateway is the verifying side of Codex Agent Identity: it checks
+// the "Authorization: AgentAssertion …" headers and task registration bodies
+// that agents send, for servers, proxies and test backends.
+//
+// It links neither the Codex CLI's files (package identity/codexhome) nor the
+// client side (package identity): a server that verifies agents needs only
+// this package and the public keys of the agents it knows.
+//
+// # Verifying a header
+//
+// [VerifyAuthorizationHeader] checks one header against one public key,
+// strictly: one canonical encoding, a fresh timestamp compared as instants, a
+// plausible verifier clock, a valid Ed25519 signature.
+//
+// # What an assertion proves
+//
+// An assertion binds the agent runtime id, the task id and the second it was
+// made; it does not bind the method, path, origin or body of the request. It
+// can therefore be replayed anywhere that trusts the agent's key until its
+// window closes: keep the window short and serve only over TLS.
+package gateway

@@ -1,0 +1,202 @@
+// Package netrule is the module's one rule for where credentials may go:
+// which hosts count as loopback (the only place plain http is allowed), what
+// a first-party origin is, how a request's host is compared with it, and how
+// a configured URL is shown in errors, logs and status output.
+package netrule
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// ErrInsecureOrigin is wrapped by CheckOrigin's refusals.
+var ErrInsecureOrigin = errors.New("not a usable first-party origin")
+
+// IsLoopbackHost reports whether a parsed host name (as url.URL.Hostname
+// returns it) is localhost (ASCII letters in any case), an IPv4 address in
+// 127.0.0.0/8 in dotted-quad form, or the IPv6 loopback ::1 (no zone, not
+// IPv4-mapped). It is the one rule by which this module allows plain http.
+func IsLoopbackHost(host string) bool {
+	if len(host) == len("localhost") && ASCIILower(host) == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil || a.Zone() != "" {
+		return false
+	}
+	if a.Is4() {
+		return a.As4()[0] == 127
+	}
+	return a == netip.IPv6Loopback()
+}
+
+// SecureScheme reports whether u may carry credentials by its scheme: https,
+// or http to a loopback host.
+func SecureScheme(u *url.URL) bool {
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return true
+	case "http":
+		return IsLoopbackHost(u.Hostname())
+	}
+	return false
+}
+
+// IsASCIIHost reports whether host is plain printable ASCII with no space.
+// Credentials are given only to ASCII hosts: a Unicode host could be mapped
+// (IDNA) to another one than the one compared.
+func IsASCIIHost(host string) bool {
+	if host == "" {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; c <= 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckOrigin parses raw as a first-party origin and returns it in the
+// canonical form of Origin. It must be an absolute https URL (http only on a
+// loopback host) with a plain ASCII host, no user info, and no query or
+// fragment; a path is ignored. Refusals wrap ErrInsecureOrigin.
+func CheckOrigin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return "", fmt.Errorf("%w: %s is not an absolute URL with a host", ErrInsecureOrigin, Redact(raw))
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("%w: %s holds user information", ErrInsecureOrigin, Redact(raw))
+	}
+	if !IsASCIIHost(u.Host) {
+		return "", fmt.Errorf("%w: %s: the host is not plain ASCII", ErrInsecureOrigin, Redact(raw))
+	}
+	if !SecureScheme(u) {
+		return "", fmt.Errorf("%w: %s must use https (plain http only on loopback hosts)", ErrInsecureOrigin, Redact(raw))
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("%w: %s has a query or fragment", ErrInsecureOrigin, Redact(raw))
+	}
+	return Origin(u), nil
+}
+
+// Origin returns "scheme://host[:port]" of u with the scheme and host in
+// lower case (ASCII only) and the scheme's default port dropped.
+func Origin(u *url.URL) string {
+	scheme := ASCIILower(u.Scheme)
+	host := ASCIILower(u.Hostname())
+	port := u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		return scheme + "://" + host + ":" + port
+	}
+	return scheme + "://" + host
+}
+
+// SameOrigin reports whether the request URL u goes to origin (a value
+// returned by CheckOrigin or Origin). The host net/http dials is compared
+// byte for byte under ASCII-only case folding: never strings.EqualFold, which
+// folds the Kelvin sign to 'k', and never IDNA, which maps look-alikes such as
+// 'ⅿ' to ASCII while net/http dials the punycode host. A URL with user info
+// or a non-ASCII host is never first-party. It does not allocate for the
+// common spellings.
+func SameOrigin(u *url.URL, origin string) bool {
+	if u == nil || u.User != nil || origin == "" {
+		return false
+	}
+	i := strings.Index(origin, "://")
+	if i < 0 || !ASCIIEqualFold(u.Scheme, origin[:i]) {
+		return false
+	}
+	if !IsASCIIHost(u.Host) {
+		return false
+	}
+	if ASCIIEqualFold(u.Host, origin[i+3:]) {
+		return true
+	}
+	// Slow path: default ports, IPv6 brackets.
+	return Origin(u) == origin
+}
+
+// ASCIIEqualFold is strings.EqualFold for ASCII letters only.
+func ASCIIEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// ASCIILower lower-cases ASCII letters only.
+func ASCIILower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// Redact returns raw safe to show in an error, a log line or status output:
+// user info, query and fragment are replaced by "REDACTED", and the result is
+// cut to 200 bytes. It is the one redaction of configured URLs in the module.
+func Redact(raw string) string {
+	const maxShown, maxParsed = 200, 4096
+	if len(raw) > maxParsed {
+		return fmt.Sprintf("(URL of %d bytes)", len(raw))
+	}
+	shown := raw
+	if u, err := url.Parse(raw); err != nil {
+		if strings.ContainsAny(raw, "@?#") {
+			return fmt.Sprintf("(unparsable URL of %d bytes)", len(raw))
+		}
+	} else if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
+		if u.User != nil {
+			u.User = url.User("REDACTED")
+		}
+		if u.RawQuery != "" || u.ForceQuery {
+			u.RawQuery, u.ForceQuery = "REDACTED", false
+		}
+		if u.Fragment != "" || strings.Contains(raw, "#") {
+			u.Fragment, u.RawFragment = "REDACTED", ""
+		}
+		shown = u.String()
+	}
+	if len(shown) > maxShown {
+		cut := maxShown
+		for cut > 0 && shown[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
+			cut--
+		}
+		return shown[:cut] + fmt.Sprintf("… (%d bytes)", len(raw))
+	}
+	return shown
+}
