@@ -45,7 +45,7 @@ func (s *Signer) AuthorizationHeaderFormat(taskID string, at time.Time, f Payloa
 
 // sign is the Signer's wire.SignFunc.
 func (s *Signer) sign(sig, msg []byte) error {
-	copy(sig, ed25519.Sign(s.priv, msg))
+	copy(sig, ed25519.Sign(s.key.Get().priv, msg))
 	return nil
 }
 

@@ -19,14 +19,14 @@ func benchSetup(b *testing.B) (*Signer, string, []byte, []byte, time.Time) {
 		b.Fatal(err)
 	}
 	msg := []byte(s.AgentRuntimeID() + ":task_7f3c2a9e-41d2-4b8e-9c1a-0f5e6d7c8b9a:2026-01-02T03:04:05Z")
-	return s, h, msg, ed25519.Sign(s.priv, msg), at
+	return s, h, msg, ed25519.Sign(s.key.Get().priv, msg), at
 }
 
 func BenchmarkEd25519Sign(b *testing.B) {
 	s, _, msg, _, _ := benchSetup(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = ed25519.Sign(s.priv, msg)
+		_ = ed25519.Sign(s.key.Get().priv, msg)
 	}
 }
 

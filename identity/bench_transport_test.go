@@ -32,7 +32,7 @@ func benchRunAuth(b *testing.B) *identity.RunAuth {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := identity.NewSigner("agent-bench", km.PrivateKeyPKCS8Base64)
+	s, err := identity.NewSigner("agent-bench", km.PrivateKeyPKCS8Base64.Reveal())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func clientBenchSetup(b *testing.B) (*identitytest.Server, *identity.Signer) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
 	if err != nil {
 		b.Fatal(err)
 	}

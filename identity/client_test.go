@@ -69,7 +69,7 @@ func clientAgent(t *testing.T, srv *identitytest.Server, o identitytest.LoginOpt
 	require.NoError(t, err)
 	id, err := srv.AddAgent(km.PublicKeySSH, o)
 	require.NoError(t, err)
-	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
 	return s
 }
@@ -224,7 +224,7 @@ func TestClientRegisterAgent(t *testing.T) {
 			assert.Equal(t, want, string(req.Body))
 
 			// The registered agent can register a task.
-			s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
+			s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
 			require.NoError(t, err)
 			_, err = c.RegisterTask(context.Background(), s)
 			require.NoError(t, err)
@@ -714,7 +714,7 @@ func TestClientNoSecretsInErrors(t *testing.T) {
 	require.NoError(t, err)
 	id, err := srv.AddAgent(km.PublicKeySSH, identitytest.LoginOptions{})
 	require.NoError(t, err)
-	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
 	const token = "secret-access-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -778,7 +778,7 @@ func TestClientNoSecretsInErrors(t *testing.T) {
 	all := strings.Join(msgs, "\n") + "\n" + logs.String()
 	require.NotEmpty(t, signatures)
 	assert.NotContains(t, all, token)
-	assert.NotContains(t, all, km.PrivateKeyPKCS8Base64)
+	assert.NotContains(t, all, km.PrivateKeyPKCS8Base64.Reveal())
 	for _, sig := range signatures {
 		assert.NotContains(t, all, sig)
 	}
@@ -855,7 +855,7 @@ func TestClientConcurrentUse(t *testing.T) {
 func TestClientRefusesPlainHTTPToRemoteHosts(t *testing.T) {
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	s, err := identity.NewSigner("agent-1", km.PrivateKeyPKCS8Base64)
+	s, err := identity.NewSigner("agent-1", km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
 	for _, base := range []string{"http://auth.example.com/api/accounts", "http://10.0.0.1/api", "http://localhoſt/api"} {
 		t.Run(base, func(t *testing.T) {

@@ -25,7 +25,7 @@ func ExampleClient_RegisterTask() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
+	signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
 	if err != nil {
 		log.Fatal(err)
 	}

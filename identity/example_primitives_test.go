@@ -46,7 +46,7 @@ func ExampleGenerateKeyMaterial() {
 	if err != nil {
 		panic(err)
 	}
-	signer, err := identity.NewSigner("agent-123", km.PrivateKeyPKCS8Base64)
+	signer, err := identity.NewSigner("agent-123", km.PrivateKeyPKCS8Base64.Reveal())
 	if err != nil {
 		panic(err)
 	}

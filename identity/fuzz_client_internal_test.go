@@ -82,7 +82,7 @@ func clientFuzzSigner(tb testing.TB) *Signer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := NewSigner("agent-fuzz", km.PrivateKeyPKCS8Base64)
+	s, err := NewSigner("agent-fuzz", km.PrivateKeyPKCS8Base64.Reveal())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -6,41 +6,29 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 // KeyMaterial is a freshly generated agent key pair in the forms the Codex
-// CLI stores and registers.
-//
-// PrivateKeyPKCS8Base64 is a secret: KeyMaterial prints as a redacted value
-// under every fmt verb and in String and GoString, but the field itself is a
-// plain string the caller must keep out of logs.
+// CLI stores and registers. The private key is a Secret, so a KeyMaterial
+// prints redacted under every fmt verb and log/slog handler.
 type KeyMaterial struct {
 	// PrivateKeyPKCS8Base64 is the private key as PKCS#8 v2 DER (RFC 8410,
 	// with the embedded public key, as ed25519-dalek writes it), in
-	// standard base64 with padding. Pass it to NewSigner.
-	PrivateKeyPKCS8Base64 string
+	// standard base64 with padding. Pass PrivateKeyPKCS8Base64.Reveal() to
+	// NewSigner, or call KeyMaterial.Signer.
+	PrivateKeyPKCS8Base64 Secret
 	// PublicKeySSH is the public key as an OpenSSH line with no comment:
 	// "ssh-ed25519 AAAA…".
 	PublicKeySSH string
 }
 
-// String returns the public part only.
-func (k KeyMaterial) String() string {
-	return "identity.KeyMaterial{PublicKeySSH: " + k.PublicKeySSH + ", PrivateKeyPKCS8Base64: [redacted]}"
+// Signer returns a Signer of the key for the agent runtime id agentRuntimeID.
+func (k KeyMaterial) Signer(agentRuntimeID string) (*Signer, error) {
+	return NewSigner(agentRuntimeID, k.PrivateKeyPKCS8Base64.Reveal())
 }
-
-// GoString returns the same redacted text as String.
-func (k KeyMaterial) GoString() string { return k.String() }
-
-// Format prints the redacted String under every verb.
-func (k KeyMaterial) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
-
-// LogValue is String, so log/slog handlers (the JSON one included) never
-// show the private key either.
-func (k KeyMaterial) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // GenerateKeyMaterial returns a new agent key: 64 bytes from crypto/rand,
 // seed = SHA-512("codex-agent-identity-ed25519-v1" ‖ those bytes)[:32]
@@ -62,7 +50,7 @@ func generateKeyMaterial(r io.Reader) (KeyMaterial, error) {
 		return KeyMaterial{}, err
 	}
 	return KeyMaterial{
-		PrivateKeyPKCS8Base64: base64.StdEncoding.EncodeToString(wire.MarshalPKCS8v2(seed[:], pub)),
+		PrivateKeyPKCS8Base64: codexhome.NewSecret(base64.StdEncoding.EncodeToString(wire.MarshalPKCS8v2(seed[:], pub))),
 		PublicKeySSH:          sshLine,
 	}, nil
 }

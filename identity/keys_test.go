@@ -83,11 +83,11 @@ func TestKeyVectors(t *testing.T) {
 				t.Run(form, func(t *testing.T) {
 					s, err := NewSigner(v.RuntimeID, key)
 					require.NoError(t, err)
-					assert.Equal(t, seed, s.priv.Seed())
+					assert.Equal(t, seed, s.key.Get().priv.Seed())
 					assert.Equal(t, v.PublicKeyHex, hex.EncodeToString(s.PublicKey()))
 					assert.Equal(t, v.PublicKeySSH, s.PublicKeySSH())
 					assert.Equal(t, v.RuntimeID, s.AgentRuntimeID())
-					assert.Equal(t, v.X25519PrivateKeyHex, hex.EncodeToString(s.x25519Priv[:]))
+					assert.Equal(t, v.X25519PrivateKeyHex, hex.EncodeToString(s.key.Get().x25519Priv[:]))
 					assert.Equal(t, v.X25519PublicKeyHex, hex.EncodeToString(s.X25519PublicKey()))
 
 					pub, err := ParsePublicKeySSH(v.PublicKeySSH)
@@ -120,11 +120,11 @@ func TestGenerateKeyMaterial(t *testing.T) {
 
 	sum := sha512.Sum512(append([]byte("codex-agent-identity-ed25519-v1"), entropy...))
 	want := ed25519.NewKeyFromSeed(sum[:32])
-	s, err := NewSigner("agent-1", km.PrivateKeyPKCS8Base64)
+	s, err := NewSigner("agent-1", km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
-	assert.True(t, want.Equal(s.priv), "the seed is SHA-512(context || entropy)[:32]")
+	assert.True(t, want.Equal(s.key.Get().priv), "the seed is SHA-512(context || entropy)[:32]")
 	assert.Equal(t, km.PublicKeySSH, s.PublicKeySSH())
-	der, err := base64.StdEncoding.DecodeString(km.PrivateKeyPKCS8Base64)
+	der, err := base64.StdEncoding.DecodeString(km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
 	assert.Len(t, der, 83, "v2 form with the embedded public key, as the Codex CLI writes")
 
@@ -135,8 +135,8 @@ func TestGenerateKeyMaterial(t *testing.T) {
 	require.NoError(t, err)
 	b, err := GenerateKeyMaterial()
 	require.NoError(t, err)
-	assert.NotEqual(t, a.PrivateKeyPKCS8Base64, b.PrivateKeyPKCS8Base64)
-	_, err = NewSigner("agent-1", a.PrivateKeyPKCS8Base64)
+	assert.NotEqual(t, a.PrivateKeyPKCS8Base64.Reveal(), b.PrivateKeyPKCS8Base64.Reveal())
+	_, err = NewSigner("agent-1", a.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
 }
 
@@ -281,12 +281,12 @@ func TestSmallOrderBlocklist(t *testing.T) {
 func TestKeyMaterialAndSignerNotInSlogJSON(t *testing.T) {
 	km, err := GenerateKeyMaterial()
 	require.NoError(t, err)
-	s, err := NewSigner("agent-1", km.PrivateKeyPKCS8Base64)
+	s, err := NewSigner("agent-1", km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))
 	logger.Info("generated", "key", km, "signer", s, "signer_value", *s)
 	logger.Info("text", slog.Any("key", km))
-	assert.NotContains(t, buf.String(), km.PrivateKeyPKCS8Base64)
-	assert.NotContains(t, buf.String(), km.PrivateKeyPKCS8Base64[:24])
+	assert.NotContains(t, buf.String(), km.PrivateKeyPKCS8Base64.Reveal())
+	assert.NotContains(t, buf.String(), km.PrivateKeyPKCS8Base64.Reveal()[:24])
 }

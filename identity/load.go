@@ -148,7 +148,7 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 	if err != nil {
 		return nil, err
 	}
-	if login == nil || login.AccessToken == "" || login.AccountID == "" || login.ChatGPTUserID == "" {
+	if login == nil || login.AccessToken.IsZero() || login.AccountID == "" || login.ChatGPTUserID == "" {
 		return nil, fmt.Errorf("%w: no Agent Identity JWT and no complete ChatGPT login (account and user id, access token) in auth.json", ErrNoAgentIdentity)
 	}
 	if rec := af.AgentIdentityRecord(); rec != nil && recordMatches(rec, login) {
@@ -209,7 +209,7 @@ func recordMatches(rec *codexhome.AgentIdentityRecord, login *codexhome.ChatGPTL
 // fromRecord reuses a stored record, and its stored task unless tasks are
 // kept in memory only.
 func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome.ChatGPTLogin) (*RunAuth, error) {
-	s, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey)
+	s, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey.Reveal())
 	if err != nil {
 		return nil, err
 	}
@@ -236,10 +236,10 @@ func (l *loader) accessToken(login *codexhome.ChatGPTLogin) func(context.Context
 		if err != nil {
 			return "", err
 		}
-		if !sameLogin(cur, login) || cur.AccessToken == "" {
+		if !sameLogin(cur, login) || cur.AccessToken.IsZero() {
 			return "", errors.New("identity: the ChatGPT login in auth.json is no longer the one this identity belongs to")
 		}
-		return cur.AccessToken, nil
+		return cur.AccessToken.Reveal(), nil
 	}
 }
 
@@ -280,7 +280,7 @@ func (l *loader) provision(ctx context.Context, login *codexhome.ChatGPTLogin) (
 			return nil, errors.New("identity: auth.json gained an Agent Identity JWT while loading; load again")
 		}
 		if rec := f.AgentIdentityRecord(); rec != nil && recordMatches(rec, cur) {
-			if _, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey); err == nil {
+			if _, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey.Reveal()); err == nil {
 				return rec, nil
 			}
 		}
@@ -356,11 +356,11 @@ func (l *loader) register(ctx context.Context, login *codexhome.ChatGPTLogin) (*
 		PublicKeySSH:    km.PublicKeySSH,
 		FedRAMP:         login.FedRAMP,
 	}
-	runtimeID, err := l.client.RegisterAgent(ctx, login.AccessToken, reg)
+	runtimeID, err := l.client.RegisterAgent(ctx, login.AccessToken.Reveal(), reg)
 	if err != nil {
 		return nil, err
 	}
-	s, err := NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
+	s, err := NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
 	if err != nil {
 		return nil, err
 	}

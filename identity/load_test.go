@@ -439,7 +439,7 @@ func otherWriterRecord(t *testing.T, f *loadFixture, taskID string) map[string]a
 	id, err := f.srv.AddAgent(km.PublicKeySSH, identitytest.LoginOptions{AccountID: f.login.AccountID, UserID: f.login.UserID})
 	require.NoError(t, err)
 	rec := map[string]any{
-		"agent_runtime_id": id, "agent_private_key": km.PrivateKeyPKCS8Base64,
+		"agent_runtime_id": id, "agent_private_key": km.PrivateKeyPKCS8Base64.Reveal(),
 		"account_id": f.login.AccountID, "chatgpt_user_id": f.login.UserID,
 		"email": f.login.Email, "plan_type": f.login.PlanType, "chatgpt_account_is_fedramp": false,
 	}

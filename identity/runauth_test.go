@@ -47,7 +47,7 @@ func newRunAuthFixture(t *testing.T) *runAuthFixture {
 		AgentVersion: "1", AgentHarnessID: "test", RunningLocation: "local", PublicKeySSH: km.PublicKeySSH,
 	})
 	require.NoError(t, err)
-	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
 	return &runAuthFixture{srv: srv, signer: s, client: c, login: login}
 }

@@ -3,9 +3,8 @@ package identity
 import (
 	"crypto/ed25519"
 	"fmt"
-	"io"
-	"log/slog"
 
+	"github.com/agentidentity/agentidentity/internal/secret"
 	"github.com/agentidentity/agentidentity/internal/wire"
 	"golang.org/x/crypto/curve25519"
 )
@@ -18,12 +17,19 @@ import (
 // String, GoString and every fmt verb show only the runtime id and the public
 // key.
 type Signer struct {
-	runtimeID  string
+	runtimeID string
+	pub       ed25519.PublicKey
+	sshLine   string
+	x25519Pub [32]byte
+	// key is boxed so that printing a Signer, even where fmt cannot call
+	// its methods, never shows the key.
+	key secret.Box[signerKey]
+}
+
+// signerKey is the private part of a Signer.
+type signerKey struct {
 	priv       ed25519.PrivateKey
-	pub        ed25519.PublicKey
-	sshLine    string
 	x25519Priv [32]byte
-	x25519Pub  [32]byte
 }
 
 // NewSigner parses an agent private key (PKCS#8 DER in standard base64 with
@@ -51,7 +57,7 @@ func NewSigner(agentRuntimeID, privateKeyPKCS8Base64 string) (*Signer, error) {
 func newSignerFromKey(runtimeID string, priv ed25519.PrivateKey) (*Signer, error) {
 	s := &Signer{
 		runtimeID: runtimeID,
-		priv:      priv,
+		key:       secret.NewBox(signerKey{priv: priv}),
 		pub:       priv.Public().(ed25519.PublicKey),
 	}
 	line, err := wire.MarshalPublicKeySSH(s.pub)
@@ -59,8 +65,8 @@ func newSignerFromKey(runtimeID string, priv ed25519.PrivateKey) (*Signer, error
 		return nil, err
 	}
 	s.sshLine = line
-	s.x25519Priv = wire.X25519FromSeed(priv.Seed())
-	xpub, err := curve25519.X25519(s.x25519Priv[:], curve25519.Basepoint)
+	s.key.Get().x25519Priv = wire.X25519FromSeed(priv.Seed())
+	xpub, err := curve25519.X25519(s.key.Get().x25519Priv[:], curve25519.Basepoint)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot derive the X25519 key", ErrInvalidKey)
 	}
@@ -87,17 +93,9 @@ func (s *Signer) X25519PublicKey() []byte {
 }
 
 // String returns the runtime id and the public key, never the private key.
-// It has a value receiver so that a Signer value, or a struct holding one,
-// prints redacted too.
-func (s Signer) String() string {
+func (s *Signer) String() string {
+	if s == nil {
+		return "identity.Signer(nil)"
+	}
 	return "identity.Signer{AgentRuntimeID: " + s.runtimeID + ", PublicKey: " + s.sshLine + "}"
 }
-
-// GoString returns the same redacted text as String.
-func (s Signer) GoString() string { return s.String() }
-
-// Format prints the redacted String under every verb.
-func (s Signer) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
-
-// LogValue is String, so log/slog handlers never show the key either.
-func (s Signer) LogValue() slog.Value { return slog.StringValue(s.String()) }

@@ -36,10 +36,10 @@ func (s *Signer) OpenTaskID(encrypted string) (string, error) {
 	if len(sealed) <= wire.SealedOverhead {
 		return bad(fmt.Sprintf("it is %d bytes, too short for a sealed box with content", len(sealed)))
 	}
-	if _, err := curve25519.X25519(s.x25519Priv[:], sealed[:32]); err != nil {
+	if _, err := curve25519.X25519(s.key.Get().x25519Priv[:], sealed[:32]); err != nil {
 		return bad("the ephemeral public key has low order")
 	}
-	plain, ok := box.OpenAnonymous(nil, sealed, &s.x25519Pub, &s.x25519Priv)
+	plain, ok := box.OpenAnonymous(nil, sealed, &s.x25519Pub, &s.key.Get().x25519Priv)
 	if !ok {
 		return bad("the sealed box does not open with this agent key")
 	}

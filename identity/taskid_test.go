@@ -44,7 +44,7 @@ func TestOpenTaskIDVectors(t *testing.T) {
 	require.NotEmpty(t, f.Vectors)
 	for _, v := range f.Vectors {
 		t.Run(v.Name, func(t *testing.T) {
-			require.Equal(t, hex.EncodeToString(s.priv.Seed()), v.SeedHex)
+			require.Equal(t, hex.EncodeToString(s.key.Get().priv.Seed()), v.SeedHex)
 			assert.Equal(t, v.X25519Pub, hex.EncodeToString(s.X25519PublicKey()))
 			got, err := s.OpenTaskID(v.Ciphertext)
 			require.NoError(t, err)
@@ -104,7 +104,7 @@ func TestEd25519ToX25519Vectors(t *testing.T) {
 			priv := ed25519.NewKeyFromSeed(mustHex(t, v.Seed))
 			s, err := newSignerFromKey("agent-1", priv)
 			require.NoError(t, err)
-			assert.Equal(t, v.Private, hex.EncodeToString(s.x25519Priv[:]))
+			assert.Equal(t, v.Private, hex.EncodeToString(s.key.Get().x25519Priv[:]))
 			assert.Equal(t, v.Public, hex.EncodeToString(s.X25519PublicKey()))
 
 			// The server-side map from the Ed25519 public key agrees.
@@ -113,7 +113,7 @@ func TestEd25519ToX25519Vectors(t *testing.T) {
 			assert.Equal(t, v.Public, hex.EncodeToString(xpub[:]))
 
 			if i == 1 {
-				keyA = s.x25519Priv
+				keyA = s.key.Get().x25519Priv
 			}
 			if v.SharedWith != "" {
 				shared, err := curve25519.X25519(keyA[:], s.X25519PublicKey())

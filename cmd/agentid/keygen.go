@@ -33,10 +33,10 @@ ever prints a secret.`)
 	}
 	if *out == "" {
 		fmt.Fprintln(c.stderr, "agentid: warning: printing a new PRIVATE key on standard output; use --out FILE to keep it out of terminals and logs")
-		_, err := fmt.Fprintf(c.stdout, "%s\n%s\n", km.PrivateKeyPKCS8Base64, km.PublicKeySSH)
+		_, err := fmt.Fprintf(c.stdout, "%s\n%s\n", km.PrivateKeyPKCS8Base64.Reveal(), km.PublicKeySSH)
 		return err
 	}
-	if err := writeSecretFile(*out, []byte(km.PrivateKeyPKCS8Base64+"\n"), *force); err != nil {
+	if err := writeSecretFile(*out, []byte(km.PrivateKeyPKCS8Base64.Reveal()+"\n"), *force); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(c.stdout, km.PublicKeySSH)

@@ -233,8 +233,8 @@ func TestAssertReproducesVectors(t *testing.T) {
 func TestAssertThenVerify(t *testing.T) {
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	addSecret(t, "generated key", km.PrivateKeyPKCS8Base64)
-	keyFile := writeFile(t, km.PrivateKeyPKCS8Base64+"\n")
+	addSecret(t, "generated key", km.PrivateKeyPKCS8Base64.Reveal())
+	keyFile := writeFile(t, km.PrivateKeyPKCS8Base64.Reveal()+"\n")
 	pub, err := identity.ParsePublicKeySSH(km.PublicKeySSH)
 	require.NoError(t, err)
 

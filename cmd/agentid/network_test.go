@@ -67,7 +67,7 @@ func storedRecord(t *testing.T, home string) *codexhome.AgentIdentityRecord {
 	require.NoError(t, err)
 	rec := af.AgentIdentityRecord()
 	require.NotNil(t, rec)
-	addSecret(t, "stored agent private key", rec.AgentPrivateKey)
+	addSecret(t, "stored agent private key", rec.AgentPrivateKey.Reveal())
 	return rec
 }
 
@@ -166,14 +166,14 @@ func TestProvisionStatusRegisterTask(t *testing.T) {
 	})
 
 	t.Run("register-task with key file", func(t *testing.T) {
-		keyFile := writeFile(t, rec.AgentPrivateKey+"\n")
+		keyFile := writeFile(t, rec.AgentPrivateKey.Reveal()+"\n")
 		r := runBin(t, invocation{args: []string{"register-task", "--authapi-base-url", srv.AuthAPIBaseURL, "--runtime-id", rec.AgentRuntimeID, "--key-file", keyFile}})
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Contains(t, srv.TaskIDs(rec.AgentRuntimeID), strings.TrimSuffix(r.stdout, "\n"))
 
 		// The AuthAPI resolved from a ChatGPT base URL and the overrides.
 		r = runBin(t, invocation{args: []string{"register-task", "--chatgpt-base-url", srv.ChatGPTBaseURL, "--runtime-id", rec.AgentRuntimeID}, env: map[string]string{
-			envPrivateKey: rec.AgentPrivateKey, "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL": srv.AuthAPIBaseURL, "CODEX_AGENT_IDENTITY_JWKS_BASE_URL": srv.ChatGPTBaseURL,
+			envPrivateKey: rec.AgentPrivateKey.Reveal(), "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL": srv.AuthAPIBaseURL, "CODEX_AGENT_IDENTITY_JWKS_BASE_URL": srv.ChatGPTBaseURL,
 		}})
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Contains(t, srv.TaskIDs(rec.AgentRuntimeID), strings.TrimSuffix(r.stdout, "\n"))
@@ -182,16 +182,16 @@ func TestProvisionStatusRegisterTask(t *testing.T) {
 	t.Run("register-task refused", func(t *testing.T) {
 		km, err := identity.GenerateKeyMaterial()
 		require.NoError(t, err)
-		addSecret(t, "unregistered key", km.PrivateKeyPKCS8Base64)
-		r := runBin(t, invocation{args: []string{"register-task", "--authapi-base-url", srv.AuthAPIBaseURL, "--runtime-id", "agent-unknown", "--key-file", "-"}, stdin: km.PrivateKeyPKCS8Base64})
+		addSecret(t, "unregistered key", km.PrivateKeyPKCS8Base64.Reveal())
+		r := runBin(t, invocation{args: []string{"register-task", "--authapi-base-url", srv.AuthAPIBaseURL, "--runtime-id", "agent-unknown", "--key-file", "-"}, stdin: km.PrivateKeyPKCS8Base64.Reveal()})
 		require.Equal(t, 1, r.code)
 		assert.Contains(t, r.stderr, "404")
 		// A key that does not belong to the agent.
-		r = runBin(t, invocation{args: []string{"register-task", "--authapi-base-url", srv.AuthAPIBaseURL, "--runtime-id", rec.AgentRuntimeID, "--key-file", "-"}, stdin: km.PrivateKeyPKCS8Base64})
+		r = runBin(t, invocation{args: []string{"register-task", "--authapi-base-url", srv.AuthAPIBaseURL, "--runtime-id", rec.AgentRuntimeID, "--key-file", "-"}, stdin: km.PrivateKeyPKCS8Base64.Reveal()})
 		require.Equal(t, 1, r.code)
 		// Production is not reachable in tests: an unknown base URL is
 		// refused before any request.
-		r = runBin(t, invocation{args: []string{"register-task", "--chatgpt-base-url", "https://example.com", "--runtime-id", rec.AgentRuntimeID, "--key-file", "-"}, stdin: km.PrivateKeyPKCS8Base64})
+		r = runBin(t, invocation{args: []string{"register-task", "--chatgpt-base-url", "https://example.com", "--runtime-id", rec.AgentRuntimeID, "--key-file", "-"}, stdin: km.PrivateKeyPKCS8Base64.Reveal()})
 		require.Equal(t, 1, r.code)
 		assert.Contains(t, r.stderr, "only supports production and staging")
 	})
@@ -391,7 +391,7 @@ func TestServe(t *testing.T) {
 	assert.Equal(t, "agent-1", got["agent_runtime_id"])
 	af, err := codexhome.OpenStore(home).Read()
 	require.NoError(t, err)
-	addSecret(t, "served access token", af.Tokens().AccessToken)
+	addSecret(t, "served access token", af.Tokens().AccessToken.Reveal())
 
 	// A second serve into the same folder is refused.
 	r = runBin(t, invocation{args: []string{"serve", "--codex-home", home}})

@@ -189,7 +189,7 @@ func collectStatus(c *cli, dir string) *statusReport {
 		rep.ChatGPTLogin = statusLogin{
 			Present: true, AccountID: login.AccountID, ChatGPTUserID: login.ChatGPTUserID,
 			Email: login.Email, PlanType: login.PlanType, FedRAMP: login.FedRAMP,
-			AccessToken: presence(login.AccessToken != ""),
+			AccessToken: presence(!login.AccessToken.IsZero()),
 		}
 	}
 
@@ -207,9 +207,9 @@ func collectStatus(c *cli, dir string) *statusReport {
 		a := statusAgent{
 			Form: "record", AgentRuntimeID: rec.AgentRuntimeID, AccountID: rec.AccountID,
 			ChatGPTUserID: rec.ChatGPTUserID, PlanType: rec.PlanType, FedRAMP: rec.FedRAMP, TaskID: rec.TaskID,
-			PrivateKey: presence(rec.AgentPrivateKey != ""),
+			PrivateKey: presence(!rec.AgentPrivateKey.IsZero()),
 		}
-		if rec.AgentPrivateKey != "" {
+		if !rec.AgentPrivateKey.IsZero() {
 			a.PrivateKey = redacted
 		}
 		m := login != nil && login.AccountID == rec.AccountID && login.ChatGPTUserID == rec.ChatGPTUserID

@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 
+	"github.com/agentidentity/agentidentity/internal/secret"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
@@ -37,11 +36,13 @@ const AuthModeAgentIdentity = "agentIdentity"
 //
 // The zero value is an empty file that does not exist on disk. An AuthFile
 // is not safe for concurrent use; Store.Update hands each call its own.
-// Formatting an AuthFile with fmt prints member names only, never values.
+// Formatting an AuthFile with fmt or log/slog never prints a value.
 type AuthFile struct {
-	exists  bool
-	members []strictjson.Member
-	dirty   bool
+	exists bool
+	// m holds the members in a box, so that printing an AuthFile value (or
+	// a struct holding one) never shows a token.
+	m     secret.Box[memberList]
+	dirty bool
 }
 
 // ParseAuthFile parses the content of an auth.json. It refuses, with an error
@@ -65,7 +66,7 @@ func ParseAuthFile(data []byte) (*AuthFile, error) {
 	if err != nil {
 		return nil, corrupt("cannot split the top-level object: %v", err)
 	}
-	f := &AuthFile{exists: true, members: members}
+	f := &AuthFile{exists: true, m: secret.NewBox(memberList{members: members})}
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
@@ -82,7 +83,7 @@ func wrongType(name string, raw json.RawMessage, want string) error {
 
 // validate type-checks the known members.
 func (f *AuthFile) validate() error {
-	for _, m := range f.members {
+	for _, m := range f.list().members {
 		switch m.Name {
 		case memberAuthMode, memberOpenAIAPIKey, memberLastRefresh:
 			if _, ok := strictjson.String(m.Raw); !ok && !strictjson.IsNull(m.Raw) {
@@ -119,7 +120,7 @@ func (f *AuthFile) validate() error {
 func (f *AuthFile) Exists() bool { return f.exists }
 
 func (f *AuthFile) member(name string) (json.RawMessage, bool) {
-	for _, m := range f.members {
+	for _, m := range f.list().members {
 		if m.Name == name {
 			return m.Raw, true
 		}
@@ -131,17 +132,17 @@ func (f *AuthFile) member(name string) (json.RawMessage, bool) {
 // Codex CLI's position for known members (at the end for others). Setting
 // the same bytes again changes nothing.
 func (f *AuthFile) setMember(name string, raw json.RawMessage) {
-	for i, m := range f.members {
+	for i, m := range f.list().members {
 		if m.Name == name {
 			if bytes.Equal(m.Raw, raw) {
 				return
 			}
-			f.members[i].Raw = raw
+			f.list().members[i].Raw = raw
 			f.dirty = true
 			return
 		}
 	}
-	f.members = insertMember(f.members, strictjson.Member{Name: name, Raw: raw}, topLevelOrder)
+	f.list().members = insertMember(f.list().members, strictjson.Member{Name: name, Raw: raw}, topLevelOrder)
 	f.dirty = true
 }
 
@@ -185,9 +186,9 @@ func insertMember(members []strictjson.Member, m strictjson.Member, order []stri
 }
 
 func (f *AuthFile) removeMember(name string) {
-	for i, m := range f.members {
+	for i, m := range f.list().members {
 		if m.Name == name {
-			f.members = append(f.members[:i], f.members[i+1:]...)
+			f.list().members = append(f.list().members[:i], f.list().members[i+1:]...)
 			f.dirty = true
 			return
 		}
@@ -313,8 +314,8 @@ func (f *AuthFile) Changed() bool { return f.dirty }
 
 // MemberNames returns the top-level member names in file order.
 func (f *AuthFile) MemberNames() []string {
-	names := make([]string, len(f.members))
-	for i, m := range f.members {
+	names := make([]string, len(f.list().members))
+	for i, m := range f.list().members {
 		names[i] = m.Name
 	}
 	return names
@@ -324,7 +325,7 @@ func (f *AuthFile) MemberNames() []string {
 // with a two-space indent, members in order, OPENAI_API_KEY written as null
 // when absent. Values that were not changed keep their exact bytes.
 func (f *AuthFile) Marshal() ([]byte, error) {
-	members := f.members
+	members := f.list().members
 	if _, ok := f.member(memberOpenAIAPIKey); !ok {
 		members = insertMember(append([]strictjson.Member(nil), members...), strictjson.Member{Name: memberOpenAIAPIKey, Raw: json.RawMessage("null")}, topLevelOrder)
 	}
@@ -339,40 +340,32 @@ func (f *AuthFile) Marshal() ([]byte, error) {
 
 // clone returns a deep copy, so a failed Update leaves no trace.
 func (f *AuthFile) clone() *AuthFile {
-	c := &AuthFile{exists: f.exists, dirty: f.dirty, members: make([]strictjson.Member, len(f.members))}
-	for i, m := range f.members {
-		c.members[i] = strictjson.Member{Name: m.Name, Raw: append(json.RawMessage(nil), m.Raw...)}
+	c := &AuthFile{exists: f.exists, dirty: f.dirty, m: secret.NewBox(memberList{members: make([]strictjson.Member, len(f.list().members))})}
+	for i, m := range f.list().members {
+		c.m.Get().members[i] = strictjson.Member{Name: m.Name, Raw: append(json.RawMessage(nil), m.Raw...)}
 	}
 	return c
 }
 
-// String returns a redacted summary: the member names, never values.
-func (f *AuthFile) String() string {
-	if f == nil {
-		return "codexhome.AuthFile(nil)"
+// memberList is the content of an AuthFile.
+type memberList struct{ members []strictjson.Member }
+
+// list returns the members, creating the empty list of a zero AuthFile.
+func (f *AuthFile) list() *memberList {
+	if f.m.Get() == nil {
+		f.m = secret.NewBox(memberList{})
 	}
-	return fmt.Sprintf("codexhome.AuthFile{exists: %t, members: [%s]}", f.exists, strings.Join(f.MemberNames(), " "))
+	return f.m.Get()
 }
-
-// GoString implements fmt.GoStringer with the same redacted summary.
-func (f *AuthFile) GoString() string { return f.String() }
-
-// Format implements fmt.Formatter so that no verb prints a secret.
-func (f *AuthFile) Format(s fmt.State, verb rune) {
-	writeRedacted(s, verb, f.String(), f.GoString())
-}
-
-// LogValue implements slog.LogValuer with the redacted summary.
-func (f *AuthFile) LogValue() slog.Value { return slog.StringValue(f.String()) }
 
 // Tokens is the ChatGPT login state in auth.json's tokens member. The
 // tokens are secrets: formatting a Tokens with fmt prints only which of
 // them are present, and the account id.
 type Tokens struct {
-	IDToken      string
-	AccessToken  string
-	RefreshToken string
-	AccountID    string
+	IDToken      Secret // tokens.id_token
+	AccessToken  Secret // tokens.access_token
+	RefreshToken Secret // tokens.refresh_token
+	AccountID    string // tokens.account_id
 }
 
 func parseTokens(raw json.RawMessage) (*Tokens, error) {
@@ -385,16 +378,8 @@ func parseTokens(raw json.RawMessage) (*Tokens, error) {
 	}
 	t := &Tokens{}
 	for _, m := range members {
-		var dst *string
 		switch m.Name {
-		case "id_token":
-			dst = &t.IDToken
-		case "access_token":
-			dst = &t.AccessToken
-		case "refresh_token":
-			dst = &t.RefreshToken
-		case "account_id":
-			dst = &t.AccountID
+		case "id_token", "access_token", "refresh_token", "account_id":
 		default:
 			continue
 		}
@@ -405,29 +390,16 @@ func parseTokens(raw json.RawMessage) (*Tokens, error) {
 		if !ok {
 			return nil, wrongType(memberTokens+"."+m.Name, m.Raw, "a string or null")
 		}
-		*dst = s
+		switch m.Name {
+		case "id_token":
+			t.IDToken = NewSecret(s)
+		case "access_token":
+			t.AccessToken = NewSecret(s)
+		case "refresh_token":
+			t.RefreshToken = NewSecret(s)
+		case "account_id":
+			t.AccountID = s
+		}
 	}
 	return t, nil
 }
-
-func presence(s string) string {
-	if s == "" {
-		return "absent"
-	}
-	return "set"
-}
-
-// String returns a redacted summary.
-func (t Tokens) String() string {
-	return fmt.Sprintf("codexhome.Tokens{IDToken: %s, AccessToken: %s, RefreshToken: %s, AccountID: %q}",
-		presence(t.IDToken), presence(t.AccessToken), presence(t.RefreshToken), t.AccountID)
-}
-
-// GoString implements fmt.GoStringer with the redacted summary.
-func (t Tokens) GoString() string { return t.String() }
-
-// Format implements fmt.Formatter so that no verb prints a token.
-func (t Tokens) Format(s fmt.State, verb rune) { writeRedacted(s, verb, t.String(), t.GoString()) }
-
-// LogValue implements slog.LogValuer with the redacted summary.
-func (t Tokens) LogValue() slog.Value { return slog.StringValue(t.String()) }

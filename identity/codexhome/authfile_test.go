@@ -92,7 +92,7 @@ func TestAuthFileRoundTripAfterChange(t *testing.T) {
 			sample: "chatgpt_only_extra.json",
 			change: func(t *testing.T, f *AuthFile) {
 				require.NoError(t, f.SetAgentIdentityRecord(&AgentIdentityRecord{
-					AgentRuntimeID: "agent-9", AgentPrivateKey: testPrivateKey, AccountID: "acc-123", ChatGPTUserID: "user-123", PlanType: "plus",
+					AgentRuntimeID: "agent-9", AgentPrivateKey: NewSecret(testPrivateKey), AccountID: "acc-123", ChatGPTUserID: "user-123", PlanType: "plus",
 				}))
 			},
 			changed: []string{"agent_identity"},
@@ -172,7 +172,7 @@ func TestAgentIdentityRecordKeepsUnknownMembers(t *testing.T) {
 	r := f.AgentIdentityRecord()
 	require.NotNil(t, r)
 	assert.Equal(t, "agent-123", r.AgentRuntimeID)
-	assert.Equal(t, testPrivateKey, r.AgentPrivateKey)
+	assert.Equal(t, testPrivateKey, r.AgentPrivateKey.Reveal())
 	assert.Equal(t, "acc-123", r.AccountID)
 	assert.Equal(t, "user-123", r.ChatGPTUserID)
 	assert.Equal(t, "user@example.com", r.Email)
@@ -208,14 +208,14 @@ func TestAuthFileNewFileLayout(t *testing.T) {
 		{
 			name: "record without task or email",
 			set: func(f *AuthFile) error {
-				return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: "k", AccountID: "acc", ChatGPTUserID: "u", PlanType: "pro"})
+				return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: NewSecret("k"), AccountID: "acc", ChatGPTUserID: "u", PlanType: "pro"})
 			},
 			want: "{\n  \"OPENAI_API_KEY\": null,\n  \"agent_identity\": {\n    \"agent_runtime_id\": \"a\",\n    \"agent_private_key\": \"k\",\n    \"account_id\": \"acc\",\n    \"chatgpt_user_id\": \"u\",\n    \"email\": \"\",\n    \"plan_type\": \"pro\",\n    \"chatgpt_account_is_fedramp\": false\n  }\n}",
 		},
 		{
 			name: "serde string escaping",
 			set: func(f *AuthFile) error {
-				return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: "k", Email: "é<>&\u2028\"\\\x01\n"})
+				return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: NewSecret("k"), Email: "é<>&\u2028\"\\\x01\n"})
 			},
 			want: "{\n  \"OPENAI_API_KEY\": null,\n  \"agent_identity\": {\n    \"agent_runtime_id\": \"a\",\n    \"agent_private_key\": \"k\",\n    \"account_id\": \"\",\n    \"chatgpt_user_id\": \"\",\n    \"email\": \"é<>&\u2028\\\"\\\\\\u0001\\n\",\n    \"plan_type\": \"\",\n    \"chatgpt_account_is_fedramp\": false\n  }\n}",
 		},
@@ -261,13 +261,13 @@ func TestAuthFileSettersRefuse(t *testing.T) {
 		{"jwt with newline", func(f *AuthFile) error { return f.SetAgentIdentityJWT("a.b\nc") }},
 		{"nil record", func(f *AuthFile) error { return f.SetAgentIdentityRecord(nil) }},
 		{"record without runtime id", func(f *AuthFile) error {
-			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentPrivateKey: "k"})
+			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentPrivateKey: NewSecret("k")})
 		}},
 		{"record without key", func(f *AuthFile) error {
 			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a"})
 		}},
 		{"record with invalid utf-8", func(f *AuthFile) error {
-			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: "k", Email: "\xff"})
+			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: NewSecret("k"), Email: "\xff"})
 		}},
 		{"auth mode with invalid utf-8", func(f *AuthFile) error { return f.SetAuthMode("\xc3") }},
 	}
@@ -363,7 +363,7 @@ func TestAuthFileAccessors(t *testing.T) {
 	tok := f.Tokens()
 	require.NotNil(t, tok)
 	assert.Equal(t, "acc-123", tok.AccountID)
-	assert.Equal(t, "rt_test-refresh-token-not-real", tok.RefreshToken)
+	assert.Equal(t, "rt_test-refresh-token-not-real", tok.RefreshToken.Reveal())
 }
 
 // idToken builds an unsigned compact JWS with the given payload text.
@@ -393,32 +393,32 @@ func TestChatGPTLogin(t *testing.T) {
 		{
 			name:   "account from tokens",
 			tokens: tokensWith(`{"email":"e@x","https://api.openai.com/auth":{"chatgpt_account_id":"acc-id","chatgpt_user_id":"u1","chatgpt_plan_type":"pro"}}`, "acc-tok"),
-			want:   ChatGPTLogin{AccessToken: "at-secret", AccountID: "acc-tok", ChatGPTUserID: "u1", Email: "e@x", PlanType: "pro"},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "acc-tok", ChatGPTUserID: "u1", Email: "e@x", PlanType: "pro"},
 		},
 		{
 			name:   "account from id token",
 			tokens: tokensWith(`{"https://api.openai.com/auth":{"chatgpt_account_id":"acc-id","chatgpt_user_id":"u1"}}`, ""),
-			want:   ChatGPTLogin{AccessToken: "at-secret", AccountID: "acc-id", ChatGPTUserID: "u1"},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "acc-id", ChatGPTUserID: "u1"},
 		},
 		{
 			name:   "older user_id",
 			tokens: tokensWith(`{"https://api.openai.com/auth":{"user_id":"u-old"}}`, "a"),
-			want:   ChatGPTLogin{AccessToken: "at-secret", AccountID: "a", ChatGPTUserID: "u-old"},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "a", ChatGPTUserID: "u-old"},
 		},
 		{
 			name:   "chatgpt_user_id wins over user_id",
 			tokens: tokensWith(`{"https://api.openai.com/auth":{"user_id":"u-old","chatgpt_user_id":"u-new"}}`, "a"),
-			want:   ChatGPTLogin{AccessToken: "at-secret", AccountID: "a", ChatGPTUserID: "u-new"},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "a", ChatGPTUserID: "u-new"},
 		},
 		{
 			name:   "fedramp",
 			tokens: tokensWith(`{"https://api.openai.com/auth":{"chatgpt_user_id":"u","chatgpt_account_is_fedramp":true}}`, "a"),
-			want:   ChatGPTLogin{AccessToken: "at-secret", AccountID: "a", ChatGPTUserID: "u", FedRAMP: true},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "a", ChatGPTUserID: "u", FedRAMP: true},
 		},
 		{
 			name:   "nulls and unknown claims",
 			tokens: tokensWith(`{"email":null,"other":[1],"https://api.openai.com/auth":{"chatgpt_plan_type":null,"orgs":{}}}`, "a"),
-			want:   ChatGPTLogin{AccessToken: "at-secret", AccountID: "a"},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "a"},
 		},
 	}
 	for _, tt := range tests {
@@ -485,10 +485,26 @@ func TestSecretsNeverFormatted(t *testing.T) {
 	require.NoError(t, err)
 	tokens := f.Tokens()
 	jwtFile := mustParse(t, readSample(t, "jwt_form.json"))
-	secrets := []string{testPrivateKey, tokens.AccessToken, tokens.IDToken, tokens.RefreshToken, jwtFile.AgentIdentityJWT()}
+	secrets := []string{testPrivateKey, tokens.AccessToken.Reveal(), tokens.IDToken.Reveal(), tokens.RefreshToken.Reveal(), jwtFile.AgentIdentityJWT()}
+	type holder struct {
+		Exported any
+		hidden   any
+	}
+	type hiddenRecord struct{ r AgentIdentityRecord }
+	type hiddenFile struct{ f AuthFile }
+	type hiddenTokens struct{ t Tokens }
+	type hiddenLogin struct{ l ChatGPTLogin }
 	values := map[string]any{
 		"record": rec, "record value": *rec, "login": login, "login value": *login,
-		"tokens": tokens, "tokens value": *tokens, "file": f, "jwt file": jwtFile,
+		"tokens": tokens, "tokens value": *tokens, "file": f, "file value": *f, "jwt file": jwtFile,
+		"jwt file value":   *jwtFile,
+		"record in struct": holder{*rec, *rec}, "file in struct": holder{*f, *f},
+		"tokens in struct": holder{*tokens, *tokens}, "login in struct": holder{*login, *login},
+		"record in unexported field": hiddenRecord{*rec}, "file in unexported field": hiddenFile{*f},
+		"tokens in unexported field": hiddenTokens{*tokens}, "login in unexported field": hiddenLogin{*login},
+		"record slice": []AgentIdentityRecord{*rec}, "record pointer slice": []*AgentIdentityRecord{rec},
+		"file slice": []AuthFile{*f, *jwtFile}, "tokens slice": []Tokens{*tokens}, "login slice": []ChatGPTLogin{*login},
+		"map": map[string]any{"r": *rec, "t": *tokens},
 	}
 	for name, v := range values {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T %[1]v"} {
@@ -508,13 +524,13 @@ func TestSecretsNeverFormatted(t *testing.T) {
 			}
 		})
 	}
-	assert.Contains(t, fmt.Sprint(rec), `AgentRuntimeID: "agent-123"`)
-	assert.Contains(t, fmt.Sprint(rec), "AgentPrivateKey: redacted")
-	assert.Contains(t, fmt.Sprint(f), "agent_identity")
+	assert.Contains(t, fmt.Sprint(rec), "agent-123")
+	assert.Contains(t, fmt.Sprint(rec), "[REDACTED]")
+	assert.Contains(t, fmt.Sprintf("%+v", *tokens), "AccessToken:[REDACTED]")
 }
 
 func TestAgentIdentityRecordEqual(t *testing.T) {
-	a := &AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: "k", TaskID: "t"}
+	a := &AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: NewSecret("k"), TaskID: "t"}
 	b := *a
 	assert.True(t, a.Equal(&b))
 	b.TaskID = "u"

@@ -25,7 +25,7 @@ func ExampleStore_Update() {
 		if rec == nil {
 			rec = &codexhome.AgentIdentityRecord{
 				AgentRuntimeID:  "agent-123",
-				AgentPrivateKey: "MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH",
+				AgentPrivateKey: codexhome.NewSecret("MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH"),
 				AccountID:       "acc-123",
 				ChatGPTUserID:   "user-123",
 				PlanType:        "plus",
@@ -42,11 +42,12 @@ func ExampleStore_Update() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(f.AgentIdentityRecord())
+	rec := f.AgentIdentityRecord()
+	fmt.Println(rec.AgentRuntimeID, rec.TaskID, rec.AgentPrivateKey)
 	fi, _ := os.Stat(store.Path())
 	fmt.Println(fi.Mode().Perm())
 	// Output:
-	// codexhome.AgentIdentityRecord{AgentRuntimeID: "agent-123", AgentPrivateKey: redacted, AccountID: "acc-123", ChatGPTUserID: "user-123", Email: "", PlanType: "plus", FedRAMP: false, TaskID: "task-123"}
+	// agent-123 task-123 [REDACTED]
 	// -rw-------
 }
 

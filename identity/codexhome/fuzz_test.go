@@ -37,8 +37,8 @@ func FuzzParseAuthFile(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-parse of the marshalled file: %v", err)
 		}
-		want := a.members
-		got := b.members
+		want := a.list().members
+		got := b.list().members
 		if _, ok := a.member(memberOpenAIAPIKey); !ok {
 			// Marshal adds OPENAI_API_KEY: null.
 			raw, ok := b.member(memberOpenAIAPIKey)
@@ -46,7 +46,7 @@ func FuzzParseAuthFile(f *testing.F) {
 				t.Fatal("OPENAI_API_KEY not written as null")
 			}
 			b.removeMember(memberOpenAIAPIKey)
-			got = b.members
+			got = b.list().members
 		}
 		if len(got) != len(want) {
 			t.Fatalf("member count %d, want %d", len(got), len(want))

@@ -3,7 +3,6 @@ package codexhome
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"github.com/agentidentity/agentidentity/internal/b64"
@@ -25,7 +24,7 @@ const idTokenAuthClaim = "https://api.openai.com/auth"
 type ChatGPTLogin struct {
 	// AccessToken is tokens.access_token, the bearer token for agent
 	// registration.
-	AccessToken string
+	AccessToken Secret
 	// AccountID is tokens.account_id, or else the id token's
 	// chatgpt_account_id.
 	AccountID string
@@ -54,13 +53,13 @@ func (f *AuthFile) ChatGPTLogin() (*ChatGPTLogin, error) {
 	if t == nil {
 		return nil, nil
 	}
-	if t.AccessToken == "" {
+	if t.AccessToken.IsZero() {
 		return nil, corrupt("member %q has no access_token", memberTokens)
 	}
-	if t.IDToken == "" {
+	if t.IDToken.IsZero() {
 		return nil, corrupt("member %q has no id_token", memberTokens)
 	}
-	claims, err := decodeIDTokenClaims(t.IDToken)
+	claims, err := decodeIDTokenClaims(t.IDToken.Reveal())
 	if err != nil {
 		return nil, err
 	}
@@ -172,20 +171,3 @@ func optString(name string, raw json.RawMessage, dst *string) error {
 	*dst = s
 	return nil
 }
-
-// String returns a summary without the access token.
-func (l ChatGPTLogin) String() string {
-	return fmt.Sprintf("codexhome.ChatGPTLogin{AccessToken: %s, AccountID: %q, ChatGPTUserID: %q, Email: %q, PlanType: %q, FedRAMP: %t}",
-		redactedOrAbsent(l.AccessToken), l.AccountID, l.ChatGPTUserID, l.Email, l.PlanType, l.FedRAMP)
-}
-
-// GoString implements fmt.GoStringer without the access token.
-func (l ChatGPTLogin) GoString() string { return l.String() }
-
-// Format implements fmt.Formatter so that no verb prints the access token.
-func (l ChatGPTLogin) Format(s fmt.State, verb rune) {
-	writeRedacted(s, verb, l.String(), l.GoString())
-}
-
-// LogValue implements slog.LogValuer without the access token.
-func (l ChatGPTLogin) LogValue() slog.Value { return slog.StringValue(l.String()) }

@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 
+	"github.com/agentidentity/agentidentity/internal/secret"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
+	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 // Member names of the agent_identity record (spec §7), in the order the
@@ -34,7 +35,7 @@ var recordOrder = []string{recordRuntimeID, recordPrivateKey, recordAccountID, r
 // loses nothing written by a newer Codex CLI.
 type AgentIdentityRecord struct {
 	AgentRuntimeID  string // agent_runtime_id
-	AgentPrivateKey string // agent_private_key (secret)
+	AgentPrivateKey Secret // agent_private_key
 	AccountID       string // account_id
 	ChatGPTUserID   string // chatgpt_user_id
 	Email           string // email, written "" when absent
@@ -43,8 +44,9 @@ type AgentIdentityRecord struct {
 	TaskID          string // task_id, omitted when empty
 
 	// orig holds the members as read, in order, so unknown members and
-	// unchanged values survive a rewrite byte for byte.
-	orig []strictjson.Member
+	// unchanged values survive a rewrite byte for byte. It is boxed so that
+	// printing a record never shows the raw key.
+	orig secret.Box[[]strictjson.Member]
 }
 
 func parseRecord(raw json.RawMessage) (*AgentIdentityRecord, error) {
@@ -52,12 +54,18 @@ func parseRecord(raw json.RawMessage) (*AgentIdentityRecord, error) {
 	if err != nil {
 		return nil, corrupt("member %q: %v", memberAgentIdentity, err)
 	}
-	r := &AgentIdentityRecord{orig: members}
+	r := &AgentIdentityRecord{orig: secret.NewBox(members)}
 	seen := map[string]bool{}
 	for _, m := range members {
 		name := memberAgentIdentity + "." + m.Name
 		switch m.Name {
-		case recordRuntimeID, recordPrivateKey, recordAccountID, recordUserID:
+		case recordPrivateKey:
+			s, ok := strictjson.String(m.Raw)
+			if !ok {
+				return nil, wrongType(name, m.Raw, "a string")
+			}
+			r.AgentPrivateKey = NewSecret(s)
+		case recordRuntimeID, recordAccountID, recordUserID:
 			s, ok := strictjson.String(m.Raw)
 			if !ok {
 				return nil, wrongType(name, m.Raw, "a string")
@@ -89,7 +97,7 @@ func parseRecord(raw json.RawMessage) (*AgentIdentityRecord, error) {
 			return nil, corrupt("member %q is missing", memberAgentIdentity+"."+req)
 		}
 	}
-	if r.AgentRuntimeID == "" || r.AgentPrivateKey == "" {
+	if r.AgentRuntimeID == "" || r.AgentPrivateKey.IsZero() {
 		return nil, corrupt("member %q has an empty agent_runtime_id or agent_private_key", memberAgentIdentity)
 	}
 	return r, nil
@@ -99,8 +107,6 @@ func (r *AgentIdentityRecord) stringField(name string) *string {
 	switch name {
 	case recordRuntimeID:
 		return &r.AgentRuntimeID
-	case recordPrivateKey:
-		return &r.AgentPrivateKey
 	case recordAccountID:
 		return &r.AccountID
 	case recordUserID:
@@ -124,6 +130,9 @@ func (r *AgentIdentityRecord) known(name string) json.RawMessage {
 		}
 		return json.RawMessage("false")
 	}
+	if name == recordPrivateKey {
+		return strictjson.Quote(r.AgentPrivateKey.Reveal())
+	}
 	s := *r.stringField(name)
 	if name == recordTaskID && s == "" {
 		return nil
@@ -136,6 +145,9 @@ func (r *AgentIdentityRecord) isZero(name string) bool {
 	if name == recordFedRAMP {
 		return !r.FedRAMP
 	}
+	if name == recordPrivateKey {
+		return r.AgentPrivateKey.IsZero()
+	}
 	return *r.stringField(name) == ""
 }
 
@@ -147,6 +159,9 @@ func (r *AgentIdentityRecord) sameValue(name string, raw json.RawMessage) bool {
 		return ok && b == r.FedRAMP
 	}
 	s, ok := strictjson.String(raw)
+	if name == recordPrivateKey {
+		return ok && s == r.AgentPrivateKey.Reveal()
+	}
 	return ok && s == *r.stringField(name)
 }
 
@@ -154,16 +169,11 @@ func (r *AgentIdentityRecord) encode() (json.RawMessage, error) {
 	if r.AgentRuntimeID == "" {
 		return nil, errors.New("codexhome: agent identity record without agent_runtime_id")
 	}
-	if r.AgentPrivateKey == "" {
+	if r.AgentPrivateKey.IsZero() {
 		return nil, errors.New("codexhome: agent identity record without agent_private_key")
 	}
-	for _, name := range recordOrder {
-		if name == recordFedRAMP {
-			continue
-		}
-		if err := checkUTF8(memberAgentIdentity+"."+name, *r.stringField(name)); err != nil {
-			return nil, err
-		}
+	if err := r.check(); err != nil {
+		return nil, err
 	}
 	isKnown := func(name string) bool {
 		for _, n := range recordOrder {
@@ -175,7 +185,11 @@ func (r *AgentIdentityRecord) encode() (json.RawMessage, error) {
 	}
 	var out []strictjson.Member
 	done := map[string]bool{}
-	for _, m := range r.orig {
+	var orig []strictjson.Member
+	if p := r.orig.Get(); p != nil {
+		orig = *p
+	}
+	for _, m := range orig {
 		if !isKnown(m.Name) {
 			out = append(out, strictjson.Member{Name: m.Name, Raw: m.Raw})
 			continue
@@ -196,7 +210,7 @@ func (r *AgentIdentityRecord) encode() (json.RawMessage, error) {
 		// A record read from a file that lacked a member whose value is
 		// still the zero value keeps lacking it, so that re-setting an
 		// unchanged record changes nothing.
-		if r.orig != nil && r.isZero(name) {
+		if r.orig.Get() != nil && r.isZero(name) {
 			continue
 		}
 		if v := r.known(name); v != nil {
@@ -212,31 +226,33 @@ func (r *AgentIdentityRecord) Equal(o *AgentIdentityRecord) bool {
 	if r == nil || o == nil {
 		return r == o
 	}
-	return r.AgentRuntimeID == o.AgentRuntimeID && r.AgentPrivateKey == o.AgentPrivateKey &&
+	return r.AgentRuntimeID == o.AgentRuntimeID && r.AgentPrivateKey.Equal(o.AgentPrivateKey) &&
 		r.AccountID == o.AccountID && r.ChatGPTUserID == o.ChatGPTUserID && r.Email == o.Email &&
 		r.PlanType == o.PlanType && r.FedRAMP == o.FedRAMP && r.TaskID == o.TaskID
 }
 
-// String returns a summary without the private key.
-func (r AgentIdentityRecord) String() string {
-	return fmt.Sprintf("codexhome.AgentIdentityRecord{AgentRuntimeID: %q, AgentPrivateKey: %s, AccountID: %q, ChatGPTUserID: %q, Email: %q, PlanType: %q, FedRAMP: %t, TaskID: %q}",
-		r.AgentRuntimeID, redactedOrAbsent(r.AgentPrivateKey), r.AccountID, r.ChatGPTUserID, r.Email, r.PlanType, r.FedRAMP, r.TaskID)
-}
-
-func redactedOrAbsent(s string) string {
-	if s == "" {
-		return "absent"
+// check refuses a record the readers of auth.json would refuse: strings that
+// are not UTF-8, a runtime id outside the allowlist, a task id that breaks
+// the task-id rule (too long, control characters).
+func (r *AgentIdentityRecord) check() error {
+	for _, name := range recordOrder {
+		if name == recordFedRAMP || name == recordPrivateKey {
+			continue
+		}
+		if err := checkUTF8(memberAgentIdentity+"."+name, *r.stringField(name)); err != nil {
+			return err
+		}
 	}
-	return "redacted"
+	if err := checkUTF8(memberAgentIdentity+"."+recordPrivateKey, r.AgentPrivateKey.Reveal()); err != nil {
+		return err
+	}
+	if err := wire.ValidateRuntimeID(r.AgentRuntimeID); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalidValue, memberAgentIdentity+"."+recordRuntimeID, err)
+	}
+	if r.TaskID != "" {
+		if err := wire.ValidateTaskID(r.TaskID); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalidValue, memberAgentIdentity+"."+recordTaskID, err)
+		}
+	}
+	return nil
 }
-
-// GoString implements fmt.GoStringer without the private key.
-func (r AgentIdentityRecord) GoString() string { return r.String() }
-
-// Format implements fmt.Formatter so that no verb prints the private key.
-func (r AgentIdentityRecord) Format(s fmt.State, verb rune) {
-	writeRedacted(s, verb, r.String(), r.GoString())
-}
-
-// LogValue implements slog.LogValuer without the private key.
-func (r AgentIdentityRecord) LogValue() slog.Value { return slog.StringValue(r.String()) }

@@ -211,7 +211,7 @@ func TestStoreUpdateKeepsCodexMembers(t *testing.T) {
 			require.NoError(t, s.Update(context.Background(), func(f *AuthFile) error {
 				r := f.AgentIdentityRecord()
 				if r == nil {
-					r = &AgentIdentityRecord{AgentRuntimeID: "agent-new", AgentPrivateKey: testPrivateKey}
+					r = &AgentIdentityRecord{AgentRuntimeID: "agent-new", AgentPrivateKey: NewSecret(testPrivateKey)}
 				}
 				r.TaskID = "task-new"
 				return f.SetAgentIdentityRecord(r)

@@ -51,7 +51,7 @@
 //		if err != nil {
 //			t.Fatal(err)
 //		}
-//		signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
+//		signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
 //		if err != nil {
 //			t.Fatal(err)
 //		}

@@ -33,7 +33,7 @@ func ExampleNewServer() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
+	signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func ExampleServer_FailNext() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	signer, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
+	signer, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
 	if err != nil {
 		log.Fatal(err)
 	}

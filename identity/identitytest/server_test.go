@@ -51,7 +51,7 @@ func newAgent(t *testing.T, srv *identitytest.Server, o identitytest.LoginOption
 	}
 	id, err := srv.AddAgent(km.PublicKeySSH, o)
 	require.NoError(t, err)
-	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL, MaxAttempts: 1}
 	task, err := c.RegisterTask(context.Background(), s)
@@ -84,9 +84,9 @@ func TestFirstPartyEndpoint(t *testing.T) {
 	fed := newAgent(t, srv, identitytest.LoginOptions{AccountID: "acct-fed", FedRAMP: true})
 	other, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	impostor, err := identity.NewSigner(a.signer.AgentRuntimeID(), other.PrivateKeyPKCS8Base64)
+	impostor, err := identity.NewSigner(a.signer.AgentRuntimeID(), other.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
-	unknown, err := identity.NewSigner("agent-999", other.PrivateKeyPKCS8Base64)
+	unknown, err := identity.NewSigner("agent-999", other.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
 
 	sign := func(s *identity.Signer, task string, at time.Time) string {

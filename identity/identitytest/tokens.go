@@ -193,7 +193,7 @@ func (s *Server) MintAgentJWT(o JWTOptions) (string, error) {
 		"aud":                        orDefault(o.Audience, s.Audience),
 		"iat":                        iat.Unix(),
 		"agent_runtime_id":           a.runtimeID,
-		"agent_private_key":          km.PrivateKeyPKCS8Base64,
+		"agent_private_key":          km.PrivateKeyPKCS8Base64.Reveal(),
 		"account_id":                 accountID,
 		"chatgpt_user_id":            userID,
 		"plan_type":                  orDefault(o.PlanType, "plus"),

@@ -76,3 +76,44 @@ func (v Value) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
 // Value never marshals the secret by accident. Files that must hold the
 // secret are written with Reveal by their own encoder.
 func (v Value) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
+
+// Box holds a secret value of any type (a private key, the members of a
+// file) so that it never prints. The value sits behind a function: fmt prints
+// a function as an address under every verb, even through an unexported
+// field where it cannot call Box's own methods, whereas a pointer to a struct,
+// slice, array or map is followed by fmt's bad-verb output (%s, %d, …).
+// The zero Box holds nothing: Get returns nil.
+type Box[T any] struct{ f func() *T }
+
+// NewBox returns a Box holding v.
+func NewBox[T any](v T) Box[T] {
+	p := &v
+	return Box[T]{f: func() *T { return p }}
+}
+
+// Get returns a pointer to the boxed value (shared by every copy of the
+// Box), or nil for the zero Box.
+func (b Box[T]) Get() *T {
+	if b.f == nil {
+		return nil
+	}
+	return b.f()
+}
+
+// String returns "[REDACTED]".
+func (b Box[T]) String() string { return Redacted }
+
+// GoString returns "[REDACTED]".
+func (b Box[T]) GoString() string { return Redacted }
+
+// Format prints "[REDACTED]" under every verb and flag.
+func (b Box[T]) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, Redacted) }
+
+// LogValue makes every log/slog handler print "[REDACTED]".
+func (b Box[T]) LogValue() slog.Value { return slog.StringValue(Redacted) }
+
+// MarshalText returns "[REDACTED]".
+func (b Box[T]) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
+
+// MarshalJSON returns "[REDACTED]" as a JSON string.
+func (b Box[T]) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
