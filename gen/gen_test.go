@@ -241,9 +241,14 @@ func TestCheckURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := checkURL(tt.raw)
+			u, err := checkURL(tt.raw)
 			if tt.ok {
-				assert.NoError(t, err)
+				require.NoError(t, err)
+				// The run-time lookup finds a table URL under the URL
+				// without its scheme.
+				key, ok := lookupKey(u)
+				assert.True(t, ok)
+				assert.Equal(t, strings.TrimPrefix(tt.raw, "https://"), key)
 			} else {
 				assert.Error(t, err)
 			}

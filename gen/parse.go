@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
 
 // MaxFileSize is the largest endpoints file Parse reads.
@@ -323,7 +325,7 @@ func validate(t *Table) []tableError {
 		if _, err := checkURL(e.JWKSURL); err != nil {
 			add(k(keyJWKS), "", "%v", err)
 		} else if base != nil {
-			if want := jwksURL(base); e.JWKSURL != want {
+			if want := endpointrule.JWKSURL(base); e.JWKSURL != want {
 				add(k(keyJWKS), "", "%q does not follow the JWKS rule for chatgpt_base_url %q: want %q", e.JWKSURL, e.ChatGPTBaseURL, want)
 			}
 		}
@@ -343,7 +345,11 @@ func validate(t *Table) []tableError {
 				add(k(keyAccepted), raw, "%v", err)
 				continue
 			}
-			key := lookupKey(u)
+			key, ok := lookupKey(u)
+			if !ok {
+				add(k(keyAccepted), raw, "%q cannot be matched by the run-time lookup", raw)
+				continue
+			}
 			if other, dup := claimed[key]; dup {
 				if other == e.Name {
 					add(k(keyAccepted), raw, "%q is listed twice", raw)

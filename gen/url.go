@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
 
 // checkURL reports whether raw is a URL the table may hold: https, a
@@ -126,20 +128,11 @@ func checkPath(p string) error {
 	return nil
 }
 
-// jwksURL applies the JWKS rule of spec section 1 to a base URL that passed
-// checkURL: base + "/wham/agent-identities/jwks" when the base contains
-// "/backend-api", else base + "/agent-identities/jwks".
-func jwksURL(base *url.URL) string {
-	if strings.Contains(base.Path, "/backend-api") {
-		return base.JoinPath("wham", "agent-identities", "jwks").String()
-	}
-	return base.JoinPath("agent-identities", "jwks").String()
-}
-
-// lookupKey is the key the generated switch compares with: the URL without
-// its "https://" prefix. The run-time normaliser builds the same key from an
-// input by lower-casing the scheme and host, dropping ":443" and one trailing
-// '/'.
-func lookupKey(u *url.URL) string {
-	return strings.TrimPrefix(u.String(), "https://")
+// lookupKey is the key the generated switch compares with, built by the
+// same function as the run-time lookup ([endpointrule.AppendLookupKey]). For
+// a URL that passed checkURL it is the URL without its "https://" prefix;
+// ok is false if the run-time lookup could never find u.
+func lookupKey(u *url.URL) (key string, ok bool) {
+	b, ok := endpointrule.AppendLookupKey(nil, u.String())
+	return string(b), ok
 }
