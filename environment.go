@@ -11,10 +11,6 @@ import (
 
 //go:generate go run ./cmd/genendpoints
 
-// DefaultChatGPTBaseURL is the ChatGPT base URL used when none is configured.
-// It resolves to the production environment.
-const DefaultChatGPTBaseURL = "https://chatgpt.com/backend-api"
-
 // CustomEnvironmentName is the Name of the Environment that
 // [ResolveWithOverrides] returns for a custom (self-hosted or development)
 // deployment.
@@ -35,7 +31,7 @@ type Environment struct {
 	// CustomEnvironmentName.
 	Name string
 	// ChatGPTBaseURL is the canonical ChatGPT backend base
-	// (https://chatgpt.com/backend-api for production), whichever accepted
+	// ([DefaultChatGPTBaseURL] for production), whichever accepted
 	// form was resolved; for a custom deployment, the configured base with
 	// trailing '/' removed.
 	ChatGPTBaseURL string

@@ -12,8 +12,11 @@ import (
 	"github.com/agentidentity/agentidentity/gen"
 )
 
-// thirdEnvironmentTOML is endpoints.toml with one more environment.
+// thirdEnvironmentTOML is a table like endpoints.toml with one more
+// environment and a login issuer of its own.
 const thirdEnvironmentTOML = `
+login_issuer = "https://login.sandbox.example.com:8443"
+
 [environments.production]
 chatgpt_base_url = "https://chatgpt.com/backend-api"
 accepted_base_urls = ["https://chatgpt.com", "https://chatgpt.com/backend-api"]
@@ -93,6 +96,9 @@ func TestThirdEnvironment(t *testing.T) {
 	}
 	if len(names) != 3 || names[0] != "production" || names[1] != "sandbox" || names[2] != "staging" {
 		t.Fatalf("Environments names = %v", names)
+	}
+	if ChatGPTLoginIssuer != "https://login.sandbox.example.com:8443" || ProductionIssuer != "https://chatgpt.com/codex-backend/agent-identity" {
+		t.Fatalf("constants: %q %q", ChatGPTLoginIssuer, ProductionIssuer)
 	}
 	custom, err := ResolveWithOverrides("http://localhost:1/x", Overrides{AuthAPIBaseURL: "http://localhost:2", JWKSBaseURL: "http://localhost:1/x"})
 	if err != nil || custom.Issuer != "https://chatgpt.com/codex-backend/agent-identity" {

@@ -108,12 +108,11 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 			if _, err := parseBaseURL(base); err != nil {
 				return Environment{}, fmt.Errorf("%w: custom deployment base URL: %w", ErrInvalidBaseURL, err)
 			}
-			prod := environments[productionIndex]
 			env = Environment{
 				Name:           CustomEnvironmentName,
 				ChatGPTBaseURL: base,
-				Issuer:         prod.Issuer,
-				Audience:       prod.Audience,
+				Issuer:         ProductionIssuer,
+				Audience:       ProductionAudience,
 			}
 		}
 	}

@@ -171,7 +171,8 @@ func TestParseTable(t *testing.T) {
 	table, err := Parse("dir/two_environments.toml", goodInput(t, "two_environments"))
 	require.NoError(t, err)
 	assert.Equal(t, &Table{
-		Source: "two_environments.toml",
+		Source:      "two_environments.toml",
+		LoginIssuer: "https://auth.openai.com",
 		Environments: []Environment{
 			{
 				Name:             "production",
@@ -213,16 +214,20 @@ func TestGenerateValidatesHandBuiltTables(t *testing.T) {
 		Audience:         "aud",
 		AcceptedBaseURLs: []string{"https://chatgpt.com/backend-api"},
 	}
+	const login = "https://auth.openai.com"
 	tests := []struct {
 		name  string
 		table *Table
 		want  string
 	}{
 		{"nil", nil, "nil table"},
-		{"empty", &Table{}, "at least"},
-		{"duplicate name", &Table{Environments: []Environment{good, good}}, "defined twice"},
-		{"no production", &Table{Environments: []Environment{func() Environment { e := good; e.Name = "dev"; return e }()}}, `"production" is required`},
-		{"go code in name", &Table{Environments: []Environment{good, func() Environment {
+		{"empty", &Table{LoginIssuer: login}, "at least"},
+		{"no login issuer", &Table{Environments: []Environment{good}}, "login_issuer: must not be empty"},
+		{"login issuer with a path", &Table{LoginIssuer: login + "/x", Environments: []Environment{good}}, "login_issuer: " + `"https://auth.openai.com/x" must be an origin`},
+		{"login issuer with go code", &Table{LoginIssuer: login + `"; func init() {}; const x = "`, Environments: []Environment{good}}, "login_issuer: "},
+		{"duplicate name", &Table{LoginIssuer: login, Environments: []Environment{good, good}}, "defined twice"},
+		{"no production", &Table{LoginIssuer: login, Environments: []Environment{func() Environment { e := good; e.Name = "dev"; return e }()}}, `"production" is required`},
+		{"go code in name", &Table{LoginIssuer: login, Environments: []Environment{good, func() Environment {
 			e := good
 			e.Name = `x"}; func init() { panic(1) }; var _ = []int{"`
 			e.AcceptedBaseURLs = []string{"https://x.example"}
@@ -230,7 +235,7 @@ func TestGenerateValidatesHandBuiltTables(t *testing.T) {
 			e.JWKSURL = "https://x.example/agent-identities/jwks"
 			return e
 		}()}}, "environment name"},
-		{"newline in source", &Table{Source: "a\nb", Environments: []Environment{good}}, "one line"},
+		{"newline in source", &Table{Source: "a\nb", LoginIssuer: login, Environments: []Environment{good}}, "one line"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,7 +254,7 @@ func TestGenerateSortsEnvironments(t *testing.T) {
 	want, err := Generate(table)
 	require.NoError(t, err)
 
-	reversed := &Table{Source: table.Source, Environments: []Environment{table.Environments[1], table.Environments[0]}}
+	reversed := &Table{Source: table.Source, LoginIssuer: table.LoginIssuer, Environments: []Environment{table.Environments[1], table.Environments[0]}}
 	got, err := Generate(reversed)
 	require.NoError(t, err)
 	assert.Equal(t, string(want), string(got))

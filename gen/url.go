@@ -64,6 +64,19 @@ func checkURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// checkOrigin is checkURL for a URL that must also have no path: an https
+// origin such as "https://auth.example.com" (a port other than 443 allowed).
+func checkOrigin(raw string) (*url.URL, error) {
+	u, err := checkURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.Path != "" {
+		return nil, fmt.Errorf("%q must be an origin (https://host) without a path", raw)
+	}
+	return u, nil
+}
+
 // checkHost accepts a lower-case DNS name: dot-separated labels of 1 to 63
 // characters from [a-z0-9-], neither starting nor ending with '-', and no
 // trailing dot.
