@@ -17,6 +17,13 @@
 // https://chatgpt.com/backend-api/wham/agent-identities/jwks. [Environments]
 // lists the table and [DefaultChatGPTBaseURL] is the usual configuration.
 //
+// The production values are also constants, generated from the same table:
+// [DefaultChatGPTBaseURL], [ProductionOrigin], [ProductionAuthAPIBaseURL],
+// [ProductionJWKSURL], [ProductionIssuer] and [ProductionAudience].
+// [ChatGPTLoginIssuer] is the issuer of the access tokens of a ChatGPT login,
+// by which such a token is told apart from an Agent Identity JWT. Code that
+// needs one of these values takes the constant instead of spelling it out.
+//
 //	env, err := agentidentity.Resolve(cfg.ChatGPTBaseURL)
 //	if err != nil {
 //		return err // wraps agentidentity.ErrUnknownEnvironment

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
 
 //go:generate go run ./cmd/genendpoints
-
-// DefaultChatGPTBaseURL is the ChatGPT base URL used when none is configured.
-// It resolves to the production environment.
-const DefaultChatGPTBaseURL = "https://chatgpt.com/backend-api"
 
 // CustomEnvironmentName is the Name of the Environment that
 // [ResolveWithOverrides] returns for a custom (self-hosted or development)
@@ -33,7 +31,7 @@ type Environment struct {
 	// CustomEnvironmentName.
 	Name string
 	// ChatGPTBaseURL is the canonical ChatGPT backend base
-	// (https://chatgpt.com/backend-api for production), whichever accepted
+	// ([DefaultChatGPTBaseURL] for production), whichever accepted
 	// form was resolved; for a custom deployment, the configured base with
 	// trailing '/' removed.
 	ChatGPTBaseURL string
@@ -53,21 +51,7 @@ type Environment struct {
 // returns "" when ChatGPTBaseURL is not an absolute http(s) URL with a host,
 // so that a zero or hand-built Environment matches no request.
 func (e Environment) Origin() string {
-	u, err := url.Parse(e.ChatGPTBaseURL)
-	if err != nil || u.Host == "" || u.User != nil {
-		return ""
-	}
-	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Host)
-	switch {
-	case scheme == "https":
-		host = strings.TrimSuffix(host, ":443")
-	case scheme == "http":
-		host = strings.TrimSuffix(host, ":80")
-	default:
-		return ""
-	}
-	return scheme + "://" + host
+	return endpointrule.Origin(e.ChatGPTBaseURL)
 }
 
 // Resolve maps a configured ChatGPT base URL to its environment using the
@@ -89,10 +73,15 @@ func Resolve(chatgptBaseURL string) (Environment, error) {
 	return Environment{}, unknownEnvironment(chatgptBaseURL, "")
 }
 
-// resolveStatic is Resolve without building an error.
+// resolveStatic is Resolve without building an error. The lookup key is
+// built by [endpointrule.AppendLookupKey], the rule the generator applied to
+// the table, in a buffer on the stack.
 func resolveStatic(s string) (Environment, bool) {
+	if len(s) > maxBaseURLLen {
+		return Environment{}, false
+	}
 	var buf [maxBaseURLLen]byte
-	if key, ok := normalizeBaseURL(s, &buf); ok {
+	if key, ok := endpointrule.AppendLookupKey(buf[:0], s); ok {
 		if i := lookupBaseURL(key); i >= 0 {
 			return environments[i], true
 		}
@@ -106,69 +95,6 @@ func Environments() []Environment {
 	envs := make([]Environment, len(environments))
 	copy(envs, environments[:])
 	return envs
-}
-
-// normalizeBaseURL writes into buf the lookup key of s: s without its
-// case-insensitive "https://" prefix, the host lower-cased, ":443" dropped
-// and one trailing '/' removed. Hosts may hold only letters, digits, '-' and
-// '.'; a port only digits. The path is copied as it is, so anything not in
-// the table (another case, '?', '#', '%', "..") fails the lookup. It reports
-// false for inputs that cannot be in the table, including any longer than
-// maxBaseURLLen.
-func normalizeBaseURL(s string, buf *[maxBaseURLLen]byte) ([]byte, bool) {
-	const scheme = "https://"
-	if len(s) <= len(scheme) || len(s) > maxBaseURLLen {
-		return nil, false
-	}
-	for i := 0; i < len(scheme); i++ {
-		if lower(s[i]) != scheme[i] {
-			return nil, false
-		}
-	}
-	rest := s[len(scheme):]
-	end := strings.IndexByte(rest, '/')
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, path := rest[:end], rest[end:]
-	host, port, hasPort := strings.Cut(authority, ":")
-	if host == "" {
-		return nil, false
-	}
-	n := 0
-	for i := 0; i < len(host); i++ {
-		c := lower(host[i])
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return nil, false
-		}
-		buf[n] = c
-		n++
-	}
-	if hasPort {
-		if port == "" {
-			return nil, false
-		}
-		for i := 0; i < len(port); i++ {
-			if port[i] < '0' || port[i] > '9' {
-				return nil, false
-			}
-		}
-		if port != "443" {
-			buf[n] = ':'
-			n++
-			n += copy(buf[n:], port)
-		}
-	}
-	path = strings.TrimSuffix(path, "/")
-	n += copy(buf[n:], path)
-	return buf[:n], true
-}
-
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 // unknownEnvironment builds the error for a refused base URL. The URL is

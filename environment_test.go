@@ -301,7 +301,33 @@ func TestResolveMatchesEndpointsTOML(t *testing.T) {
 	}
 	assert.Len(t, Environments(), len(table.Environments))
 	assert.Equal(t, []string{"production", "staging"}, names)
-	assert.Equal(t, "production", environments[productionIndex].Name)
+}
+
+// TestProductionConstantsMatchEndpointsTOML checks the generated constants
+// against the production table of endpoints.toml, read directly.
+func TestProductionConstantsMatchEndpointsTOML(t *testing.T) {
+	table := loadTable(t)
+	var prod gen.Environment
+	for _, te := range table.Environments {
+		if te.Name == "production" {
+			prod = te
+		}
+	}
+	require.Equal(t, "production", prod.Name)
+	assert.Equal(t, prod.ChatGPTBaseURL, DefaultChatGPTBaseURL)
+	assert.Equal(t, prod.AuthAPIBaseURL, ProductionAuthAPIBaseURL)
+	assert.Equal(t, prod.JWKSURL, ProductionJWKSURL)
+	assert.Equal(t, prod.Issuer, ProductionIssuer)
+	assert.Equal(t, prod.Audience, ProductionAudience)
+	assert.Equal(t, table.LoginIssuer, ChatGPTLoginIssuer)
+
+	env, err := Resolve(DefaultChatGPTBaseURL)
+	require.NoError(t, err)
+	assert.Equal(t, "production", env.Name)
+	assert.Equal(t, env.Origin(), ProductionOrigin)
+	jwks, err := JWKSURL(DefaultChatGPTBaseURL)
+	require.NoError(t, err)
+	assert.Equal(t, jwks, ProductionJWKSURL)
 }
 
 func TestResolveDoesNotAllocate(t *testing.T) {

@@ -12,8 +12,11 @@ import (
 	"github.com/agentidentity/agentidentity/gen"
 )
 
-// thirdEnvironmentTOML is endpoints.toml with one more environment.
+// thirdEnvironmentTOML is a table like endpoints.toml with one more
+// environment and a login issuer of its own.
 const thirdEnvironmentTOML = `
+login_issuer = "https://login.sandbox.example.com:8443"
+
 [environments.production]
 chatgpt_base_url = "https://chatgpt.com/backend-api"
 accepted_base_urls = ["https://chatgpt.com", "https://chatgpt.com/backend-api"]
@@ -94,6 +97,9 @@ func TestThirdEnvironment(t *testing.T) {
 	if len(names) != 3 || names[0] != "production" || names[1] != "sandbox" || names[2] != "staging" {
 		t.Fatalf("Environments names = %v", names)
 	}
+	if ChatGPTLoginIssuer != "https://login.sandbox.example.com:8443" || ProductionIssuer != "https://chatgpt.com/codex-backend/agent-identity" {
+		t.Fatalf("constants: %q %q", ChatGPTLoginIssuer, ProductionIssuer)
+	}
 	custom, err := ResolveWithOverrides("http://localhost:1/x", Overrides{AuthAPIBaseURL: "http://localhost:2", JWKSBaseURL: "http://localhost:1/x"})
 	if err != nil || custom.Issuer != "https://chatgpt.com/codex-backend/agent-identity" {
 		t.Fatalf("custom deployment: %+v %v", custom, err)
@@ -103,8 +109,8 @@ func TestThirdEnvironment(t *testing.T) {
 
 // TestThirdEnvironmentGeneratesWorkingLookup generates the lookup for a
 // table with a third environment (with a port) and compiles it, with the
-// package's own non-test sources, into a temporary module whose test
-// exercises the generated code.
+// package's own non-test sources and those of internal/endpointrule, into a
+// temporary module whose test exercises the generated code.
 func TestThirdEnvironmentGeneratesWorkingLookup(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command is needed to compile the generated lookup")
@@ -115,24 +121,29 @@ func TestThirdEnvironmentGeneratesWorkingLookup(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(src), `"sandbox.example.com:8443/api"`)
 
+	// The temporary module has this module's path, so that the package's
+	// import of internal/endpointrule resolves to a copy of it there.
 	dir := t.TempDir()
 	write := func(name, content string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
 	}
-	write("go.mod", "module example.com/thirdenv\n\ngo 1.26\n")
+	write("go.mod", "module github.com/agentidentity/agentidentity\n\ngo 1.26\n")
 	write("urlmap_gen.go", string(src))
 	write("third_test.go", thirdEnvironmentTest)
-	sources, err := filepath.Glob("*.go")
-	require.NoError(t, err)
 	copied := 0
-	for _, name := range sources {
-		if strings.HasSuffix(name, "_test.go") || name == "urlmap_gen.go" {
-			continue
-		}
-		data, err := os.ReadFile(name)
+	for _, pattern := range []string{"*.go", filepath.Join("internal", "endpointrule", "*.go")} {
+		sources, err := filepath.Glob(pattern)
 		require.NoError(t, err)
-		write(name, string(data))
-		copied++
+		for _, name := range sources {
+			if strings.HasSuffix(name, "_test.go") || name == "urlmap_gen.go" {
+				continue
+			}
+			data, err := os.ReadFile(name)
+			require.NoError(t, err)
+			write(name, string(data))
+			copied++
+		}
 	}
 	require.NotZero(t, copied)
 

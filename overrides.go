@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
 
 // Environment variables read by [OverridesFromEnv] (spec section 1).
@@ -44,8 +46,8 @@ func OverridesFromEnv(getenv func(string) string) Overrides {
 		getenv = os.Getenv
 	}
 	return Overrides{
-		AuthAPIBaseURL: trimBase(getenv(EnvAuthAPIBaseURL)),
-		JWKSBaseURL:    trimBase(getenv(EnvJWKSBaseURL)),
+		AuthAPIBaseURL: endpointrule.TrimBase(getenv(EnvAuthAPIBaseURL)),
+		JWKSBaseURL:    endpointrule.TrimBase(getenv(EnvJWKSBaseURL)),
 	}
 }
 
@@ -77,7 +79,7 @@ func ResolveFromEnv(chatgptBaseURL string) (Environment, error) {
 // without a valid custom deployment is an error wrapping
 // [ErrUnknownEnvironment].
 func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, error) {
-	auth, jwksBase := trimBase(o.AuthAPIBaseURL), trimBase(o.JWKSBaseURL)
+	auth, jwksBase := endpointrule.TrimBase(o.AuthAPIBaseURL), endpointrule.TrimBase(o.JWKSBaseURL)
 	var jwks string
 	if auth != "" {
 		if _, err := parseBaseURL(auth); err != nil {
@@ -89,7 +91,7 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 		if err != nil {
 			return Environment{}, fmt.Errorf("%w: override %s: %w", ErrInvalidBaseURL, EnvJWKSBaseURL, err)
 		}
-		jwks = jwksURL(u)
+		jwks = endpointrule.JWKSURL(u)
 	}
 	env, ok := resolveStatic(chatgptBaseURL)
 	if !ok {
@@ -97,7 +99,7 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 			return Environment{}, unknownEnvironment(chatgptBaseURL,
 				"a custom deployment needs both "+EnvAuthAPIBaseURL+" and "+EnvJWKSBaseURL+" set, the latter equal to the base URL")
 		}
-		base := trimBase(chatgptBaseURL)
+		base := endpointrule.TrimBase(chatgptBaseURL)
 		if base != jwksBase {
 			return Environment{}, unknownEnvironment(chatgptBaseURL,
 				"a custom deployment needs "+EnvJWKSBaseURL+" equal to the base URL")
@@ -106,12 +108,11 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 			if _, err := parseBaseURL(base); err != nil {
 				return Environment{}, fmt.Errorf("%w: custom deployment base URL: %w", ErrInvalidBaseURL, err)
 			}
-			prod := environments[productionIndex]
 			env = Environment{
 				Name:           CustomEnvironmentName,
 				ChatGPTBaseURL: base,
-				Issuer:         prod.Issuer,
-				Audience:       prod.Audience,
+				Issuer:         ProductionIssuer,
+				Audience:       ProductionAudience,
 			}
 		}
 	}
@@ -135,20 +136,7 @@ func JWKSURL(base string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: JWKS base: %w", ErrInvalidBaseURL, err)
 	}
-	return jwksURL(u), nil
-}
-
-// jwksURL applies the JWKS rule to a base accepted by parseBaseURL.
-func jwksURL(u *url.URL) string {
-	if strings.Contains(u.Path, "/backend-api") {
-		return u.JoinPath("wham", "agent-identities", "jwks").String()
-	}
-	return u.JoinPath("agent-identities", "jwks").String()
-}
-
-// trimBase trims surrounding white space and every trailing '/'.
-func trimBase(s string) string {
-	return strings.TrimRight(strings.TrimSpace(s), "/")
+	return endpointrule.JWKSURL(u), nil
 }
 
 // parseBaseURL parses a base URL (already trimmed of trailing '/') that is to

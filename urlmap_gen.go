@@ -2,12 +2,39 @@
 
 package agentidentity
 
+// DefaultChatGPTBaseURL is the ChatGPT base URL used when none is configured:
+// the canonical base of the production environment.
+const DefaultChatGPTBaseURL = "https://chatgpt.com/backend-api"
+
+// ProductionOrigin is the origin of DefaultChatGPTBaseURL, the one to which
+// first-party credentials of the production environment may be sent.
+const ProductionOrigin = "https://chatgpt.com"
+
+// ProductionAuthAPIBaseURL is the AuthAPI base (agent and task registration)
+// of the production environment.
+const ProductionAuthAPIBaseURL = "https://auth.openai.com/api/accounts"
+
+// ProductionJWKSURL is where the production environment publishes the
+// signing keys of Agent Identity JWTs.
+const ProductionJWKSURL = "https://chatgpt.com/backend-api/wham/agent-identities/jwks"
+
+// ProductionIssuer is the "iss" claim of production Agent Identity JWTs;
+// custom deployments require it too.
+const ProductionIssuer = "https://chatgpt.com/codex-backend/agent-identity"
+
+// ProductionAudience is the "aud" claim of production Agent Identity JWTs;
+// custom deployments require it too.
+const ProductionAudience = "codex-app-server"
+
+// ChatGPTLoginIssuer is the "iss" claim of the access tokens of a ChatGPT
+// login (login_issuer in endpoints.toml): a JWT whose issuer is this origin,
+// or a URL under it, is a personal ChatGPT access token, not an Agent
+// Identity JWT.
+const ChatGPTLoginIssuer = "https://auth.openai.com"
+
 // maxBaseURLLen is the length of the longest base URL Resolve can accept:
 // the longest accepted form with an explicit ":443" and a trailing '/'.
 const maxBaseURLLen = 50
-
-// productionIndex is the index of the "production" environment in environments.
-const productionIndex = 0
 
 // environments holds the environments of the table, sorted by name.
 var environments = [...]Environment{

@@ -15,44 +15,91 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/tools/txtar"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files of testdata/good and testdata/bad")
+var update = flag.Bool("update", false, "rewrite the expected output of every archive of testdata/good and testdata/bad")
 
-// cases returns the TOML files of one testdata folder.
-func cases(t testing.TB, dir string) []string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", dir, "*.toml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	return files
+// Members of a golden archive.
+const (
+	inputMember  = "endpoints.toml" // the endpoints file given to Parse
+	outputMember = "urlmap_gen.go"  // good cases: what Generate must write
+	errorMember  = "error"          // bad cases: the exact error of Parse
+)
+
+// goldenCase is one testdata/DIR/NAME.txtar archive: a comment saying what
+// the case is about, the input endpoints.toml and the expected output.
+type goldenCase struct {
+	name string // NAME
+	path string
+	ar   *txtar.Archive
 }
 
-// golden compares got with the golden file, or rewrites it with -update.
-func golden(t *testing.T, path string, got []byte) {
+// cases returns the archives of one testdata folder.
+func cases(t testing.TB, dir string) []goldenCase {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", dir, "*.txtar"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	var out []goldenCase
+	for _, path := range files {
+		ar, err := txtar.ParseFile(path)
+		require.NoError(t, err)
+		out = append(out, goldenCase{name: strings.TrimSuffix(filepath.Base(path), ".txtar"), path: path, ar: ar})
+	}
+	return out
+}
+
+// member returns the data of the archive member name, and whether it is
+// there.
+func (c goldenCase) member(name string) ([]byte, bool) {
+	for _, f := range c.ar.Files {
+		if f.Name == name {
+			return f.Data, true
+		}
+	}
+	return nil, false
+}
+
+// input returns the endpoints file of the case.
+func (c goldenCase) input(t testing.TB) []byte {
+	t.Helper()
+	data, ok := c.member(inputMember)
+	require.True(t, ok, "%s has no %s member", c.path, inputMember)
+	return data
+}
+
+// golden compares got with the archive member name, or rewrites that member
+// (keeping the comment and the input) with -update. The archive must hold
+// the input and that member only.
+func (c goldenCase) golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	if *update {
-		require.NoError(t, os.WriteFile(path, got, 0o644))
+		files := []txtar.File{{Name: inputMember, Data: c.input(t)}, {Name: name, Data: got}}
+		ar := &txtar.Archive{Comment: c.ar.Comment, Files: files}
+		require.NoError(t, os.WriteFile(c.path, txtar.Format(ar), 0o644))
 		return
 	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "missing golden file; run go test ./gen -update")
+	var names []string
+	for _, f := range c.ar.Files {
+		names = append(names, f.Name)
+	}
+	assert.Equal(t, []string{inputMember, name}, names, "members of %s", c.path)
+	want, ok := c.member(name)
+	require.True(t, ok, "%s has no %s member; run go test ./gen -update", c.path, name)
 	assert.Equal(t, string(want), string(got))
 }
 
-// TestGoodTables generates each testdata/good/NAME.toml and compares the
-// output with NAME.go.golden.
+// TestGoodTables generates the endpoints.toml of each testdata/good/NAME.txtar
+// and compares the output with its urlmap_gen.go member.
 func TestGoodTables(t *testing.T) {
-	for _, file := range cases(t, "good") {
-		name := strings.TrimSuffix(filepath.Base(file), ".toml")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			require.NoError(t, err)
-			table, err := Parse(filepath.Base(file), data)
+	for _, c := range cases(t, "good") {
+		t.Run(c.name, func(t *testing.T) {
+			table, err := Parse(inputMember, c.input(t))
 			require.NoError(t, err)
 			src, err := Generate(table)
 			require.NoError(t, err)
-			golden(t, strings.TrimSuffix(file, ".toml")+".go.golden", src)
+			c.golden(t, outputMember, src)
 
 			again, err := Generate(table)
 			require.NoError(t, err)
@@ -62,19 +109,16 @@ func TestGoodTables(t *testing.T) {
 	}
 }
 
-// TestBadTables parses each testdata/bad/NAME.toml and compares the error
-// with NAME.err.
+// TestBadTables parses the endpoints.toml of each testdata/bad/NAME.txtar and
+// compares the error with its error member.
 func TestBadTables(t *testing.T) {
-	line := regexp.MustCompile(`^[a-z0-9_]+\.toml:[1-9][0-9]*: ([^:]+: )?[^A-Z].*$`)
-	for _, file := range cases(t, "bad") {
-		name := strings.TrimSuffix(filepath.Base(file), ".toml")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			require.NoError(t, err)
-			table, err := Parse(filepath.Base(file), data)
+	line := regexp.MustCompile(`^endpoints\.toml:[1-9][0-9]*: ([^:]+: )?[^A-Z].*$`)
+	for _, c := range cases(t, "bad") {
+		t.Run(c.name, func(t *testing.T) {
+			table, err := Parse(inputMember, c.input(t))
 			require.Error(t, err)
 			assert.Nil(t, table)
-			golden(t, strings.TrimSuffix(file, ".toml")+".err", []byte(err.Error()+"\n"))
+			c.golden(t, errorMember, []byte(err.Error()+"\n"))
 
 			var list ErrorList
 			require.ErrorAs(t, err, &list)
@@ -86,6 +130,18 @@ func TestBadTables(t *testing.T) {
 			}
 		})
 	}
+}
+
+// goodInput returns the endpoints file of testdata/good/NAME.txtar.
+func goodInput(t testing.TB, name string) []byte {
+	t.Helper()
+	for _, c := range cases(t, "good") {
+		if c.name == name {
+			return c.input(t)
+		}
+	}
+	t.Fatalf("no testdata/good/%s.txtar", name)
+	return nil
 }
 
 // assertGeneratedShape checks the properties of a generated file that tools
@@ -112,12 +168,11 @@ func TestRepositoryTableGeneratesHeader(t *testing.T) {
 }
 
 func TestParseTable(t *testing.T) {
-	data, err := os.ReadFile("testdata/good/two_environments.toml")
-	require.NoError(t, err)
-	table, err := Parse("dir/two_environments.toml", data)
+	table, err := Parse("dir/two_environments.toml", goodInput(t, "two_environments"))
 	require.NoError(t, err)
 	assert.Equal(t, &Table{
-		Source: "two_environments.toml",
+		Source:      "two_environments.toml",
+		LoginIssuer: "https://auth.openai.com",
 		Environments: []Environment{
 			{
 				Name:             "production",
@@ -159,16 +214,20 @@ func TestGenerateValidatesHandBuiltTables(t *testing.T) {
 		Audience:         "aud",
 		AcceptedBaseURLs: []string{"https://chatgpt.com/backend-api"},
 	}
+	const login = "https://auth.openai.com"
 	tests := []struct {
 		name  string
 		table *Table
 		want  string
 	}{
 		{"nil", nil, "nil table"},
-		{"empty", &Table{}, "at least"},
-		{"duplicate name", &Table{Environments: []Environment{good, good}}, "defined twice"},
-		{"no production", &Table{Environments: []Environment{func() Environment { e := good; e.Name = "dev"; return e }()}}, `"production" is required`},
-		{"go code in name", &Table{Environments: []Environment{good, func() Environment {
+		{"empty", &Table{LoginIssuer: login}, "at least"},
+		{"no login issuer", &Table{Environments: []Environment{good}}, "login_issuer: must not be empty"},
+		{"login issuer with a path", &Table{LoginIssuer: login + "/x", Environments: []Environment{good}}, "login_issuer: " + `"https://auth.openai.com/x" must be an origin`},
+		{"login issuer with go code", &Table{LoginIssuer: login + `"; func init() {}; const x = "`, Environments: []Environment{good}}, "login_issuer: "},
+		{"duplicate name", &Table{LoginIssuer: login, Environments: []Environment{good, good}}, "defined twice"},
+		{"no production", &Table{LoginIssuer: login, Environments: []Environment{func() Environment { e := good; e.Name = "dev"; return e }()}}, `"production" is required`},
+		{"go code in name", &Table{LoginIssuer: login, Environments: []Environment{good, func() Environment {
 			e := good
 			e.Name = `x"}; func init() { panic(1) }; var _ = []int{"`
 			e.AcceptedBaseURLs = []string{"https://x.example"}
@@ -176,7 +235,7 @@ func TestGenerateValidatesHandBuiltTables(t *testing.T) {
 			e.JWKSURL = "https://x.example/agent-identities/jwks"
 			return e
 		}()}}, "environment name"},
-		{"newline in source", &Table{Source: "a\nb", Environments: []Environment{good}}, "one line"},
+		{"newline in source", &Table{Source: "a\nb", LoginIssuer: login, Environments: []Environment{good}}, "one line"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,14 +249,12 @@ func TestGenerateValidatesHandBuiltTables(t *testing.T) {
 }
 
 func TestGenerateSortsEnvironments(t *testing.T) {
-	data, err := os.ReadFile("testdata/good/two_environments.toml")
-	require.NoError(t, err)
-	table, err := Parse("two_environments.toml", data)
+	table, err := Parse("two_environments.toml", goodInput(t, "two_environments"))
 	require.NoError(t, err)
 	want, err := Generate(table)
 	require.NoError(t, err)
 
-	reversed := &Table{Source: table.Source, Environments: []Environment{table.Environments[1], table.Environments[0]}}
+	reversed := &Table{Source: table.Source, LoginIssuer: table.LoginIssuer, Environments: []Environment{table.Environments[1], table.Environments[0]}}
 	got, err := Generate(reversed)
 	require.NoError(t, err)
 	assert.Equal(t, string(want), string(got))
@@ -241,9 +298,14 @@ func TestCheckURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := checkURL(tt.raw)
+			u, err := checkURL(tt.raw)
 			if tt.ok {
-				assert.NoError(t, err)
+				require.NoError(t, err)
+				// The run-time lookup finds a table URL under the URL
+				// without its scheme.
+				key, ok := lookupKey(u)
+				assert.True(t, ok)
+				assert.Equal(t, strings.TrimPrefix(tt.raw, "https://"), key)
 			} else {
 				assert.Error(t, err)
 			}
@@ -256,12 +318,8 @@ func TestCheckURL(t *testing.T) {
 // a file that parses as Go.
 func FuzzParse(f *testing.F) {
 	for _, dir := range []string{"good", "bad"} {
-		for _, file := range cases(f, dir) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(data)
+		for _, c := range cases(f, dir) {
+			f.Add(c.input(f))
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
 
 // MaxFileSize is the largest endpoints file Parse reads.
@@ -29,6 +31,10 @@ type Table struct {
 	// Source is the base name of the file the table came from, written in the
 	// header of the generated file.
 	Source string
+	// LoginIssuer is the "iss" claim of the access tokens of a ChatGPT login
+	// (top-level login_issuer): an https origin, without a path. It tells a
+	// ChatGPT access token apart from an Agent Identity JWT.
+	LoginIssuer string
 	// Environments holds the environments sorted by Name.
 	Environments []Environment
 }
@@ -88,8 +94,10 @@ func (l ErrorList) Unwrap() []error {
 	return errs
 }
 
-// field names of an [environments.NAME] table, in schema order.
+// field names of the top level and of an [environments.NAME] table, in
+// schema order.
 const (
+	keyLoginIssuer    = "login_issuer" // top level, not in a table
 	keyChatGPTBaseURL = "chatgpt_base_url"
 	keyAccepted       = "accepted_base_urls"
 	keyAuthAPI        = "authapi_base_url"
@@ -115,8 +123,8 @@ type envTOML struct {
 // Parse reads an endpoints file strictly: syntax errors, unknown keys (keys
 // are case-sensitive), missing or mistyped values, URLs that are not https or
 // carry user info, a query, a fragment or a trailing '/', a base URL claimed
-// twice, a JWKS URL that does not follow the spec's rule, and an empty issuer
-// or audience are all errors. name is used in error messages and in the
+// twice, a JWKS URL that does not follow the spec's rule, an empty issuer or
+// audience, and a login_issuer with a path are all errors. name is used in error messages and in the
 // generated header. The error, if any, is an ErrorList.
 func Parse(name string, data []byte) (*Table, error) {
 	p := &tableParser{name: name, data: data}
@@ -125,6 +133,7 @@ func Parse(name string, data []byte) (*Table, error) {
 		return nil, p.errs
 	}
 	var doc struct {
+		LoginIssuer  toml.Primitive `toml:"login_issuer"`
 		Environments toml.Primitive `toml:"environments"`
 	}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&doc)
@@ -139,6 +148,12 @@ func Parse(name string, data []byte) (*Table, error) {
 	}
 	p.md = &md
 	t := &Table{Source: baseName(name)}
+	if !md.IsDefined(keyLoginIssuer) {
+		p.errf(1, keyLoginIssuer, "missing required top-level key (the issuer of ChatGPT login access tokens, written before the first table)")
+	} else if err := md.PrimitiveDecode(doc.LoginIssuer, &t.LoginIssuer); err != nil {
+		p.errf(p.line(keyLoginIssuer), keyLoginIssuer, "must be a string")
+		p.bad = append(p.bad, toml.Key{keyLoginIssuer})
+	}
 	if !md.IsDefined("environments") {
 		p.errf(1, "environments", "missing: define at least the [environments.%s] table", ProductionName)
 	} else {
@@ -255,7 +270,7 @@ func (p *tableParser) unknownKeys() {
 			continue
 		}
 		switch {
-		case k[0] != "environments":
+		case k[0] != "environments" && (len(k) > 1 || k[0] != keyLoginIssuer):
 			report(k)
 		case len(k) == 3 && !slices.Contains(envKeys, k[2]):
 			report(k)
@@ -296,6 +311,9 @@ func validate(t *Table) []tableError {
 	add := func(key toml.Key, value, format string, args ...any) {
 		errs = append(errs, tableError{key: key, value: value, msg: fmt.Sprintf(format, args...)})
 	}
+	if _, err := checkOrigin(t.LoginIssuer); err != nil {
+		add(toml.Key{keyLoginIssuer}, "", "%v", err)
+	}
 	if len(t.Environments) == 0 {
 		add(toml.Key{"environments"}, "", "define at least the [environments.%s] table", ProductionName)
 		return errs
@@ -323,7 +341,7 @@ func validate(t *Table) []tableError {
 		if _, err := checkURL(e.JWKSURL); err != nil {
 			add(k(keyJWKS), "", "%v", err)
 		} else if base != nil {
-			if want := jwksURL(base); e.JWKSURL != want {
+			if want := endpointrule.JWKSURL(base); e.JWKSURL != want {
 				add(k(keyJWKS), "", "%q does not follow the JWKS rule for chatgpt_base_url %q: want %q", e.JWKSURL, e.ChatGPTBaseURL, want)
 			}
 		}
@@ -343,7 +361,11 @@ func validate(t *Table) []tableError {
 				add(k(keyAccepted), raw, "%v", err)
 				continue
 			}
-			key := lookupKey(u)
+			key, ok := lookupKey(u)
+			if !ok {
+				add(k(keyAccepted), raw, "%q cannot be matched by the run-time lookup", raw)
+				continue
+			}
 			if other, dup := claimed[key]; dup {
 				if other == e.Name {
 					add(k(keyAccepted), raw, "%q is listed twice", raw)

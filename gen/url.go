@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
 
 // checkURL reports whether raw is a URL the table may hold: https, a
@@ -58,6 +60,19 @@ func checkURL(raw string) (*url.URL, error) {
 	}
 	if u.String() != raw {
 		return nil, fmt.Errorf("%q is not in canonical form (want %q)", raw, u.String())
+	}
+	return u, nil
+}
+
+// checkOrigin is checkURL for a URL that must also have no path: an https
+// origin such as "https://auth.example.com" (a port other than 443 allowed).
+func checkOrigin(raw string) (*url.URL, error) {
+	u, err := checkURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.Path != "" {
+		return nil, fmt.Errorf("%q must be an origin (https://host) without a path", raw)
 	}
 	return u, nil
 }
@@ -126,20 +141,11 @@ func checkPath(p string) error {
 	return nil
 }
 
-// jwksURL applies the JWKS rule of spec section 1 to a base URL that passed
-// checkURL: base + "/wham/agent-identities/jwks" when the base contains
-// "/backend-api", else base + "/agent-identities/jwks".
-func jwksURL(base *url.URL) string {
-	if strings.Contains(base.Path, "/backend-api") {
-		return base.JoinPath("wham", "agent-identities", "jwks").String()
-	}
-	return base.JoinPath("agent-identities", "jwks").String()
-}
-
-// lookupKey is the key the generated switch compares with: the URL without
-// its "https://" prefix. The run-time normaliser builds the same key from an
-// input by lower-casing the scheme and host, dropping ":443" and one trailing
-// '/'.
-func lookupKey(u *url.URL) string {
-	return strings.TrimPrefix(u.String(), "https://")
+// lookupKey is the key the generated switch compares with, built by the
+// same function as the run-time lookup ([endpointrule.AppendLookupKey]). For
+// a URL that passed checkURL it is the URL without its "https://" prefix;
+// ok is false if the run-time lookup could never find u.
+func lookupKey(u *url.URL) (key string, ok bool) {
+	b, ok := endpointrule.AppendLookupKey(nil, u.String())
+	return string(b), ok
 }

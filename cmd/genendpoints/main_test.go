@@ -25,17 +25,17 @@ func setup(t *testing.T) (in, out string) {
 	return in, out
 }
 
-// productionAudienceLine finds the line of the first audience key of
-// endpoints.toml by plain text search.
-func productionAudienceLine(t *testing.T) string {
+// keyLine finds the line of the first key of endpoints.toml written as
+// "key = ", by plain text search.
+func keyLine(t *testing.T, key string) string {
 	data, err := os.ReadFile(filepath.Join("..", "..", "endpoints.toml"))
 	require.NoError(t, err)
 	for i, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "audience = ") {
+		if strings.HasPrefix(line, key+" = ") {
 			return strconv.Itoa(i + 1)
 		}
 	}
-	t.Fatal("no audience key in endpoints.toml")
+	t.Fatalf("no %s key in endpoints.toml", key)
 	return ""
 }
 
@@ -70,7 +70,14 @@ func TestRun(t *testing.T) {
 			require.NoError(t, err)
 			bad := strings.Replace(string(data), `audience = "codex-app-server"`, `audience = ""`, 1)
 			require.NoError(t, os.WriteFile(in, []byte(bad), 0o644))
-		}, false, 1, "endpoints.toml:" + productionAudienceLine(t) + ": environments.production.audience: must not be empty"},
+		}, false, 1, "endpoints.toml:" + keyLine(t, "audience") + ": environments.production.audience: must not be empty"},
+		{"login issuer with a path names its line", func(t *testing.T, in, out string) {
+			data, err := os.ReadFile(in)
+			require.NoError(t, err)
+			bad := strings.Replace(string(data), `login_issuer = "https://auth.openai.com"`, `login_issuer = "https://auth.openai.com/x"`, 1)
+			require.NotEqual(t, string(data), bad)
+			require.NoError(t, os.WriteFile(in, []byte(bad), 0o644))
+		}, false, 1, "endpoints.toml:" + keyLine(t, "login_issuer") + `: login_issuer: "https://auth.openai.com/x" must be an origin`},
 		{"bad TOML under check", func(t *testing.T, in, out string) {
 			require.NoError(t, os.WriteFile(in, []byte("[environments.production]\nfoo = 1\n"), 0o644))
 		}, true, 1, "endpoints.toml:2: environments.production.foo: unknown key"},

@@ -1,0 +1,129 @@
+// Package endpointrule holds the rules that both the generator (package gen)
+// and package agentidentity apply to base URLs: the JWKS rule of spec
+// section 1, the lookup key under which a ChatGPT base URL is found in the
+// static table, the trimming of configured bases, and the origin of a base.
+// Keeping them here, in one place, means that the generated table and the
+// run-time lookup cannot drift apart.
+//
+// It imports only the standard library, so the generator can use it without
+// importing the package it writes into.
+package endpointrule
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Scheme is the only scheme the static table holds; lookup keys leave it
+// out.
+const Scheme = "https://"
+
+// JWKSURL applies the JWKS rule of spec section 1 to a base URL (already
+// trimmed of trailing '/'): base + "/wham/agent-identities/jwks" when the
+// base's path contains "/backend-api", else base + "/agent-identities/jwks".
+// The URL is joined with net/url.
+func JWKSURL(base *url.URL) string {
+	if strings.Contains(base.Path, "/backend-api") {
+		return base.JoinPath("wham", "agent-identities", "jwks").String()
+	}
+	return base.JoinPath("agent-identities", "jwks").String()
+}
+
+// AppendLookupKey appends to dst the lookup key of the ChatGPT base URL s and
+// returns the extended slice: s without its case-insensitive "https://"
+// prefix, the host lower-cased, ":443" dropped and one trailing '/' removed.
+// Hosts may hold only letters, digits, '-' and '.'; a port only digits. The
+// path is copied as it is, so anything that is not in the table (another
+// case, '?', '#', '%', "..") fails the lookup. It reports false for inputs
+// that cannot be in the table.
+//
+// The key is never longer than s, so a dst with room for len(s) bytes is
+// not reallocated: the run-time lookup passes a buffer on its stack and does
+// not allocate. For a URL of the table (see gen), the key is the URL without
+// "https://".
+func AppendLookupKey(dst []byte, s string) ([]byte, bool) {
+	if len(s) <= len(Scheme) {
+		return dst, false
+	}
+	for i := 0; i < len(Scheme); i++ {
+		if lower(s[i]) != Scheme[i] {
+			return dst, false
+		}
+	}
+	rest := s[len(Scheme):]
+	end := strings.IndexByte(rest, '/')
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, path := rest[:end], rest[end:]
+	host, port, hasPort := strings.Cut(authority, ":")
+	if host == "" {
+		return dst, false
+	}
+	start := len(dst)
+	for i := 0; i < len(host); i++ {
+		c := lower(host[i])
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return dst[:start], false
+		}
+		dst = append(dst, c)
+	}
+	if hasPort {
+		if port == "" {
+			return dst[:start], false
+		}
+		for i := 0; i < len(port); i++ {
+			if port[i] < '0' || port[i] > '9' {
+				return dst[:start], false
+			}
+		}
+		if port != "443" {
+			dst = append(dst, ':')
+			dst = append(dst, port...)
+		}
+	}
+	dst = append(dst, strings.TrimSuffix(path, "/")...)
+	return dst, true
+}
+
+// MaxInputLen is the length of the longest input whose lookup key is key:
+// the scheme, key, an explicit ":443" and one trailing '/'. Inputs longer
+// than the largest MaxInputLen of a table's keys cannot be in that table.
+func MaxInputLen(key string) int {
+	return len(Scheme) + len(key) + len(":443") + len("/")
+}
+
+// TrimBase trims surrounding white space and every trailing '/' from a
+// configured base URL or override.
+func TrimBase(s string) string {
+	return strings.TrimRight(strings.TrimSpace(s), "/")
+}
+
+// Origin returns "scheme://host[:port]" of the base URL raw, with the scheme
+// and host in lower case and a default port (443 for https, 80 for http) left
+// out: the origin to which first-party credentials may be sent. It returns ""
+// when raw is not an absolute http(s) URL with a host, or has user info.
+func Origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Host)
+	switch scheme {
+	case "https":
+		host = strings.TrimSuffix(host, ":443")
+	case "http":
+		host = strings.TrimSuffix(host, ":80")
+	default:
+		return ""
+	}
+	return scheme + "://" + host
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
