@@ -3,10 +3,9 @@ package agentidentity
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 
 	"github.com/agentidentity/agentidentity/internal/endpointrule"
+	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
 //go:generate go run ./cmd/genendpoints
@@ -107,37 +106,6 @@ func unknownEnvironment(base, hint string) error {
 	return fmt.Errorf("agentidentity: base URL %s: %w%s", describeURL(base), ErrUnknownEnvironment, hint)
 }
 
-// describeURL returns a quoted form of raw safe to put in an error: user
-// info, query and fragment are replaced by "REDACTED", and the result is cut
-// to 200 bytes.
-func describeURL(raw string) string {
-	const maxShown, maxParsed = 200, 4096
-	if len(raw) > maxParsed {
-		return fmt.Sprintf("(URL of %d bytes)", len(raw))
-	}
-	shown := raw
-	if u, err := url.Parse(raw); err != nil {
-		if strings.ContainsAny(raw, "@?#") {
-			return fmt.Sprintf("(unparsable URL of %d bytes)", len(raw))
-		}
-	} else if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
-		if u.User != nil {
-			u.User = url.User("REDACTED")
-		}
-		if u.RawQuery != "" || u.ForceQuery {
-			u.RawQuery, u.ForceQuery = "REDACTED", false
-		}
-		if u.Fragment != "" || strings.Contains(raw, "#") {
-			u.Fragment, u.RawFragment = "REDACTED", ""
-		}
-		shown = u.String()
-	}
-	if len(shown) > maxShown {
-		cut := maxShown
-		for cut > 0 && shown[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
-			cut--
-		}
-		return fmt.Sprintf("%q… (%d bytes)", shown[:cut], len(raw))
-	}
-	return fmt.Sprintf("%q", shown)
-}
+// describeURL returns raw quoted and redacted by the module's one rule
+// (netrule.Redact: user info, query and fragment replaced, cut to 200 bytes).
+func describeURL(raw string) string { return fmt.Sprintf("%q", netrule.Redact(raw)) }

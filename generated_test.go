@@ -109,7 +109,7 @@ func TestThirdEnvironment(t *testing.T) {
 
 // TestThirdEnvironmentGeneratesWorkingLookup generates the lookup for a
 // table with a third environment (with a port) and compiles it, with the
-// package's own non-test sources and those of internal/endpointrule, into a
+// package's own non-test sources and those of internal/endpointrule and internal/netrule, into a
 // temporary module whose test exercises the generated code.
 func TestThirdEnvironmentGeneratesWorkingLookup(t *testing.T) {
 	goTool, err := exec.LookPath("go")
@@ -132,7 +132,7 @@ func TestThirdEnvironmentGeneratesWorkingLookup(t *testing.T) {
 	write("urlmap_gen.go", string(src))
 	write("third_test.go", thirdEnvironmentTest)
 	copied := 0
-	for _, pattern := range []string{"*.go", filepath.Join("internal", "endpointrule", "*.go")} {
+	for _, pattern := range []string{"*.go", filepath.Join("internal", "endpointrule", "*.go"), filepath.Join("internal", "netrule", "*.go")} {
 		sources, err := filepath.Glob(pattern)
 		require.NoError(t, err)
 		for _, name := range sources {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/agentidentity/agentidentity/internal/endpointrule"
+	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
 // Environment variables read by [OverridesFromEnv] (spec section 1).
@@ -185,7 +186,7 @@ func parseBaseURL(raw string) (*url.URL, error) {
 			return nil, errors.New("has an invalid port")
 		}
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !netrule.IsLoopbackHost(u.Hostname()) {
 		return nil, errors.New("uses http on a host that is not loopback (localhost, 127.0.0.0/8, [::1]); use https")
 	}
 	if u.EscapedPath() != u.Path {
@@ -217,24 +218,4 @@ func validHost(h string) bool {
 		}
 	}
 	return true
-}
-
-// IsLoopbackHost reports whether a parsed host name (as url.URL.Hostname
-// returns it) is localhost (ASCII letters in any case), an IPv4 address in
-// 127.0.0.0/8 in dotted-quad form, or the IPv6 loopback ::1 (no zone, not
-// IPv4-mapped). It is the one rule by which this module allows plain http.
-func IsLoopbackHost(host string) bool { return isLoopback(host) }
-
-func isLoopback(host string) bool {
-	if len(host) == len("localhost") && strings.ToLower(host) == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil || a.Zone() != "" {
-		return false
-	}
-	if a.Is4() {
-		return a.As4()[0] == 127
-	}
-	return a == netip.IPv6Loopback()
 }

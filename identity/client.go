@@ -16,7 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/internal/limitio"
+	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
 // Time-outs of one registration attempt (spec §4, §5).
@@ -48,10 +50,10 @@ var ErrInvalidRegistrationResponse = errors.New("identity: invalid registration 
 
 // Client registers agents and tasks with the AuthAPI (spec §4, §5).
 //
-// The zero value is not usable: AuthAPIBaseURL must be set (for example to
-// the AuthAPIBaseURL of a resolved agentidentity.Environment). Set the
-// fields before the first call and do not change them afterwards. A Client
-// is safe for concurrent use.
+// The zero value is not usable: set Environment (a resolved
+// agentidentity.Environment) or AuthAPIBaseURL. Set the fields before the
+// first call and do not change them afterwards. A Client is safe for
+// concurrent use.
 //
 // Every call is bounded: a per-attempt time-out (30 s for a task, 15 s for an
 // agent), at most [MaxRegistrationAttempts] attempts, back-off capped at
@@ -63,6 +65,17 @@ type Client struct {
 	// "https://auth.openai.com/api/accounts". Endpoints are built from it
 	// with AgentRegistrationURL and TaskRegistrationURL.
 	AuthAPIBaseURL string
+
+	// Environment is the environment the agent belongs to, as
+	// agentidentity.Resolve or ResolveFromEnv returns it. When it is set,
+	// AuthAPIBaseURL may be left empty (it is then Environment's), and a
+	// RunAuth built on this Client gives credentials to Environment's
+	// ChatGPT backend origin. When it is the zero value, the first-party
+	// origin is that of the table environment whose AuthAPI base
+	// AuthAPIBaseURL is, else the origin of AuthAPIBaseURL itself (a custom
+	// deployment or a test server, which already receives the agent's
+	// signatures).
+	Environment agentidentity.Environment
 
 	// HTTPClient sends the requests. Nil means a client with a 60 s overall
 	// time-out and dial, TLS and response-header time-outs (never
@@ -128,7 +141,7 @@ func (c *Client) RegisterTask(ctx context.Context, s *Signer) (string, error) {
 	if s == nil {
 		return "", errors.New("identity: RegisterTask needs a Signer, got nil")
 	}
-	endpoint, err := TaskRegistrationURL(c.AuthAPIBaseURL, s.AgentRuntimeID())
+	endpoint, err := TaskRegistrationURL(c.authAPIBase(), s.AgentRuntimeID())
 	if err != nil {
 		return "", err
 	}
@@ -178,7 +191,7 @@ func (c *Client) RegisterAgent(ctx context.Context, accessToken string, r AgentR
 	if err != nil {
 		return "", err
 	}
-	endpoint, err := AgentRegistrationURL(c.AuthAPIBaseURL)
+	endpoint, err := AgentRegistrationURL(c.authAPIBase())
 	if err != nil {
 		return "", err
 	}
@@ -511,4 +524,38 @@ func requireSecureEndpoint(endpoint string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: the AuthAPI base must use https (plain http only on loopback hosts)", ErrInvalidURL)
+}
+
+// authAPIBase is AuthAPIBaseURL, or else the Environment's.
+func (c *Client) authAPIBase() string {
+	if c.AuthAPIBaseURL != "" {
+		return c.AuthAPIBaseURL
+	}
+	return c.Environment.AuthAPIBaseURL
+}
+
+// firstPartyOrigin is the origin a RunAuth on this Client gives credentials
+// to by default; see Client.Environment. With neither an Environment nor an
+// AuthAPI base it is production's, the Codex CLI's default. It is ""
+// (nothing is first-party) when the configured base is not a usable origin
+// (plain http to a non-loopback host, for example).
+func (c *Client) firstPartyOrigin() string {
+	if c.Environment.ChatGPTBaseURL != "" {
+		if o, err := netrule.CheckOrigin(c.Environment.ChatGPTBaseURL); err == nil {
+			return o
+		}
+		return ""
+	}
+	base := strings.TrimRight(c.authAPIBase(), "/")
+	if base == "" {
+		return agentidentity.ProductionOrigin // the Codex CLI's default environment
+	}
+	for _, env := range agentidentity.Environments() {
+		if env.AuthAPIBaseURL == base {
+			o, _ := netrule.CheckOrigin(env.ChatGPTBaseURL)
+			return o
+		}
+	}
+	o, _ := netrule.CheckOrigin(base)
+	return o
 }

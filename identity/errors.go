@@ -38,6 +38,13 @@ var (
 	// ErrInvalidJWT means an Agent Identity JWT was refused.
 	ErrInvalidJWT = errors.New("identity: invalid Agent Identity JWT")
 
+	// ErrJWTExpired means an Agent Identity JWT is past its exp: Load
+	// refuses a stored or $CODEX_ACCESS_TOKEN JWT that expired, and a RunAuth
+	// made from one stops signing at its exp. Load a fresh token (a new
+	// CODEX_ACCESS_TOKEN) and call Load again. It wraps nothing; errors
+	// carrying it also wrap ErrInvalidJWT.
+	ErrJWTExpired = errors.New("identity: the Agent Identity JWT has expired; load a fresh token")
+
 	// ErrBootstrapUnavailable means agent or task registration failed with
 	// retryable errors on every attempt: the backend is unavailable for now,
 	// and callers may fall back to bearer auth.

@@ -14,9 +14,9 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/internal/b64"
 	"github.com/agentidentity/agentidentity/internal/limitio"
+	"github.com/agentidentity/agentidentity/internal/netrule"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
@@ -100,7 +100,7 @@ func checkJWKSURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-func isLoopbackHost(h string) bool { return agentidentity.IsLoopbackHost(h) }
+func isLoopbackHost(h string) bool { return netrule.IsLoopbackHost(h) }
 
 // jwk is one entry of a JWKS: a usable key, or the reason it cannot be used.
 type jwk struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // EnvAccessToken is the environment variable that carries a standalone Agent
@@ -127,7 +128,7 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 		opts:   opts,
 		env:    env,
 		store:  codexhome.OpenStore(home),
-		client: &Client{AuthAPIBaseURL: env.AuthAPIBaseURL, HTTPClient: opts.HTTPClient},
+		client: &Client{AuthAPIBaseURL: env.AuthAPIBaseURL, Environment: env, HTTPClient: opts.HTTPClient},
 		logger: logger,
 	}
 
@@ -184,13 +185,16 @@ type loader struct {
 }
 
 func (l *loader) common() []RunAuthOption {
-	return []RunAuthOption{WithFirstPartyOrigin(l.env.ChatGPTBaseURL), WithLogger(l.logger)}
+	return []RunAuthOption{WithLogger(l.logger)} // the first-party origin comes from the Client's Environment
 }
 
 // fromJWT verifies a standalone Agent Identity JWT; its task lives in memory.
 func (l *loader) fromJWT(ctx context.Context, token, where string) (*RunAuth, error) {
 	v := &JWTVerifier{JWKSURL: l.env.JWKSURL, Issuer: l.env.Issuer, Audience: l.env.Audience, HTTPClient: l.opts.HTTPClient}
 	claims, err := v.Verify(ctx, token)
+	if errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, ErrJWTExpired) {
+		return nil, fmt.Errorf("identity: %s: %w: %w", where, ErrJWTExpired, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("identity: %s: %w", where, err)
 	}
@@ -199,6 +203,9 @@ func (l *loader) fromJWT(ctx context.Context, token, where string) (*RunAuth, er
 		return nil, fmt.Errorf("identity: %s: agent key: %w", where, err)
 	}
 	opts := append(l.common(), WithAccount(claims.AccountID, claims.FedRAMP))
+	if claims.ExpiresAt != nil {
+		opts = append(opts, WithExpiry(claims.ExpiresAt.Time))
+	}
 	return NewRunAuth(s, l.client, opts...)
 }
 

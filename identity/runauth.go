@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
 // Task registration back-off after a failed attempt: 1 s, doubling up to
@@ -38,81 +39,95 @@ type RunAuth struct {
 	slot *taskSlot
 }
 
-// RunAuthOption configures [NewRunAuth].
-type RunAuthOption func(*runState) error
+// RunAuthOption configures [NewRunAuth]. The With… functions of this
+// package make them; an invalid option makes NewRunAuth fail.
+type RunAuthOption interface {
+	applyRunAuth(r *runState) error
+}
+
+// runAuthOption adapts a function to RunAuthOption.
+type runAuthOption func(*runState) error
+
+func (f runAuthOption) applyRunAuth(r *runState) error { return f(r) }
 
 // WithAccount sets the ChatGPT account the identity belongs to: its id is
 // sent as ChatGPT-Account-ID on first-party requests, and fedRAMP adds
 // X-OpenAI-Fedramp: true.
 func WithAccount(accountID string, fedRAMP bool) RunAuthOption {
-	return func(r *runState) error {
+	return runAuthOption(func(r *runState) error {
 		if strings.ContainsAny(accountID, "\r\n\x00") {
 			return fmt.Errorf("%w: account id holds a control character", ErrInvalidURL)
 		}
 		r.accountID = accountID
 		r.fedRAMP = fedRAMP
 		return nil
-	}
+	})
 }
 
 // WithFirstPartyOrigin sets the only origin (scheme://host[:port]) that gets
 // credentials, normally the origin of the environment's ChatGPT backend base
-// URL (the default is https://chatgpt.com). Requests to any other origin pass
-// through the [RunAuth.Transport] untouched.
+// URL (the default comes from the Client's environment). Requests to any
+// other origin pass through the [RunAuth.Transport] untouched.
+//
+// Credentials travel only over https: an http origin is refused (the error
+// wraps ErrInvalidURL) unless its host is loopback, and so is a host that is
+// not plain ASCII, user info, a query or a fragment. A request gets
+// credentials only when the ASCII host net/http dials equals the origin's
+// under ASCII-only case folding (no Unicode folding, no IDNA mapping).
 func WithFirstPartyOrigin(baseURL string) RunAuthOption {
-	return func(r *runState) error {
+	return runAuthOption(func(r *runState) error {
 		o, err := parseOrigin(baseURL)
 		if err != nil {
 			return err
 		}
 		r.origin = o
 		return nil
-	}
+	})
 }
 
 // WithTaskID starts the run with a task the backend registered earlier (for
 // example the task_id stored in auth.json), so no registration happens.
 func WithTaskID(taskID string) RunAuthOption {
-	return func(r *runState) error {
+	return runAuthOption(func(r *runState) error {
 		if err := ValidateTaskID(taskID); err != nil {
 			return err
 		}
 		r.initialTask = taskID
 		return nil
-	}
+	})
 }
 
 // WithTaskSaver is called once with each run task that the backend
 // registers, to persist it; an error is logged and the task still used.
 // Session tasks are never saved.
 func WithTaskSaver(save func(ctx context.Context, taskID string) error) RunAuthOption {
-	return func(r *runState) error {
+	return runAuthOption(func(r *runState) error {
 		r.saveTask = save
 		return nil
-	}
+	})
 }
 
 // WithBearerFallback gives the ChatGPT access token that a session uses, as
 // "Authorization: Bearer …", for the rest of its life once its task
 // registration fails with [ErrBootstrapUnavailable].
 func WithBearerFallback(accessToken string) RunAuthOption {
-	return func(r *runState) error {
+	return runAuthOption(func(r *runState) error {
 		if err := checkBearerToken(accessToken); err != nil {
 			return err
 		}
 		r.bearer = func(context.Context) (string, error) { return accessToken, nil }
 		return nil
-	}
+	})
 }
 
 // WithBearerFallbackFunc is [WithBearerFallback] with a token that may
 // change (a ChatGPT login refreshes its access token): token is asked for
 // the current one at most every 30 seconds while a session uses bearer auth.
 func WithBearerFallbackFunc(token func(ctx context.Context) (string, error)) RunAuthOption {
-	return func(r *runState) error {
+	return runAuthOption(func(r *runState) error {
 		r.bearer = token
 		return nil
-	}
+	})
 }
 
 func checkBearerToken(t string) error {
@@ -149,20 +164,32 @@ func (r *runState) bearerHeader(ctx context.Context) ([]string, error) {
 // WithLogger sets the logger for the few events worth a line (a bearer
 // fallback, a task that could not be saved). The default discards them.
 func WithLogger(l *slog.Logger) RunAuthOption {
-	return func(r *runState) error {
+	return runAuthOption(func(r *runState) error {
 		if l != nil {
 			r.logger = l
 		}
 		return nil
-	}
+	})
+}
+
+// WithExpiry says that the credential behind the run (an Agent Identity
+// JWT) stops being valid at t: from t on, every request through the run and
+// its sessions fails with an error wrapping ErrJWTExpired, which tells the
+// caller to load a fresh token. Load sets it from the JWT's exp. A zero t
+// means no expiry.
+func WithExpiry(t time.Time) RunAuthOption {
+	return runAuthOption(func(r *runState) error {
+		r.expires = t
+		return nil
+	})
 }
 
 // withClock replaces time.Now in tests.
 func withClock(now func() time.Time) RunAuthOption {
-	return func(r *runState) error {
+	return runAuthOption(func(r *runState) error {
 		r.now = now
 		return nil
-	}
+	})
 }
 
 type runState struct {
@@ -179,6 +206,7 @@ type runState struct {
 	saveTask    func(context.Context, string) error
 	logger      *slog.Logger
 	now         func() time.Time
+	expires     time.Time // zero: the credential does not expire
 
 	// Precomputed header values, shared read-only.
 	accountHeader []string
@@ -228,10 +256,8 @@ type taskFlight struct {
 // NewRunAuth returns run-scoped auth for the agent behind s, registering
 // tasks through c. With no options no account header is sent, the task
 // lives in memory only, there is no bearer fallback, and the first-party
-// origin follows from c.AuthAPIBaseURL: the ChatGPT backend origin of the
-// environment whose AuthAPI it is (https://chatgpt.com for production), or,
-// for a custom deployment, the origin of the AuthAPI base itself, which the
-// agent already trusts with its signatures. [WithFirstPartyOrigin] sets it
+// origin is the Client's environment's (see [Client.Environment]): the
+// origin of its ChatGPT backend base. [WithFirstPartyOrigin] sets it
 // explicitly.
 func NewRunAuth(s *Signer, c *Client, opts ...RunAuthOption) (*RunAuth, error) {
 	if s == nil {
@@ -243,13 +269,16 @@ func NewRunAuth(s *Signer, c *Client, opts ...RunAuthOption) (*RunAuth, error) {
 	r := &runState{
 		signer:   s,
 		client:   c,
-		origin:   defaultOrigin(c.AuthAPIBaseURL),
+		origin:   c.firstPartyOrigin(),
 		logger:   slog.New(slog.DiscardHandler),
 		now:      time.Now,
 		sessions: make(map[string]*taskSlot),
 	}
 	for _, o := range opts {
-		if err := o(r); err != nil {
+		if o == nil {
+			continue
+		}
+		if err := o.applyRunAuth(r); err != nil {
 			return nil, err
 		}
 	}
@@ -264,27 +293,61 @@ func NewRunAuth(s *Signer, c *Client, opts ...RunAuthOption) (*RunAuth, error) {
 }
 
 // AgentRuntimeID returns the agent runtime id the backend registered.
-func (a *RunAuth) AgentRuntimeID() string { return a.run.signer.AgentRuntimeID() }
+func (a *RunAuth) AgentRuntimeID() string {
+	if !a.usable() {
+		return ""
+	}
+	return a.run.signer.AgentRuntimeID()
+}
 
 // AccountID returns the ChatGPT account id sent as ChatGPT-Account-ID, or ""
 // when none was configured.
-func (a *RunAuth) AccountID() string { return a.run.accountID }
+func (a *RunAuth) AccountID() string {
+	if !a.usable() {
+		return ""
+	}
+	return a.run.accountID
+}
 
 // FedRAMP reports whether requests carry X-OpenAI-Fedramp: true.
-func (a *RunAuth) FedRAMP() bool { return a.run.fedRAMP }
+func (a *RunAuth) FedRAMP() bool { return a.usable() && a.run.fedRAMP }
 
 // Signer returns the agent's signer.
-func (a *RunAuth) Signer() *Signer { return a.run.signer }
+func (a *RunAuth) Signer() *Signer {
+	if !a.usable() {
+		return nil
+	}
+	return a.run.signer
+}
 
-// Client returns the client that registers this run's tasks (for example to
-// register an extra task with [Client.RegisterTask]).
-func (a *RunAuth) Client() *Client { return a.run.client }
+// RegistrationClient returns the client that registers this run's tasks
+// (for example to register an extra task with [Client.RegisterTask]).
+func (a *RunAuth) RegistrationClient() *Client {
+	if !a.usable() {
+		return nil
+	}
+	return a.run.client
+}
+
+// Client returns an *http.Client whose Transport is a.Transport(nil), the
+// way x/oauth2's Config.Client does: requests to the first-party origin are
+// signed, every other request is sent untouched. It has no overall time-out;
+// bound each request with its context.
+func (a *RunAuth) Client() *http.Client { return &http.Client{Transport: a.Transport(nil)} }
 
 // SessionID returns the session this handle is bound to, or "" for the run.
-func (a *RunAuth) SessionID() string { return a.slot.session }
+func (a *RunAuth) SessionID() string {
+	if !a.usable() {
+		return ""
+	}
+	return a.slot.session
+}
 
 // String describes the handle without secrets.
 func (a *RunAuth) String() string {
+	if !a.usable() {
+		return "identity.RunAuth(unusable)"
+	}
 	if a.slot.session != "" {
 		return fmt.Sprintf("identity.RunAuth{agent=%s session=%q}", a.run.signer.AgentRuntimeID(), a.slot.session)
 	}
@@ -299,6 +362,9 @@ func (a *RunAuth) GoString() string { return a.String() }
 // key and everything else with a. The same id returns a handle to the same
 // task until [RunAuth.EndSession]. An empty id returns the run's handle.
 func (a *RunAuth) ForSession(sessionID string) *RunAuth {
+	if !a.usable() {
+		return &RunAuth{}
+	}
 	if sessionID == "" {
 		return &RunAuth{run: a.run, slot: a.run.runSlot}
 	}
@@ -317,6 +383,9 @@ func (a *RunAuth) ForSession(sessionID string) *RunAuth {
 // gets a fresh task of its own, never the parent's, and the parent is left
 // unchanged. If childID was in use, its old task is forgotten.
 func (a *RunAuth) ForkSession(parentID, childID string) (*RunAuth, error) {
+	if !a.usable() {
+		return nil, errUnusable
+	}
 	if childID == "" {
 		return nil, errors.New("identity: a forked session needs a non-empty id")
 	}
@@ -337,6 +406,9 @@ func (a *RunAuth) ForkSession(parentID, childID string) (*RunAuth, error) {
 // EndSession forgets the session's task. Handles still held for it stop
 // working (their requests fail with an error saying the session ended).
 func (a *RunAuth) EndSession(sessionID string) {
+	if !a.usable() {
+		return
+	}
 	r := a.run
 	r.mu.Lock()
 	slot, ok := r.sessions[sessionID]
@@ -349,6 +421,9 @@ func (a *RunAuth) EndSession(sessionID string) {
 
 // Sessions returns the number of sessions currently remembered.
 func (a *RunAuth) Sessions() int {
+	if !a.usable() {
+		return 0
+	}
 	a.run.mu.Lock()
 	defer a.run.mu.Unlock()
 	return len(a.run.sessions)
@@ -366,6 +441,14 @@ func (s *taskSlot) end() {
 	s.header.Store(nil)
 }
 
+// usable reports whether a came from NewRunAuth or Load; a nil or zero
+// RunAuth (from a failed Load, say) is not, and every method says so with
+// an error or a zero value instead of panicking.
+func (a *RunAuth) usable() bool { return a != nil && a.run != nil && a.slot != nil }
+
+// errUnusable is returned by a nil or zero RunAuth.
+var errUnusable = fmt.Errorf("%w: this RunAuth was not made by NewRunAuth or Load", ErrNoAgentIdentity)
+
 // ErrSessionEnded is returned for requests made through the handle of a
 // session after [RunAuth.EndSession].
 var ErrSessionEnded = errors.New("identity: the session has ended")
@@ -377,6 +460,9 @@ var ErrSessionEnded = errors.New("identity: the session has ended")
 // caller waits for it any more. A failed registration is remembered for a
 // short back-off (1 s, doubling up to 5 min), after which a call tries again.
 func (a *RunAuth) TaskID(ctx context.Context) (string, error) {
+	if !a.usable() {
+		return "", errUnusable
+	}
 	return a.run.task(ctx, a.slot)
 }
 
@@ -498,6 +584,9 @@ func (e *TaskBackoffError) Unwrap() error { return e.Err }
 // task (registering it if needed), or, for a session that fell back to
 // bearer auth, "Bearer <ChatGPT access token>".
 func (a *RunAuth) AuthorizationHeader(ctx context.Context) (string, error) {
+	if !a.usable() {
+		return "", errUnusable
+	}
 	v, err := a.run.authorization(ctx, a.slot)
 	if err != nil {
 		return "", err
@@ -515,6 +604,9 @@ func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string,
 		return r.bearerHeader(ctx)
 	}
 	now := r.now()
+	if !r.expires.IsZero() && !now.Before(r.expires) {
+		return nil, fmt.Errorf("%w (it expired at %s)", ErrJWTExpired, r.expires.UTC().Format(time.RFC3339))
+	}
 	sec := now.Unix()
 	if c := slot.header.Load(); c != nil && c.second == sec {
 		return c.value, nil
@@ -547,90 +639,17 @@ func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string,
 	return v, nil
 }
 
-// defaultOrigin is the first-party origin for an AuthAPI base; see NewRunAuth.
-func defaultOrigin(authAPIBaseURL string) string {
-	base := strings.TrimRight(authAPIBaseURL, "/")
-	if base == "" {
-		return "https://chatgpt.com"
-	}
-	for _, env := range agentidentity.Environments() {
-		if env.AuthAPIBaseURL == base {
-			if o := env.Origin(); o != "" {
-				return o
-			}
-		}
-	}
-	if o, err := parseOrigin(base); err == nil {
-		return o
-	}
-	return "https://chatgpt.com"
-}
-
-// parseOrigin returns the lower-case scheme://host[:port] of an http(s)
-// URL, with the scheme's default port elided.
+// parseOrigin checks a first-party origin with the module's one origin rule
+// (netrule.CheckOrigin: https, http only on loopback, ASCII host, no user
+// info, query or fragment) and returns its canonical form.
 func parseOrigin(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return "", fmt.Errorf("%w: first-party origin must be an http(s) URL with a host and no user info", ErrInvalidURL)
+	o, err := netrule.CheckOrigin(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: first-party origin: %w", ErrInvalidURL, err)
 	}
-	return originOf(u), nil
-}
-
-func originOf(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-		port = ""
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port != "" {
-		return scheme + "://" + host + ":" + port
-	}
-	return scheme + "://" + host
+	return o, nil
 }
 
 // isFirstParty reports whether u has the first-party origin. It does not
 // allocate for the common spellings.
-func (r *runState) isFirstParty(u *url.URL) bool {
-	if u == nil || u.User != nil {
-		return false
-	}
-	o := r.origin
-	i := strings.Index(o, "://")
-	if !asciiEqualFold(u.Scheme, o[:i]) {
-		return false
-	}
-	if asciiEqualFold(u.Host, o[i+3:]) {
-		return true
-	}
-	// Slow path: default ports, IPv6 brackets.
-	return originOf(u) == o
-}
-
-// asciiEqualFold is strings.EqualFold for ASCII only: unlike EqualFold it
-// never matches "ſ" (U+017F) with "s" or "K" (U+212A) with "k", so a
-// look-alike host can never pass for the first-party one.
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == y {
-			continue
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
+func (r *runState) isFirstParty(u *url.URL) bool { return netrule.SameOrigin(u, r.origin) }

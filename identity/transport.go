@@ -43,6 +43,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, errors.New("identity: RoundTrip needs a request with a URL")
 	}
+	if !t.auth.usable() {
+		closeBody(req)
+		return nil, errUnusable
+	}
 	r := t.auth.run
 	if !r.isFirstParty(req.URL) {
 		return base.RoundTrip(req)

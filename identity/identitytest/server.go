@@ -19,10 +19,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/limitio"
+	"github.com/agentidentity/agentidentity/internal/netrule"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
@@ -249,7 +249,7 @@ func listenLoopback(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identitytest: address %q: %w", addr, err)
 	}
-	if !agentidentity.IsLoopbackHost(host) {
+	if !netrule.IsLoopbackHost(host) {
 		return nil, fmt.Errorf("identitytest: address %q: the fake backend listens on loopback hosts only", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
