@@ -72,7 +72,7 @@ the AuthAPI is that of its configured environment.`)
 		if err != nil {
 			return err
 		}
-		signer, client = auth.Signer(), auth.Client()
+		signer, client = auth.Signer(), auth.RegistrationClient()
 	}
 	taskID, err := client.RegisterTask(ctx, signer)
 	if err != nil {
