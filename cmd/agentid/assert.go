@@ -25,7 +25,7 @@ from --key-file FILE ("-" for standard input) or else from $`+envPrivateKey+`.`)
 	keyFile := fs.String("key-file", "", "read the private key from `FILE` (\"-\": standard input)")
 	taskID := fs.String("task-id", "", "backend-owned task `ID` (required)")
 	ts := fs.String("timestamp", "", "signing time, `RFC3339` (default now)")
-	if err := parse(fs, args, 0); err != nil {
+	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *runtimeID == "" {
@@ -89,7 +89,7 @@ header exits 1 with the reason.`)
 	pubLine := fs.String("public-key", "", "the agent's public key, an OpenSSH line 'ssh-ed25519 AAAA…' (required)")
 	maxSkew := fs.Duration("max-skew", 5*time.Minute, "accepted clock skew of the signed timestamp")
 	nowFlag := fs.String("now", "", "verify as of this `RFC3339` time (default now)")
-	if err := parse(fs, args, 0); err != nil {
+	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *pubLine == "" {

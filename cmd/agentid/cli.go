@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -84,6 +86,14 @@ func run(args []string, c *cli) int {
 		return exitUsage
 	}
 	name := args[0]
+	if name == "version" || name == "--version" || name == "-version" {
+		if len(args) > 1 && !(len(args) == 2 && isHelpFlag(args[1])) {
+			fmt.Fprintf(c.stderr, "agentid: version takes no arguments (run \"agentid help\")\n")
+			return exitUsage
+		}
+		fmt.Fprintln(c.stdout, versionLine())
+		return exitOK
+	}
 	if name == "help" || name == "-h" || name == "-help" || name == "--help" {
 		if len(args) > 1 && name == "help" {
 			switch args[1] {
@@ -96,8 +106,7 @@ func run(args []string, c *cli) int {
 					return report(c, cmd.run(c, []string{"-h"}))
 				}
 			}
-			fmt.Fprintf(c.stderr, "agentid: unknown command %q\n", args[1])
-			printCommands(c.stderr)
+			fmt.Fprintf(c.stderr, "agentid: unknown command %q (run \"agentid help\" for the list)\n", args[1])
 			return exitUsage
 		}
 		printCommands(c.stdout)
@@ -108,9 +117,42 @@ func run(args []string, c *cli) int {
 			return report(c, cmd.run(c, args[1:]))
 		}
 	}
-	fmt.Fprintf(c.stderr, "agentid: unknown command %q\n", name)
-	printCommands(c.stderr)
+	fmt.Fprintf(c.stderr, "agentid: unknown command %q (run \"agentid help\" for the list)\n", name)
 	return exitUsage
+}
+
+func isHelpFlag(s string) bool { return s == "-h" || s == "-help" || s == "--help" }
+
+// versionLine is "agentid VERSION (MODULE, GO)" from the build information
+// the Go toolchain embeds: the module version for an installed binary,
+// "(devel)" plus the VCS revision for a build from a clone.
+func versionLine() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "agentid (no build information)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		v += " " + rev + modified
+	}
+	return fmt.Sprintf("agentid %s (%s, %s)", v, bi.Main.Path, bi.GoVersion)
 }
 
 // report prints err and maps it to an exit code.
@@ -149,33 +191,64 @@ func printCommands(w io.Writer) {
 	fmt.Fprint(w, "\nRun \"agentid COMMAND -h\" for a command's flags. Secrets are read only from files,\nstandard input or environment variables, never from flags. Exit codes: 0 success,\n1 rejected or invalid input, 2 usage error.\n")
 }
 
-// newFlagSet returns the flag set of a subcommand, printing its usage and
-// errors to stderr.
+// newFlagSet returns the flag set of a subcommand. Its usage goes to
+// standard output for -h and to standard error with a parse error (see
+// cli.parse).
 func newFlagSet(c *cli, name, synopsis, help string) *flag.FlagSet {
 	fs := flag.NewFlagSet("agentid "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: agentid %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(help))
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: agentid %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(help))
 		var any bool
 		fs.VisitAll(func(*flag.Flag) { any = true })
 		if any {
-			fmt.Fprint(c.stderr, "\nFlags:\n")
+			fmt.Fprint(w, "\nFlags:\n")
 			fs.PrintDefaults()
 		}
 	}
 	return fs
 }
 
-// parse parses args; positional arguments beyond maxArgs are a usage error.
-func parse(fs *flag.FlagSet, args []string, maxArgs int) error {
-	if err := fs.Parse(args); err != nil {
+// parse parses args. Flags may come before or after positional arguments
+// ("endpoints URL --json" works); "--" ends the flags. -h prints the usage
+// to standard output; a parse error prints the error and the usage to
+// standard error. Positional arguments beyond maxArgs are a usage error.
+func (c *cli) parse(fs *flag.FlagSet, args []string, maxArgs int) error {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	defer fs.SetOutput(c.stderr)
+	var positional []string
+	rest := args
+	for {
+		err := fs.Parse(rest)
 		if errors.Is(err, flag.ErrHelp) {
+			_, _ = c.stdout.Write(out.Bytes())
 			return err
 		}
+		if err != nil {
+			_, _ = c.stderr.Write(out.Bytes())
+			return &parseError{err: err}
+		}
+		left := fs.Args()
+		consumed := len(rest) - len(left)
+		if consumed > 0 && rest[consumed-1] == "--" {
+			positional = append(positional, left...)
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		positional = append(positional, left[0])
+		rest = left[1:]
+	}
+	// Leave the positional arguments in fs.Args for the caller.
+	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
 		return &parseError{err: err}
 	}
 	if fs.NArg() > maxArgs {
-		return usagef("%s: unexpected argument %q (run \"%s -h\")", fs.Name(), fs.Arg(maxArgs), fs.Name())
+		name := strings.TrimPrefix(fs.Name(), "agentid ")
+		return usagef("%s: unexpected argument %q (run \"agentid %s -h\")", name, fs.Arg(maxArgs), name)
 	}
 	return nil
 }

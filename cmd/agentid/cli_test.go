@@ -46,7 +46,50 @@ func TestHelpExitsZero(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run1(t, tt.args...)
 			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
-			assert.Contains(t, r.stdout+r.stderr, tt.want)
+			assert.Contains(t, r.stdout, tt.want, "help goes to standard output")
+			assert.Empty(t, r.stderr)
+		})
+	}
+}
+
+// TestCLIConventions pins the conventions of issue 10: one "agentid: "
+// prefix, version from the build information, one line for an unknown
+// command, flags after arguments, jwt decode only with --insecure.
+func TestCLIConventions(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string // substring of standard output
+		stderr     string // substring of standard error
+		stderrNot  string
+		stderrLine bool // standard error is exactly one line
+	}{
+		{name: "version", args: []string{"version"}, code: 0, stdout: "agentid "},
+		{name: "--version", args: []string{"--version"}, code: 0, stdout: "github.com/agentidentity/agentidentity"},
+		{name: "version with an argument", args: []string{"version", "x"}, code: 2, stderr: "agentid: version takes no arguments", stderrLine: true},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: `agentid: unknown command "frobnicate" (run "agentid help"`, stderrLine: true},
+		{name: "help of an unknown command", args: []string{"help", "frobnicate"}, code: 2, stderr: `run "agentid help"`, stderrLine: true},
+		{name: "flag after the argument", args: []string{"endpoints", "https://chatgpt.com", "--json"}, code: 0, stdout: `"name": "production"`},
+		{name: "flag before the argument", args: []string{"endpoints", "--json", "https://chatgpt.com"}, code: 0, stdout: `"name": "production"`},
+		{name: "double dash ends flags", args: []string{"endpoints", "--", "--json"}, code: 1, stderr: "agentid: "},
+		{name: "extra argument", args: []string{"endpoints", "https://chatgpt.com", "x"}, code: 2, stderr: `agentid: endpoints: unexpected argument "x" (run "agentid endpoints -h")`, stderrLine: true},
+		{name: "unknown flag", args: []string{"keygen", "--nope"}, code: 2, stderr: "flag provided but not defined: -nope"},
+		{name: "jwt decode needs --insecure", args: []string{"jwt", "decode", "--token-stdin"}, code: 2, stderr: "--insecure is required", stderrLine: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run1(t, tt.args...)
+			require.Equal(t, tt.code, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+			assert.Contains(t, r.stdout, tt.stdout)
+			assert.Contains(t, r.stderr, tt.stderr)
+			if tt.stderrNot != "" {
+				assert.NotContains(t, r.stderr, tt.stderrNot)
+			}
+			if tt.stderrLine {
+				assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
+			}
+			assert.NotRegexp(t, `agentid: agentid[ :]`, r.stderr)
 		})
 	}
 }
@@ -83,8 +126,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"register-task key file without runtime id", invocation{args: []string{"register-task", "--key-file", "k"}}, "need --runtime-id"},
 		{"jwt without subcommand", invocation{args: []string{"jwt"}}, "missing subcommand"},
 		{"jwt unknown subcommand", invocation{args: []string{"jwt", "sign"}}, `unknown subcommand "sign"`},
-		{"jwt decode without token", invocation{args: []string{"jwt", "decode"}}, "no token: give --token-file FILE"},
-		{"jwt decode file and stdin", invocation{args: []string{"jwt", "decode", "--token-file", "x", "--token-stdin"}}, "not both"},
+		{"jwt decode without token", invocation{args: []string{"jwt", "decode", "--insecure"}}, "no token: give --token-file FILE"},
+		{"jwt decode file and stdin", invocation{args: []string{"jwt", "decode", "--insecure", "--token-file", "x", "--token-stdin"}}, "not both"},
 		{"jwt verify unknown flag", invocation{args: []string{"jwt", "verify", "--token", "x"}}, "flag provided but not defined"},
 		{"provision argument", invocation{args: []string{"provision", "extra"}}, "unexpected argument"},
 		{"status unknown flag", invocation{args: []string{"status", "--verbose"}}, "flag provided but not defined"},

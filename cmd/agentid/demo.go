@@ -66,7 +66,7 @@ a task of its own. A summary table follows; any failed check exits 1.`)
 	n := fs.Int("requests", 20, "number of signed requests to send (1 to 1000)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if err := parse(fs, args, 0); err != nil {
+	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *n < 1 || *n > 1000 {

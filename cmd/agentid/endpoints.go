@@ -33,7 +33,7 @@ variables `+agentidentity.EnvAuthAPIBaseURL+` and
 error, and a base URL outside the table is accepted only as a custom
 deployment (both overrides set, the JWKS one equal to BASE_URL).`)
 	asJSON := fs.Bool("json", false, "print JSON: an object for BASE_URL, an array without")
-	if err := parse(fs, args, 1); err != nil {
+	if err := c.parse(fs, args, 1); err != nil {
 		return err
 	}
 	o := agentidentity.OverridesFromEnv(c.getenv)

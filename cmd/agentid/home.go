@@ -30,7 +30,7 @@ auth.json; none is printed.`)
 	home := fs.String("codex-home", "", "the Codex home `DIR` (default $CODEX_HOME, else ~/.codex)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	timeout := fs.Duration("timeout", defaultNetTimeout, "give up after this long")
-	if err := parse(fs, args, 0); err != nil {
+	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	dir, err := c.codexHome(*home)

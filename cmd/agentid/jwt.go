@@ -51,7 +51,7 @@ func redactClaims(c *identity.Claims) claimsJSON {
 	return out
 }
 
-const jwtSynopsis = "decode|verify [--token-file FILE | --token-stdin] [flags]"
+const jwtSynopsis = "decode --insecure|verify [--token-file FILE | --token-stdin] [flags]"
 
 const jwtHelp = `
 Decode or verify an Agent Identity JWT. The token is read from --token-file
@@ -59,8 +59,10 @@ FILE ("-" for standard input), from standard input with --token-stdin, or else
 from $` + envAccessToken + ` or $` + envCodexAccessToken + ` (in that order). One trailing newline
 is allowed. The agent_private_key claim is always printed as "<redacted>".
 
-  agentid jwt decode   prints the claims WITHOUT verifying anything
-                       (signature, issuer, audience and lifetime unchecked)
+  agentid jwt decode --insecure
+                       prints the claims WITHOUT verifying anything
+                       (signature, issuer, audience and lifetime unchecked);
+                       --insecure is required to say you know that
   agentid jwt verify   verifies the token against the JWKS of the resolved
                        environment (or --jwks-url) and prints its claims
 
@@ -73,7 +75,7 @@ func runJWT(c *cli, args []string) error {
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(c.stderr, "Usage: agentid jwt %s\n%s\n", jwtSynopsis, jwtHelp)
+		fmt.Fprintf(c.stdout, "Usage: agentid jwt %s\n%s\n", jwtSynopsis, jwtHelp)
 		return nil
 	case "decode":
 		return runJWTDecode(c, args[1:])
@@ -104,9 +106,15 @@ Decode the claims of an Agent Identity JWT WITHOUT verifying it: the
 signature, issuer, audience and lifetime are NOT checked, so the output proves
 nothing about who made the token. The form is still checked strictly (canonical
 base64url, no duplicate JSON members, claim types). Prints
-{"verified":false,"warning":…,"claims":{…}}; agent_private_key is redacted.`)
-	if err := parse(fs, args, 0); err != nil {
+{"verified":false,"warning":…,"claims":{…}}; agent_private_key is redacted.
+--insecure is required (as step-cli's "jwt inspect" asks), since nothing is
+verified; use "agentid jwt verify" to check a token.`)
+	insecure := fs.Bool("insecure", false, "required: decode without verifying the signature, issuer, audience or lifetime")
+	if err := c.parse(fs, args, 0); err != nil {
 		return err
+	}
+	if !*insecure {
+		return usagef("jwt decode: --insecure is required: the token is decoded WITHOUT verification (use \"agentid jwt verify\" to check it)")
 	}
 	tok, err := readToken(c, *file, *stdin)
 	if err != nil {
@@ -136,7 +144,7 @@ agent_private_key redacted; a refused token exits 1 with the reason.`)
 	issuer := fs.String("issuer", "", "required \"iss\"")
 	audience := fs.String("audience", "", "required \"aud\"")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if err := parse(fs, args, 0); err != nil {
+	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	tok, err := readToken(c, *file, *stdin)

@@ -21,7 +21,7 @@ first) and a warning goes to standard error: this is the only command that
 ever prints a secret.`)
 	out := fset.String("out", "", "write the private key to `FILE` (mode 0600)")
 	force := fset.Bool("force", false, "replace an existing --out file")
-	if err := parse(fset, args, 0); err != nil {
+	if err := c.parse(fset, args, 0); err != nil {
 		return err
 	}
 	if *force && *out == "" {

@@ -258,14 +258,14 @@ func TestJWT(t *testing.T) {
 		verified bool
 		wantErr  string
 	}{
-		{"decode file", invocation{args: []string{"jwt", "decode", "--token-file", writeFile(t, tok+"\n")}}, 0, false, ""},
-		{"decode stdin dash", invocation{args: []string{"jwt", "decode", "--token-file", "-"}, stdin: tok + "\r\n"}, 0, false, ""},
-		{"decode token-stdin", invocation{args: []string{"jwt", "decode", "--token-stdin"}, stdin: tok}, 0, false, ""},
-		{"decode CODEX_ACCESS_TOKEN", invocation{args: []string{"jwt", "decode"}, env: map[string]string{envCodexAccessToken: tok}}, 0, false, ""},
-		{"decode AGENTID_ACCESS_TOKEN first", invocation{args: []string{"jwt", "decode"}, env: map[string]string{envAccessToken: tok, envCodexAccessToken: "garbage"}}, 0, false, ""},
-		{"decode garbage", invocation{args: []string{"jwt", "decode", "--token-stdin"}, stdin: "a.b.c"}, 1, false, "invalid Agent Identity JWT"},
-		{"decode personal access token", invocation{args: []string{"jwt", "decode", "--token-stdin"}, stdin: "at-0123456789abcdef"}, 1, false, "personal access token"},
-		{"decode two newlines", invocation{args: []string{"jwt", "decode", "--token-stdin"}, stdin: tok + "\n\n"}, 1, false, "only one trailing newline"},
+		{"decode file", invocation{args: []string{"jwt", "decode", "--insecure", "--token-file", writeFile(t, tok+"\n")}}, 0, false, ""},
+		{"decode stdin dash", invocation{args: []string{"jwt", "decode", "--insecure", "--token-file", "-"}, stdin: tok + "\r\n"}, 0, false, ""},
+		{"decode token-stdin", invocation{args: []string{"jwt", "decode", "--insecure", "--token-stdin"}, stdin: tok}, 0, false, ""},
+		{"decode CODEX_ACCESS_TOKEN", invocation{args: []string{"jwt", "decode", "--insecure"}, env: map[string]string{envCodexAccessToken: tok}}, 0, false, ""},
+		{"decode AGENTID_ACCESS_TOKEN first", invocation{args: []string{"jwt", "decode", "--insecure"}, env: map[string]string{envAccessToken: tok, envCodexAccessToken: "garbage"}}, 0, false, ""},
+		{"decode garbage", invocation{args: []string{"jwt", "decode", "--insecure", "--token-stdin"}, stdin: "a.b.c"}, 1, false, "invalid Agent Identity JWT"},
+		{"decode personal access token", invocation{args: []string{"jwt", "decode", "--insecure", "--token-stdin"}, stdin: "at-0123456789abcdef"}, 1, false, "personal access token"},
+		{"decode two newlines", invocation{args: []string{"jwt", "decode", "--insecure", "--token-stdin"}, stdin: tok + "\n\n"}, 1, false, "only one trailing newline"},
 		{"verify", invocation{args: verifyArgs, env: mergeEnv(srv.Env(), map[string]string{envCodexAccessToken: tok})}, 0, true, ""},
 		{"verify explicit jwks", invocation{args: []string{"jwt", "verify", "--jwks-url", srv.JWKSURL, "--issuer", srv.Issuer, "--audience", srv.Audience, "--token-stdin"}, stdin: tok}, 0, true, ""},
 		{"verify expired", invocation{args: append(verifyArgs, "--token-stdin"), env: srv.Env(), stdin: expired}, 1, false, "expired"},

@@ -27,7 +27,7 @@ the AuthAPI is that of its configured environment.`)
 	keyFile := fs.String("key-file", "", "read the private key from `FILE` (\"-\": standard input)")
 	home := fs.String("codex-home", "", "the Codex home `DIR` (default $CODEX_HOME, else ~/.codex)")
 	timeout := fs.Duration("timeout", defaultNetTimeout, "give up after this long")
-	if err := parse(fs, args, 0); err != nil {
+	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	set := map[string]bool{}

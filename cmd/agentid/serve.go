@@ -32,7 +32,7 @@ ChatGPT login minted by it and [features] use_agent_identity = true, and
 once. The server's tokens and keys are test values: never use them elsewhere.`)
 	addr := fset.String("addr", defaultServeAddr, "listen `address` host:port; the host must be loopback (localhost, 127.0.0.0/8, ::1)")
 	home := fset.String("codex-home", "", "make `DIR` a Codex home pointed at the server")
-	if err := parse(fset, args, 0); err != nil {
+	if err := c.parse(fset, args, 0); err != nil {
 		return err
 	}
 	if *home != "" {

@@ -98,7 +98,7 @@ a standalone JWT's claims are decoded WITHOUT verification. Exits 1 when a file
 cannot be read or parsed.`)
 	home := fset.String("codex-home", "", "the Codex home `DIR` (default $CODEX_HOME, else ~/.codex)")
 	asJSON := fset.Bool("json", false, "print JSON")
-	if err := parse(fset, args, 0); err != nil {
+	if err := c.parse(fset, args, 0); err != nil {
 		return err
 	}
 	dir, err := c.codexHome(*home)

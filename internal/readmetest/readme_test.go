@@ -213,10 +213,18 @@ func runShell(t *testing.T, line, binDir string, agentid *string) {
 			require.NoError(t, err, string(out))
 			*agentid = bin
 		}
-		cmd = exec.CommandContext(ctx, *agentid, fields[3:]...)
+		// "$HOME" (a path outside the clone) is a fresh folder of its own.
+		userHome := t.TempDir()
+		args := append([]string(nil), fields[3:]...)
+		for i, a := range args {
+			if strings.Contains(a, "$HOME") {
+				args[i] = strings.Trim(strings.ReplaceAll(a, "$HOME", userHome), `"`)
+			}
+		}
+		cmd = exec.CommandContext(ctx, *agentid, args...)
 		cmd.Dir = t.TempDir()
 		home := t.TempDir()
-		cmd.Env = append(os.Environ(), "CODEX_HOME="+home, "CODEX_ACCESS_TOKEN=")
+		cmd.Env = append(os.Environ(), "CODEX_HOME="+home, "CODEX_ACCESS_TOKEN=", "HOME="+userHome)
 	default:
 		t.Fatalf("README command %q: teach this test to run it", line)
 	}
