@@ -12,6 +12,7 @@ import (
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
+	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
 // statusReport is what status prints. Secrets appear only as "present",
@@ -135,7 +136,7 @@ func collectStatus(c *cli, dir string) *statusReport {
 	if err != nil {
 		rep.Environment.Error = problem(err)
 	}
-	rep.Config.ChatGPTBaseURL = cfg.ChatGPTBaseURL
+	rep.Config.ChatGPTBaseURL = redactURL(cfg.ChatGPTBaseURL)
 	rep.Config.UseAgentIdentity = cfg.UseAgentIdentity
 	rep.Config.Policy = identity.PolicyFromConfig(cfg).String()
 	if err == nil {
@@ -147,13 +148,13 @@ func collectStatus(c *cli, dir string) *statusReport {
 		if err != nil {
 			rep.Environment.Error = problem(err)
 		} else {
-			rep.Environment = statusEnv{Name: env.Name, AuthAPIBaseURL: env.AuthAPIBaseURL, JWKSURL: env.JWKSURL}
+			rep.Environment = statusEnv{Name: env.Name, AuthAPIBaseURL: redactURL(env.AuthAPIBaseURL), JWKSURL: redactURL(env.JWKSURL)}
 		}
 	}
 
 	for _, name := range []string{agentidentity.EnvAuthAPIBaseURL, agentidentity.EnvJWKSBaseURL} {
 		if v := c.getenv(name); v != "" {
-			rep.Variables[name] = v
+			rep.Variables[name] = redactURL(v)
 		}
 	}
 	if c.getenv(identity.EnvAccessToken) != "" {
@@ -273,4 +274,14 @@ func writeStatus(w io.Writer, r *statusReport) {
 	for _, p := range r.Problems {
 		line("problem", p)
 	}
+}
+
+// redactURL shows a configured URL through the module's one redaction (user
+// info, query and fragment replaced): a password or a token in a URL never
+// reaches status output.
+func redactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	return netrule.Redact(raw)
 }

@@ -229,6 +229,12 @@ func (s *Store) Update(ctx context.Context, fn func(f *AuthFile) error) error {
 	if err != nil {
 		return err
 	}
+	if len(data) > MaxAuthFileSize {
+		// Its own reader would refuse the file as corrupt (and with it the
+		// ChatGPT login it holds): keep the old one.
+		return fmt.Errorf("%w: the new auth.json would be %d bytes, more than the %d its readers accept; nothing was written",
+			ErrInvalidValue, len(data), MaxAuthFileSize)
+	}
 	// Temporary files of writers that were killed are stale now that we
 	// hold the lock; removing them is best effort.
 	_ = atomicfile.RemoveStaleTemps(s.path)

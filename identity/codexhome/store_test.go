@@ -693,3 +693,39 @@ func TestDefaultDir(t *testing.T) {
 		assert.Equal(t, "/from/env", got)
 	})
 }
+
+// TestStoreRefusesFilesItsReaderRefuses: no write makes an auth.json that a
+// later read would refuse; the old file stays byte for byte.
+func TestStoreRefusesFilesItsReaderRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		fn   func(f *AuthFile) error
+	}{
+		{"task id over the limit", func(f *AuthFile) error {
+			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "agent-1", AgentPrivateKey: NewSecret("k"), TaskID: strings.Repeat("t", 4097)})
+		}},
+		{"task id with a C1 control", func(f *AuthFile) error {
+			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "agent-1", AgentPrivateKey: NewSecret("k"), TaskID: "task\u009b"})
+		}},
+		{"runtime id with a slash", func(f *AuthFile) error {
+			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "../x", AgentPrivateKey: NewSecret("k")})
+		}},
+		{"file over MaxAuthFileSize", func(f *AuthFile) error {
+			return f.SetAgentIdentityJWT(strings.Repeat("a", MaxAuthFileSize))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := OpenStore(t.TempDir())
+			old := []byte(`{"tokens":{"access_token":"x"},"zzz":1}`)
+			writeFile(t, s.Path(), old, 0o600)
+			err := s.Update(context.Background(), tt.fn)
+			require.ErrorIs(t, err, ErrInvalidValue)
+			data, rerr := os.ReadFile(s.Path())
+			require.NoError(t, rerr)
+			assert.Equal(t, string(old), string(data))
+			_, rerr = s.Read()
+			require.NoError(t, rerr)
+		})
+	}
+}
