@@ -343,3 +343,45 @@ func TestAssertInvalidInput(t *testing.T) {
 		})
 	}
 }
+
+// TestFarTimestampsNeverVerify: a header stamped far from now is neither
+// made nor verified, whatever the clock the verifier is given.
+func TestFarTimestampsNeverVerify(t *testing.T) {
+	v := loadVectors(t)[0]
+	keyFile := writeFile(t, v.PKCS8V2+"\n")
+	pubLine := v.PublicKeySSH
+	tests := []struct {
+		name      string
+		timestamp string
+	}{
+		{"year 9999", "9999-12-31T23:59:59Z"},
+		{"year 9000", "9000-01-01T00:00:00Z"},
+		{"year 0001", "0001-01-01T00:00:00Z"},
+		{"year 1999", "1999-12-31T23:59:59Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runBin(t, invocation{args: []string{"assert", "--runtime-id", v.AgentRuntimeID, "--task-id", v.TaskID, "--timestamp", tt.timestamp, "--key-file", keyFile}})
+			require.Equal(t, 1, r.code, r.stdout)
+			assert.Contains(t, r.stderr, "signing time")
+			assert.Empty(t, r.stdout)
+		})
+	}
+	// Year 2400 is signable, but a verifier with today's clock refuses it.
+	r := runBin(t, invocation{args: []string{"assert", "--runtime-id", v.AgentRuntimeID, "--task-id", v.TaskID, "--timestamp", "2400-01-01T00:00:00Z", "--key-file", keyFile}, printsSecret: true})
+	require.Equal(t, 0, r.code, r.stderr)
+	header := r.stdout
+	r = runBin(t, invocation{args: []string{"verify", "--public-key", pubLine, "--max-skew", "24h"}, stdin: header})
+	require.Equal(t, 1, r.code, r.stdout)
+	assert.Contains(t, r.stderr, "timestamp outside the allowed window")
+	// A verifier whose clock is far off refuses even a valid header.
+	for _, now := range []string{"0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1999-12-31T23:59:59Z"} {
+		t.Run("verifier clock "+now, func(t *testing.T) {
+			r := runBin(t, invocation{args: []string{"verify", "--public-key", pubLine, "--now", now, "--max-skew", "24h"}, stdin: v.AuthorizationHeader + "\n"})
+			require.Equal(t, 1, r.code, r.stdout)
+			assert.Contains(t, r.stderr, "implausible verifier clock")
+		})
+	}
+	r = runBin(t, invocation{args: []string{"verify", "--public-key", pubLine, "--now", v.Timestamp, "--max-skew", "25h"}, stdin: v.AuthorizationHeader + "\n"})
+	assert.NotEqual(t, 0, r.code, "a window over 24 h is refused")
+}
