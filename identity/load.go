@@ -266,8 +266,9 @@ func (l *loader) taskSaver(runtimeID string) func(context.Context, string) error
 }
 
 // provision registers a new agent and its run task for login and saves the
-// record, all under the auth.json lock so that concurrent processes register
-// one identity between them.
+// record. Concurrent processes of this module take turns through the
+// module's own lock file, so they register one identity between them;
+// auth.json.lock is taken only to commit.
 func (l *loader) provision(ctx context.Context, login *codexhome.ChatGPTLogin) (*RunAuth, error) {
 	var (
 		result  *codexhome.AgentIdentityRecord
@@ -293,51 +294,57 @@ func (l *loader) provision(ctx context.Context, login *codexhome.ChatGPTLogin) (
 		}
 		return nil, nil
 	}
-	err := l.store.Update(ctx, func(f *codexhome.AuthFile) error {
-		rec, err := existing(f)
+	// Our processes take turns through the module's own lock; the Codex
+	// CLI's auth.json.lock is held only for the read-modify-write at the
+	// end, never across the registration calls (Codex gives up on it after
+	// about 5 s and registers again, leaving orphan agents).
+	err := l.store.Coordinate(ctx, func() error {
+		cur, err := l.store.Read()
+		if err != nil {
+			return err
+		}
+		rec, err := existing(cur)
 		if err != nil {
 			return err
 		}
 		if rec != nil {
-			// Another process provisioned it while we waited for the lock.
+			// Another process provisioned it while we waited for our turn.
 			result = rec
 			return nil
 		}
-		cur, err := f.ChatGPTLogin()
+		curLogin, err := cur.ChatGPTLogin()
 		if err != nil {
 			return err
 		}
-		rec, err = l.register(ctx, cur)
+		rec, err = l.register(ctx, curLogin)
 		if err != nil {
 			return err
 		}
-		// Read the file again: a writer that does not take our lock (a Codex
-		// CLI refreshing its tokens or provisioning by itself) may have
-		// changed it while we talked to the backend. Never save for a login
-		// that is gone, and never write over an identity that writer saved:
-		// use it instead (the agent just registered stays unused).
-		fresh, err := l.store.Read()
-		if err != nil {
-			return err
-		}
-		theirs, err := existing(fresh)
-		if err != nil {
-			return err
-		}
-		if theirs != nil {
-			result = theirs
+		// Commit under auth.json.lock, on the file as it is now: a writer
+		// that does not take our lock (a Codex CLI refreshing its tokens or
+		// provisioning by itself) may have changed it while we talked to the
+		// backend. Never save for a login that is gone, and never write over
+		// an identity that writer saved: use it instead (the agent just
+		// registered stays unused).
+		return l.store.Update(ctx, func(f *codexhome.AuthFile) error {
+			theirs, err := existing(f)
+			if err != nil {
+				return err
+			}
+			if theirs != nil {
+				result = theirs
+				return nil
+			}
+			saved := *rec
+			if l.opts.TaskInMemoryOnly {
+				saved.TaskID = ""
+			}
+			if err := f.SetAgentIdentityRecord(&saved); err != nil {
+				return err
+			}
+			result, created = rec, true
 			return nil
-		}
-		*f = *fresh
-		saved := *rec
-		if l.opts.TaskInMemoryOnly {
-			saved.TaskID = ""
-		}
-		if err := f.SetAgentIdentityRecord(&saved); err != nil {
-			return err
-		}
-		result, created = rec, true
-		return nil
+		})
 	})
 	if err != nil {
 		return nil, err

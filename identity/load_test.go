@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,22 +201,91 @@ func TestLoadLoginChangedReprovisions(t *testing.T) {
 func TestLoadLoginChangedDuringProvisioningPersistsNothing(t *testing.T) {
 	f := newLoadFixture(t, identitytest.CodexHomeOptions{})
 	f.write(t, identitytest.CodexHomeOptions{Login: &f.login, UseAgentIdentity: true})
-	f.srv.SetDelay(400 * time.Millisecond)
 	authPath := filepath.Join(f.home, "auth.json")
+	h := holdAgentRegistration(t, f)
 
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		// The Codex CLI logs out (it does not take our lock) while we talk to
-		// the backend.
-		time.Sleep(100 * time.Millisecond)
-		assert.NoError(t, os.WriteFile(authPath, []byte("{\n  \"OPENAI_API_KEY\": null\n}\n"), 0o600))
-	})
-	_, err := f.load(context.Background(), 0, nil)
-	wg.Wait()
+	done := make(chan error, 1)
+	go func() {
+		_, err := identity.Load(context.Background(), identity.LoadOptions{CodexHome: f.home, Getenv: h.getenv})
+		done <- err
+	}()
+	<-h.arrived
+	// The Codex CLI logs out (it does not take our lock) while we talk to
+	// the backend.
+	require.NoError(t, os.WriteFile(authPath, []byte("{\n  \"OPENAI_API_KEY\": null\n}\n"), 0o600))
+	close(h.release)
+	err := <-done
 	require.ErrorIs(t, err, identity.ErrLoginChanged)
 	m := readAuth(t, f.home)
 	assert.NotContains(t, m, "agent_identity", "no identity is saved for a login that is gone")
 	assert.NotContains(t, m, "tokens", "no account is resurrected")
+}
+
+// TestLoadNeverHoldsTheCodexLockAcrossRegistration: while Load waits for the
+// backend to answer an agent registration, the Codex CLI can take
+// auth.json.lock at once (it gives up after about 5 s and registers again,
+// leaving orphan agents). Checked with a non-blocking lock attempt, no
+// timing.
+func TestLoadNeverHoldsTheCodexLockAcrossRegistration(t *testing.T) {
+	f := newLoadFixture(t, identitytest.CodexHomeOptions{})
+	f.write(t, identitytest.CodexHomeOptions{Login: &f.login, UseAgentIdentity: true})
+	h := holdAgentRegistration(t, f)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := identity.Load(context.Background(), identity.LoadOptions{CodexHome: f.home, Getenv: h.getenv})
+		done <- err
+	}()
+	<-h.arrived
+	codexLock := flock.New(filepath.Join(f.home, codexhome.AuthLockFileName))
+	ok, err := codexLock.TryLock()
+	require.NoError(t, err)
+	assert.True(t, ok, "auth.json.lock is free while a registration is in flight")
+	if ok {
+		require.NoError(t, codexLock.Unlock())
+	}
+	ours := flock.New(filepath.Join(f.home, codexhome.ModuleLockFileName))
+	ok, err = ours.TryLock()
+	require.NoError(t, err)
+	assert.False(t, ok, "the module's own lock is held across the registration")
+	close(h.release)
+	require.NoError(t, <-done)
+	assert.Equal(t, 1, f.srv.AgentsRegistered())
+	assert.NotContains(t, []string{codexhome.AuthLockFileName, "auth.lock"}, codexhome.ModuleLockFileName)
+}
+
+// heldRegistration is an AuthAPI in front of the fixture's server that holds
+// every agent registration until release is closed, after signalling arrived.
+type heldRegistration struct {
+	getenv  func(string) string
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func holdAgentRegistration(t *testing.T, f *loadFixture) *heldRegistration {
+	t.Helper()
+	target, err := url.Parse(f.srv.URL)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	h := &heldRegistration{arrived: make(chan struct{}), release: make(chan struct{})}
+	var once sync.Once
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/agent/register") {
+			once.Do(func() { close(h.arrived) })
+			<-h.release
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	authAPI := strings.Replace(f.srv.AuthAPIBaseURL, f.srv.URL, front.URL, 1)
+	base := f.getenv(nil)
+	h.getenv = func(k string) string {
+		if k == "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL" {
+			return authAPI
+		}
+		return base(k)
+	}
+	return h
 }
 
 func TestLoadJWTFromEnvironment(t *testing.T) {
@@ -493,9 +565,10 @@ func TestLoadTaskInMemoryOnlyNeverAdoptsAStoredTask(t *testing.T) {
 	f.write(t, identitytest.CodexHomeOptions{Login: &f.login, UseAgentIdentity: true})
 	theirs := otherWriterRecord(t, f, "stored-task-of-another-process")
 
-	// Hold the lock while another process saves its identity, so that Load
-	// finds it only once it gets the lock.
-	lock := flock.New(filepath.Join(f.home, "auth.json.lock"))
+	// Hold the module's lock (as another process of this module provisioning
+	// would) while that process saves its identity: whenever Load starts, it
+	// reads auth.json only once it has the lock, so it finds that identity.
+	lock := flock.New(filepath.Join(f.home, codexhome.ModuleLockFileName))
 	require.NoError(t, lock.Lock())
 	type result struct {
 		ra  *identity.RunAuth
@@ -506,7 +579,6 @@ func TestLoadTaskInMemoryOnlyNeverAdoptsAStoredTask(t *testing.T) {
 		ra, err := identity.Load(context.Background(), identity.LoadOptions{CodexHome: f.home, Getenv: f.getenv(nil), TaskInMemoryOnly: true})
 		done <- result{ra, err}
 	}()
-	time.Sleep(100 * time.Millisecond)
 	writeMember(t, f.home, "agent_identity", theirs)
 	require.NoError(t, lock.Unlock())
 	r := <-done

@@ -23,6 +23,14 @@ import (
 const (
 	AuthFileName     = "auth.json"
 	AuthLockFileName = "auth.json.lock"
+	// ModuleLockFileName is the lock file by which this module's own
+	// processes take turns at work that talks to the network before it
+	// writes auth.json (provisioning an identity, refreshing the ChatGPT
+	// login). It is never auth.json.lock or auth.lock, which the Codex CLI
+	// uses: the Codex CLI takes auth.json.lock only to commit and gives up
+	// after about 5 s, so that lock is held only around a read-modify-write
+	// (Update), never across a network call.
+	ModuleLockFileName = "agentidentity.lock"
 )
 
 // lockRetryDelay is how often Update retries a lock held by another process.
@@ -33,9 +41,10 @@ const lockRetryDelay = 10 * time.Millisecond
 // Update serialises read-modify-write cycles with other goroutines and with
 // other processes (through a lock on auth.json.lock).
 type Store struct {
-	home     string
-	path     string
-	lockPath string
+	home           string
+	path           string
+	lockPath       string
+	moduleLockPath string
 
 	// writeHook, if set, is passed to atomicfile as its FailHook (tests).
 	writeHook func(atomicfile.Stage) error
@@ -55,6 +64,7 @@ func OpenStore(codexHome string) *Store {
 	}
 	s.path = filepath.Join(dir, AuthFileName)
 	s.lockPath = filepath.Join(dir, AuthLockFileName)
+	s.moduleLockPath = filepath.Join(dir, ModuleLockFileName)
 	return s
 }
 
@@ -160,24 +170,60 @@ func (s *Store) lockProcess(ctx context.Context) (func(), error) {
 // lockFile takes the cross-process lock on auth.json.lock, retrying until
 // ctx is done. A lock held by a process that died is released by the
 // operating system with the process, so it never blocks.
-func (s *Store) lockFile(ctx context.Context) (func(), error) {
-	if fi, err := os.Lstat(s.lockPath); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrUnsafeAuthFile, s.lockPath)
+func (s *Store) lockFile(ctx context.Context) (func(), error) { return lockPath(ctx, s.lockPath) }
+
+// lockPath takes an exclusive flock on path (created 0600, never through a
+// symbolic link), retrying until ctx is done.
+func lockPath(ctx context.Context, path string) (func(), error) {
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrUnsafeAuthFile, path)
 	}
-	fl := flock.New(s.lockPath, flock.SetPermissions(0o600), flock.SetFlag(lockOpenFlag))
+	fl := flock.New(path, flock.SetPermissions(0o600), flock.SetFlag(lockOpenFlag))
 	ok, err := fl.TryLockContext(ctx, lockRetryDelay)
 	if err != nil {
 		_ = fl.Close()
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("codexhome: waiting for the auth.json lock: %w", context.Cause(ctx))
+			return nil, fmt.Errorf("codexhome: waiting for the lock %s: %w", filepath.Base(path), context.Cause(ctx))
 		}
-		return nil, fmt.Errorf("codexhome: lock %s: %w", s.lockPath, err)
+		return nil, fmt.Errorf("codexhome: lock %s: %w", path, err)
 	}
 	if !ok {
 		_ = fl.Close()
-		return nil, fmt.Errorf("codexhome: lock %s: not acquired", s.lockPath)
+		return nil, fmt.Errorf("codexhome: lock %s: not acquired", path)
 	}
 	return func() { _ = fl.Unlock() }, nil
+}
+
+// moduleLocks serialises Coordinate within this process, per home.
+var moduleLocks sync.Map // module lock path -> chan struct{}
+
+// Coordinate runs fn while holding this module's own lock,
+// ModuleLockFileName in $CODEX_HOME (and a process-wide one), waiting for it
+// until ctx is done. Processes of this module that provision an identity or
+// refresh a login inside Coordinate do so one at a time, so eight of them
+// make one identity between them, while the Codex CLI, which does not take
+// this lock, is never made to wait: fn talks to the network without holding
+// auth.json.lock, and makes its changes with Update, re-reading the file
+// (a Codex CLI may have written it meanwhile) and adopting what it finds.
+// fn must not call Coordinate on the same store.
+func (s *Store) Coordinate(ctx context.Context, fn func() error) error {
+	if s.home == "" {
+		return errors.New("codexhome: no CODEX_HOME folder given")
+	}
+	v, _ := moduleLocks.LoadOrStore(s.moduleLockPath, make(chan struct{}, 1))
+	ch := v.(chan struct{})
+	select {
+	case ch <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("codexhome: waiting for the %s lock: %w", ModuleLockFileName, context.Cause(ctx))
+	}
+	defer func() { <-ch }()
+	unlock, err := lockPath(ctx, s.moduleLockPath)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn()
 }
 
 // Update runs one read-modify-write cycle of auth.json. It takes the
