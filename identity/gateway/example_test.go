@@ -24,9 +24,14 @@ func ExampleVerifier_Middleware() {
 		fmt.Fprintf(w, "hello %s on %s, account %s", id.AgentRuntimeID, id.TaskID, id.AccountID)
 	})
 
+	mux := http.NewServeMux()
+
 	keys := gateway.StaticKeys{"agent-123": {PublicKey: pub, AccountID: "acct-1"}}
-	v := &gateway.Verifier{Keys: keys, Logger: slog.New(slog.DiscardHandler)}
-	srv := httptest.NewServer(v.Middleware(handler))
+	v := &gateway.Verifier{Keys: keys}
+	mux.Handle("/backend-api/", v.Middleware(handler))
+
+	v.Logger = slog.New(slog.DiscardHandler) // refusals are logged to slog.Default() otherwise
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
 	auth, _ := identity.NewRunAuth(signer, &identity.Client{AuthAPIBaseURL: srv.URL},
