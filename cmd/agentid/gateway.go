@@ -154,7 +154,7 @@ be https, or http on a loopback host.`)
 	basePath := fs.String("base-path", "/backend-api", "the `path` of the ChatGPT backend base URL the gateway answers as")
 	other := fs.String("other", "verify", "other first-party routes: verify, pass (Bearer untouched) or refuse")
 	noCred := fs.String("no-credential", "pass", "the JWKS fetch and /ps/mcp, which carry no credential: pass, verify or refuse")
-	if err := parse(fs, args, 0); err != nil {
+	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *keysFile == "" || *upstreamFlag == "" {
