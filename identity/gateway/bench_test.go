@@ -15,13 +15,12 @@ import (
 // of one ed25519.Verify, and a repeated header within 0.02×.
 
 type benchSetup struct {
-	pub     ed25519.PublicKey
-	msg     []byte
-	sig     []byte
-	req     *http.Request
-	keys    gateway.StaticKeys
-	now     func() time.Time
-	agentID string
+	pub  ed25519.PublicKey
+	msg  []byte
+	sig  []byte
+	req  *http.Request
+	keys gateway.StaticKeys
+	now  func() time.Time
 }
 
 func newBench(b *testing.B) benchSetup {
