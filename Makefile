@@ -6,7 +6,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 60s
 BENCHTIME ?= 1s
 
-.PHONY: test generate check-generated lint bench fuzz demo
+.PHONY: test generate check-generated lint bench fuzz demo loadtest
 
 ## test: freshness of generated code, gofmt, go vet, staticcheck, then every test with -race.
 test: check-generated lint
@@ -38,3 +38,7 @@ fuzz:
 ## demo: the main job end to end on an embedded local backend.
 demo:
 	$(GO) run ./cmd/agentid demo
+
+## loadtest: agentid gateway on loopback, 64 clients, 100,000 requests, 1 in 10 forged or stale (no -race; stops after 5 min).
+loadtest:
+	AGENTID_LOADTEST=1 $(GO) test -count=1 -run '^TestGatewayLoad$$' -timeout 6m -v ./cmd/agentid

@@ -60,6 +60,7 @@ func commands() []command {
 		{"provision", "[--codex-home DIR] [--json]", "provision (or reuse) the identity of $CODEX_HOME and its run task", runProvision},
 		{"status", "[--codex-home DIR] [--json]", "show what $CODEX_HOME holds, secrets redacted", runStatus},
 		{"serve", "[--addr 127.0.0.1:0] [--codex-home DIR]", "run the fake backend (identitytest) in the foreground", runServe},
+		{"gateway", "--keys FILE --upstream URL [--listen 127.0.0.1:PORT] [--tls-cert F --tls-key F] [--keep-credentials]", "run a reverse proxy that lets only verified agents through", runGateway},
 		{"help", "[COMMAND]", "show the command list or a command's usage", nil},
 	}
 }

@@ -12,6 +12,18 @@
 // strictly: one canonical encoding, a fresh timestamp compared as instants, a
 // plausible verifier clock, a valid Ed25519 signature.
 //
+// # Verifying requests
+//
+// A [Verifier] finds the agent's key through [Keys] ([StaticKeys],
+// [FileKeys] for an operator-edited JSON-lines file, [KeysFunc] for a
+// database), checks the header, the agent's account and FedRAMP header and
+// an optional task hook, and remembers verified headers so that a repeated
+// one costs a lookup instead of a signature check. [Verifier.Middleware]
+// wraps an http.Handler: only verified requests reach it, with their
+// [Identity] in the context ([FromContext]); the rest get 401 or 403 with
+// WWW-Authenticate and a body that does not say why (the reason is logged).
+// [Routes] says what happens to first-party routes other than inference.
+//
 // # What an assertion proves
 //
 // An assertion binds the agent runtime id, the task id and the second it was

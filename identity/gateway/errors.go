@@ -38,6 +38,35 @@ var (
 	ErrInvalidTaskID = wire.ErrInvalidTaskID
 
 	// ErrUnknownAgent is what a Keys returns for a runtime id it does not
-	// know.
+	// know. Verify wraps it together with ErrInvalidAssertion; Middleware
+	// answers it exactly as it answers ErrBadSignature, so that no client
+	// can learn which runtime ids exist.
 	ErrUnknownAgent = errors.New("gateway: unknown agent")
+
+	// ErrNoAssertion means the request has no Authorization header, or an
+	// empty one. Verify wraps it together with ErrInvalidAssertion. More
+	// than one Authorization header is ErrMalformedAssertion instead.
+	ErrNoAssertion = errors.New("gateway: no Authorization header")
+
+	// ErrAccountMismatch means a validly signed request of a known agent
+	// did not present the account it is registered for (ChatGPT-Account-ID
+	// missing, repeated or different). Middleware answers 403.
+	ErrAccountMismatch = errors.New("gateway: ChatGPT-Account-ID does not match the agent's account")
+
+	// ErrFedRAMPMismatch means a validly signed request of a known agent
+	// whose X-OpenAI-Fedramp header does not match its registration: a
+	// FedRAMP agent without exactly "X-OpenAI-Fedramp: true", or another
+	// agent sending the header at all. Middleware answers 403.
+	ErrFedRAMPMismatch = errors.New("gateway: X-OpenAI-Fedramp does not match the agent's registration")
+
+	// ErrTaskRefused means the Verifier's Task hook refused the task (unknown
+	// or ended). Verify wraps it together with ErrInvalidAssertion and the
+	// hook's own error. Middleware answers 401.
+	ErrTaskRefused = errors.New("gateway: task refused")
+
+	// ErrKeysUnavailable means Keys failed with another error than
+	// ErrUnknownAgent (a database down, say): nothing was decided about the
+	// request. Verify wraps it together with the Keys error; Middleware
+	// answers 503.
+	ErrKeysUnavailable = errors.New("gateway: agent lookup failed")
 )

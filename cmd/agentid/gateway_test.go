@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/gateway"
+)
+
+type gwAgent struct {
+	signer *identity.Signer
+	line   string // keys file line
+	agent  gateway.Agent
+}
+
+func newGWAgent(t testing.TB, runtimeID, account string) gwAgent {
+	t.Helper()
+	km, err := identity.GenerateKeyMaterial()
+	require.NoError(t, err)
+	s, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
+	require.NoError(t, err)
+	return gwAgent{
+		signer: s,
+		line:   fmt.Sprintf(`{"runtime_id":%q,"public_key":%q,"account_id":%q}`, runtimeID, km.PublicKeySSH, account),
+		agent:  gateway.Agent{RuntimeID: runtimeID, PublicKey: s.PublicKey(), AccountID: account},
+	}
+}
+
+// runAuthClient is an http.Client that signs every request to origin.
+func runAuthClient(t testing.TB, a gwAgent, origin, task, account string, base http.RoundTripper) *http.Client {
+	t.Helper()
+	auth, err := identity.NewRunAuth(a.signer, &identity.Client{AuthAPIBaseURL: origin},
+		identity.WithTaskID(task), identity.WithAccount(account, false), identity.WithFirstPartyOrigin(origin))
+	require.NoError(t, err)
+	return &http.Client{Transport: auth.Transport(base), Timeout: 30 * time.Second}
+}
+
+// upstreamRecorder is the backend behind the gateway.
+type upstreamRecorder struct {
+	mu       sync.Mutex
+	requests []http.Header
+}
+
+func (u *upstreamRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.mu.Lock()
+	u.requests = append(u.requests, r.Header.Clone())
+	u.mu.Unlock()
+	fmt.Fprintf(w, "upstream saw %s", r.URL.Path)
+}
+
+func (u *upstreamRecorder) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.requests)
+}
+
+func (u *upstreamRecorder) last() http.Header {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.requests[len(u.requests)-1]
+}
+
+// gwLockedBuffer is a child's stderr, safe to read while it writes.
+type gwLockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *gwLockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *gwLockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestGatewayCommand runs `agentid gateway` in front of an httptest
+// upstream: a request signed by a RunAuth passes with the identity headers
+// set, a forged one gets 401 and never reaches the upstream.
+func TestGatewayCommand(t *testing.T) {
+	up := &upstreamRecorder{}
+	upstream := httptest.NewServer(up)
+	defer upstream.Close()
+	a := newGWAgent(t, "agent-1", "acct-1")
+	keys := filepath.Join(t.TempDir(), "agents.jsonl")
+	require.NoError(t, os.WriteFile(keys, []byte(a.line+"\n"), 0o600))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, "gateway", "--keys", keys, "--upstream", upstream.URL, "--listen", "127.0.0.1:0")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr gwLockedBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill() }()
+	sc := bufio.NewScanner(stdout)
+	require.True(t, sc.Scan(), "no listening line")
+	line := sc.Text()
+	_, rest, ok := strings.Cut(line, "listening on ")
+	require.True(t, ok, line)
+	gw, _, _ := strings.Cut(rest, ",")
+	require.True(t, strings.HasPrefix(gw, "http://127.0.0.1:"), line)
+
+	client := runAuthClient(t, a, gw, "task-1", "acct-1", nil)
+	req, err := http.NewRequest(http.MethodPost, gw+"/backend-api/codex/responses", strings.NewReader("{}"))
+	require.NoError(t, err)
+	req.Header.Set("X-Agent-Runtime-Id", "agent-evil")
+	req.Header["X_Agent_Runtime_Id"] = []string{"agent-evil"}
+	req.Header["x-agent-task-id"] = []string{"task-evil"}
+	req.Header.Set("Connection", "X-Agent-Task-Id")
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, string(body))
+	assert.Equal(t, "upstream saw /backend-api/codex/responses", string(body))
+	h := up.last()
+	assert.Equal(t, []string{"agent-1"}, h["X-Agent-Runtime-Id"])
+	assert.Equal(t, []string{"task-1"}, h["X-Agent-Task-Id"])
+	for k := range h {
+		if k != "X-Agent-Runtime-Id" && k != "X-Agent-Task-Id" {
+			assert.NotContains(t, []string{"x-agent-runtime-id", "x-agent-task-id"}, identityHeaderName(k), "incoming copy %s kept", k)
+		}
+	}
+	assert.Empty(t, h.Get("Authorization"), "the assertion is not handed on")
+	assert.Empty(t, h.Get("ChatGPT-Account-ID"))
+
+	// Forged: another key under the same runtime id.
+	forger := newGWAgent(t, "agent-1", "acct-1")
+	n := up.count()
+	resp, err = runAuthClient(t, forger, gw, "task-1", "acct-1", nil).Post(gw+"/backend-api/codex/responses", "application/json", nil)
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 401, resp.StatusCode)
+	assert.Equal(t, `AgentAssertion error="invalid_token"`, resp.Header.Get("WWW-Authenticate"))
+	assert.NotContains(t, string(body), "agent-1")
+	assert.Equal(t, n, up.count(), "a forged request never reaches the upstream")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	require.NoError(t, cmd.Wait(), stderr.String())
+	assert.Contains(t, stderr.String(), "reason=bad_signature")
+	assert.Contains(t, stderr.String(), "runtime_id=agent-1")
+}
+
+func TestGatewayUsage(t *testing.T) {
+	keys := filepath.Join(t.TempDir(), "agents.jsonl")
+	require.NoError(t, os.WriteFile(keys, []byte(newGWAgent(t, "agent-1", "").line+"\n"), 0o600))
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no flags", []string{"gateway"}, 2, "--keys and --upstream are required"},
+		{"public listen without TLS", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--listen", "0.0.0.0:0"}, 2, "loopback only"},
+		{"empty host listen without TLS", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--listen", ":0"}, 2, "loopback only"},
+		{"half TLS", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--tls-cert", "x"}, 2, "both"},
+		{"plain http upstream elsewhere", []string{"gateway", "--keys", keys, "--upstream", "http://example.com"}, 1, "https"},
+		{"bad mode", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--other", "maybe"}, 2, "verify, pass or refuse"},
+		{"broken keys file", []string{"gateway", "--keys", "/nonexistent/agents", "--upstream", "http://127.0.0.1:1"}, 1, "keys file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runBin(t, invocation{args: tc.args})
+			assert.Equal(t, tc.code, r.code, r.stderr)
+			assert.Contains(t, r.stderr, tc.msg)
+		})
+	}
+}
+
+// TestGatewayProxy checks the forwarding rules in-process.
+func TestGatewayProxy(t *testing.T) {
+	a := newGWAgent(t, "agent-1", "acct-1")
+	now := time.Now()
+	for _, tc := range []struct {
+		name        string
+		keep        bool
+		path        string
+		bearer      bool
+		status      int
+		wantAuth    bool
+		wantRuntime string
+	}{
+		{"verified, credentials stripped", false, "/backend-api/codex/responses", false, 200, false, "agent-1"},
+		{"verified, credentials kept", true, "/backend-api/codex/responses", false, 200, true, "agent-1"},
+		{"pass-through keeps Bearer, no identity", false, "/backend-api/wham/settings/user", true, 200, true, ""},
+		{"inference with Bearer refused", false, "/backend-api/codex/responses", true, 401, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := &upstreamRecorder{}
+			upstream := httptest.NewServer(up)
+			defer upstream.Close()
+			u, _ := url.Parse(upstream.URL)
+			h, _ := newGateway(gatewayConfig{
+				upstream: u, keys: gateway.StaticKeys{"agent-1": a.agent}, keep: tc.keep,
+				routes: gateway.Routes{BasePath: "/backend-api", Other: gateway.RoutePassThrough, NoCredential: gateway.RoutePassThrough},
+				logger: slog.New(slog.DiscardHandler), now: func() time.Time { return now },
+			})
+			gw := httptest.NewServer(h)
+			defer gw.Close()
+			req, _ := http.NewRequest(http.MethodPost, gw.URL+tc.path, nil)
+			req.Header.Set("X-Agent-Runtime-Id", "spoofed")
+			req.Header["X_AGENT_TASK_ID"] = []string{"spoofed"}
+			var resp *http.Response
+			var err error
+			if tc.bearer {
+				req.Header.Set("Authorization", "Bearer tok")
+				resp, err = gw.Client().Do(req)
+			} else {
+				resp, err = runAuthClient(t, a, gw.URL, "task-1", "acct-1", nil).Do(req)
+			}
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, tc.status, resp.StatusCode)
+			if tc.status != 200 {
+				assert.Zero(t, up.count())
+				return
+			}
+			got := up.last()
+			assert.Equal(t, tc.wantAuth, got.Get("Authorization") != "")
+			assert.Equal(t, tc.wantRuntime, got.Get("X-Agent-Runtime-Id"))
+			for k := range got {
+				if identityHeaderName(k) == "x-agent-task-id" {
+					assert.NotEqual(t, []string{"spoofed"}, got[k])
+				}
+			}
+			if tc.bearer {
+				assert.Equal(t, "Bearer tok", got.Get("Authorization"), "Bearer untouched")
+			}
+		})
+	}
+}
+
+// TestGatewayLoad is `make loadtest`: the gateway on loopback, 64
+// concurrent clients, 100,000 requests, one in ten forged or stale. It runs
+// only with AGENTID_LOADTEST=1 (and without -race, for speed), and stops
+// after five minutes whatever happens.
+func TestGatewayLoad(t *testing.T) {
+	if os.Getenv("AGENTID_LOADTEST") == "" {
+		t.Skip("set AGENTID_LOADTEST=1 (make loadtest)")
+	}
+	const (
+		clients  = 64
+		total    = 100_000
+		maxTime  = 5 * time.Minute
+		cacheMax = 128 // two seconds of headers: eviction runs all the time
+	)
+	var upstreamSeen, upstreamBad atomic.Int64
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		upstreamSeen.Add(1)
+		if r.Header.Get("X-Test-Kind") != "valid" || r.Header.Get("X-Agent-Runtime-Id") == "" || r.Header.Get("Authorization") != "" {
+			upstreamBad.Add(1)
+		}
+	}))
+	defer upstream.Close()
+	agents := make([]gwAgent, 8)
+	keys := gateway.StaticKeys{}
+	for i := range agents {
+		agents[i] = newGWAgent(t, fmt.Sprintf("agent-%d", i), fmt.Sprintf("acct-%d", i))
+		keys[agents[i].agent.RuntimeID] = agents[i].agent
+	}
+	u, _ := url.Parse(upstream.URL)
+	h, v := newGateway(gatewayConfig{upstream: u, keys: keys, logger: slog.New(slog.DiscardHandler), cache: cacheMax})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	gw := "http://" + ln.Addr().String()
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	ctx, cancel := context.WithTimeout(context.Background(), maxTime)
+	defer cancel()
+	base := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
+	defer base.CloseIdleConnections()
+	var next, validSent, validRefused, forgedSent, forgedAccepted, errorsSeen atomic.Int64
+	var boundBroken atomic.Value
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			s := v.CacheStats()
+			if s.Entries > s.MaxEntries || s.Bytes > s.MaxBytes {
+				boundBroken.Store(fmt.Sprintf("%+v", s))
+			}
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := agents[c%len(agents)]
+			acct := a.agent.AccountID
+			task := fmt.Sprintf("task-%d", c)
+			signed := runAuthClient(t, a, gw, task, acct, base)
+			forger := newGWAgent(t, a.agent.RuntimeID, acct)
+			forged := runAuthClient(t, forger, gw, task, acct, base)
+			plain := &http.Client{Transport: base, Timeout: 30 * time.Second}
+			for ctx.Err() == nil {
+				i := next.Add(1)
+				if i > total {
+					return
+				}
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, gw+"/backend-api/codex/responses", strings.NewReader("{}"))
+				client, kind := signed, "valid"
+				switch i % 20 {
+				case 0:
+					client, kind = forged, "forged"
+				case 10:
+					hdr, err := a.signer.AuthorizationHeader(task, time.Now().Add(-10*time.Minute))
+					if err != nil {
+						errorsSeen.Add(1)
+						return
+					}
+					req.Header.Set("Authorization", hdr)
+					req.Header.Set("ChatGPT-Account-ID", acct)
+					client, kind = plain, "stale"
+				}
+				req.Header.Set("X-Test-Kind", kind)
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						errorsSeen.Add(1)
+					}
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if kind == "valid" {
+					validSent.Add(1)
+					if resp.StatusCode != 200 {
+						validRefused.Add(1)
+					}
+				} else {
+					forgedSent.Add(1)
+					if resp.StatusCode != 401 {
+						forgedAccepted.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stopSampling)
+	<-sampled
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	s := v.CacheStats()
+	t.Logf("%d requests in %v (%.0f/s); valid %d, forged or stale %d; cache %+v", validSent.Load()+forgedSent.Load(), elapsed.Round(time.Millisecond),
+		float64(validSent.Load()+forgedSent.Load())/elapsed.Seconds(), validSent.Load(), forgedSent.Load(), s)
+	t.Logf("heap in use: %d KiB before, %d KiB after", before.HeapInuse>>10, after.HeapInuse>>10)
+
+	require.NoError(t, ctx.Err(), "the load test did not finish within %v", maxTime)
+	assert.EqualValues(t, total, validSent.Load()+forgedSent.Load())
+	assert.EqualValues(t, total/10, forgedSent.Load())
+	assert.Zero(t, errorsSeen.Load(), "transport errors")
+	assert.Zero(t, forgedAccepted.Load(), "forged or stale accepted")
+	assert.Zero(t, validRefused.Load(), "valid refused")
+	assert.Equal(t, validSent.Load(), upstreamSeen.Load(), "the upstream sees only verified requests")
+	assert.Zero(t, upstreamBad.Load())
+	assert.Nil(t, boundBroken.Load(), "cache over its bound")
+	assert.LessOrEqual(t, s.Entries, cacheMax)
+}

@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"crypto/ed25519"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Cache bounds used when the Verifier's fields are zero.
+const (
+	// DefaultCacheEntries is the most headers a Verifier remembers.
+	DefaultCacheEntries = 4096
+	// DefaultCacheBytes bounds the bytes a Verifier's cache accounts for
+	// (header bytes plus a fixed per-entry overhead).
+	DefaultCacheBytes = 8 << 20
+	// cacheEntryOverhead is what an entry costs beside its header bytes:
+	// the entry, the ids, map and ring slots.
+	cacheEntryOverhead = 256
+)
+
+// CacheStats is a snapshot of a Verifier's cache accounting.
+type CacheStats struct {
+	// Entries and Bytes are what the cache holds now; they never exceed
+	// MaxEntries and MaxBytes.
+	Entries, MaxEntries int
+	Bytes, MaxBytes     int64
+	// Hits, Misses and Evictions count since the Verifier's first use.
+	Hits, Misses, Evictions uint64
+}
+
+// cacheEntry is a header whose signature verified for pub.
+type cacheEntry struct {
+	header    string
+	runtimeID string
+	taskID    string
+	ts        time.Time
+	pub       [ed25519.PublicKeySize]byte
+	size      int64
+}
+
+// verifyCache remembers verified headers by their full bytes, evicting the
+// oldest first (FIFO: a hit does not move an entry, so lookups take only the
+// read lock). It is safe for concurrent use.
+type verifyCache struct {
+	maxEntries int
+	maxBytes   int64
+	maxSkew    time.Duration
+
+	mu      sync.RWMutex
+	m       map[string]*cacheEntry
+	ring    []*cacheEntry // FIFO of insertion, len maxEntries
+	head, n int
+	bytes   int64
+
+	hits, misses, evictions atomic.Uint64
+}
+
+func newVerifyCache(maxEntries int, maxBytes int64, maxSkew time.Duration) *verifyCache {
+	return &verifyCache{
+		maxEntries: maxEntries, maxBytes: maxBytes, maxSkew: maxSkew,
+		m:    make(map[string]*cacheEntry),
+		ring: make([]*cacheEntry, maxEntries),
+	}
+}
+
+func (c *verifyCache) get(header string) *cacheEntry {
+	c.mu.RLock()
+	e := c.m[header]
+	c.mu.RUnlock()
+	return e
+}
+
+func (c *verifyCache) count(hit bool) {
+	if hit {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
+}
+
+// put adds e unless an entry of that header is there or e alone exceeds the
+// byte bound; it first drops entries whose window has closed, then the
+// oldest until e fits.
+func (c *verifyCache) put(e *cacheEntry, now time.Time) {
+	e.size = int64(len(e.header)+len(e.runtimeID)+len(e.taskID)) + cacheEntryOverhead
+	if e.size > c.maxBytes {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[e.header]; ok {
+		return
+	}
+	oldest := now.Truncate(time.Second).Add(-c.maxSkew)
+	var evicted uint64
+	for c.n > 0 && (c.n == c.maxEntries || c.bytes+e.size > c.maxBytes || c.ring[c.head].ts.Before(oldest)) {
+		old := c.ring[c.head]
+		c.ring[c.head] = nil
+		c.head = (c.head + 1) % c.maxEntries
+		c.n--
+		delete(c.m, old.header)
+		c.bytes -= old.size
+		evicted++
+	}
+	c.ring[(c.head+c.n)%c.maxEntries] = e
+	c.n++
+	c.m[e.header] = e
+	c.bytes += e.size
+	if evicted > 0 {
+		c.evictions.Add(evicted)
+	}
+}
+
+func (c *verifyCache) stats() CacheStats {
+	c.mu.RLock()
+	s := CacheStats{Entries: len(c.m), MaxEntries: c.maxEntries, Bytes: c.bytes, MaxBytes: c.maxBytes}
+	c.mu.RUnlock()
+	s.Hits, s.Misses, s.Evictions = c.hits.Load(), c.misses.Load(), c.evictions.Load()
+	return s
+}
