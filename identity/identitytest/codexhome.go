@@ -20,16 +20,28 @@ type CodexHomeOptions struct {
 	UseAgentIdentity bool
 }
 
-// WriteCodexHome makes dir (mode 0700) a $CODEX_HOME pointed at this server:
-// config.toml sets chatgpt_base_url to s.ChatGPTBaseURL (and the opt-in when
-// asked), and auth.json (mode 0600) holds what o gives, in the shape the Codex
-// CLI writes. Point the library at it with the variables of [Server.Env]
-// (or [Server.Getenv]), which a non-production base URL needs.
+// WriteCodexHome makes dir (mode 0700) a $CODEX_HOME pointed at this server,
+// one that the Codex CLI 0.171 accepts with --strict-config. config.toml
+// sets chatgpt_base_url to s.ChatGPTBaseURL and openai_base_url to
+// s.ChatGPTBaseURL + "/codex" (without it Codex asks chatgpt.com for its
+// models), turns update checks, analytics, feedback and telemetry off, and
+// sets [features] use_agent_identity = true when asked. auth.json (mode
+// 0600) holds what o gives, in the shape the Codex CLI writes, with
+// last_refresh set to the server's clock (so that Codex, which refreshes
+// logins older than 8 days or whose access token expired, does not refresh
+// during a turn). Point the library at it with the variables of [Server.Env]
+// (or [Server.Getenv]) and the Codex CLI with [Server.CodexEnv].
 func (s *Server) WriteCodexHome(dir string, o CodexHomeOptions) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	cfg := "# written by identitytest\nchatgpt_base_url = " + strconv.Quote(s.ChatGPTBaseURL) + "\n"
+	cfg := "# written by identitytest: a fake backend, test values only\n" +
+		"chatgpt_base_url = " + strconv.Quote(s.ChatGPTBaseURL) + "\n" +
+		"openai_base_url = " + strconv.Quote(s.ChatGPTBaseURL+"/codex") + "\n" +
+		"check_for_update_on_startup = false\n" +
+		"\n[analytics]\nenabled = false\n" +
+		"\n[feedback]\nenabled = false\n" +
+		"\n[otel]\nexporter = \"none\"\n"
 	if o.UseAgentIdentity {
 		cfg += "\n[features]\nuse_agent_identity = true\n"
 	}
@@ -53,7 +65,7 @@ func (s *Server) WriteCodexHome(dir string, o CodexHomeOptions) error {
 	if o.Login != nil {
 		f.AuthMode = "chatgpt"
 		f.Tokens = &tokens{o.Login.IDToken, o.Login.AccessToken, o.Login.RefreshToken, o.Login.AccountID}
-		f.LastRefresh = time.Now().UTC().Format(time.RFC3339Nano)
+		f.LastRefresh = s.now().UTC().Format(time.RFC3339Nano)
 	}
 	if o.AgentJWT != "" {
 		f.AuthMode = "agentIdentity"

@@ -3,9 +3,7 @@ package identitytest
 import (
 	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,6 +105,26 @@ type Options struct {
 	// (localhost, 127.0.0.0/8 or ::1); "" means 127.0.0.1 and a free port.
 	// The fake backend never listens beyond loopback.
 	Addr string
+	// TLS serves https with a leaf certificate from a certificate authority
+	// made for this server alone: ECDSA P-256, valid for a day,
+	// name-constrained to 127.0.0.0/8, ::1 and localhost, its private key
+	// kept in memory only. [Server.CertPool], [Server.CACertificatePEM] and
+	// [Server.Client] give what a client needs to trust it. The Codex CLI
+	// needs https: it refuses a workspace backend origin that is not.
+	TLS bool
+	// AcceptWebSocket makes a verified WebSocket upgrade of
+	// GET /backend-api/codex/responses succeed: the server reads the
+	// client's first message, answers one response.completed event and
+	// closes. By default the upgrade is answered 426 Upgrade Required,
+	// after which the Codex CLI falls back to HTTP at once.
+	AcceptWebSocket bool
+	// ResponseText is the assistant message of model answers (default
+	// DefaultResponseText).
+	ResponseText string
+	// OnRequest, if set, is called once for every request after it was
+	// answered (for a WebSocket, after it closed), from the request's
+	// goroutine: it must be safe for concurrent use.
+	OnRequest func(Exchange)
 }
 
 // Server is a running fake of the AuthAPI and the ChatGPT backend on a
@@ -114,7 +132,8 @@ type Options struct {
 //
 // The URL fields are set by NewServer and must not be changed.
 type Server struct {
-	// URL is the root of the server, "http://127.0.0.1:<port>".
+	// URL is the root of the server, "http://127.0.0.1:<port>" (https with
+	// Options.TLS).
 	URL string
 	// ChatGPTBaseURL is URL + "/backend-api": where first-party requests
 	// and the JWKS live.
@@ -124,33 +143,42 @@ type Server struct {
 	AuthAPIBaseURL string
 	// JWKSURL is ChatGPTBaseURL + "/wham/agent-identities/jwks".
 	JWKSURL string
+	// RefreshTokenURL is URL + "/oauth/token", the ChatGPT token refresh
+	// (CODEX_REFRESH_TOKEN_URL_OVERRIDE for the Codex CLI).
+	RefreshTokenURL string
 	// Issuer and Audience are what minted Agent Identity JWTs carry.
 	Issuer, Audience string
 
-	srv     *httptest.Server
-	now     func() time.Time
-	maxSkew time.Duration
-	kid     string
+	srv          *httptest.Server
+	ca           *testCA      // nil without Options.TLS
+	client       *http.Client // with Options.TLS
+	onRequest    func(Exchange)
+	acceptWS     bool
+	responseText string
+	now          func() time.Time
+	maxSkew      time.Duration
+	kid          string
 
 	keyOnce sync.Once
 	key     *rsa.PrivateKey
 	keyErr  error
 	jwks    []byte
 
-	mu          sync.Mutex
-	agents      map[string]*agent       // by runtime id
-	logins      map[string]ChatGPTLogin // by access token
-	nextAgent   int
-	nextTask    int
-	nextLogin   int
-	taskMode    TaskIDMode
-	failLeft    int
-	failStatus  int
-	retryAfter  string
-	redirectTo  string
-	delay       time.Duration
-	fault       BodyFault
-	lastAuthAPI *Request
+	mu            sync.Mutex
+	agents        map[string]*agent       // by runtime id
+	logins        map[string]ChatGPTLogin // by access token
+	refreshTokens map[string]*refreshState
+	nextAgent     int
+	nextTask      int
+	nextLogin     int
+	taskMode      TaskIDMode
+	failLeft      int
+	failStatus    int
+	retryAfter    string
+	redirectTo    string
+	delay         time.Duration
+	fault         BodyFault
+	lastAuthAPI   *Request
 
 	agentsRegistered atomic.Int64
 	tasksRegistered  atomic.Int64
@@ -158,6 +186,18 @@ type Server struct {
 	verified         atomic.Int64
 	rejected         atomic.Int64
 	jwksFetches      atomic.Int64
+	bearerAccepted   atomic.Int64
+	refreshes        atomic.Int64
+	refreshesRefused atomic.Int64
+	wsAccepted       atomic.Int64
+	responses        atomic.Int64
+}
+
+// refreshState is a refresh token the server minted.
+type refreshState struct {
+	login ChatGPTLogin
+	ttl   time.Duration
+	used  bool
 }
 
 // agent is a registered agent.
@@ -166,6 +206,7 @@ type agent struct {
 	pub       ed25519.PublicKey
 	accountID string
 	userID    string
+	planType  string
 	fedRAMP   bool
 
 	tasks map[string]struct{} // guarded by Server.mu
@@ -207,6 +248,14 @@ func StartServer(o Options) (*Server, error) {
 		key:     o.SigningKey,
 		agents:  make(map[string]*agent),
 		logins:  make(map[string]ChatGPTLogin),
+
+		refreshTokens: make(map[string]*refreshState),
+		onRequest:     o.OnRequest,
+		acceptWS:      o.AcceptWebSocket,
+		responseText:  o.ResponseText,
+	}
+	if s.responseText == "" {
+		s.responseText = DefaultResponseText
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -227,11 +276,26 @@ func StartServer(o Options) (*Server, error) {
 	})
 	mux.HandleFunc("GET /backend-api/wham/agent-identities/jwks", s.handleJWKS)
 	mux.HandleFunc("/backend-api/", s.handleFirstParty)
-	s.srv = httptest.NewUnstartedServer(mux)
-	s.srv.Listener.Close()
+	mux.HandleFunc("POST /oauth/token", s.handleRefresh)
+	s.srv = httptest.NewUnstartedServer(s.observe(mux))
+	_ = s.srv.Listener.Close()
 	s.srv.Listener = ln
-	s.srv.Start()
+	if o.TLS {
+		ca, err := newTestCA(time.Now())
+		if err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+		s.ca = ca
+		s.srv.TLS = ca.config
+		s.srv.EnableHTTP2 = true
+		s.srv.StartTLS()
+		s.client = s.tlsClient()
+	} else {
+		s.srv.Start()
+	}
 	s.URL = s.srv.URL
+	s.RefreshTokenURL = s.URL + "/oauth/token"
 	s.ChatGPTBaseURL = s.URL + "/backend-api"
 	s.AuthAPIBaseURL = s.URL + "/api/accounts"
 	s.JWKSURL = s.ChatGPTBaseURL + "/wham/agent-identities/jwks"
@@ -261,11 +325,34 @@ func listenLoopback(addr string) (net.Listener, error) {
 
 // Close shuts the server down and waits for requests in flight, like
 // httptest.Server.Close.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.srv.Close()
+	if s.client != nil {
+		s.client.CloseIdleConnections()
+	}
+}
 
-// Client returns an *http.Client configured for the server (plain HTTP on
-// loopback).
-func (s *Server) Client() *http.Client { return s.srv.Client() }
+// Client returns an *http.Client configured for the server: plain HTTP on
+// loopback, or with Options.TLS one that trusts the server's CA (and no
+// other).
+func (s *Server) Client() *http.Client {
+	if s.client != nil {
+		return s.client
+	}
+	return s.srv.Client()
+}
+
+// CodexEnv returns the environment variables that point the Codex CLI at
+// this server (besides CODEX_HOME and the trust of Options.TLS, which
+// belong to the caller): the AuthAPI base under both the newer
+// CODEX_AUTHAPI_BASE_URL and CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL, the JWKS
+// base CODEX_AGENT_IDENTITY_JWKS_BASE_URL, and CODEX_REFRESH_TOKEN_URL_OVERRIDE.
+func (s *Server) CodexEnv() map[string]string {
+	env := s.Env()
+	env["CODEX_AUTHAPI_BASE_URL"] = s.AuthAPIBaseURL
+	env["CODEX_REFRESH_TOKEN_URL_OVERRIDE"] = s.RefreshTokenURL
+	return env
+}
 
 // Env returns the environment variables that point the agentidentity
 // package at this server: CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL (the AuthAPI
@@ -357,6 +444,22 @@ func (s *Server) RequestsVerified() int { return int(s.verified.Load()) }
 // RequestsRejected returns the number of first-party requests refused with
 // 401.
 func (s *Server) RequestsRejected() int { return int(s.rejected.Load()) }
+
+// BearerRequestsAccepted returns the number of first-party requests
+// accepted with a Bearer access token this server minted (workspace
+// discovery, models, settings, plugins).
+func (s *Server) BearerRequestsAccepted() int { return int(s.bearerAccepted.Load()) }
+
+// Refreshes returns the number of token refreshes that rotated a login.
+func (s *Server) Refreshes() int { return int(s.refreshes.Load()) }
+
+// RefreshesRefused returns the number of token refreshes refused (unknown
+// or reused refresh tokens, malformed requests).
+func (s *Server) RefreshesRefused() int { return int(s.refreshesRefused.Load()) }
+
+// WebSocketsAccepted returns the number of WebSocket handshakes accepted
+// (only with Options.AcceptWebSocket).
+func (s *Server) WebSocketsAccepted() int { return int(s.wsAccepted.Load()) }
 
 // JWKSFetches returns the number of JWKS requests served.
 func (s *Server) JWKSFetches() int { return int(s.jwksFetches.Load()) }
@@ -453,6 +556,7 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "a Bearer access token minted by this server is required")
 		return
 	}
+	setVerdict(r, "verified")
 	if fr := r.Header.Get("X-OpenAI-Fedramp"); (fr == "true") != login.FedRAMP || (fr != "" && fr != "true") {
 		writeError(w, http.StatusForbidden, "X-OpenAI-Fedramp must be \"true\" exactly for FedRAMP accounts")
 		return
@@ -462,7 +566,7 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	a := s.addAgent(pub, login.AccountID, login.UserID, login.FedRAMP)
+	a := s.addAgent(pub, login.AccountID, login.UserID, login.PlanType, login.FedRAMP)
 	if fault != BodyNormal {
 		writeFault(w, fault, "agent_runtime_id")
 		return
@@ -509,7 +613,7 @@ func checkAgentRegistrationBody(body []byte) (ed25519.PublicKey, error) {
 	return pub, nil
 }
 
-func (s *Server) addAgent(pub ed25519.PublicKey, accountID, userID string, fedRAMP bool) *agent {
+func (s *Server) addAgent(pub ed25519.PublicKey, accountID, userID, planType string, fedRAMP bool) *agent {
 	s.mu.Lock()
 	s.nextAgent++
 	a := &agent{
@@ -517,6 +621,7 @@ func (s *Server) addAgent(pub ed25519.PublicKey, accountID, userID string, fedRA
 		pub:       pub,
 		accountID: accountID,
 		userID:    userID,
+		planType:  planType,
 		fedRAMP:   fedRAMP,
 		tasks:     make(map[string]struct{}),
 	}
@@ -548,6 +653,7 @@ func (s *Server) handleTaskRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
+	setVerdict(r, "verified")
 	s.mu.Lock()
 	s.nextTask++
 	taskID := "task-" + strconv.Itoa(s.nextTask)
@@ -605,62 +711,6 @@ func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "max-age=3600")
 	_, _ = w.Write(s.jwks)
-}
-
-// handleFirstParty verifies an AgentAssertion request.
-func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
-	body, err := limitio.ReadAll(r.Body, maxRequestBody)
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
-		return
-	}
-	reject := func(reason string) {
-		s.rejected.Add(1)
-		writeError(w, http.StatusUnauthorized, reason)
-	}
-	header := r.Header.Get("Authorization")
-	if len(r.Header.Values("Authorization")) != 1 {
-		reject("want exactly one Authorization header")
-		return
-	}
-	runtimeID, ok := unverifiedRuntimeID(header)
-	if !ok {
-		reject("Authorization is not an AgentAssertion")
-		return
-	}
-	s.mu.Lock()
-	a := s.agents[runtimeID]
-	s.mu.Unlock()
-	if a == nil {
-		reject("unknown agent runtime id")
-		return
-	}
-	as, err := gateway.VerifyAuthorizationHeader(header, a.pub, s.now(), s.maxSkew)
-	if err != nil {
-		reject(err.Error())
-		return
-	}
-	s.mu.Lock()
-	_, known := a.tasks[as.TaskID]
-	s.mu.Unlock()
-	switch {
-	case !known:
-		reject("the task id was not registered for this agent")
-		return
-	case r.Header.Get("ChatGPT-Account-ID") != a.accountID:
-		reject("ChatGPT-Account-ID does not match the agent's account")
-		return
-	case (r.Header.Get("X-OpenAI-Fedramp") == "true") != a.fedRAMP:
-		reject("X-OpenAI-Fedramp must be \"true\" exactly for FedRAMP accounts")
-		return
-	}
-	s.verified.Add(1)
-	sum := sha256.Sum256(body)
-	writeJSON(w, http.StatusOK, map[string]string{
-		"agent_runtime_id": as.AgentRuntimeID,
-		"task_id":          as.TaskID,
-		"body_sha256":      hex.EncodeToString(sum[:]),
-	})
 }
 
 // unverifiedRuntimeID reads agent_runtime_id out of an AgentAssertion

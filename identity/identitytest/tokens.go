@@ -23,6 +23,10 @@ type LoginOptions struct {
 	Email     string
 	PlanType  string
 	FedRAMP   bool
+	// TTL is the lifetime of the id and access tokens (default 1 h); the
+	// logins a refresh makes keep it. The Codex CLI refreshes a login whose
+	// access token has expired (newer releases: within 5 minutes of expiry).
+	TTL time.Duration
 }
 
 // ChatGPTLogin is a ChatGPT login minted by a Server, in the shape auth.json
@@ -37,7 +41,8 @@ type ChatGPTLogin struct {
 	// Bearer token of agent registration. It is a JWT with issuer
 	// https://auth.openai.com, as ChatGPT access tokens are.
 	AccessToken string
-	// RefreshToken is an opaque token (never accepted anywhere).
+	// RefreshToken is an opaque token that the server's token refresh
+	// (POST /oauth/token) redeems once for a new login.
 	RefreshToken string
 
 	AccountID string
@@ -105,13 +110,20 @@ func (s *Server) sign(claims jwt.MapClaims, kid string) (string, error) {
 }
 
 // MintChatGPTLogin makes a ChatGPT login whose access token this server then
-// accepts for agent registration. It panics only if the signing key cannot
-// be made (crypto/rand failing).
-func (s *Server) MintChatGPTLogin(o LoginOptions) ChatGPTLogin {
+// accepts for agent registration and as the Bearer token of the first-party
+// side routes, and whose refresh token it redeems once. It panics only if
+// the signing key cannot be made (crypto/rand failing).
+func (s *Server) MintChatGPTLogin(o LoginOptions) ChatGPTLogin { return s.mintLogin(o) }
+
+func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 	s.mu.Lock()
 	s.nextLogin++
 	n := strconv.Itoa(s.nextLogin)
 	s.mu.Unlock()
+	ttl := o.TTL
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
 	l := ChatGPTLogin{
 		AccountID: orDefault(o.AccountID, "account-"+n),
 		UserID:    orDefault(o.UserID, "user-"+n),
@@ -134,7 +146,7 @@ func (s *Server) MintChatGPTLogin(o LoginOptions) ChatGPTLogin {
 		"aud":                         []string{"app_identitytest"},
 		"sub":                         l.UserID,
 		"iat":                         now.Unix(),
-		"exp":                         now.Add(time.Hour).Unix(),
+		"exp":                         now.Add(ttl).Unix(),
 		"email":                       l.Email,
 		"https://api.openai.com/auth": auth,
 	}, "")
@@ -146,7 +158,7 @@ func (s *Server) MintChatGPTLogin(o LoginOptions) ChatGPTLogin {
 		"aud":                         []string{"https://api.openai.com/v1"},
 		"sub":                         l.UserID,
 		"iat":                         now.Unix(),
-		"exp":                         now.Add(time.Hour).Unix(),
+		"exp":                         now.Add(ttl).Unix(),
 		"jti":                         randomToken(),
 		"https://api.openai.com/auth": auth,
 	}, "")
@@ -156,6 +168,7 @@ func (s *Server) MintChatGPTLogin(o LoginOptions) ChatGPTLogin {
 	l.RefreshToken = "rt-" + randomToken()
 	s.mu.Lock()
 	s.logins[l.AccessToken] = l
+	s.refreshTokens[l.RefreshToken] = &refreshState{login: l, ttl: ttl}
 	s.mu.Unlock()
 	return l
 }
@@ -178,7 +191,7 @@ func (s *Server) MintAgentJWT(o JWTOptions) (string, error) {
 	s.mu.Unlock()
 	accountID := orDefault(o.AccountID, "account-jwt-"+n)
 	userID := orDefault(o.UserID, "user-jwt-"+n)
-	a := s.addAgent(pub, accountID, userID, o.FedRAMP)
+	a := s.addAgent(pub, accountID, userID, orDefault(o.PlanType, "plus"), o.FedRAMP)
 
 	iat := o.IssuedAt
 	if iat.IsZero() {
@@ -234,6 +247,6 @@ func (s *Server) AddAgent(publicKeySSH string, o LoginOptions) (string, error) {
 	s.mu.Lock()
 	n := strconv.Itoa(s.nextAgent + 1)
 	s.mu.Unlock()
-	a := s.addAgent(pub, orDefault(o.AccountID, "account-"+n), orDefault(o.UserID, "user-"+n), o.FedRAMP)
+	a := s.addAgent(pub, orDefault(o.AccountID, "account-"+n), orDefault(o.UserID, "user-"+n), orDefault(o.PlanType, "plus"), o.FedRAMP)
 	return a.runtimeID, nil
 }

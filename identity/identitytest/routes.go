@@ -1,0 +1,350 @@
+package identitytest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/limitio"
+	"github.com/agentidentity/agentidentity/internal/strictjson"
+)
+
+// DefaultResponseText is the assistant message of the fake's model answers.
+const DefaultResponseText = "Hello from the identitytest fake backend."
+
+// route is what a first-party path asks for.
+type route int
+
+const (
+	routeOther route = iota
+	routeResponses
+	routeResponsesWebSocket
+	routeCompact
+	routeModels
+	routeAccountsCheck
+	routeSettings
+	routePlugins
+	routeMCP
+)
+
+func routeOf(r *http.Request) route {
+	p := strings.TrimPrefix(r.URL.Path, "/backend-api")
+	switch {
+	case p == "/codex/responses" && r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
+		return routeResponsesWebSocket
+	case p == "/codex/responses" && r.Method == http.MethodPost:
+		return routeResponses
+	case p == "/codex/responses/compact" && r.Method == http.MethodPost:
+		return routeCompact
+	case p == "/codex/models" && r.Method == http.MethodGet:
+		return routeModels
+	case p == "/wham/accounts/check" && r.Method == http.MethodGet:
+		return routeAccountsCheck
+	case p == "/wham/settings/user" && r.Method == http.MethodGet:
+		return routeSettings
+	case strings.HasPrefix(p, "/ps/plugins/"):
+		return routePlugins
+	case p == "/ps/mcp":
+		return routeMCP
+	}
+	return routeOther
+}
+
+// inference reports whether a route must be signed with AgentAssertion
+// whatever the mode (spec §9: inference and compaction).
+func (rt route) inference() bool {
+	return rt == routeResponses || rt == routeResponsesWebSocket || rt == routeCompact
+}
+
+// handleFirstParty serves the ChatGPT backend under /backend-api/. A request
+// signed with AgentAssertion is verified (known agent, key, freshness, a task
+// this server registered for it, ChatGPT-Account-ID and X-OpenAI-Fedramp);
+// a Bearer request must carry an access token this server minted and is
+// refused on inference routes. /ps/mcp, which Codex calls without
+// credentials, answers 404.
+func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
+	body, err := limitio.ReadAll(r.Body, maxRequestBody)
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+		return
+	}
+	rt := routeOf(r)
+	reject := func(reason string) {
+		s.rejected.Add(1)
+		setVerdict(r, "refused: "+reason)
+		writeError(w, http.StatusUnauthorized, reason)
+	}
+	header := r.Header.Get("Authorization")
+	switch n := len(r.Header.Values("Authorization")); {
+	case n == 0 && rt == routeMCP:
+		setVerdict(r, "no credential needed, not served")
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no MCP server here"})
+		return
+	case n > 1:
+		reject("want exactly one Authorization header")
+		return
+	}
+	if tok, ok := strings.CutPrefix(header, "Bearer "); ok && !rt.inference() {
+		s.serveBearer(w, r, rt, tok, reject)
+		return
+	}
+	runtimeID, ok := unverifiedRuntimeID(header)
+	if !ok {
+		reject("Authorization is not an AgentAssertion")
+		return
+	}
+	s.mu.Lock()
+	a := s.agents[runtimeID]
+	s.mu.Unlock()
+	if a == nil {
+		reject("unknown agent runtime id")
+		return
+	}
+	as, err := gateway.VerifyAuthorizationHeader(header, a.pub, s.now(), s.maxSkew)
+	if err != nil {
+		reject(err.Error())
+		return
+	}
+	s.mu.Lock()
+	_, known := a.tasks[as.TaskID]
+	s.mu.Unlock()
+	switch {
+	case !known:
+		reject("the task id was not registered for this agent")
+		return
+	case r.Header.Get("ChatGPT-Account-ID") != a.accountID:
+		reject("ChatGPT-Account-ID does not match the agent's account")
+		return
+	case (r.Header.Get("X-OpenAI-Fedramp") == "true") != a.fedRAMP:
+		reject("X-OpenAI-Fedramp must be \"true\" exactly for FedRAMP accounts")
+		return
+	}
+	s.verified.Add(1)
+	setVerdict(r, "verified")
+	switch rt {
+	case routeResponses:
+		if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			s.writeResponseStream(w)
+			return
+		}
+	case routeResponsesWebSocket:
+		s.serveWebSocket(w, r)
+		return
+	case routeCompact:
+		writeJSON(w, http.StatusOK, map[string][]any{"output": {}})
+		return
+	case routeOther:
+	default:
+		s.serveSide(w, rt, a.accountID, a.planType)
+		return
+	}
+	sum := sha256.Sum256(body)
+	writeJSON(w, http.StatusOK, map[string]string{
+		"agent_runtime_id": as.AgentRuntimeID,
+		"task_id":          as.TaskID,
+		"body_sha256":      hex.EncodeToString(sum[:]),
+	})
+}
+
+// serveBearer answers a non-inference route called with a ChatGPT access
+// token.
+func (s *Server) serveBearer(w http.ResponseWriter, r *http.Request, rt route, tok string, reject func(string)) {
+	s.mu.Lock()
+	login, known := s.logins[tok]
+	s.mu.Unlock()
+	switch {
+	case !known:
+		reject("the Bearer token is not an access token minted by this server")
+		return
+	case r.Header.Get("ChatGPT-Account-ID") != "" && r.Header.Get("ChatGPT-Account-ID") != login.AccountID:
+		reject("ChatGPT-Account-ID does not match the access token's account")
+		return
+	}
+	s.bearerAccepted.Add(1)
+	setVerdict(r, "verified")
+	s.serveSide(w, rt, login.AccountID, login.PlanType)
+}
+
+// serveSide answers the side routes Codex calls besides inference.
+func (s *Server) serveSide(w http.ResponseWriter, rt route, accountID, planType string) {
+	switch rt {
+	case routeModels:
+		// An empty list: Codex keeps its bundled model catalog.
+		writeJSON(w, http.StatusOK, map[string][]any{"models": {}})
+	case routeAccountsCheck:
+		writeJSON(w, http.StatusOK, s.accountsCheck(accountID, planType))
+	case routeSettings:
+		writeJSON(w, http.StatusOK, map[string]bool{"commit_attribution_enabled": false})
+	default:
+		// Plugins, MCP and anything else: Codex tolerates a 404.
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not served by the fake backend"})
+	}
+}
+
+// AccountsCheck is the workspace routing discovery answer of spec §9 for
+// one account.
+type accountsCheck struct {
+	Accounts        []accountEntry `json:"accounts"`
+	AccountOrdering []string       `json:"account_ordering"`
+	DefaultAccount  string         `json:"default_account_id"`
+}
+
+type accountEntry struct {
+	ID                     string `json:"id"`
+	PlanType               string `json:"plan_type"`
+	Structure              string `json:"structure"`
+	WorkspaceBackendOrigin string `json:"workspace_backend_origin"`
+	AccountRoutingOverride string `json:"account_routing_override"`
+}
+
+func (s *Server) accountsCheck(accountID, planType string) accountsCheck {
+	return accountsCheck{
+		Accounts: []accountEntry{{
+			ID: accountID, PlanType: planType, Structure: "personal",
+			WorkspaceBackendOrigin: s.URL, AccountRoutingOverride: "NO_CONSTRAINT",
+		}},
+		AccountOrdering: []string{accountID},
+		DefaultAccount:  accountID,
+	}
+}
+
+// responseEvents are the Responses API events of one model answer.
+func (s *Server) responseEvents() []map[string]any {
+	n := strconv.FormatInt(s.responses.Add(1), 10)
+	id := "resp-" + n
+	return []map[string]any{
+		{"type": "response.created", "response": map[string]any{"id": id}},
+		{"type": "response.output_item.done", "output_index": 0, "item": map[string]any{
+			"type": "message", "id": "msg-" + n, "role": "assistant", "status": "completed",
+			"content": []any{map[string]any{"type": "output_text", "text": s.responseText, "annotations": []any{}}},
+		}},
+		{"type": "response.completed", "response": map[string]any{
+			"id":    id,
+			"usage": map[string]int{"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
+		}},
+	}
+}
+
+// writeResponseStream answers a model request with a short event stream.
+func (s *Server) writeResponseStream(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	for _, ev := range s.responseEvents() {
+		data, _ := json.Marshal(ev) // maps of strings and numbers always marshal
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev["type"], data); err != nil {
+			return
+		}
+	}
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// serveWebSocket answers a verified WebSocket upgrade: 426 by default (the
+// Codex CLI then falls back to HTTP at once), or, with
+// Options.AcceptWebSocket, the handshake, one event after the client's first
+// message, and a normal close.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !s.acceptWS {
+		w.Header().Set("Connection", "close")
+		writeJSON(w, http.StatusUpgradeRequired, map[string]string{"error": "WebSockets are not served here; use HTTP"})
+		return
+	}
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return // Accept has answered
+	}
+	s.wsAccepted.Add(1)
+	defer func() { _ = c.CloseNow() }()
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	c.SetReadLimit(maxRequestBody)
+	if _, _, err := c.Read(ctx); err != nil {
+		return
+	}
+	evs := s.responseEvents()
+	data, _ := json.Marshal(evs[len(evs)-1])
+	if c.Write(ctx, websocket.MessageText, data) != nil {
+		return
+	}
+	_ = c.Close(websocket.StatusNormalClosure, "done")
+}
+
+// handleRefresh serves the ChatGPT token refresh of the Codex CLI: POST
+// {"client_id", "grant_type": "refresh_token", "refresh_token"} in JSON. A
+// refresh token this server minted and never redeemed gets a new login
+// (same account, fresh id, access and refresh tokens); one already redeemed
+// gets 401 {"error": "refresh_token_reused"}, an unknown one 401
+// {"error": "invalid_grant"}.
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	body, err := limitio.ReadAll(r.Body, 64<<10)
+	refuse := func(status int, code, why string) {
+		s.refreshesRefused.Add(1)
+		setVerdict(r, "refused: "+code+" ("+why+")")
+		writeJSON(w, status, map[string]string{"error": code, "error_description": why})
+	}
+	if err != nil || strictjson.CheckObject(body) != nil {
+		refuse(http.StatusBadRequest, "invalid_request", "the body must be one JSON object")
+		return
+	}
+	var req struct {
+		ClientID     *string `json:"client_id"`
+		GrantType    *string `json:"grant_type"`
+		RefreshToken *string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		refuse(http.StatusBadRequest, "invalid_request", "client_id, grant_type and refresh_token must be strings")
+		return
+	}
+	switch {
+	case !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"):
+		refuse(http.StatusBadRequest, "invalid_request", "Content-Type must be application/json")
+		return
+	case req.ClientID == nil || *req.ClientID == "":
+		refuse(http.StatusBadRequest, "invalid_request", "client_id is required")
+		return
+	case req.GrantType == nil || *req.GrantType != "refresh_token":
+		refuse(http.StatusBadRequest, "unsupported_grant_type", `grant_type must be "refresh_token"`)
+		return
+	case req.RefreshToken == nil || *req.RefreshToken == "":
+		refuse(http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		return
+	}
+	s.mu.Lock()
+	rs, known := s.refreshTokens[*req.RefreshToken]
+	used := known && rs.used
+	if known {
+		rs.used = true
+	}
+	s.mu.Unlock()
+	switch {
+	case !known:
+		refuse(http.StatusUnauthorized, "invalid_grant", "the refresh token was not minted by this server")
+		return
+	case used:
+		refuse(http.StatusUnauthorized, "refresh_token_reused", "the refresh token was already used")
+		return
+	}
+	old := rs.login
+	next := s.mintLogin(LoginOptions{
+		AccountID: old.AccountID, UserID: old.UserID, Email: old.Email, PlanType: old.PlanType,
+		FedRAMP: old.FedRAMP, TTL: rs.ttl,
+	})
+	s.refreshes.Add(1)
+	setVerdict(r, "verified")
+	writeJSON(w, http.StatusOK, map[string]string{
+		"id_token":      next.IDToken,
+		"access_token":  next.AccessToken,
+		"refresh_token": next.RefreshToken,
+	})
+}
