@@ -6,7 +6,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 60s
 BENCHTIME ?= 1s
 
-.PHONY: test generate check-generated lint bench fuzz demo loadtest
+.PHONY: test generate check-generated lint bench fuzz demo loadtest interop
 
 ## test: freshness of generated code, gofmt, go vet, staticcheck, then every test with -race.
 test: check-generated lint
@@ -42,3 +42,9 @@ demo:
 ## loadtest: agentid gateway on loopback, 64 clients, 100,000 requests, 1 in 10 forged or stale (no -race; stops after 5 min).
 loadtest:
 	AGENTID_LOADTEST=1 $(GO) test -count=1 -run '^TestGatewayLoad$$' -timeout 6m -v ./cmd/agentid
+
+## interop: the real Codex CLI 0.171.0 against the fake backend, inside a loopback-only network namespace (needs npm the first time, and unshare).
+interop:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(GO) test -tags interop -c -o "$$tmp/interop.test" ./interop && \
+	"$$tmp/interop.test"

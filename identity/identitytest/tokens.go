@@ -27,6 +27,10 @@ type LoginOptions struct {
 	// logins a refresh makes keep it. The Codex CLI refreshes a login whose
 	// access token has expired (newer releases: within 5 minutes of expiry).
 	TTL time.Duration
+	// IssuedAt is when the tokens were issued (default: the server's clock);
+	// a time more than TTL ago makes a login whose access token has
+	// expired, which the Codex CLI refreshes before it uses it.
+	IssuedAt time.Time
 }
 
 // ChatGPTLogin is a ChatGPT login minted by a Server, in the shape auth.json
@@ -131,7 +135,10 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 		PlanType:  orDefault(o.PlanType, "plus"),
 		FedRAMP:   o.FedRAMP,
 	}
-	now := s.now()
+	now := o.IssuedAt
+	if now.IsZero() {
+		now = s.now()
+	}
 	auth := map[string]any{
 		"chatgpt_account_id": l.AccountID,
 		"chatgpt_user_id":    l.UserID,
