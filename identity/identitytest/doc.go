@@ -17,19 +17,44 @@
 //     key for the encrypted spellings).
 //   - GET /backend-api/wham/agent-identities/jwks: the JWKS that verifies
 //     the tokens of [Server.MintAgentJWT].
-//   - any other request under /backend-api/: a first-party endpoint that
-//     verifies "Authorization: AgentAssertion …" with
-//     gateway.VerifyAuthorizationHeader, requires a task id this server
-//     registered for that agent, a matching ChatGPT-Account-ID and the
-//     X-OpenAI-Fedramp header exactly for FedRAMP accounts, and answers 200
-//     {"agent_runtime_id","task_id","body_sha256"} or 401 {"error": reason}.
+//   - requests under /backend-api/ signed with "Authorization: AgentAssertion
+//     …": verified with gateway.VerifyAuthorizationHeader; the server
+//     requires a task id it registered for that agent, a matching
+//     ChatGPT-Account-ID and the X-OpenAI-Fedramp header exactly for
+//     FedRAMP accounts, and answers 401 {"error": reason} otherwise.
+//     POST /backend-api/codex/responses with "Accept: text/event-stream"
+//     answers a short Responses event stream (response.created, one
+//     assistant message in response.output_item.done, response.completed
+//     with a response id); without it, and on any path with no route of its
+//     own, 200 {"agent_runtime_id","task_id","body_sha256"}. The WebSocket
+//     upgrade of the same path is verified, then answered 426 (or accepted,
+//     with [Options.AcceptWebSocket]); POST …/codex/responses/compact
+//     answers {"output":[]}.
+//   - the side routes the Codex CLI calls, with the same AgentAssertion
+//     checks (JWT mode) or with "Authorization: Bearer <access token>" of a
+//     login from [Server.MintChatGPTLogin] (any other Bearer token gets
+//     401; inference never accepts Bearer): GET /backend-api/wham/accounts/check
+//     (workspace routing discovery, with the server's own origin as
+//     workspace_backend_origin), GET /backend-api/codex/models
+//     ({"models":[]}), GET /backend-api/wham/settings/user; /ps/plugins/…
+//     and /ps/mcp answer 404, which Codex tolerates.
+//   - POST /oauth/token: the ChatGPT token refresh; a refresh token the
+//     server minted is redeemed once for a new login, a reused one gets 401
+//     {"error":"refresh_token_reused"} ([Server.Refreshes]).
+//
+// With [Options.TLS] (or [NewTLSServer]) the server speaks https with a
+// certificate authority made for it alone and name-constrained to loopback,
+// as the real Codex CLI needs; [Server.WriteCodexHome] and [Server.CodexEnv]
+// give a $CODEX_HOME and the variables for it, and [Options.OnRequest]
+// sees every request with its verdict ([Exchange.LogLine] prints one
+// without credentials).
 //
 // Faults can be injected into the AuthAPI endpoints ([Server.FailNext],
 // [Server.FailNextRetryAfter], [Server.SetDelay], [Server.InjectBody],
 // [Server.RedirectTo]) and counters tell what happened
 // ([Server.AgentsRegistered], [Server.TasksRegistered],
 // [Server.AuthAPIRequests], [Server.RequestsVerified],
-// [Server.RequestsRejected]). A Server is safe for concurrent use.
+// [Server.RequestsRejected], [Server.BearerRequestsAccepted]). A Server is safe for concurrent use.
 //
 // # A complete test
 //
