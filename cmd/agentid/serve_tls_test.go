@@ -93,7 +93,7 @@ func TestServeTLS(t *testing.T) {
 	// login; the request is logged without the token.
 	af, err := codexhome.OpenStore(home).Read()
 	require.NoError(t, err)
-	token := af.Tokens().AccessToken
+	token := af.Tokens().AccessToken.Reveal()
 	addSecret(t, "served access token", token)
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(caPEM))
