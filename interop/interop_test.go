@@ -686,10 +686,10 @@ func (h *harness) rowFedRAMP() {
 		if len(agents) != 1 || agents[0].Header.Get("X-OpenAI-Fedramp") != "true" {
 			return fmt.Errorf("%d agent registrations, FedRAMP header %v", len(agents), agents)
 		}
-		signed := r.find(func(e identitytest.Exchange) bool { return e.Scheme == "AgentAssertion" })
-		for _, e := range signed {
+		authed := r.find(func(e identitytest.Exchange) bool { return e.Scheme == "AgentAssertion" || e.Scheme == "Bearer" })
+		for _, e := range authed {
 			if e.Header.Get("X-OpenAI-Fedramp") != "true" {
-				return fmt.Errorf("signed request without X-OpenAI-Fedramp: %s", e.LogLine())
+				return fmt.Errorf("request without X-OpenAI-Fedramp: %s", e.LogLine())
 			}
 		}
 		rec, _, err := h.readIdentity(home)
@@ -701,7 +701,7 @@ func (h *harness) rowFedRAMP() {
 		}
 		return h.sameRegistrationBodies(agents[0], r.find(isTaskReg)[0], rec, true)
 	}()
-	addRow("(g) FedRAMP: X-OpenAI-Fedramp on agent registration and every signed request; bodies byte-equal", err, r.summary())
+	addRow("(g) FedRAMP: X-OpenAI-Fedramp on agent registration and every Bearer and signed request; bodies byte-equal", err, r.summary())
 }
 
 // (h) the four spellings of the task id.

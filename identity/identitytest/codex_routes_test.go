@@ -131,6 +131,7 @@ func TestTLSTrust(t *testing.T) {
 func TestBearerSideRoutes(t *testing.T) {
 	srv := newTLSServer(t, identitytest.Options{})
 	login := srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: "acct-1", PlanType: "pro"})
+	fed := srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: "acct-fed", FedRAMP: true})
 	bearer := func(tok string) http.Header {
 		return http.Header{"Authorization": {"Bearer " + tok}, "Chatgpt-Account-Id": {login.AccountID}}
 	}
@@ -150,6 +151,9 @@ func TestBearerSideRoutes(t *testing.T) {
 		{"unknown token", "GET", "/backend-api/codex/models", bearer("not-minted"), 401, "not an access token minted"},
 		{"ID token", "GET", "/backend-api/wham/accounts/check", bearer(login.IDToken), 401, "not an access token minted"},
 		{"wrong account", "GET", "/backend-api/wham/accounts/check", http.Header{"Authorization": {"Bearer " + login.AccessToken}, "Chatgpt-Account-Id": {"acct-2"}}, 401, "ChatGPT-Account-ID"},
+		{"FedRAMP header on a commercial login", "GET", "/backend-api/codex/models", http.Header{"Authorization": {"Bearer " + login.AccessToken}, "X-Openai-Fedramp": {"true"}}, 401, "Fedramp"},
+		{"FedRAMP login without the header", "GET", "/backend-api/codex/models", http.Header{"Authorization": {"Bearer " + fed.AccessToken}}, 401, "Fedramp"},
+		{"FedRAMP login with the header", "GET", "/backend-api/codex/models", http.Header{"Authorization": {"Bearer " + fed.AccessToken}, "X-Openai-Fedramp": {"true"}}, 200, `{"models":[]}`},
 		{"no Authorization", "GET", "/backend-api/codex/models", nil, 401, "not an AgentAssertion"},
 		{"Bearer on inference", "POST", "/backend-api/codex/responses", bearer(login.AccessToken), 401, "not an AgentAssertion"},
 		{"Bearer on compaction", "POST", "/backend-api/codex/responses/compact", bearer(login.AccessToken), 401, "not an AgentAssertion"},
@@ -162,7 +166,7 @@ func TestBearerSideRoutes(t *testing.T) {
 			assert.NotContains(t, string(body), login.AccessToken)
 		})
 	}
-	assert.Equal(t, 4, srv.BearerRequestsAccepted())
+	assert.Equal(t, 5, srv.BearerRequestsAccepted())
 }
 
 func TestDiscoveryShape(t *testing.T) {

@@ -168,6 +168,9 @@ func (s *Server) serveBearer(w http.ResponseWriter, r *http.Request, rt route, t
 	case r.Header.Get("ChatGPT-Account-ID") != "" && r.Header.Get("ChatGPT-Account-ID") != login.AccountID:
 		reject("ChatGPT-Account-ID does not match the access token's account")
 		return
+	case (r.Header.Get("X-OpenAI-Fedramp") == "true") != login.FedRAMP:
+		reject("X-OpenAI-Fedramp must be \"true\" exactly for FedRAMP accounts")
+		return
 	}
 	s.bearerAccepted.Add(1)
 	setVerdict(r, "verified")
