@@ -2,7 +2,6 @@ package codexhome
 
 import (
 	"fmt"
-	"io"
 	"unicode/utf8"
 )
 
@@ -12,14 +11,4 @@ func checkUTF8(name, s string) error {
 		return fmt.Errorf("codexhome: %s is not valid UTF-8", name)
 	}
 	return nil
-}
-
-// writeRedacted is the Format body shared by types that hold secrets: every
-// verb prints the redacted form, %#v the Go-syntax redacted form.
-func writeRedacted(s fmt.State, verb rune, str, gostr string) {
-	if verb == 'v' && s.Flag('#') {
-		_, _ = io.WriteString(s, gostr)
-		return
-	}
-	_, _ = io.WriteString(s, str)
 }
