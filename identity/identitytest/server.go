@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/limitio"
@@ -28,9 +29,9 @@ import (
 const (
 	// Issuer is the "iss" of the Agent Identity JWTs the server mints (the
 	// production issuer, spec §1).
-	Issuer = "https://chatgpt.com/codex-backend/agent-identity"
+	Issuer = agentidentity.ProductionIssuer
 	// Audience is the "aud" of the Agent Identity JWTs the server mints.
-	Audience = "codex-app-server"
+	Audience = agentidentity.ProductionAudience
 	// DefaultMaxSkew is the clock skew the server accepts on signed
 	// timestamps, as the real backend does.
 	DefaultMaxSkew = 5 * time.Minute

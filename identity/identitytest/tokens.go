@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
@@ -149,7 +150,7 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 	}
 	var err error
 	l.IDToken, err = s.sign(jwt.MapClaims{
-		"iss":                         "https://auth.openai.com",
+		"iss":                         agentidentity.ChatGPTLoginIssuer,
 		"aud":                         []string{"app_identitytest"},
 		"sub":                         l.UserID,
 		"iat":                         now.Unix(),
@@ -161,7 +162,7 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 		panic(err.Error())
 	}
 	l.AccessToken, err = s.sign(jwt.MapClaims{
-		"iss":                         "https://auth.openai.com",
+		"iss":                         agentidentity.ChatGPTLoginIssuer,
 		"aud":                         []string{"https://api.openai.com/v1"},
 		"sub":                         l.UserID,
 		"iat":                         now.Unix(),
