@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentidentity/agentidentity/internal/jose"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 )
@@ -373,11 +374,11 @@ func jwsLayer(token string, keys map[string]jwk) error {
 	if err != nil {
 		return err
 	}
-	if p.header.alg != "RS256" {
+	if p.header.Alg != "RS256" {
 		return invalidJWT(nil, "alg")
 	}
-	k, ok := keys[p.header.kid]
-	if !ok || p.header.kid == "" {
+	k, ok := keys[p.header.Kid]
+	if !ok || p.header.Kid == "" {
 		return invalidJWT(nil, "kid")
 	}
 	key, err := k.get()
@@ -497,7 +498,7 @@ func TestWycheproofRS256(t *testing.T) {
 			require.NoError(t, err)
 			sig, err := hex.DecodeString(tc.Sig)
 			require.NoError(t, err)
-			p := &parsedJWT{signingInput: string(msg), signature: sig}
+			p := &parsedJWT{jws: &jose.JWS{SigningInput: string(msg), Signature: sig}}
 			err = p.verifySignature(k.key)
 			if tc.Result == "valid" {
 				assert.NoError(t, err, "tcId %d %s", tc.TcID, tc.Comment)
