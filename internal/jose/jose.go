@@ -51,7 +51,10 @@ var (
 // token; Unwrap gives the sentinels and the cause.
 type Error struct {
 	Reason string
-	errs   []error
+	// Cause is the error of a lower layer (internal/strictjson for ErrJSON),
+	// or nil.
+	Cause error
+	errs  []error
 }
 
 func (e *Error) Error() string { return e.Reason }
@@ -108,10 +111,14 @@ func decodeSegment(part, seg string, nonEmpty bool) ([]byte, error) {
 func decodeObject(part string, data []byte) (map[string]json.RawMessage, error) {
 	m, err := strictjson.Object(data)
 	if errors.Is(err, strictjson.ErrDuplicateMember) {
-		return nil, refuse([]error{ErrMalformed, ErrJSON, err}, "%s has a duplicate member", part)
+		e := refuse([]error{ErrMalformed, ErrJSON, err}, "%s has a duplicate member", part)
+		e.Cause = err
+		return nil, e
 	}
 	if err != nil {
-		return nil, refuse([]error{ErrMalformed, ErrJSON, err}, "%s is not a JSON object", part)
+		e := refuse([]error{ErrMalformed, ErrJSON, err}, "%s is not a JSON object", part)
+		e.Cause = err
+		return nil, e
 	}
 	return m, nil
 }
