@@ -287,7 +287,7 @@ func (d *claimsDecoder) UnmarshalJSON(b []byte) error {
 		d.runtimeID = d.preRuntime
 		return nil
 	}
-	m, err := strictjson.Object(b)
+	m, err := strictjson.Split(b)
 	if err != nil {
 		return invalidJWT(err, "payload is not a JSON object")
 	}

@@ -106,12 +106,12 @@ func decodeIDTokenClaims(token string) (*idTokenClaims, error) {
 		return nil, corrupt("%s: %v", where, err)
 	}
 	c := &idTokenClaims{}
-	if raw, ok := payload["email"]; ok {
+	if raw, ok := payload.Get("email"); ok {
 		if err := optString(where+" claim email", raw, &c.email); err != nil {
 			return nil, err
 		}
 	}
-	if raw, ok := payload[idTokenAuthClaim]; ok && !strictjson.IsNull(raw) {
+	if raw, ok := payload.Get(idTokenAuthClaim); ok && !strictjson.IsNull(raw) {
 		if raw[0] != '{' {
 			return nil, wrongType(where+" claim "+idTokenAuthClaim, raw, "an object")
 		}

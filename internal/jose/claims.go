@@ -47,12 +47,12 @@ const MaxNumericDate = 253402300799
 // ErrChatGPTAccessToken, so that the caller can say what the token is.
 // Presence requirements (exp, iss, aud, the agent claims) are the
 // verifier's.
-func DecodeAgentClaims(payload map[string]json.RawMessage, loginIssuer string) (*AgentClaims, error) {
-	rid, ok := payload["agent_runtime_id"]
+func DecodeAgentClaims(payload Members, loginIssuer string) (*AgentClaims, error) {
+	rid, ok := payload.Get("agent_runtime_id")
 	c := &AgentClaims{HasRuntimeID: ok && !isNull(rid)}
 	if !c.HasRuntimeID {
-		_, authClaims := payload[ChatGPTAuthClaim]
-		iss, _, _ := optString(payload["iss"])
+		_, authClaims := payload.Get(ChatGPTAuthClaim)
+		iss, _, _ := optString(payload.get("iss"))
 		if authClaims || (loginIssuer != "" && (iss == loginIssuer || strings.HasPrefix(iss, strings.TrimSuffix(loginIssuer, "/")+"/"))) {
 			return nil, refuse([]error{ErrChatGPTAccessToken}, "it looks like a ChatGPT access token, not an Agent Identity JWT")
 		}
@@ -72,13 +72,13 @@ func DecodeAgentClaims(payload map[string]json.RawMessage, loginIssuer string) (
 		{"plan_type", &c.PlanType},
 	}
 	for _, s := range strs {
-		v, _, err := optString(payload[s.name])
+		v, _, err := optString(payload.get(s.name))
 		if err != nil {
 			return nil, malformed("claim %q is not a string", s.name)
 		}
 		*s.dst = v
 	}
-	if raw, ok := payload["aud"]; ok && !isNull(raw) {
+	if raw, ok := payload.Get("aud"); ok && !isNull(raw) {
 		aud, _, err := optString(raw)
 		if err != nil {
 			return nil, malformed("claim \"aud\" must be a single string")
@@ -94,7 +94,7 @@ func DecodeAgentClaims(payload map[string]json.RawMessage, loginIssuer string) (
 		{"iat", &c.IssuedAt},
 	}
 	for _, d := range dates {
-		raw, ok := payload[d.name]
+		raw, ok := payload.Get(d.name)
 		if !ok || isNull(raw) {
 			continue
 		}
@@ -104,7 +104,7 @@ func DecodeAgentClaims(payload map[string]json.RawMessage, loginIssuer string) (
 		}
 		*d.dst = t
 	}
-	if raw, ok := payload["chatgpt_account_is_fedramp"]; ok && !isNull(raw) {
+	if raw, ok := payload.Get("chatgpt_account_is_fedramp"); ok && !isNull(raw) {
 		switch string(raw) {
 		case "true":
 			c.FedRAMP = true
@@ -131,4 +131,10 @@ func numericDate(raw json.RawMessage) (*jwt.NumericDate, error) {
 	}
 	sec, frac := math.Modf(f)
 	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
+}
+
+// get is Get for a value whose absence reads as null.
+func (ms Members) get(name string) json.RawMessage {
+	raw, _ := ms.Get(name)
+	return raw
 }

@@ -74,8 +74,8 @@ func malformed(format string, args ...any) *Error {
 type JWS struct {
 	// Header and Payload are the members of the header and (after
 	// DecodePayload) the payload by exact name, each value compact JSON.
-	Header  map[string]json.RawMessage
-	Payload map[string]json.RawMessage
+	Header  Members
+	Payload Members
 	// PayloadJSON is the decoded payload, as signed.
 	PayloadJSON []byte
 	// SigningInput is header "." payload as they appear in the token.
@@ -108,8 +108,16 @@ func decodeSegment(part, seg string, nonEmpty bool) ([]byte, error) {
 	return b, nil
 }
 
-func decodeObject(part string, data []byte) (map[string]json.RawMessage, error) {
-	m, err := strictjson.Object(data)
+// Members are the members of a JSON object, names unique. The values share
+// the memory of the decoded segment.
+type Members []strictjson.Member
+
+// Get returns the value of the member called name, compact JSON, or nil,
+// false.
+func (ms Members) Get(name string) (json.RawMessage, bool) { return strictjson.Lookup(ms, name) }
+
+func decodeObject(part string, data []byte) (Members, error) {
+	m, err := strictjson.Split(data)
 	if errors.Is(err, strictjson.ErrDuplicateMember) {
 		e := refuse([]error{ErrMalformed, ErrJSON, err}, "%s has a duplicate member", part)
 		e.Cause = err
@@ -181,7 +189,7 @@ func ParseCompact(token string, maxSize int) (*JWS, error) {
 // payload, WITHOUT looking at the header or the signature: it is for tokens
 // that are only read, never trusted (the Codex CLI reads its id token the
 // same way).
-func DecodePayloadUnverified(token string, maxSize int) (map[string]json.RawMessage, error) {
+func DecodePayloadUnverified(token string, maxSize int) (Members, error) {
 	_, ps, _, err := segments(token, maxSize)
 	if err != nil {
 		return nil, err
@@ -212,17 +220,18 @@ var RefusedHeaders = [...]string{"crit", "jku", "x5u", "jwk", "x5c"}
 // decode does not care).
 func (j *JWS) CheckHeader() (Header, error) {
 	for _, name := range RefusedHeaders {
-		if _, ok := j.Header[name]; ok {
+		if _, ok := j.Header.Get(name); ok {
 			return Header{}, malformed("header member %q is not accepted", name)
 		}
 	}
 	var h Header
-	alg, present, err := optString(j.Header["alg"])
+	rawAlg, _ := j.Header.Get("alg")
+	alg, present, err := optString(rawAlg)
 	if err != nil || !present {
 		return Header{}, malformed("header has no string \"alg\"")
 	}
 	h.Alg = alg
-	if raw, ok := j.Header["kid"]; ok {
+	if raw, ok := j.Header.Get("kid"); ok {
 		h.KidPresent = true
 		if h.Kid, _, err = optString(raw); err != nil {
 			return Header{}, malformed("header \"kid\" is not a string")

@@ -26,10 +26,19 @@ type scanner struct {
 	collect bool
 	topMap  map[string]json.RawMessage
 	topList []Member
+	// topSeen indexes topList by name once it is long.
+	topSeen map[string]struct{}
+	// text is data as a string when collecting, so that member names
+	// without escapes are substrings of it rather than one allocation each.
+	text string
 	// spaced is set when whitespace is skipped; used to know whether a
 	// collected value needs compacting.
 	spaced bool
 }
+
+// linearMembers is the number of top-level members up to which duplicates
+// are found by a linear search rather than a map.
+const linearMembers = 32
 
 func (s *scanner) syntaxError() error {
 	if s.pos >= len(s.data) {
@@ -124,12 +133,24 @@ func (s *scanner) object() error {
 		switch {
 		case top && s.topMap != nil:
 			_, dup = s.topMap[name]
+		case top && s.topSeen != nil:
+			_, dup = s.topSeen[name]
+			s.topSeen[name] = struct{}{}
 		case top:
 			for _, m := range s.topList {
 				if m.Name == name {
 					dup = true
 					break
 				}
+			}
+			if len(s.topList) == linearMembers {
+				// Past a few members a linear search would make a large
+				// document quadratic.
+				s.topSeen = make(map[string]struct{}, 2*linearMembers)
+				for _, m := range s.topList {
+					s.topSeen[m.Name] = struct{}{}
+				}
+				s.topSeen[name] = struct{}{}
 			}
 		default:
 			if seen == nil {
@@ -315,6 +336,9 @@ func (s *scanner) name() (string, error) {
 	}
 	raw := s.data[start:s.pos]
 	if !escaped {
+		if s.text != "" {
+			return s.text[start+1 : s.pos-1], nil
+		}
 		return string(raw[1 : len(raw)-1]), nil
 	}
 	var name string

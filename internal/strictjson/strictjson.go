@@ -10,6 +10,7 @@
 package strictjson
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -51,13 +52,19 @@ func check(data []byte, s *scanner) (byte, error) {
 	if !utf8.Valid(data) {
 		return 0, fmt.Errorf("%w: not valid UTF-8", ErrInvalid)
 	}
-	if err := CheckSurrogates(data); err != nil {
-		return 0, err
+	// Only a \u escape can be a surrogate; most documents have none.
+	if bytes.Contains(data, []byte(`\u`)) {
+		if err := CheckSurrogates(data); err != nil {
+			return 0, err
+		}
 	}
 	if s == nil {
 		s = &scanner{}
 	}
 	s.data = data
+	if s.collect {
+		s.text = string(data)
+	}
 	s.skipSpace()
 	if s.pos >= len(data) {
 		return 0, fmt.Errorf("%w: empty document", ErrInvalid)

@@ -108,6 +108,10 @@ func FuzzScanAgainstDecoder(f *testing.F) {
 			return
 		}
 		got, oerr := Object(data)
+		split, serr := Split(data)
+		if (serr == nil) != (oerr == nil) || len(split) != len(got) {
+			t.Fatalf("Split and Object differ: %v / %v", serr, oerr)
+		}
 		if (oerr == nil) != (CheckObject(data) == nil) {
 			t.Fatalf("Object says %v, CheckObject disagrees", oerr)
 		}
