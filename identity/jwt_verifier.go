@@ -37,6 +37,10 @@ var ErrInvalidJWTVerifier = errors.New("identity: invalid JWTVerifier configurat
 var ErrJWKSNotCached = errors.New("identity: the JWKS is not cached; call JWTVerifier.Warm or Verify before using Keyfunc")
 
 // JWTVerifier verifies Agent Identity JWTs (spec §6) against a JWKS.
+// Tokens are parsed and validated by github.com/golang-jwt/jwt/v5 after a
+// strict pre-pass that refuses what golang-jwt would let through (see "What
+// is refused" below); [JWTVerifier.Keyfunc] plugs the cached keys into
+// golang-jwt directly.
 //
 // The zero value verifies production tokens: empty fields take the Default
 // values above. Set the fields before the first call to Verify and do not
