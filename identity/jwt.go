@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/internal/jose"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
@@ -20,8 +21,8 @@ import (
 // tokens are refused before any decoding.
 const MaxJWTSize = 64 << 10
 
-// Errors for tokens that are not Agent Identity JWTs at all, or no longer
-// usable. Errors wrapping them also wrap [ErrInvalidJWT].
+// Errors for tokens that are not Agent Identity JWTs at all. Errors wrapping
+// them also wrap [ErrInvalidJWT].
 var (
 	// ErrPersonalAccessToken means the token starts with "at-": it is a
 	// personal access token, which is sent as a bearer token and is not an
@@ -32,27 +33,11 @@ var (
 	// token (no agent_runtime_id; ChatGPT auth claims or issuer
 	// https://auth.openai.com) rather than an Agent Identity JWT.
 	ErrChatGPTAccessToken = errors.New("identity: ChatGPT access token, not an Agent Identity JWT")
-
-	// ErrJWTExpired means the token's exp has passed (beyond the leeway):
-	// load a fresh token (CODEX_ACCESS_TOKEN, or auth.json after the Codex
-	// CLI refreshed it) and try again. It wraps ErrInvalidJWT; errors
-	// wrapping it also wrap jwt.ErrTokenExpired.
-	ErrJWTExpired error = &subError{"identity: Agent Identity JWT has expired; load a fresh token", ErrInvalidJWT}
 )
-
-// subError is a sentinel that also matches a broader one.
-type subError struct {
-	msg    string
-	parent error
-}
-
-func (e *subError) Error() string { return e.msg }
-
-func (e *subError) Unwrap() error { return e.parent }
 
 // chatGPTLoginIssuer is the issuer of the ChatGPT login's tokens, by which a
 // ChatGPT access token is recognised.
-const chatGPTLoginIssuer = "https://auth.openai.com"
+const chatGPTLoginIssuer = agentidentity.ChatGPTLoginIssuer
 
 // jwtError is the error for a refused token. It wraps ErrInvalidJWT and the
 // more precise causes, if any (the sentinels above, a golang-jwt error such

@@ -10,15 +10,17 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agentidentity/agentidentity"
 )
 
 // Defaults of a [JWTVerifier] whose fields are left empty. The issuer and the
 // audience are the same in production and staging (spec §1); the JWKS URL is
 // production's.
 const (
-	DefaultJWTIssuer   = "https://chatgpt.com/codex-backend/agent-identity"
-	DefaultJWTAudience = "codex-app-server"
-	DefaultJWKSURL     = "https://chatgpt.com/backend-api/wham/agent-identities/jwks"
+	DefaultJWTIssuer   = agentidentity.ProductionIssuer
+	DefaultJWTAudience = agentidentity.ProductionAudience
+	DefaultJWKSURL     = agentidentity.ProductionJWKSURL
 
 	// DefaultJWTLeeway is the clock skew allowed when Leeway is zero.
 	DefaultJWTLeeway = 30 * time.Second
