@@ -40,7 +40,8 @@ const (
 // JWKSError means the JWKS could not be fetched or parsed. The token being
 // verified was not judged; a later attempt may succeed.
 type JWKSError struct {
-	// URL is the JWKS URL, with any user information redacted.
+	// URL is the JWKS URL with any user information, query and fragment
+	// redacted.
 	URL string
 	// StatusCode is the HTTP status when the server answered with one other
 	// than 200 (a redirect is never followed); 0 otherwise.
@@ -188,6 +189,42 @@ func (c *jwksCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error)
 	return nil, invalidJWT(nil, "no key in the JWKS has the token's kid")
 }
 
+// cachedKey returns the key for kid from the cached JWKS without fetching:
+// ErrJWKSNotCached if there is none or it is older than the TTL.
+func (c *jwksCache) cachedKey(kid string) (*rsa.PublicKey, error) {
+	now := c.now()
+	c.mu.Lock()
+	keys, fresh := c.keys, c.keys != nil && now.Sub(c.fetchedAt) < c.ttl
+	c.mu.Unlock()
+	if !fresh {
+		return nil, ErrJWKSNotCached
+	}
+	if k, ok := keys[kid]; ok {
+		return k.get()
+	}
+	return nil, invalidJWT(nil, "no key in the cached JWKS has the token's kid (Keyfunc does not refresh it; Verify does)")
+}
+
+// warm fetches the JWKS unless a fresh copy is cached, honouring the
+// back-off after a failure.
+func (c *jwksCache) warm(ctx context.Context) error {
+	now := c.now()
+	c.mu.Lock()
+	gen := c.gen
+	if c.keys != nil && now.Sub(c.fetchedAt) < c.ttl {
+		c.mu.Unlock()
+		return nil
+	}
+	if now.Before(c.retryAt) {
+		err := c.lastErr
+		c.mu.Unlock()
+		return err
+	}
+	c.lastStart = now
+	c.mu.Unlock()
+	return c.refresh(ctx, gen)
+}
+
 func (k jwk) get() (*rsa.PublicKey, error) {
 	if k.problem != "" {
 		return nil, invalidJWT(nil, "the JWKS key with the token's kid cannot be used: %s", k.problem)
@@ -237,17 +274,24 @@ func (c *jwksCache) refresh(ctx context.Context, gen uint64) error {
 	}
 }
 
-func (c *jwksCache) redactedURL() string {
-	u, err := url.Parse(c.url)
-	if err != nil {
-		return "the configured URL"
+// redactedURL is the JWKS URL as errors show it: without user information,
+// query or fragment (netrule.Redact).
+func (c *jwksCache) redactedURL() string { return netrule.Redact(c.url) }
+
+// redactError replaces the URL that net/http puts in a transport error by
+// its redacted form, so that no query parameter (a key, a signature) of the
+// JWKS URL reaches an error message.
+func redactError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: netrule.Redact(ue.URL), Err: ue.Err}
 	}
-	return u.Redacted()
+	return err
 }
 
 func (c *jwksCache) fetch(ctx context.Context) (map[string]jwk, error) {
 	fail := func(status int, err error) error {
-		return &JWKSError{URL: c.redactedURL(), StatusCode: status, Err: err}
+		return &JWKSError{URL: c.redactedURL(), StatusCode: status, Err: redactError(err)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
 	if err != nil {
@@ -284,8 +328,8 @@ func parseJWKS(data []byte) (map[string]jwk, error) {
 	if err := strictjson.CheckObject(data); err != nil {
 		return nil, fmt.Errorf("JWKS is not a strict JSON object: %w", err)
 	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(data, &doc); err != nil {
+	doc, err := strictjson.Object(data)
+	if err != nil {
 		return nil, errors.New("JWKS is not a JSON object")
 	}
 	raw, ok := doc["keys"]
@@ -301,11 +345,11 @@ func parseJWKS(data []byte) (map[string]jwk, error) {
 		if len(r) == 0 || r[0] != '{' {
 			return nil, errors.New("JWKS \"keys\" holds a value that is not an object")
 		}
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(r, &m); err != nil {
+		m, err := strictjson.Object(r)
+		if err != nil {
 			return nil, errors.New("JWKS \"keys\" holds a value that is not an object")
 		}
-		kid, present, err := jwtRawString(m["kid"])
+		kid, present, err := jsonString(m["kid"])
 		if err != nil {
 			return nil, errors.New("JWKS key has a \"kid\" that is not a string")
 		}
@@ -321,19 +365,31 @@ func parseJWKS(data []byte) (map[string]jwk, error) {
 	return keys, nil
 }
 
+// jsonString decodes a JSON string member; a missing or null member is "".
+func jsonString(raw json.RawMessage) (s string, present bool, err error) {
+	if raw == nil || strictjson.IsNull(raw) {
+		return "", false, nil
+	}
+	s, ok := strictjson.String(raw)
+	if !ok {
+		return "", true, errors.New("not a string")
+	}
+	return s, true, nil
+}
+
 // privateJWKMembers are the members of a private RSA JWK (RFC 7518 §6.3.2).
 var privateJWKMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth"}
 
 func parseJWK(m map[string]json.RawMessage) jwk {
 	bad := func(format string, args ...any) jwk { return jwk{problem: fmt.Sprintf(format, args...)} }
-	kty, _, err := jwtRawString(m["kty"])
+	kty, _, err := jsonString(m["kty"])
 	if err != nil || kty != "RSA" {
 		return bad("kty %q is not RSA", shortQuote(kty))
 	}
-	if alg, present, err := jwtRawString(m["alg"]); err != nil || (present && alg != "RS256") {
+	if alg, present, err := jsonString(m["alg"]); err != nil || (present && alg != "RS256") {
 		return bad("alg %q is not RS256", shortQuote(alg))
 	}
-	if use, present, err := jwtRawString(m["use"]); err != nil || (present && use != "sig") {
+	if use, present, err := jsonString(m["use"]); err != nil || (present && use != "sig") {
 		return bad("use %q is not sig", shortQuote(use))
 	}
 	if raw, ok := m["key_ops"]; ok {
@@ -377,7 +433,7 @@ func parseJWK(m map[string]json.RawMessage) jwk {
 // jwkUint decodes a Base64urlUInt (RFC 7518 §2): canonical unpadded
 // base64url of a big-endian number in the fewest octets.
 func jwkUint(raw json.RawMessage) (*big.Int, error) {
-	s, present, err := jwtRawString(raw)
+	s, present, err := jsonString(raw)
 	if err != nil || !present {
 		return nil, errors.New("is missing or not a string")
 	}

@@ -2,9 +2,11 @@ package identity
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentidentity/agentidentity/internal/jose"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 )
@@ -373,11 +376,11 @@ func jwsLayer(token string, keys map[string]jwk) error {
 	if err != nil {
 		return err
 	}
-	if p.header.alg != "RS256" {
+	if p.header.Alg != "RS256" {
 		return invalidJWT(nil, "alg")
 	}
-	k, ok := keys[p.header.kid]
-	if !ok || p.header.kid == "" {
+	k, ok := keys[p.header.Kid]
+	if !ok || p.header.Kid == "" {
 		return invalidJWT(nil, "kid")
 	}
 	key, err := k.get()
@@ -497,7 +500,7 @@ func TestWycheproofRS256(t *testing.T) {
 			require.NoError(t, err)
 			sig, err := hex.DecodeString(tc.Sig)
 			require.NoError(t, err)
-			p := &parsedJWT{signingInput: string(msg), signature: sig}
+			p := &parsedJWT{jws: &jose.JWS{SigningInput: string(msg), Signature: sig}}
 			err = p.verifySignature(k.key)
 			if tc.Result == "valid" {
 				assert.NoError(t, err, "tcId %d %s", tc.TcID, tc.Comment)
@@ -558,4 +561,129 @@ func TestGolangJWTTables(t *testing.T) {
 		}
 	}
 	assert.GreaterOrEqual(t, rsChecked, 2)
+}
+
+func TestJWKSErrorsRedactTheURL(t *testing.T) {
+	e := newTestEnv(t)
+	tok := e.token(t, nil, nil)
+	// A closed port: the transport error of net/http quotes the URL.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	tests := []struct {
+		name string
+		url  string
+		srv  func()
+	}{
+		{"transport error", deadURL + "/jwks?sig=SECRETQUERY#SECRETFRAG", nil},
+		{"HTTP status", e.srv.URL + "/jwks?sig=SECRETQUERY", func() { e.srv.set(500, nil) }},
+		{"bad document", e.srv.URL + "/jwks?sig=SECRETQUERY", func() { e.srv.set(200, []byte("<html>")) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.srv != nil {
+				tt.srv()
+			}
+			v := &JWTVerifier{JWKSURL: tt.url, now: e.clock.Now}
+			_, err := v.Verify(context.Background(), tok)
+			var je *JWKSError
+			require.ErrorAs(t, err, &je)
+			assert.NotContains(t, err.Error(), "SECRET")
+			assert.NotContains(t, je.URL, "SECRET")
+			assert.Contains(t, err.Error(), "REDACTED")
+		})
+	}
+}
+
+func TestKeyfuncWithBareJWTParse(t *testing.T) {
+	e := newTestEnv(t)
+	good := e.token(t, nil, nil)
+
+	// Cold cache: an error that says what to do, no fetch.
+	_, err := jwt.Parse(good, e.v.Keyfunc)
+	require.ErrorIs(t, err, ErrJWKSNotCached)
+	require.ErrorIs(t, err, jwt.ErrTokenUnverifiable)
+	assert.Contains(t, err.Error(), "call JWTVerifier.Warm or Verify")
+	assert.EqualValues(t, 0, e.srv.hits.Load())
+
+	require.NoError(t, e.v.Warm(context.Background()))
+	require.NoError(t, e.v.Warm(context.Background()), "a fresh cache is not fetched again")
+	assert.EqualValues(t, 1, e.srv.hits.Load())
+
+	tok, err := jwt.Parse(good, e.v.Keyfunc, jwt.WithTimeFunc(e.clock.Now))
+	require.NoError(t, err)
+	assert.True(t, tok.Valid)
+	// Claims as the caller chooses, through golang-jwt.
+	var c Claims
+	_, err = jwt.ParseWithClaims(good, &c, e.v.Keyfunc, jwt.WithTimeFunc(e.clock.Now))
+	require.NoError(t, err)
+	assert.Equal(t, "agent-runtime-test-1", c.AgentRuntimeID)
+
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: must(x509.MarshalPKIXPublicKey(e.iss.PublicKey()))})
+	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, e.claims)
+	hs.Header["kid"] = "kid-a"
+	hsTok := must(hs.SignedString(pubPEM))
+	rs512 := jwt.NewWithClaims(jwt.SigningMethodRS512, e.claims)
+	rs512.Header["kid"] = "kid-a"
+	rs512Tok := must(rs512.SignedString(e.iss.PrivateKey()))
+	none := jwt.NewWithClaims(jwt.SigningMethodNone, e.claims)
+	none.Header["kid"] = "kid-a"
+	noneTok := must(none.SignedString(jwt.UnsafeAllowNoneSignatureType))
+
+	tests := []struct {
+		name, token, want string
+		is                error
+	}{
+		{"HS256 with the public key as secret", hsTok, `alg "HS256" is refused`, ErrInvalidJWT},
+		{"RS512", rs512Tok, `alg "RS512" is refused`, ErrInvalidJWT},
+		{"none", noneTok, "unsigned tokens", ErrInvalidJWT},
+		{"kid missing", e.token(t, nil, map[string]any{"kid": nil}), "no kid", ErrInvalidJWT},
+		{"kid not a string", e.token(t, nil, map[string]any{"kid": 7}), `"kid" is not a string`, ErrInvalidJWT},
+		{"kid unknown: no refresh", e.token(t, nil, map[string]any{"kid": "nope"}), "Keyfunc does not refresh", ErrInvalidJWT},
+		{"unusable key", must(e.keyB.Sign(e.claims, nil)), `use "enc" is not sig`, ErrInvalidJWT},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := jwt.Parse(tt.token, e.v.Keyfunc, jwt.WithTimeFunc(e.clock.Now))
+			require.ErrorIs(t, err, tt.is)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	assert.EqualValues(t, 1, e.srv.hits.Load(), "Keyfunc never fetches")
+
+	t.Run("a bare parse skips the pre-pass and the claim checks", func(t *testing.T) {
+		// Documented: aud as an array, a duplicate member and a foreign
+		// issuer pass a bare jwt.Parse with Keyfunc, but not Verify.
+		odd := e.token(t, func(c jwt.MapClaims) { c["aud"] = []string{"x", "y"}; c["iss"] = "https://elsewhere.example" }, nil)
+		_, err := jwt.Parse(odd, e.v.Keyfunc, jwt.WithTimeFunc(e.clock.Now))
+		require.NoError(t, err)
+		_, err = e.v.Verify(context.Background(), odd)
+		require.ErrorIs(t, err, ErrInvalidJWT)
+	})
+
+	t.Run("stale cache", func(t *testing.T) {
+		e.clock.Advance(defaultJWKSTTL)
+		_, err := jwt.Parse(good, e.v.Keyfunc)
+		require.ErrorIs(t, err, ErrJWKSNotCached)
+		require.NoError(t, e.v.Warm(context.Background()))
+		assert.EqualValues(t, 2, e.srv.hits.Load())
+	})
+
+	t.Run("misconfigured verifier", func(t *testing.T) {
+		v := &JWTVerifier{JWKSURL: "http://example.com/jwks"}
+		_, err := jwt.Parse(good, v.Keyfunc)
+		require.ErrorIs(t, err, ErrInvalidJWTVerifier)
+		require.ErrorIs(t, v.Warm(context.Background()), ErrInvalidJWTVerifier)
+	})
+}
+
+func TestWarmFailure(t *testing.T) {
+	e := newTestEnv(t)
+	e.srv.set(500, nil)
+	err := e.v.Warm(context.Background())
+	var je *JWKSError
+	require.ErrorAs(t, err, &je)
+	// Within the back-off, the same error and no new request.
+	require.ErrorAs(t, e.v.Warm(context.Background()), &je)
+	assert.EqualValues(t, 1, e.srv.hits.Load())
 }

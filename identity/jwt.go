@@ -1,19 +1,20 @@
 package identity
 
 import (
+	"bytes"
 	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/agentidentity/agentidentity/internal/b64"
+	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/internal/jose"
+	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
 // MaxJWTSize is the longest Agent Identity JWT accepted, in bytes. Longer
@@ -34,25 +35,46 @@ var (
 	ErrChatGPTAccessToken = errors.New("identity: ChatGPT access token, not an Agent Identity JWT")
 )
 
-// jwtError is the error for a refused token. It wraps ErrInvalidJWT and, if
-// set, a more precise cause (one of the sentinels above, or a golang-jwt
-// error such as jwt.ErrTokenExpired). Its text never quotes the token.
+// chatGPTLoginIssuer is the issuer of the ChatGPT login's tokens, by which a
+// ChatGPT access token is recognised.
+const chatGPTLoginIssuer = agentidentity.ChatGPTLoginIssuer
+
+// jwtError is the error for a refused token. It wraps ErrInvalidJWT and the
+// more precise causes, if any (the sentinels above, a golang-jwt error such
+// as jwt.ErrTokenExpired, an internal/jose error). Its text never quotes the
+// token.
 type jwtError struct {
 	reason string
-	cause  error
+	causes []error
 }
 
 func (e *jwtError) Error() string { return "identity: invalid Agent Identity JWT: " + e.reason }
 
-func (e *jwtError) Unwrap() []error {
-	if e.cause != nil {
-		return []error{ErrInvalidJWT, e.cause}
-	}
-	return []error{ErrInvalidJWT}
-}
+func (e *jwtError) Unwrap() []error { return append([]error{ErrInvalidJWT}, e.causes...) }
 
 func invalidJWT(cause error, format string, args ...any) error {
-	return &jwtError{reason: fmt.Sprintf(format, args...), cause: cause}
+	e := &jwtError{reason: fmt.Sprintf(format, args...)}
+	if cause != nil {
+		e.causes = []error{cause}
+	}
+	return e
+}
+
+// fromJOSE turns a refusal of the strict pre-pass into an identity error,
+// keeping its reason.
+func fromJOSE(err error) error {
+	var je *jose.Error
+	if !errors.As(err, &je) {
+		return invalidJWT(err, "token cannot be decoded")
+	}
+	e := &jwtError{reason: je.Reason, causes: []error{je}}
+	switch {
+	case errors.Is(err, jose.ErrPersonalAccessToken):
+		e.causes = append(e.causes, ErrPersonalAccessToken)
+	case errors.Is(err, jose.ErrChatGPTAccessToken):
+		e.causes = append(e.causes, ErrChatGPTAccessToken)
+	}
+	return e
 }
 
 // Claims are the claims of an Agent Identity JWT (spec §6).
@@ -162,62 +184,32 @@ func DecodeJWTUnverified(token string) (*Claims, error) {
 	return p.claims, nil
 }
 
-// parsedJWT is a token split and decoded, but not verified.
+// parsedJWT is a token through the strict pre-pass (internal/jose), not
+// verified.
 type parsedJWT struct {
-	signingInput string // header "." payload, as signed
-	signature    []byte
-	payload      []byte
-	header       jwtHeader
-	claims       *Claims
+	jws    *jose.JWS
+	header jose.Header
+	claims *Claims
 	// hasRuntimeID reports whether agent_runtime_id was present.
 	hasRuntimeID bool
 }
 
-type jwtHeader struct {
-	alg string
-	kid string
-	// kidPresent is true if the header has a "kid" member of any value.
-	kidPresent bool
-}
-
 // parseJWS does the checks of the compact form that need no key: size,
-// three segments, canonical base64url, and a strict JSON header. The payload
-// is decoded but not parsed.
+// three segments, canonical base64url, a strict JSON header and the header
+// rules. The payload is not read.
 func parseJWS(token string) (*parsedJWT, error) {
-	if len(token) > MaxJWTSize {
-		return nil, invalidJWT(nil, "token is %d bytes, more than the %d allowed", len(token), MaxJWTSize)
-	}
-	if token == "" {
-		return nil, invalidJWT(nil, "token is empty")
-	}
-	if strings.HasPrefix(token, "at-") {
+	if len(token) <= MaxJWTSize && strings.HasPrefix(token, "at-") {
 		return nil, invalidJWT(ErrPersonalAccessToken, "token starts with \"at-\": it is a personal access token, not an Agent Identity JWT")
 	}
-	if n := strings.Count(token, "."); n != 2 {
-		return nil, invalidJWT(nil, "token has %d segments, a JWS in compact form has 3", n+1)
-	}
-	d1 := strings.IndexByte(token, '.')
-	d2 := d1 + 1 + strings.IndexByte(token[d1+1:], '.')
-	hSeg, pSeg, sSeg := token[:d1], token[d1+1:d2], token[d2+1:]
-
-	hb, err := b64.DecodeRawURL(hSeg)
-	if err != nil || len(hb) == 0 {
-		return nil, invalidJWT(nil, "header segment is not canonical unpadded base64url")
-	}
-	pb, err := b64.DecodeRawURL(pSeg)
+	j, err := jose.SplitCompact(token, MaxJWTSize)
 	if err != nil {
-		return nil, invalidJWT(nil, "payload segment is not canonical unpadded base64url")
+		return nil, fromJOSE(err)
 	}
-	sig, err := b64.DecodeRawURL(sSeg)
+	h, err := j.CheckHeader()
 	if err != nil {
-		return nil, invalidJWT(nil, "signature segment is not canonical unpadded base64url")
+		return nil, fromJOSE(err)
 	}
-
-	p := &parsedJWT{signingInput: token[:d2], signature: sig, payload: pb}
-	if err := p.parseHeader(hb); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return &parsedJWT{jws: j, header: h}, nil
 }
 
 // parseJWT is parseJWS followed by the strict decoding of the claims.
@@ -226,183 +218,71 @@ func parseJWT(token string) (*parsedJWT, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.parseClaims(p.payload); err != nil {
-		return nil, err
+	if err := p.jws.DecodePayload(); err != nil {
+		return nil, fromJOSE(err)
 	}
+	c, err := jose.DecodeAgentClaims(p.jws.Payload, chatGPTLoginIssuer)
+	if err != nil {
+		return nil, fromJOSE(err)
+	}
+	p.claims = claimsFromJOSE(c)
+	p.hasRuntimeID = c.HasRuntimeID
 	return p, nil
+}
+
+func claimsFromJOSE(c *jose.AgentClaims) *Claims {
+	return &Claims{
+		RegisteredClaims: c.RegisteredClaims,
+		AgentRuntimeID:   c.AgentRuntimeID,
+		AgentPrivateKey:  c.AgentPrivateKey,
+		AccountID:        c.AccountID,
+		ChatGPTUserID:    c.ChatGPTUserID,
+		Email:            c.Email,
+		PlanType:         c.PlanType,
+		FedRAMP:          c.FedRAMP,
+	}
 }
 
 // verifySignature checks the RS256 signature of the token with key.
 func (p *parsedJWT) verifySignature(key *rsa.PublicKey) error {
-	if err := jwt.SigningMethodRS256.Verify(p.signingInput, p.signature, key); err != nil {
+	if err := jwt.SigningMethodRS256.Verify(p.jws.SigningInput, p.jws.Signature, key); err != nil {
 		return invalidJWT(jwt.ErrTokenSignatureInvalid, "signature does not verify")
 	}
 	return nil
 }
 
-// members checks a JSON object strictly (see scanJSONObject) and returns its
-// top-level members by exact name (encoding/json matches struct fields
-// case-insensitively, which would let "ALG" stand for "alg").
-func members(part string, data []byte) (map[string]json.RawMessage, error) {
-	m, err := scanJSONObject(data)
-	if errors.Is(err, errJSONDuplicate) {
-		return nil, invalidJWT(nil, "%s has a duplicate member", part)
-	}
-	if err != nil {
-		return nil, invalidJWT(nil, "%s is not a JSON object", part)
-	}
-	return m, nil
+// claimsDecoder is what golang-jwt decodes the payload into. It takes the
+// claims of the strict pre-pass when golang-jwt hands it the payload the
+// pre-pass decoded (always, for the token Verify parses), so that golang-jwt
+// validates exactly what the pre-pass read; any other payload is decoded by
+// the same strict rules. encoding/json is never used on claims: it matches
+// names case-insensitively and keeps the last of duplicate members.
+type claimsDecoder struct {
+	*Claims
+	pre        *Claims
+	preJSON    []byte
+	runtimeID  bool
+	preRuntime bool
 }
 
-// untrustedHeaders are JOSE header members that point at keys or change how
-// the token must be processed. They are refused outright: keys come only
-// from the configured JWKS, and no critical extension is understood.
-var untrustedHeaders = [...]string{"crit", "jku", "x5u", "jwk", "x5c"}
-
-func (p *parsedJWT) parseHeader(data []byte) error {
-	m, err := members("header", data)
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *claimsDecoder) UnmarshalJSON(b []byte) error {
+	if d.pre != nil && bytes.Equal(b, d.preJSON) {
+		*d.Claims = *d.pre
+		d.runtimeID = d.preRuntime
+		return nil
+	}
+	m, err := strictjson.Split(b)
 	if err != nil {
-		return err
+		return invalidJWT(err, "payload is not a JSON object")
 	}
-	for _, name := range untrustedHeaders {
-		if _, ok := m[name]; ok {
-			return invalidJWT(nil, "header member %q is not accepted", name)
-		}
+	c, err := jose.DecodeAgentClaims(m, chatGPTLoginIssuer)
+	if err != nil {
+		return fromJOSE(err)
 	}
-	alg, present, err := jwtRawString(m["alg"])
-	if err != nil || !present {
-		return invalidJWT(nil, "header has no string \"alg\"")
-	}
-	p.header.alg = alg
-	raw, ok := m["kid"]
-	p.header.kidPresent = ok
-	if ok {
-		kid, _, err := jwtRawString(raw)
-		if err != nil {
-			return invalidJWT(nil, "header \"kid\" is not a string")
-		}
-		p.header.kid = kid
-	}
+	*d.Claims = *claimsFromJOSE(c)
+	d.runtimeID = c.HasRuntimeID
 	return nil
-}
-
-// Largest NumericDate accepted: 9999-12-31T23:59:59Z.
-const maxNumericDate = 253402300799
-
-func (p *parsedJWT) parseClaims(data []byte) error {
-	m, err := members("payload", data)
-	if err != nil {
-		return err
-	}
-	// A ChatGPT access token is recognised before any type check (its
-	// "aud" is an array), so the caller gets the helpful error.
-	rid, ok := m["agent_runtime_id"]
-	p.hasRuntimeID = ok && !jwtIsNull(rid)
-	if !p.hasRuntimeID {
-		_, authClaims := m["https://api.openai.com/auth"]
-		iss, _, _ := jwtRawString(m["iss"])
-		if authClaims || iss == "https://auth.openai.com" || strings.HasPrefix(iss, "https://auth.openai.com/") {
-			return invalidJWT(ErrChatGPTAccessToken, "it looks like a ChatGPT access token, not an Agent Identity JWT")
-		}
-	}
-	c := &Claims{}
-	strs := [...]struct {
-		name string
-		dst  *string
-	}{
-		{"iss", &c.Issuer},
-		{"sub", &c.Subject},
-		{"jti", &c.ID},
-		{"agent_runtime_id", &c.AgentRuntimeID},
-		{"agent_private_key", &c.AgentPrivateKey},
-		{"account_id", &c.AccountID},
-		{"chatgpt_user_id", &c.ChatGPTUserID},
-		{"email", &c.Email},
-		{"plan_type", &c.PlanType},
-	}
-	for _, s := range strs {
-		v, _, err := jwtRawString(m[s.name])
-		if err != nil {
-			return invalidJWT(nil, "claim %q is not a string", s.name)
-		}
-		*s.dst = v
-	}
-	if raw, ok := m["aud"]; ok && !jwtIsNull(raw) {
-		aud, _, err := jwtRawString(raw)
-		if err != nil {
-			return invalidJWT(nil, "claim \"aud\" must be a single string")
-		}
-		c.Audience = jwt.ClaimStrings{aud}
-	}
-	dates := [...]struct {
-		name string
-		dst  **jwt.NumericDate
-	}{
-		{"exp", &c.ExpiresAt},
-		{"nbf", &c.NotBefore},
-		{"iat", &c.IssuedAt},
-	}
-	for _, d := range dates {
-		raw, ok := m[d.name]
-		if !ok || jwtIsNull(raw) {
-			continue
-		}
-		t, err := numericDate(raw)
-		if err != nil {
-			return invalidJWT(nil, "claim %q %v", d.name, err)
-		}
-		*d.dst = t
-	}
-	if raw, ok := m["chatgpt_account_is_fedramp"]; ok && !jwtIsNull(raw) {
-		switch string(raw) {
-		case "true":
-			c.FedRAMP = true
-		case "false":
-		default:
-			return invalidJWT(nil, "claim \"chatgpt_account_is_fedramp\" is not a boolean")
-		}
-	}
-	p.claims = c
-	return nil
-}
-
-func jwtIsNull(raw json.RawMessage) bool { return string(raw) == "null" }
-
-// rawString decodes a JSON string member; a missing or null member is "".
-func jwtRawString(raw json.RawMessage) (s string, present bool, err error) {
-	if raw == nil || jwtIsNull(raw) {
-		return "", false, nil
-	}
-	if len(raw) < 2 || raw[0] != '"' {
-		return "", true, errors.New("not a string")
-	}
-	inner := raw[1 : len(raw)-1]
-	if !strings.ContainsRune(string(inner), '\\') {
-		// The document has been checked: an unescaped string is valid
-		// UTF-8 without control characters.
-		return string(inner), true, nil
-	}
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", true, err
-	}
-	return s, true, nil
-}
-
-// numericDate decodes a NumericDate (RFC 7519 §2): a JSON number of seconds,
-// not a string, between 0 and the year 9999.
-func numericDate(raw json.RawMessage) (*jwt.NumericDate, error) {
-	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
-		return nil, errors.New("is not a number")
-	}
-	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return nil, errors.New("is not a usable number")
-	}
-	if f < 0 || f > maxNumericDate {
-		return nil, errors.New("is out of range")
-	}
-	sec, frac := math.Modf(f)
-	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
 }
 
 // jwtRuntimeIDValid reports whether id passes the runtime-id allowlist of

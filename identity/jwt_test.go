@@ -588,3 +588,41 @@ func TestErrorsAreDistinct(t *testing.T) {
 	assert.True(t, errors.Is(err, ErrPersonalAccessToken))
 	assert.False(t, errors.Is(err, ErrChatGPTAccessToken))
 }
+
+func TestVerifyExpiredSaysLoadAFreshToken(t *testing.T) {
+	e := newTestEnv(t)
+	_, err := e.v.Verify(context.Background(), e.token(t, func(c jwt.MapClaims) { c["exp"] = t0.Add(-time.Hour).Unix() }, nil))
+	require.ErrorIs(t, err, ErrJWTExpired)
+	require.ErrorIs(t, err, ErrInvalidJWT)
+	require.ErrorIs(t, err, jwt.ErrTokenExpired)
+	assert.Contains(t, err.Error(), "load a fresh token")
+	// Other refusals are not expiry.
+	_, err = e.v.Verify(context.Background(), e.token(t, func(c jwt.MapClaims) { c["iss"] = "x" }, nil))
+	assert.NotErrorIs(t, err, ErrJWTExpired)
+}
+
+func TestVerifyClaimNamesAreExact(t *testing.T) {
+	// encoding/json would let "ISS" or "Exp" stand for the registered
+	// claims; golang-jwt validates what the strict pre-pass read.
+	e := newTestEnv(t)
+	_, err := e.v.Verify(context.Background(), e.token(t, func(c jwt.MapClaims) {
+		c["ISS"] = "https://attacker.example"
+		c["Exp"] = t0.Add(-time.Hour).Unix()
+		c["AUD"] = "other"
+	}, nil))
+	require.NoError(t, err)
+	_, err = e.v.Verify(context.Background(), e.token(t, func(c jwt.MapClaims) { delete(c, "exp"); c["EXP"] = t0.Add(time.Hour).Unix() }, nil))
+	require.ErrorIs(t, err, jwt.ErrTokenRequiredClaimMissing)
+}
+
+func TestClaimsDecoderOtherPayload(t *testing.T) {
+	// golang-jwt hands the decoder the payload the pre-pass read; any other
+	// payload is decoded by the same strict rules, never by encoding/json.
+	d := &claimsDecoder{Claims: &Claims{}}
+	require.NoError(t, json.Unmarshal([]byte(`{"iss":"i","ISS":"x","aud":"a","agent_runtime_id":"r","exp":5}`), d))
+	assert.Equal(t, "i", d.Issuer)
+	assert.True(t, d.runtimeID)
+	assert.Equal(t, int64(5), d.ExpiresAt.Unix())
+	require.ErrorIs(t, json.Unmarshal([]byte(`{"aud":["a"]}`), d), ErrInvalidJWT)
+	require.ErrorIs(t, json.Unmarshal([]byte(`{"iss":"a","iss":"b"}`), d), ErrInvalidJWT)
+}

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,15 +10,17 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agentidentity/agentidentity"
 )
 
 // Defaults of a [JWTVerifier] whose fields are left empty. The issuer and the
 // audience are the same in production and staging (spec §1); the JWKS URL is
 // production's.
 const (
-	DefaultJWTIssuer   = "https://chatgpt.com/codex-backend/agent-identity"
-	DefaultJWTAudience = "codex-app-server"
-	DefaultJWKSURL     = "https://chatgpt.com/backend-api/wham/agent-identities/jwks"
+	DefaultJWTIssuer   = agentidentity.ProductionIssuer
+	DefaultJWTAudience = agentidentity.ProductionAudience
+	DefaultJWKSURL     = agentidentity.ProductionJWKSURL
 
 	// DefaultJWTLeeway is the clock skew allowed when Leeway is zero.
 	DefaultJWTLeeway = 30 * time.Second
@@ -30,7 +33,16 @@ const (
 // loopback, …). Every Verify call of that verifier fails with it.
 var ErrInvalidJWTVerifier = errors.New("identity: invalid JWTVerifier configuration")
 
+// ErrJWKSNotCached means [JWTVerifier.Keyfunc] was asked for a key before
+// the JWKS was fetched, or after the cached copy grew older than
+// JWKSCacheTTL: call [JWTVerifier.Warm] (or Verify) first.
+var ErrJWKSNotCached = errors.New("identity: the JWKS is not cached; call JWTVerifier.Warm or Verify before using Keyfunc")
+
 // JWTVerifier verifies Agent Identity JWTs (spec §6) against a JWKS.
+// Tokens are parsed and validated by github.com/golang-jwt/jwt/v5 after a
+// strict pre-pass that refuses what golang-jwt would let through (see "What
+// is refused" below); [JWTVerifier.Keyfunc] plugs the cached keys into
+// golang-jwt directly.
 //
 // The zero value verifies production tokens: empty fields take the Default
 // values above. Set the fields before the first call to Verify and do not
@@ -75,12 +87,12 @@ type JWTVerifier struct {
 	// now is the clock; nil means time.Now. Tests set it.
 	now func() time.Time
 
-	once      sync.Once
-	initErr   error
-	issuer    string
-	audience  string
-	validator *jwt.Validator
-	keys      *jwksCache
+	once     sync.Once
+	initErr  error
+	issuer   string
+	audience string
+	parser   *jwt.Parser
+	keys     *jwksCache
 }
 
 func (v *JWTVerifier) clock() time.Time {
@@ -126,13 +138,15 @@ func (v *JWTVerifier) setup() error {
 		return err
 	}
 	v.keys = newJWKSCache(u, v.HTTPClient, ttl, timeout, v.clock)
-	v.validator = jwt.NewValidator(
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
 		jwt.WithIssuer(v.issuer),
 		jwt.WithAudience(v.audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(v.clock),
+		jwt.WithStrictDecoding(),
 	)
 	return nil
 }
@@ -146,12 +160,19 @@ func orDefault(s, def string) string {
 
 // Verify checks token and returns its claims, which the caller owns.
 //
+// The token goes through the strict pre-pass first (size, segments,
+// canonical base64url, strict JSON, the refused header members, claim
+// types; see [JWTVerifier]), then through golang-jwt (RS256 only, the
+// signature, iss, aud, exp required, nbf and iat, with the leeway), then
+// the agent claims are checked.
+//
 // An error wrapping [ErrInvalidJWT] means the token was refused (and may
-// also wrap [ErrPersonalAccessToken], [ErrChatGPTAccessToken] or a
-// golang-jwt error such as jwt.ErrTokenExpired). An error wrapping a
-// [*JWKSError] means the keys could not be fetched: the token may be good,
-// and a later call may succeed. An error wrapping [ErrInvalidJWTVerifier]
-// means v itself is misconfigured. No error quotes the token.
+// also wrap [ErrPersonalAccessToken], [ErrChatGPTAccessToken],
+// [ErrJWTExpired] or a golang-jwt error such as jwt.ErrTokenExpired). An
+// error wrapping a [*JWKSError] means the keys could not be fetched: the
+// token may be good, and a later call may succeed. An error wrapping
+// [ErrInvalidJWTVerifier] means v itself is misconfigured. No error quotes
+// the token.
 //
 // ctx bounds the wait for a JWKS fetch; the fetch itself, shared with other
 // callers, runs for at most FetchTimeout.
@@ -167,37 +188,20 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Claims, error)
 	if err != nil {
 		return nil, err
 	}
-	switch alg := p.header.alg; {
-	case alg == "RS256":
-	case alg == "none" || alg == "None" || alg == "NONE" || alg == "":
-		return nil, invalidJWT(jwt.ErrTokenSignatureInvalid, "unsigned tokens (alg %q) are refused; only RS256 is accepted", shortQuote(alg))
-	default:
-		return nil, invalidJWT(jwt.ErrTokenSignatureInvalid, "alg %q is refused; only RS256 is accepted", shortQuote(alg))
+	if err := checkAlgKid(p.header.Alg, p.header.Kid); err != nil {
+		return nil, err
 	}
-	if !p.header.kidPresent || p.header.kid == "" {
-		return nil, invalidJWT(nil, "header has no kid")
-	}
-	key, err := v.keys.key(ctx, p.header.kid)
+	key, err := v.keys.key(ctx, p.header.Kid)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.verifySignature(key); err != nil {
-		return nil, err
+	dec := &claimsDecoder{Claims: &Claims{}, pre: p.claims, preJSON: p.jws.PayloadJSON, preRuntime: p.hasRuntimeID}
+	if _, err := v.parser.ParseWithClaims(token, dec, staticKey{key}.keyfunc); err != nil {
+		return nil, v.parseError(err, dec.Claims)
 	}
-	c := p.claims
+	c := dec.Claims
 	switch {
-	case c.Issuer == "":
-		return nil, invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"iss\" is missing; %q was expected", v.issuer)
-	case len(c.Audience) == 0:
-		return nil, invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"aud\" is missing; %q was expected", v.audience)
-	case c.ExpiresAt == nil:
-		return nil, invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"exp\" is missing")
-	}
-	if err := v.validator.Validate(c); err != nil {
-		return nil, claimsError(err, v.issuer, v.audience)
-	}
-	switch {
-	case !p.hasRuntimeID:
+	case !dec.runtimeID:
 		return nil, invalidJWT(nil, "claim \"agent_runtime_id\" is missing")
 	case !jwtRuntimeIDValid(c.AgentRuntimeID):
 		return nil, invalidJWT(ErrInvalidRuntimeID, "claim \"agent_runtime_id\" is not a valid runtime id")
@@ -209,12 +213,104 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Claims, error)
 	return c, nil
 }
 
+// staticKey is a golang-jwt key function serving one key.
+type staticKey struct{ key *rsa.PublicKey }
+
+func (k staticKey) keyfunc(*jwt.Token) (any, error) { return k.key, nil }
+
+// checkAlgKid refuses every alg but RS256, and a missing or empty kid.
+func checkAlgKid(alg, kid string) error {
+	switch {
+	case alg == "RS256":
+	case alg == "none" || alg == "None" || alg == "NONE" || alg == "":
+		return invalidJWT(jwt.ErrTokenSignatureInvalid, "unsigned tokens (alg %q) are refused; only RS256 is accepted", shortQuote(alg))
+	default:
+		return invalidJWT(jwt.ErrTokenSignatureInvalid, "alg %q is refused; only RS256 is accepted", shortQuote(alg))
+	}
+	if kid == "" {
+		return invalidJWT(nil, "header has no kid")
+	}
+	return nil
+}
+
+// parseError turns an error of golang-jwt's parse into one that says what
+// was wrong, keeping the golang-jwt error for errors.Is. c holds the
+// claims decoded, if the parse got that far.
+func (v *JWTVerifier) parseError(err error, c *Claims) error {
+	var ours *jwtError
+	switch {
+	case errors.As(err, &ours):
+		return ours
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return invalidJWT(jwt.ErrTokenSignatureInvalid, "signature does not verify")
+	case !errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return invalidJWT(err, "golang-jwt refused the token")
+	case c.Issuer == "":
+		return invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"iss\" is missing; %q was expected", v.issuer)
+	case len(c.Audience) == 0:
+		return invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"aud\" is missing; %q was expected", v.audience)
+	case c.ExpiresAt == nil:
+		return invalidJWT(jwt.ErrTokenRequiredClaimMissing, "claim \"exp\" is missing")
+	}
+	return claimsError(err, v.issuer, v.audience)
+}
+
+// Keyfunc is a golang-jwt key function (jwt.Keyfunc) serving the keys of
+// v's JWKS, so that v plugs into jwt.Parse and jwt.ParseWithClaims
+// directly. It refuses every alg but RS256 and a token without a kid, and
+// serves only keys already cached: it has no context to fetch with, so on a
+// cold cache (or one older than JWKSCacheTTL) it returns an error saying to
+// call [JWTVerifier.Verify] or [JWTVerifier.Warm] first, and an unknown kid
+// never causes a refresh. Errors wrap [ErrInvalidJWT], [ErrInvalidJWTVerifier]
+// or [ErrJWKSNotCached].
+//
+// A bare jwt.Parse with Keyfunc checks the signature only: it skips this
+// package's strict pre-pass (size, canonical base64url, duplicate JSON
+// members, the refused header members crit, jku, x5u, jwk and x5c, aud as an
+// array) and, unless the caller passes the matching parser options, the
+// issuer, audience and exp checks; nor does it check the agent claims. Use
+// [JWTVerifier.Verify] to accept an Agent Identity JWT.
+func (v *JWTVerifier) Keyfunc(t *jwt.Token) (any, error) {
+	if err := v.init(); err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, invalidJWT(nil, "no token")
+	}
+	alg, _ := t.Header["alg"].(string)
+	if t.Method != jwt.SigningMethodRS256 {
+		alg = "" // a method golang-jwt does not know under that name
+		if t.Method != nil {
+			alg = t.Method.Alg()
+		}
+	}
+	kid, ok := t.Header["kid"].(string)
+	if _, present := t.Header["kid"]; present && !ok {
+		return nil, invalidJWT(nil, "header \"kid\" is not a string")
+	}
+	if err := checkAlgKid(alg, kid); err != nil {
+		return nil, err
+	}
+	return v.keys.cachedKey(kid)
+}
+
+// Warm fetches the JWKS now unless a fresh copy is cached, so that
+// [JWTVerifier.Keyfunc] can serve keys. It returns a [*JWKSError] if the
+// fetch fails (and within 30 s of a failed fetch, that error again, without
+// a new request). ctx bounds the wait, as for Verify.
+func (v *JWTVerifier) Warm(ctx context.Context) error {
+	if err := v.init(); err != nil {
+		return err
+	}
+	return v.keys.warm(ctx)
+}
+
 // claimsError turns a golang-jwt validation error into one that says which
 // check failed, keeping the golang-jwt error for errors.Is.
 func claimsError(err error, iss, aud string) error {
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return invalidJWT(err, "token has expired")
+		return &jwtError{reason: "token has expired; load a fresh token", causes: []error{ErrJWTExpired, err}}
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return invalidJWT(err, "token is not valid yet (nbf is in the future)")
 	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
 const testPrivateKey = "MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH"
@@ -537,4 +539,19 @@ func TestAgentIdentityRecordEqual(t *testing.T) {
 	assert.False(t, a.Equal(&b))
 	assert.False(t, a.Equal(nil))
 	assert.True(t, (*AgentIdentityRecord)(nil).Equal(nil))
+}
+
+func TestChatGPTLoginReadsOnlyTheIDTokenPayload(t *testing.T) {
+	// As the Codex CLI does: the header and signature of the id token are
+	// not looked at (the token is never trusted, only read).
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"https://api.openai.com/auth":{"chatgpt_user_id":"u"}}`))
+	tokens := `{"id_token":"not-json.` + payload + `.not base64","access_token":"at-secret"}`
+	login, err := loginFile(t, tokens).ChatGPTLogin()
+	require.NoError(t, err)
+	assert.Equal(t, "u", login.ChatGPTUserID)
+
+	dup := base64.RawURLEncoding.EncodeToString([]byte(`{"email":"a","email":"b"}`))
+	_, err = loginFile(t, `{"id_token":"e30.`+dup+`.c2ln","access_token":"at-secret"}`).ChatGPTLogin()
+	require.ErrorIs(t, err, ErrCorruptAuthFile)
+	require.ErrorIs(t, err, strictjson.ErrDuplicateMember)
 }

@@ -2,10 +2,10 @@ package codexhome
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/agentidentity/agentidentity/internal/b64"
+	"github.com/agentidentity/agentidentity/internal/jose"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
@@ -82,44 +82,41 @@ type idTokenClaims struct {
 }
 
 // decodeIDTokenClaims decodes, without verification, the claims of a
-// compact JWS that ChatGPTLogin needs.
+// compact JWS that ChatGPTLogin needs. It uses the module's one JWT decoder
+// (internal/jose) for the payload only, as the Codex CLI reads its id token:
+// the header and signature are not looked at.
 func decodeIDTokenClaims(token string) (*idTokenClaims, error) {
 	const where = "tokens.id_token"
-	if len(token) > maxIDTokenSize {
+	payload, err := jose.DecodePayloadUnverified(token, maxIDTokenSize)
+	switch {
+	case errors.Is(err, jose.ErrTooLarge):
 		return nil, corrupt("%s is longer than %d bytes", where, maxIDTokenSize)
-	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
+	case errors.Is(err, jose.ErrSegments):
 		return nil, corrupt("%s is not a JWT of three dot-separated parts", where)
-	}
-	payload, err := b64.DecodeRawURL(parts[1])
-	if err != nil {
+	case errors.Is(err, jose.ErrEncoding):
 		return nil, corrupt("%s payload is not canonical unpadded base64url", where)
-	}
-	if err := strictjson.CheckObject(payload); err != nil {
-		return nil, fmt.Errorf("%w: %s payload: %w", ErrCorruptAuthFile, where, err)
-	}
-	members, err := strictjson.Members(payload)
-	if err != nil {
-		return nil, corrupt("%s payload: %v", where, err)
+	case errors.Is(err, jose.ErrJSON):
+		var je *jose.Error
+		cause := err
+		if errors.As(err, &je) && je.Cause != nil {
+			cause = je.Cause
+		}
+		return nil, fmt.Errorf("%w: %s payload: %w", ErrCorruptAuthFile, where, cause)
+	case err != nil:
+		return nil, corrupt("%s: %v", where, err)
 	}
 	c := &idTokenClaims{}
-	for _, m := range members {
-		switch m.Name {
-		case "email":
-			if err := optString(where+" claim email", m.Raw, &c.email); err != nil {
-				return nil, err
-			}
-		case idTokenAuthClaim:
-			if strictjson.IsNull(m.Raw) {
-				continue
-			}
-			if m.Raw[0] != '{' {
-				return nil, wrongType(where+" claim "+idTokenAuthClaim, m.Raw, "an object")
-			}
-			if err := c.readAuthClaim(m.Raw); err != nil {
-				return nil, err
-			}
+	if raw, ok := payload.Get("email"); ok {
+		if err := optString(where+" claim email", raw, &c.email); err != nil {
+			return nil, err
+		}
+	}
+	if raw, ok := payload.Get(idTokenAuthClaim); ok && !strictjson.IsNull(raw) {
+		if raw[0] != '{' {
+			return nil, wrongType(where+" claim "+idTokenAuthClaim, raw, "an object")
+		}
+		if err := c.readAuthClaim(raw); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil

@@ -3,7 +3,7 @@ package strictjson
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	"unicode/utf8"
 )
 
 // StringLen returns the length of s escaped by AppendString.
@@ -79,58 +79,74 @@ type Member struct {
 // members, in document order, each value compacted. It is the one walker of
 // JSON objects in the module: everything that reads an object by member
 // (auth.json, JWT headers and claims, registration answers, JWKS) goes
-// through it or through Object.
+// through it or through Object. It checks and splits in one pass.
 func Members(data []byte) ([]Member, error) {
-	if err := CheckObject(data); err != nil {
+	s := &scanner{collect: true}
+	if _, err := check(data, s); err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil { // '{', checked above
-		return nil, errors.Join(ErrInvalid, err)
+	// The values are the caller's to keep: they do not share data's memory.
+	for i := range s.topList {
+		s.topList[i].Raw = bytes.Clone(s.topList[i].Raw)
 	}
-	var members []Member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, errors.Join(ErrInvalid, err)
-		}
-		name, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, errors.Join(ErrInvalid, err)
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, raw); err != nil {
-			return nil, errors.Join(ErrInvalid, err)
-		}
-		members = append(members, Member{Name: name, Raw: buf.Bytes()})
-	}
-	return members, nil
+	return s.topList, nil
 }
 
-// Object is Members as a map from name to compact value.
-func Object(data []byte) (map[string]json.RawMessage, error) {
-	ms, err := Members(data)
-	if err != nil {
+// Split is Members without the copies: the values share data's memory
+// unless they had to be compacted, so data must not change while they are
+// used. It allocates little, for parsers on a hot path (the JWT pre-pass).
+func Split(data []byte) ([]Member, error) {
+	s := &scanner{collect: true, topList: make([]Member, 0, 16)}
+	if _, err := check(data, s); err != nil {
 		return nil, err
 	}
-	m := make(map[string]json.RawMessage, len(ms))
-	for _, x := range ms {
-		m[x.Name] = x.Raw
+	return s.topList, nil
+}
+
+// Lookup returns the value of the member called name in ms (as returned by
+// Members or Split, so names are unique), or nil, false.
+func Lookup(ms []Member, name string) (json.RawMessage, bool) {
+	for i := range ms {
+		if ms[i].Name == name {
+			return ms[i].Raw, true
+		}
 	}
-	return m, nil
+	return nil, false
+}
+
+// Object is Members as a map from name to compact value. The values share
+// data's memory unless they had to be compacted.
+func Object(data []byte) (map[string]json.RawMessage, error) {
+	s := &scanner{collect: true, topMap: make(map[string]json.RawMessage, 16)}
+	if _, err := check(data, s); err != nil {
+		return nil, err
+	}
+	return s.topMap, nil
 }
 
 // String decodes a compact JSON string value; ok is false for anything else.
 func String(raw json.RawMessage) (s string, ok bool) {
-	if len(raw) == 0 || raw[0] != '"' {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", false
+	}
+	if inner := raw[1 : len(raw)-1]; plainString(inner) {
+		return string(inner), true
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", false
 	}
 	return s, true
+}
+
+// plainString reports whether b can be the inside of a JSON string as-is:
+// valid UTF-8 with no quote, backslash or control character.
+func plainString(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(b)
 }
 
 // Bool decodes a compact JSON boolean value.

@@ -11,10 +11,8 @@ package strictjson
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"unicode/utf8"
 )
 
@@ -32,13 +30,13 @@ var ErrInvalid = errors.New("invalid JSON")
 // duplicate member names at any depth and no more than MaxDepth levels of
 // nesting. The error never quotes member values, only member names.
 func Check(data []byte) error {
-	_, err := check(data)
+	_, err := check(data, nil)
 	return err
 }
 
 // CheckObject is Check for a document whose top-level value must be an object.
 func CheckObject(data []byte) error {
-	first, err := check(data)
+	first, err := check(data, nil)
 	if err != nil {
 		return err
 	}
@@ -48,97 +46,41 @@ func CheckObject(data []byte) error {
 	return nil
 }
 
-type frame struct {
-	object bool
-	names  map[string]struct{}
-	key    bool // the next token in an object is a member name
-}
-
-func check(data []byte) (byte, error) {
+// check checks data and returns the first byte of its top-level value. If
+// s is not nil, it scans with s (which may collect members).
+func check(data []byte, s *scanner) (byte, error) {
 	if !utf8.Valid(data) {
 		return 0, fmt.Errorf("%w: not valid UTF-8", ErrInvalid)
 	}
-	if err := CheckSurrogates(data); err != nil {
-		return 0, err
+	// Only a \u escape can be a surrogate; most documents have none.
+	if bytes.Contains(data, []byte(`\u`)) {
+		if err := CheckSurrogates(data); err != nil {
+			return 0, err
+		}
 	}
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
-	if len(trimmed) == 0 {
+	if s == nil {
+		s = &scanner{}
+	}
+	s.data = data
+	if s.collect {
+		s.text = string(data)
+	}
+	s.skipSpace()
+	if s.pos >= len(data) {
 		return 0, fmt.Errorf("%w: empty document", ErrInvalid)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var stack []*frame
-	started := false
-	for {
-		if started && len(stack) == 0 {
-			break
-		}
-		tok, err := dec.Token()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return 0, fmt.Errorf("%w: unexpected end of document", ErrInvalid)
-			}
-			return 0, fmt.Errorf("%w: %s", ErrInvalid, syntaxMessage(err))
-		}
-		started = true
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.object && top.key {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				continue
-			}
-			name, ok := tok.(string)
-			if !ok {
-				return 0, fmt.Errorf("%w: object member name is not a string", ErrInvalid)
-			}
-			if _, dup := top.names[name]; dup {
-				return 0, fmt.Errorf("%w: %w %q", ErrInvalid, ErrDuplicateMember, truncate(name))
-			}
-			top.names[name] = struct{}{}
-			top.key = false
-			continue
-		}
-		if top != nil && top.object {
-			top.key = true
-		}
-		switch d := tok.(type) {
-		case json.Delim:
-			switch d {
-			case '{', '[':
-				if len(stack) >= MaxDepth {
-					return 0, fmt.Errorf("%w: nested deeper than %d levels", ErrInvalid, MaxDepth)
-				}
-				stack = append(stack, &frame{object: d == '{', names: map[string]struct{}{}, key: true})
-			case ']':
-				stack = stack[:len(stack)-1]
-			}
-		default:
-			if len(stack) == 0 {
-				// A scalar top-level value is complete.
-				if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-					return 0, fmt.Errorf("%w: data after the top-level value", ErrInvalid)
-				}
-				return firstByte(trimmed), nil
-			}
-		}
+	first := data[s.pos]
+	if s.collect && first != '{' {
+		return first, fmt.Errorf("%w: the top-level value is not an object", ErrInvalid)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if err := s.value(); err != nil {
+		return 0, err
+	}
+	s.skipSpace()
+	if s.pos != len(data) {
 		return 0, fmt.Errorf("%w: data after the top-level value", ErrInvalid)
 	}
-	return firstByte(trimmed), nil
-}
-
-func firstByte(b []byte) byte { return b[0] }
-
-func syntaxMessage(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	}
-	return "syntax error"
+	return first, nil
 }
 
 func truncate(s string) string {

@@ -1,0 +1,140 @@
+package jose
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ChatGPTAuthClaim is the claim of a ChatGPT access or id token that holds
+// the ChatGPT account data.
+const ChatGPTAuthClaim = "https://api.openai.com/auth"
+
+// AgentClaims are the claims of an Agent Identity JWT (spec §6), decoded
+// strictly by exact member name.
+type AgentClaims struct {
+	jwt.RegisteredClaims
+
+	AgentRuntimeID  string
+	AgentPrivateKey string
+	AccountID       string
+	ChatGPTUserID   string
+	Email           string
+	PlanType        string
+	FedRAMP         bool
+
+	// HasRuntimeID reports whether agent_runtime_id is present and not
+	// null.
+	HasRuntimeID bool
+}
+
+// MaxNumericDate is the largest NumericDate accepted: 9999-12-31T23:59:59Z.
+const MaxNumericDate = 253402300799
+
+// DecodeAgentClaims decodes the payload members of an Agent Identity JWT:
+// iss, sub, jti and the agent claims strings (or null or absent), aud a
+// single string, exp, nbf and iat JSON numbers from 0 to MaxNumericDate,
+// chatgpt_account_is_fedramp a boolean. Other members are ignored. Names are
+// matched exactly: encoding/json would let "ISS" stand for "iss".
+//
+// A payload without agent_runtime_id whose issuer is loginIssuer (or a URL
+// under it) or that carries ChatGPTAuthClaim is refused first with
+// ErrChatGPTAccessToken, so that the caller can say what the token is.
+// Presence requirements (exp, iss, aud, the agent claims) are the
+// verifier's.
+func DecodeAgentClaims(payload Members, loginIssuer string) (*AgentClaims, error) {
+	rid, ok := payload.Get("agent_runtime_id")
+	c := &AgentClaims{HasRuntimeID: ok && !isNull(rid)}
+	if !c.HasRuntimeID {
+		_, authClaims := payload.Get(ChatGPTAuthClaim)
+		iss, _, _ := optString(payload.get("iss"))
+		if authClaims || (loginIssuer != "" && (iss == loginIssuer || strings.HasPrefix(iss, strings.TrimSuffix(loginIssuer, "/")+"/"))) {
+			return nil, refuse([]error{ErrChatGPTAccessToken}, "it looks like a ChatGPT access token, not an Agent Identity JWT")
+		}
+	}
+	strs := [...]struct {
+		name string
+		dst  *string
+	}{
+		{"iss", &c.Issuer},
+		{"sub", &c.Subject},
+		{"jti", &c.ID},
+		{"agent_runtime_id", &c.AgentRuntimeID},
+		{"agent_private_key", &c.AgentPrivateKey},
+		{"account_id", &c.AccountID},
+		{"chatgpt_user_id", &c.ChatGPTUserID},
+		{"email", &c.Email},
+		{"plan_type", &c.PlanType},
+	}
+	for _, s := range strs {
+		v, _, err := optString(payload.get(s.name))
+		if err != nil {
+			return nil, malformed("claim %q is not a string", s.name)
+		}
+		*s.dst = v
+	}
+	if raw, ok := payload.Get("aud"); ok && !isNull(raw) {
+		aud, _, err := optString(raw)
+		if err != nil {
+			return nil, malformed("claim \"aud\" must be a single string")
+		}
+		c.Audience = jwt.ClaimStrings{aud}
+	}
+	dates := [...]struct {
+		name string
+		dst  **jwt.NumericDate
+	}{
+		{"exp", &c.ExpiresAt},
+		{"nbf", &c.NotBefore},
+		{"iat", &c.IssuedAt},
+	}
+	for _, d := range dates {
+		raw, ok := payload.Get(d.name)
+		if !ok || isNull(raw) {
+			continue
+		}
+		t, err := numericDate(raw)
+		if err != nil {
+			return nil, malformed("claim %q %v", d.name, err)
+		}
+		*d.dst = t
+	}
+	if raw, ok := payload.Get("chatgpt_account_is_fedramp"); ok && !isNull(raw) {
+		switch string(raw) {
+		case "true":
+			c.FedRAMP = true
+		case "false":
+		default:
+			return nil, malformed("claim \"chatgpt_account_is_fedramp\" is not a boolean")
+		}
+	}
+	return c, nil
+}
+
+// numericDate decodes a NumericDate (RFC 7519 §2): a JSON number of seconds,
+// not a string, between 0 and the year 9999.
+func numericDate(raw json.RawMessage) (*jwt.NumericDate, error) {
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return nil, errors.New("is not a number")
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil, errors.New("is not a usable number")
+	}
+	if f < 0 || f > MaxNumericDate {
+		return nil, errors.New("is out of range")
+	}
+	sec, frac := math.Modf(f)
+	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
+}
+
+// get is Get for a value whose absence reads as null.
+func (ms Members) get(name string) json.RawMessage {
+	raw, _ := ms.Get(name)
+	return raw
+}
