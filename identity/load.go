@@ -220,7 +220,11 @@ func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome
 	if err != nil {
 		return nil, err
 	}
-	opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallbackFunc(l.accessToken(login)))
+	// ChatGPT opt-in mode (spec §9): inference is signed, other first-party
+	// requests carry the login's Bearer token, and inference waits for
+	// workspace routing discovery.
+	token := l.accessToken(login)
+	opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallbackFunc(token), WithChatGPTBearer(token))
 	if !l.opts.TaskInMemoryOnly {
 		if rec.TaskID != "" && ValidateTaskID(rec.TaskID) == nil {
 			opts = append(opts, WithTaskID(rec.TaskID))
