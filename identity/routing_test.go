@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"go/build"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -390,4 +391,58 @@ func TestNoDiscoveryInJWTMode(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, be.base(), base)
 	assert.Zero(t, be.checks.Load())
+}
+
+// A session that fell back to bearer auth (bootstrap unavailable) sends its
+// Bearer token to the configured origin's inference, as before, but never to
+// the routed workspace origin: that request fails.
+func TestRoutedOriginNeverGetsBearer(t *testing.T) {
+	f := newRunAuthFixture(t)
+	be := newCheckBackend(t, 200, accountsAnswer(f.login.AccountID, "https://routed.example", "NO_CONSTRAINT"))
+	client := &identity.Client{AuthAPIBaseURL: f.srv.AuthAPIBaseURL}
+	identity.SetClientTestHooks(client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
+	ra, err := identity.NewRunAuth(f.signer, client,
+		identity.WithFirstPartyOrigin(be.base()), identity.WithAccount(f.login.AccountID, false),
+		identity.WithChatGPTBearer(chatGPTToken), identity.WithBearerFallback(chatGPTAccessToken))
+	require.NoError(t, err)
+	f.srv.FailNext(3, http.StatusServiceUnavailable)
+	rec := &reqRecorder{}
+	tr := ra.Transport(rec)
+	req, _ := http.NewRequest("POST", be.base()+"/codex/responses", strings.NewReader("{}"))
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "bearer", scheme(rec.last(t).Header.Values("Authorization")), "the bearer fallback on the configured origin")
+	n := rec.count()
+	req, _ = http.NewRequest("POST", "https://routed.example/backend-api/codex/responses", strings.NewReader("{}"))
+	_, err = tr.RoundTrip(req)
+	require.ErrorIs(t, err, identity.ErrRoutingUnavailable)
+	assert.Equal(t, n, rec.count(), "nothing sent to the routed origin")
+}
+
+func TestHeaderArguments(t *testing.T) {
+	f := newRunAuthFixture(t)
+	ra := f.runAuth(t)
+	_, err := ra.Header(context.Background(), "/relative")
+	require.ErrorIs(t, err, identity.ErrInvalidURL)
+	var zero *identity.RunAuth
+	_, err = zero.Header(context.Background(), "https://chatgpt.com/backend-api/codex/responses")
+	require.Error(t, err)
+	// The returned header is the caller's to modify.
+	h, err := ra.Header(context.Background(), f.srv.ChatGPTBaseURL+"/codex/responses")
+	require.NoError(t, err)
+	h.Set("ChatGPT-Account-ID", "changed")
+	h2, err := ra.Header(context.Background(), f.srv.ChatGPTBaseURL+"/codex/responses")
+	require.NoError(t, err)
+	assert.Equal(t, f.login.AccountID, h2.Get("ChatGPT-Account-ID"))
+}
+
+// RunAuth.Header serves WebSocket libraries without the module depending on
+// one: package identity does not import github.com/coder/websocket.
+func TestHeaderNeedsNoWebSocketLibrary(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	require.NoError(t, err)
+	for _, imp := range pkg.Imports {
+		assert.NotContains(t, imp, "websocket", "package identity imports %s", imp)
+	}
 }
