@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
 // checkBackend is a configured ChatGPT backend (plain http on loopback) that
@@ -444,5 +445,39 @@ func TestHeaderNeedsNoWebSocketLibrary(t *testing.T) {
 	require.NoError(t, err)
 	for _, imp := range pkg.Imports {
 		assert.NotContains(t, imp, "websocket", "package identity imports %s", imp)
+	}
+}
+
+// Load with a ChatGPT login runs in ChatGPT opt-in mode: inference signed,
+// other first-party routes get the login's access token as Bearer, JWKS
+// nothing; a JWT from $CODEX_ACCESS_TOKEN signs every first-party route.
+func TestLoadModesCredentials(t *testing.T) {
+	f := newLoadFixture(t, identitytest.CodexHomeOptions{})
+	f.write(t, identitytest.CodexHomeOptions{Login: &f.login, UseAgentIdentity: true})
+	ctx := context.Background()
+	chat, err := f.load(ctx, identity.PolicyChatGPTAuth, nil)
+	require.NoError(t, err)
+	token, err := f.srv.MintAgentJWT(identitytest.JWTOptions{})
+	require.NoError(t, err)
+	jwt, err := f.load(ctx, identity.PolicyJWTOnly, map[string]string{identity.EnvAccessToken: token})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name  string
+		ra    *identity.RunAuth
+		path  string
+		check func(t *testing.T, v []string)
+	}{
+		{"ChatGPT inference", chat, "/codex/responses", func(t *testing.T, v []string) { assert.Equal(t, "assertion", scheme(v)) }},
+		{"ChatGPT models", chat, "/codex/models", func(t *testing.T, v []string) { assert.Equal(t, []string{"Bearer " + f.login.AccessToken}, v) }},
+		{"ChatGPT jwks", chat, "/wham/agent-identities/jwks", func(t *testing.T, v []string) { assert.Empty(t, v) }},
+		{"JWT inference", jwt, "/codex/responses", func(t *testing.T, v []string) { assert.Equal(t, "assertion", scheme(v)) }},
+		{"JWT models", jwt, "/codex/models", func(t *testing.T, v []string) { assert.Equal(t, "assertion", scheme(v)) }},
+		{"JWT mcp", jwt, "/ps/mcp", func(t *testing.T, v []string) { assert.Empty(t, v) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := tc.ra.Header(ctx, f.srv.ChatGPTBaseURL+tc.path)
+			require.NoError(t, err)
+			tc.check(t, h.Values("Authorization"))
+		})
 	}
 }
