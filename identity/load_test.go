@@ -59,19 +59,8 @@ func (f *loadFixture) getenv(extra map[string]string) func(string) string {
 }
 
 func (f *loadFixture) load(ctx context.Context, p identity.Policy, extra map[string]string) (*identity.RunAuth, error) {
-	return identity.Load(ctx, identity.LoadOptions{CodexHome: f.home, Policy: p, Getenv: f.getenv(extra), HTTPClient: noRoutingClient})
+	return identity.Load(ctx, identity.LoadOptions{CodexHome: f.home, Policy: p, Getenv: f.getenv(extra)})
 }
-
-// noRoutingClient answers workspace routing discovery
-// (GET …/wham/accounts/check, made in ChatGPT opt-in mode since issue 14)
-// with 404, "no routing", and sends everything else on: the identitytest
-// server of this branch does not serve discovery yet.
-var noRoutingClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-	if strings.HasSuffix(r.URL.Path, "/wham/accounts/check") {
-		return &http.Response{StatusCode: http.StatusNotFound, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
-	}
-	return http.DefaultTransport.RoundTrip(r)
-})}
 
 func readAuth(t *testing.T, home string) map[string]any {
 	t.Helper()
