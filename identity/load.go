@@ -81,6 +81,13 @@ type LoadOptions struct {
 // an hour per (account, AuthAPI base): the remembered error is returned as a
 // [*CachedBootstrapError].
 //
+// An identity used through a ChatGPT login (3 and 4) runs in ChatGPT opt-in
+// mode ([WithChatGPTBearer], spec §9): only inference is signed, other
+// first-party requests carry the login's current access token as Bearer,
+// and inference waits for workspace routing discovery
+// ([RunAuth.InferenceBaseURL]). A JWT (1 and 2) signs every first-party
+// request and makes no discovery.
+//
 // The environment comes from the ChatGPT base URL and the override
 // variables (see agentidentity.ResolveWithOverrides); the returned auth only
 // sends credentials to that environment's ChatGPT backend origin.
@@ -220,7 +227,11 @@ func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome
 	if err != nil {
 		return nil, err
 	}
-	opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallbackFunc(l.accessToken(login)))
+	// ChatGPT opt-in mode (spec §9): inference is signed, other first-party
+	// requests carry the login's Bearer token, and inference waits for
+	// workspace routing discovery.
+	token := l.accessToken(login)
+	opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallbackFunc(token), WithChatGPTBearer(token))
 	if !l.opts.TaskInMemoryOnly {
 		if rec.TaskID != "" && ValidateTaskID(rec.TaskID) == nil {
 			opts = append(opts, WithTaskID(rec.TaskID))

@@ -81,6 +81,7 @@ func WithFirstPartyOrigin(baseURL string) RunAuthOption {
 			return err
 		}
 		r.origin = o
+		r.basePath = basePathOf(baseURL)
 		return nil
 	})
 }
@@ -208,6 +209,13 @@ type runState struct {
 	now         func() time.Time
 	expires     time.Time // zero: the credential does not expire
 
+	// Route policy (see header.go). chatgpt is set in ChatGPT opt-in mode:
+	// the source of the Bearer token for non-inference first-party routes.
+	chatgpt   *tokenSource
+	offPolicy offInferencePolicy
+	basePath  string // path of the ChatGPT backend base, no trailing "/"
+	route     routingState
+
 	// Precomputed header values, shared read-only.
 	accountHeader []string
 	fedRAMPHeader []string
@@ -270,6 +278,7 @@ func NewRunAuth(s *Signer, c *Client, opts ...RunAuthOption) (*RunAuth, error) {
 		signer:   s,
 		client:   c,
 		origin:   c.firstPartyOrigin(),
+		basePath: basePathOf(c.Environment.ChatGPTBaseURL),
 		logger:   slog.New(slog.DiscardHandler),
 		now:      time.Now,
 		sessions: make(map[string]*taskSlot),

@@ -8,9 +8,10 @@ import (
 // Transport returns an http.RoundTripper that adds Agent Identity auth to
 // first-party requests and sends them with base (nil: http.DefaultTransport).
 //
-// For a request to the first-party origin it sends a clone of the request
-// with "Authorization: AgentAssertion …" (made fresh for the current second
-// and this handle's task, registering the task on first use),
+// Which request gets which credential depends on the route and the mode
+// (see the table in header.go and [WithChatGPTBearer]). A signed request is
+// sent as a clone with "Authorization: AgentAssertion …" (made fresh for the
+// current second and this handle's task, registering the task on first use),
 // "ChatGPT-Account-ID" when an account is configured and
 // "X-OpenAI-Fedramp: true" for FedRAMP accounts; the caller's request and
 // its body are never modified. A request to any other origin is passed to
@@ -48,25 +49,15 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errUnusable
 	}
 	r := t.auth.run
-	if !r.isFirstParty(req.URL) {
-		return base.RoundTrip(req)
-	}
-	authz, err := r.authorization(req.Context(), t.auth.slot)
+	c, err := r.credentialFor(req.Context(), t.auth.slot, req.URL)
 	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
-	out := cloneRequest(req)
-	out.Header[hdrAuthorization] = authz
-	if r.accountHeader != nil {
-		out.Header[hdrAccountID] = r.accountHeader
+	if !c.touch {
+		return base.RoundTrip(req)
 	}
-	if r.fedRAMPHeader != nil {
-		out.Header[hdrFedRAMP] = r.fedRAMPHeader
-	} else {
-		delete(out.Header, hdrFedRAMP)
-	}
-	return base.RoundTrip(out)
+	return base.RoundTrip(r.apply(req, c))
 }
 
 // cloneRequest returns a shallow copy of req with its own header map (room

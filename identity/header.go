@@ -1,0 +1,249 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentidentity/agentidentity/internal/routes"
+)
+
+// Which first-party request gets which credential (spec §9, issue 14 §1).
+// The route classes come from the module's one route table,
+// internal/routes (shared with the gateway):
+//
+//	mode                         inference          other first-party             no-credential
+//	ChatGPT opt-in (default)     AgentAssertion     Bearer <ChatGPT access token>  none
+//	ChatGPT + WithSignAllRoutes  AgentAssertion     AgentAssertion                none
+//	+ WithNoCredentialOffInference AgentAssertion   none                          none
+//	Agent Identity JWT / NewRunAuth without WithChatGPTBearer:
+//	                             AgentAssertion     AgentAssertion                none
+//	routed workspace origin      AgentAssertion     none (never Bearer)           none
+//
+// Inference is POST and the WebSocket upgrade GET of {base}/codex/responses
+// and compaction, {base}/codex/responses/compact (openai/codex codex-rs
+// codex-api/src/endpoint/compact.rs, CompactClient::path() =
+// "responses/compact" under the provider base
+// https://chatgpt.com/backend-api/codex; see notes/codex-research.md Q1).
+// A path on the first-party origin outside the base path counts as "other".
+// Every request that gets AgentAssertion or Bearer also gets
+// ChatGPT-Account-ID (when the run has an account) and, for FedRAMP
+// accounts, X-OpenAI-Fedramp: true. Requests to any other origin are never
+// touched.
+
+// offInferencePolicy says what a non-inference first-party route gets.
+type offInferencePolicy int
+
+const (
+	offDefault offInferencePolicy = iota // by mode: Bearer (ChatGPT) or AgentAssertion
+	offSignAll                           // AgentAssertion
+	offNoCreds                           // nothing
+)
+
+// WithChatGPTBearer puts the run in ChatGPT opt-in mode (an identity
+// provisioned through a ChatGPT login, as [Load] makes with
+// [PolicyChatGPTAuth]): only inference routes are signed with
+// AgentAssertion; every other first-party route gets "Authorization: Bearer
+// <token>" with the current ChatGPT access token, which token returns (asked
+// at most every 30 seconds, so a refreshed login is picked up). It also
+// turns on workspace routing discovery ([RunAuth.InferenceBaseURL]).
+func WithChatGPTBearer(token func(ctx context.Context) (string, error)) RunAuthOption {
+	return runAuthOption(func(r *runState) error {
+		if token == nil {
+			return errors.New("identity: WithChatGPTBearer needs a token function")
+		}
+		r.chatgpt = &tokenSource{get: token}
+		return nil
+	})
+}
+
+// WithSignAllRoutes signs every first-party route but the no-credential ones
+// (JWKS, /ps/mcp) with AgentAssertion, also in ChatGPT opt-in mode (the
+// behaviour before Codex 0.171). Routing discovery still uses the Bearer
+// token.
+func WithSignAllRoutes() RunAuthOption {
+	return runAuthOption(func(r *runState) error {
+		r.offPolicy = offSignAll
+		return nil
+	})
+}
+
+// WithNoCredentialOffInference sends non-inference first-party requests
+// untouched: no Authorization, no ChatGPT-Account-ID. Inference is still
+// signed. Routing discovery (ChatGPT opt-in mode) still uses the Bearer
+// token.
+func WithNoCredentialOffInference() RunAuthOption {
+	return runAuthOption(func(r *runState) error {
+		r.offPolicy = offNoCreds
+		return nil
+	})
+}
+
+// basePathOf returns the path of a base URL without its trailing "/"
+// ("" when it has none or does not parse).
+func basePathOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(u.Path, "/")
+}
+
+// tokenSource caches a token from a function for bearerRefresh.
+type tokenSource struct {
+	get   func(context.Context) (string, error)
+	mu    sync.Mutex
+	value []string
+	at    time.Time
+}
+
+func (t *tokenSource) header(ctx context.Context, now time.Time) ([]string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.value != nil && now.Sub(t.at) < bearerRefresh {
+		return t.value, nil
+	}
+	tok, err := t.get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("identity: ChatGPT access token: %w", err)
+	}
+	if err := checkBearerToken(tok); err != nil {
+		return nil, err
+	}
+	t.value, t.at = []string{"Bearer " + tok}, now
+	return t.value, nil
+}
+
+// credential is what a request gets: touch false means pass it on as is.
+type credential struct {
+	touch    bool
+	authz    []string
+	override []string
+}
+
+// credentialFor decides and makes the credential of a request to u.
+func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL) (credential, error) {
+	if r.isFirstParty(u) {
+		class := routes.Classify(r.basePath, u.Path)
+		switch {
+		case class == routes.NoCredential:
+			return credential{}, nil
+		case class == routes.Inference:
+			var override []string
+			if r.routingEnabled() {
+				// Inference waits for discovery: nothing is sent after a
+				// failed one.
+				var err error
+				if _, override, err = r.routing(ctx); err != nil {
+					return credential{}, err
+				}
+			}
+			a, err := r.authorization(ctx, slot)
+			if err != nil {
+				return credential{}, err
+			}
+			return credential{touch: true, authz: a, override: override}, nil
+		}
+		switch {
+		case r.offPolicy == offNoCreds:
+			return credential{}, nil
+		case r.chatgpt != nil && r.offPolicy == offDefault:
+			a, err := r.chatgpt.header(ctx, r.now())
+			if err != nil {
+				return credential{}, err
+			}
+			return credential{touch: true, authz: a}, nil
+		}
+		a, err := r.authorization(ctx, slot)
+		if err != nil {
+			return credential{}, err
+		}
+		return credential{touch: true, authz: a}, nil
+	}
+	// The routed workspace origin: inference only, AgentAssertion only.
+	if !r.routingEnabled() || !r.isRoutedCandidate(u) {
+		return credential{}, nil
+	}
+	origin, override, err := r.routing(ctx)
+	if err != nil || origin == "" || !sameOriginString(u, origin) {
+		return credential{}, nil
+	}
+	if routes.Classify(r.basePath, u.Path) != routes.Inference {
+		return credential{}, nil
+	}
+	a, err := r.authorization(ctx, slot)
+	if err != nil {
+		return credential{}, err
+	}
+	if strings.HasPrefix(a[0], "Bearer ") {
+		return credential{}, fmt.Errorf("%w: this session fell back to bearer auth, which is never sent to the routed workspace origin", ErrRoutingUnavailable)
+	}
+	return credential{touch: true, authz: a, override: override}, nil
+}
+
+// isRoutedCandidate is a cheap check before asking for routing: only https
+// URLs can go to a routed origin, and only once discovery has answered.
+func (r *runState) isRoutedCandidate(u *url.URL) bool {
+	if !strings.EqualFold(u.Scheme, "https") {
+		return false
+	}
+	r.route.mu.Lock()
+	defer r.route.mu.Unlock()
+	return r.route.done && r.route.origin != ""
+}
+
+// apply puts the credential on a clone of req (req is never modified).
+func (r *runState) apply(req *http.Request, c credential) *http.Request {
+	out := cloneRequest(req)
+	r.setHeaders(out.Header, c)
+	return out
+}
+
+func (r *runState) setHeaders(h http.Header, c credential) {
+	h[hdrAuthorization] = c.authz
+	if r.accountHeader != nil {
+		h[hdrAccountID] = r.accountHeader
+	}
+	if r.fedRAMPHeader != nil {
+		h[hdrFedRAMP] = r.fedRAMPHeader
+	} else {
+		delete(h, hdrFedRAMP)
+	}
+	if c.override != nil {
+		h[hdrRoutingOverride] = c.override
+	}
+}
+
+// Header returns the headers [RunAuth.Transport] would add to a request to
+// rawURL made now (for WebSocket and other libraries that take headers
+// instead of an http.RoundTripper): Authorization, ChatGPT-Account-ID,
+// X-OpenAI-Fedramp and, on routed inference, x-openai-account-routing-override.
+// It is empty (not nil) for a request that gets no credential. The caller
+// must not follow redirects with these headers.
+func (a *RunAuth) Header(ctx context.Context, rawURL string) (http.Header, error) {
+	if !a.usable() {
+		return nil, errUnusable
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%w: Header needs an absolute URL", ErrInvalidURL)
+	}
+	c, err := a.run.credentialFor(ctx, a.slot, u)
+	if err != nil {
+		return nil, err
+	}
+	h := make(http.Header, 4)
+	if c.touch {
+		a.run.setHeaders(h, c)
+		// Header values are shared read-only slices: give the caller copies.
+		for k, v := range h {
+			h[k] = append([]string(nil), v...)
+		}
+	}
+	return h, nil
+}

@@ -1,0 +1,340 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentidentity/agentidentity/internal/limitio"
+	"github.com/agentidentity/agentidentity/internal/netrule"
+	"github.com/agentidentity/agentidentity/internal/strictjson"
+)
+
+// ErrRoutingUnavailable is wrapped by the error [RunAuth.InferenceBaseURL]
+// and inference requests through [RunAuth.Transport] return in ChatGPT
+// opt-in mode when workspace routing discovery failed: the answer was a 401
+// or 403, malformed, or named a workspace origin that may not receive
+// credentials. Nothing is sent to inference then (the Codex CLI never
+// reaches inference after a failed discovery either). Discovery is tried
+// again on a later call, after a back-off (1 s doubling to 5 min).
+var ErrRoutingUnavailable = errors.New("identity: workspace routing discovery failed")
+
+const (
+	// maxRoutingBody bounds the accounts/check answer.
+	maxRoutingBody = 1 << 20
+	// routingTimeout bounds one discovery (the Codex CLI's is 15 s).
+	routingTimeout = 15 * time.Second
+	// noConstraint is the workspace_backend_origin (and
+	// account_routing_override) value that means "no routing".
+	noConstraint = "NO_CONSTRAINT"
+	// hdrRoutingOverride carries account_routing_override "us" / "us_cr" on
+	// routed inference requests, as the Codex CLI sends it.
+	hdrRoutingOverride = "X-Openai-Account-Routing-Override"
+)
+
+// routingState is the run's workspace routing discovery: made once (single
+// flight), cached for the run, retried with back-off after a failure.
+type routingState struct {
+	mu       sync.Mutex
+	done     bool
+	origin   string   // "" means no routing: the configured base is used
+	override []string // nil or the header value ("us", "us_cr")
+	flight   chan struct{}
+	failures int
+	retryAt  time.Time
+	lastErr  error
+}
+
+// routingEnabled reports whether this run makes workspace routing discovery:
+// ChatGPT opt-in mode with an account.
+func (r *runState) routingEnabled() bool { return r.chatgpt != nil && r.accountID != "" }
+
+// routing returns the run's routed origin ("" for none) and override header,
+// discovering it first if needed. Errors wrap ErrRoutingUnavailable.
+func (r *runState) routing(ctx context.Context) (string, []string, error) {
+	if !r.routingEnabled() {
+		return "", nil, nil
+	}
+	rs := &r.route
+	for {
+		rs.mu.Lock()
+		if rs.done {
+			o, h := rs.origin, rs.override
+			rs.mu.Unlock()
+			return o, h, nil
+		}
+		if rs.flight == nil {
+			if rs.lastErr != nil && r.now().Before(rs.retryAt) {
+				err := rs.lastErr
+				rs.mu.Unlock()
+				return "", nil, fmt.Errorf("%w (retried after %s)", err, rs.retryAt.UTC().Format(time.RFC3339))
+			}
+			rs.flight = make(chan struct{})
+			go r.discover(context.WithoutCancel(ctx), rs.flight)
+		}
+		f := rs.flight
+		rs.mu.Unlock()
+		select {
+		case <-f:
+		case <-ctx.Done():
+			return "", nil, ctx.Err()
+		}
+		rs.mu.Lock()
+		if !rs.done && rs.lastErr != nil && rs.flight == nil {
+			err := rs.lastErr
+			rs.mu.Unlock()
+			return "", nil, err
+		}
+		rs.mu.Unlock()
+	}
+}
+
+// discover runs one discovery and records its outcome.
+func (r *runState) discover(ctx context.Context, f chan struct{}) {
+	ctx, cancel := context.WithTimeout(ctx, routingTimeout)
+	defer cancel()
+	origin, override, err := r.fetchRouting(ctx)
+	rs := &r.route
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	defer close(f)
+	rs.flight = nil
+	if err != nil {
+		rs.failures++
+		d := minTaskBackoff << min(rs.failures-1, 20)
+		if d > maxTaskBackoff || d <= 0 {
+			d = maxTaskBackoff
+		}
+		rs.retryAt = r.now().Add(d)
+		rs.lastErr = err
+		r.logger.Warn("agent identity: workspace routing discovery failed", "error", err.Error())
+		return
+	}
+	rs.done, rs.origin, rs.override, rs.lastErr = true, origin, override, nil
+}
+
+// checkURL is GET {chatgpt_base}/wham/accounts/check.
+func (r *runState) checkURL() string { return r.baseURL() + "/wham/accounts/check" }
+
+// baseURL is the configured ChatGPT backend base without a trailing "/".
+func (r *runState) baseURL() string { return r.origin + r.basePath }
+
+// fetchRouting asks the configured first-party origin (never anything else)
+// for the run's workspace routing.
+func (r *runState) fetchRouting(ctx context.Context) (string, []string, error) {
+	if r.origin == "" {
+		return "", nil, fmt.Errorf("%w: no first-party origin", ErrRoutingUnavailable)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.checkURL(), http.NoBody)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %w", ErrRoutingUnavailable, err)
+	}
+	authz, err := r.chatgpt.header(ctx, r.now())
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %w", ErrRoutingUnavailable, err)
+	}
+	req.Header[hdrAuthorization] = authz
+	req.Header[hdrAccountID] = r.accountHeader
+	if r.fedRAMPHeader != nil {
+		req.Header[hdrFedRAMP] = r.fedRAMPHeader
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := r.client.httpClient().Do(req)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %w", ErrRoutingUnavailable, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		// The deployment has no routing: the configured base. NOTE: the
+		// Codex CLI 0.171 instead retries and then fails the turn on a 404
+		// (notes/codex-oracle.md, v-check404: "workspace routing discovery
+		// failed", rc=1); this library treats 404 as "no routing".
+		return "", nil, nil
+	case resp.StatusCode != http.StatusOK:
+		return "", nil, fmt.Errorf("%w: %s answered %d", ErrRoutingUnavailable, netrule.Redact(r.checkURL()), resp.StatusCode)
+	}
+	body, err := limitio.ReadAll(resp.Body, maxRoutingBody)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %w", ErrRoutingUnavailable, err)
+	}
+	origin, override, err := parseRouting(body, r.accountID, r.origin)
+	if origin == r.origin {
+		origin = "" // the configured origin itself: no routing
+	}
+	return origin, override, err
+}
+
+// accountEntry is one accounts/check entry; unknown members are ignored.
+type accountEntry struct {
+	ID                     *string `json:"id"`
+	AccountID              *string `json:"account_id"`
+	WorkspaceBackendOrigin *string `json:"workspace_backend_origin"`
+	AccountRoutingOverride *string `json:"account_routing_override"`
+}
+
+func (e *accountEntry) id() (string, bool) {
+	switch {
+	case e.ID != nil && e.AccountID != nil:
+		return "", false
+	case e.ID != nil:
+		return *e.ID, true
+	case e.AccountID != nil:
+		return *e.AccountID, true
+	}
+	return "", false
+}
+
+// parseRouting reads an accounts/check answer (duplicate member names
+// refused, unknown members ignored) and returns the routed origin for
+// account ("" for none) and the override header value. "accounts" is a list
+// of entries or, as the Codex CLI also accepts, a map of id to
+// {"account": entry} whose keys equal the entries' ids.
+//
+// Differences from the Codex CLI 0.171 (codex-rs model-provider
+// workspace_routing.rs, as read in /work/notes/codex-research.md Q3): no
+// entry for the account, or an entry without workspace_backend_origin, means
+// no routing here (Codex fails the turn); a missing or null
+// account_routing_override means NO_CONSTRAINT here (Codex fails); any other
+// value than NO_CONSTRAINT, "us" or "us_cr" is refused by both.
+func parseRouting(body []byte, account, configured string) (string, []string, error) {
+	bad := func(why string) (string, []string, error) {
+		return "", nil, fmt.Errorf("%w: malformed accounts/check answer: %s", ErrRoutingUnavailable, why)
+	}
+	if err := strictjson.CheckObject(body); err != nil {
+		return bad(err.Error())
+	}
+	var doc struct {
+		Accounts json.RawMessage `json:"accounts"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return bad("not an object")
+	}
+	var entries []accountEntry
+	switch strictjson.Kind(doc.Accounts) {
+	case "an array":
+		if err := json.Unmarshal(doc.Accounts, &entries); err != nil {
+			return bad("accounts is not a list of objects")
+		}
+	case "an object":
+		var m map[string]struct {
+			Account *accountEntry `json:"account"`
+		}
+		if err := json.Unmarshal(doc.Accounts, &m); err != nil {
+			return bad("accounts is not a map of objects")
+		}
+		for k, v := range m {
+			if v.Account == nil {
+				return bad("an accounts map value has no account")
+			}
+			if id, ok := v.Account.id(); !ok || id != k {
+				return bad("an accounts map key is not its account's id")
+			}
+			entries = append(entries, *v.Account)
+		}
+	default:
+		return bad("accounts is missing or neither a list nor a map")
+	}
+	var match *accountEntry
+	seen := make(map[string]bool, len(entries))
+	for i := range entries {
+		id, ok := entries[i].id()
+		if !ok || strings.TrimSpace(id) == "" {
+			return bad("an entry has no id")
+		}
+		if seen[id] {
+			return bad("duplicate account id")
+		}
+		seen[id] = true
+		if id == account {
+			match = &entries[i]
+		}
+	}
+	if match == nil || match.WorkspaceBackendOrigin == nil {
+		return "", nil, nil
+	}
+	var override []string
+	if o := match.AccountRoutingOverride; o != nil {
+		switch *o {
+		case noConstraint:
+		case "us", "us_cr":
+			override = []string{*o}
+		default:
+			return bad("invalid account_routing_override")
+		}
+	}
+	raw := *match.WorkspaceBackendOrigin
+	if raw == noConstraint {
+		return "", override, nil
+	}
+	origin, err := checkWorkspaceOrigin(raw, configured)
+	if err != nil {
+		return "", nil, err
+	}
+	return origin, override, nil
+}
+
+// checkWorkspaceOrigin applies the module's origin rule (netrule.CheckOrigin)
+// and more: https only (also on loopback), no path but "/", no surrounding
+// whitespace. The one exception to https is the configured first-party
+// origin itself (an http loopback test backend naming itself): it already
+// receives every credential, so naming it changes nothing.
+func checkWorkspaceOrigin(raw, configured string) (string, error) {
+	refuse := func(why string) (string, error) {
+		return "", fmt.Errorf("%w: workspace_backend_origin %s: %s", ErrRoutingUnavailable, netrule.Redact(raw), why)
+	}
+	if strings.TrimSpace(raw) != raw {
+		return refuse("surrounding whitespace")
+	}
+	o, err := netrule.CheckOrigin(raw)
+	if err != nil {
+		return refuse(err.Error())
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (!strings.EqualFold(u.Scheme, "https") && o != configured) {
+		return refuse("must use https")
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawPath != "" {
+		return refuse("must be an origin without a path")
+	}
+	return o, nil
+}
+
+// InferenceBaseURL returns the base a caller sends inference to: in ChatGPT
+// opt-in mode with workspace routing, the routed workspace origin with the
+// configured base's path ("https://routed.example/backend-api"); otherwise
+// the configured ChatGPT backend base. In ChatGPT opt-in mode the first call
+// makes the run's discovery (GET {chatgpt_base}/wham/accounts/check with the
+// ChatGPT Bearer token and ChatGPT-Account-ID); an error wraps
+// [ErrRoutingUnavailable].
+//
+// Trust: the routed origin receives replayable AgentAssertion headers on
+// inference, so it is taken only from the configured first-party origin's
+// answer (over https; plain http only to a loopback host, the module's
+// origin rule), must itself be https, and never receives the Bearer token
+// or any non-inference request's credential. Requests to the routed origin
+// are not followed through redirects by the registration client; callers
+// should not follow them either.
+func (a *RunAuth) InferenceBaseURL(ctx context.Context) (string, error) {
+	if !a.usable() {
+		return "", errUnusable
+	}
+	r := a.run
+	o, _, err := r.routing(ctx)
+	if err != nil {
+		return "", err
+	}
+	if o == "" {
+		return r.baseURL(), nil
+	}
+	return o + r.basePath, nil
+}
+
+// sameOriginString reports whether u goes to origin (canonical form).
+func sameOriginString(u *url.URL, origin string) bool { return netrule.SameOrigin(u, origin) }
