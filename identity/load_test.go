@@ -527,7 +527,11 @@ func writeMember(t *testing.T, home, name string, value any) {
 	m[name] = value
 	data, err := json.MarshalIndent(m, "", "  ")
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(home, "auth.json"), data, 0o600))
+	// Atomically, as the Codex CLI writes it: a reader never sees a
+	// half-written file.
+	tmp := filepath.Join(home, ".auth.json.test-tmp")
+	require.NoError(t, os.WriteFile(tmp, data, 0o600))
+	require.NoError(t, os.Rename(tmp, filepath.Join(home, "auth.json")))
 }
 
 func TestLoadProvisioningNeverOverwritesAnotherWriter(t *testing.T) {
