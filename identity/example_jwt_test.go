@@ -39,7 +39,7 @@ func ExampleJWTVerifier_Verify() {
 	}
 	fmt.Println("runtime:", claims.AgentRuntimeID)
 	fmt.Println("account:", claims.AccountID)
-	fmt.Println("key hidden when printed:", !strings.Contains(fmt.Sprint(claims), claims.AgentPrivateKey))
+	fmt.Println("key hidden when printed:", !strings.Contains(fmt.Sprint(claims), claims.AgentPrivateKey.Reveal()))
 
 	_, err = v.Verify(context.Background(), "at-1234")
 	fmt.Println(err)

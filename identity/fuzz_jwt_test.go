@@ -139,7 +139,7 @@ func FuzzJWTVerify(f *testing.F) {
 		if c.ExpiresAt == nil || !c.ExpiresAt.Add(DefaultJWTLeeway).After(t0) {
 			t.Fatal("accepted an expired token")
 		}
-		if !jwtRuntimeIDValid(c.AgentRuntimeID) || c.AgentPrivateKey == "" {
+		if !jwtRuntimeIDValid(c.AgentRuntimeID) || c.AgentPrivateKey.IsZero() {
 			t.Fatal("accepted bad agent claims")
 		}
 	})

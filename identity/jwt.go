@@ -5,14 +5,12 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/jose"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
@@ -79,11 +77,11 @@ func fromJOSE(err error) error {
 
 // Claims are the claims of an Agent Identity JWT (spec §6).
 //
-// AgentPrivateKey is a secret: String, GoString, Format and LogValue never
-// show it, whatever the verb or flag. Encoding Claims with encoding/json does
-// include it; the caller owns that choice. Note that golang-jwt encodes a
-// one-element Audience as an array by default, while Agent Identity JWTs
-// carry "aud" as a single string.
+// AgentPrivateKey is a Secret, so Claims print and log it redacted, as a
+// value, a pointer or inside other values, and encoding/json writes
+// "[REDACTED]" for it. Note that golang-jwt encodes a one-element Audience as
+// an array by default, while Agent Identity JWTs carry "aud" as a single
+// string.
 type Claims struct {
 	// RegisteredClaims holds iss, sub, aud, exp, nbf, iat and jti. A verified
 	// token has exactly one Audience.
@@ -92,8 +90,8 @@ type Claims struct {
 	// AgentRuntimeID is the agent_runtime_id claim.
 	AgentRuntimeID string `json:"agent_runtime_id"`
 	// AgentPrivateKey is the agent_private_key claim: the agent's Ed25519
-	// key as PKCS #8 DER in standard base64. Secret.
-	AgentPrivateKey string `json:"agent_private_key"`
+	// key as PKCS #8 DER in standard base64.
+	AgentPrivateKey Secret `json:"agent_private_key"`
 	// AccountID is the account_id claim, sent as ChatGPT-Account-ID.
 	AccountID string `json:"account_id"`
 	// ChatGPTUserID is the chatgpt_user_id claim.
@@ -104,66 +102,6 @@ type Claims struct {
 	PlanType string `json:"plan_type"`
 	// FedRAMP is the chatgpt_account_is_fedramp claim.
 	FedRAMP bool `json:"chatgpt_account_is_fedramp"`
-}
-
-const redacted = "[REDACTED]"
-
-// String describes the claims without the agent private key.
-func (c Claims) String() string {
-	var b strings.Builder
-	b.WriteString("identity.Claims{")
-	fmt.Fprintf(&b, "iss=%q aud=%q", c.Issuer, strings.Join(c.Audience, ","))
-	if c.ExpiresAt != nil {
-		fmt.Fprintf(&b, " exp=%s", c.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	fmt.Fprintf(&b, " agent_runtime_id=%q account_id=%q chatgpt_user_id=%q", c.AgentRuntimeID, c.AccountID, c.ChatGPTUserID)
-	if c.Email != "" {
-		fmt.Fprintf(&b, " email=%q", c.Email)
-	}
-	fmt.Fprintf(&b, " plan_type=%q fedramp=%t", c.PlanType, c.FedRAMP)
-	if c.AgentPrivateKey != "" {
-		b.WriteString(" agent_private_key=" + redacted)
-	}
-	b.WriteString("}")
-	return b.String()
-}
-
-// GoString is like String, for the %#v verb; it never shows the agent
-// private key.
-func (c Claims) GoString() string {
-	key := `""`
-	if c.AgentPrivateKey != "" {
-		key = redacted
-	}
-	return fmt.Sprintf("identity.Claims{RegisteredClaims:%#v, AgentRuntimeID:%q, AgentPrivateKey:%s, AccountID:%q, ChatGPTUserID:%q, Email:%q, PlanType:%q, FedRAMP:%t}",
-		c.RegisteredClaims, c.AgentRuntimeID, key, c.AccountID, c.ChatGPTUserID, c.Email, c.PlanType, c.FedRAMP)
-}
-
-// Format implements fmt.Formatter so that every verb and flag (%v, %+v, %#v,
-// %s, %q, %x …) prints the redacted form.
-func (c Claims) Format(f fmt.State, verb rune) {
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		_, _ = fmt.Fprint(f, c.GoString())
-	case verb == 'q':
-		_, _ = fmt.Fprint(f, strconv.Quote(c.String()))
-	default:
-		_, _ = fmt.Fprint(f, c.String())
-	}
-}
-
-// LogValue implements slog.LogValuer; the agent private key is redacted.
-func (c Claims) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("iss", c.Issuer),
-		slog.String("aud", strings.Join(c.Audience, ",")),
-		slog.String("agent_runtime_id", c.AgentRuntimeID),
-		slog.String("account_id", c.AccountID),
-		slog.String("chatgpt_user_id", c.ChatGPTUserID),
-		slog.String("plan_type", c.PlanType),
-		slog.Bool("fedramp", c.FedRAMP),
-		slog.String("agent_private_key", redacted),
-	)
 }
 
 // DecodeJWTUnverified decodes the claims of an Agent Identity JWT WITHOUT
@@ -234,7 +172,7 @@ func claimsFromJOSE(c *jose.AgentClaims) *Claims {
 	return &Claims{
 		RegisteredClaims: c.RegisteredClaims,
 		AgentRuntimeID:   c.AgentRuntimeID,
-		AgentPrivateKey:  c.AgentPrivateKey,
+		AgentPrivateKey:  codexhome.NewSecret(c.AgentPrivateKey),
 		AccountID:        c.AccountID,
 		ChatGPTUserID:    c.ChatGPTUserID,
 		Email:            c.Email,

@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
 
@@ -162,7 +163,7 @@ func TestVerifyValid(t *testing.T) {
 	assert.Equal(t, DefaultJWTIssuer, c.Issuer)
 	assert.Equal(t, jwt.ClaimStrings{DefaultJWTAudience}, c.Audience)
 	assert.Equal(t, "agent-runtime-test-1", c.AgentRuntimeID)
-	assert.Equal(t, jwttest.AgentPrivateKeyPKCS8(), c.AgentPrivateKey)
+	assert.Equal(t, jwttest.AgentPrivateKeyPKCS8(), c.AgentPrivateKey.Reveal())
 	assert.Equal(t, "account-test-1", c.AccountID)
 	assert.Equal(t, "user-test-1", c.ChatGPTUserID)
 	assert.Equal(t, "agent@example.com", c.Email)
@@ -534,20 +535,20 @@ func TestClaimsNeverShowPrivateKey(t *testing.T) {
 	c := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: DefaultJWTIssuer, Audience: jwt.ClaimStrings{DefaultJWTAudience}, ExpiresAt: jwt.NewNumericDate(t0)},
 		AgentRuntimeID:   "agent-1",
-		AgentPrivateKey:  "SECRET-PKCS8-KEY-MATERIAL",
+		AgentPrivateKey:  codexhome.NewSecret("SECRET-PKCS8-KEY-MATERIAL"),
 		AccountID:        "acc-1",
 		Email:            "a@example.com",
 	}
 	var logBuf strings.Builder
 	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("claims", "c", c, "p", &c)
+	type hidden struct{ c Claims }
+	var jsonBuf strings.Builder
+	require.NoError(t, json.NewEncoder(&jsonBuf).Encode(c))
 	outputs := map[string]string{
-		"String":  c.String(),
+		"json":    jsonBuf.String(),
 		"%v":      fmt.Sprintf("%v", c),
 		"%+v":     fmt.Sprintf("%+v", c),
 		"%#v":     fmt.Sprintf("%#v", c),
-		"%s":      fmt.Sprintf("%s", c),
-		"%q":      fmt.Sprintf("%q", c),
-		"%x":      fmt.Sprintf("%x", c),
 		"%v ptr":  fmt.Sprintf("%v", &c),
 		"%+v ptr": fmt.Sprintf("%+v", &c),
 		"%#v ptr": fmt.Sprintf("%#v", &c),
@@ -556,14 +557,18 @@ func TestClaimsNeverShowPrivateKey(t *testing.T) {
 		"slog":    logBuf.String(),
 		"error":   fmt.Errorf("wrapped: %v", c).Error(),
 	}
+	for _, verb := range []string{"%s", "%q", "%x", "%X", "%d", "%v", "%+v", "%#v"} {
+		for name, v := range map[string]any{"value": c, "pointer": &c, "unexported field": hidden{c}, "slice": []Claims{c}} {
+			outputs[verb+" "+name] = fmt.Sprintf(verb, v)
+		}
+	}
 	for name, out := range outputs {
 		t.Run(name, func(t *testing.T) {
 			assert.NotContains(t, out, "SECRET")
-			assert.Contains(t, out, "agent-1")
+			assert.NotContains(t, out, fmt.Sprintf("%x", "SECRET"))
 		})
 	}
-	assert.Contains(t, c.String(), redacted)
-	assert.Contains(t, fmt.Sprintf("%#v", c), "AgentPrivateKey:"+redacted)
+	assert.Contains(t, fmt.Sprintf("%+v", c), "AgentPrivateKey:[REDACTED]")
 }
 
 func TestJWTRuntimeIDValid(t *testing.T) {

@@ -205,7 +205,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Claims, error)
 		return nil, invalidJWT(nil, "claim \"agent_runtime_id\" is missing")
 	case !jwtRuntimeIDValid(c.AgentRuntimeID):
 		return nil, invalidJWT(ErrInvalidRuntimeID, "claim \"agent_runtime_id\" is not a valid runtime id")
-	case c.AgentPrivateKey == "":
+	case c.AgentPrivateKey.IsZero():
 		return nil, invalidJWT(nil, "claim \"agent_private_key\" is missing or empty")
 	case c.AccountID == "":
 		return nil, invalidJWT(nil, "claim \"account_id\" is missing or empty")

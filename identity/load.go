@@ -205,7 +205,7 @@ func (l *loader) fromJWT(ctx context.Context, token, where string) (*RunAuth, er
 	if err != nil {
 		return nil, fmt.Errorf("identity: %s: %w", where, err)
 	}
-	s, err := NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey)
+	s, err := NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("identity: %s: agent key: %w", where, err)
 	}

@@ -45,7 +45,7 @@ func redactClaims(c *identity.Claims) claimsJSON {
 	default:
 		out.Audience = []string(c.Audience)
 	}
-	if c.AgentPrivateKey != "" {
+	if !c.AgentPrivateKey.IsZero() {
 		out.AgentPrivateKey = redacted
 	}
 	return out

@@ -55,7 +55,7 @@ func mintJWT(t *testing.T, srv *identitytest.Server, o identitytest.JWTOptions) 
 	addSecret(t, "agent JWT signature", tok[strings.LastIndexByte(tok, '.')+1:])
 	claims, err := identity.DecodeJWTUnverified(tok)
 	require.NoError(t, err)
-	addSecret(t, "agent JWT private key claim", claims.AgentPrivateKey)
+	addSecret(t, "agent JWT private key claim", claims.AgentPrivateKey.Reveal())
 	return tok, claims
 }
 

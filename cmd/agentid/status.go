@@ -201,7 +201,7 @@ func collectStatus(c *cli, dir string) *statusReport {
 		} else {
 			a.AgentRuntimeID, a.AccountID, a.ChatGPTUserID = claims.AgentRuntimeID, claims.AccountID, claims.ChatGPTUserID
 			a.PlanType, a.FedRAMP = claims.PlanType, claims.FedRAMP
-			a.PrivateKey = presence(claims.AgentPrivateKey != "")
+			a.PrivateKey = presence(!claims.AgentPrivateKey.IsZero())
 		}
 		rep.AgentIdentity = a
 	} else if rec := af.AgentIdentityRecord(); rec != nil {

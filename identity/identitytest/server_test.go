@@ -257,7 +257,7 @@ func TestMintAgentJWT(t *testing.T) {
 	assert.Equal(t, 1, srv.AgentsRegistered())
 
 	// The minted agent works end to end.
-	s, err := identity.NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey)
+	s, err := identity.NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey.Reveal())
 	require.NoError(t, err)
 	task, err := (&identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}).RegisterTask(ctx, s)
 	require.NoError(t, err)

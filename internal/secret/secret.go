@@ -10,6 +10,8 @@
 package secret
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -117,3 +119,25 @@ func (b Box[T]) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
 
 // MarshalJSON returns "[REDACTED]" as a JSON string.
 func (b Box[T]) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
+
+// UnmarshalJSON reads a JSON string (or null, the empty secret) into v, so a
+// struct with a Value field can be decoded from JSON. Errors never quote the
+// input.
+func (v *Value) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		*v = Value{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return errors.New("secret: want a JSON string")
+	}
+	*v = New(s)
+	return nil
+}
+
+// UnmarshalText sets v to text.
+func (v *Value) UnmarshalText(text []byte) error {
+	*v = New(string(text))
+	return nil
+}

@@ -97,3 +97,30 @@ func TestReveal(t *testing.T) {
 	assert.Equal(t, "y", b.Get().Name, "copies share the boxed value")
 	assert.Nil(t, Box[payload]{}.Get())
 }
+
+func TestUnmarshal(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		err            bool
+	}{
+		{"string", `"sk-abc"`, "sk-abc", false},
+		{"escaped", `"a\"b"`, `a"b`, false},
+		{"null", `null`, "", false},
+		{"number", `12345678`, "", true},
+		{"object", `{"k":"sk-in-object"}`, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v struct{ K Value }
+			err := json.Unmarshal([]byte(`{"K":`+tt.in+`}`), &v)
+			if tt.err {
+				require.Error(t, err)
+				assert.NotContains(t, err.Error(), "sk-in-object")
+				assert.NotContains(t, err.Error(), "12345678")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, v.K.Reveal())
+		})
+	}
+}
