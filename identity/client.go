@@ -42,12 +42,6 @@ const (
 	endpointAgent = "agent registration"
 )
 
-// ErrInvalidRegistrationResponse means the AuthAPI answered a registration
-// with a 2xx status but a body that is not what spec §4 or §5 describes:
-// not one strict JSON object, larger than 1 MiB, or without a usable task id
-// or runtime id. Such an answer is not retried.
-var ErrInvalidRegistrationResponse = errors.New("identity: invalid registration response")
-
 // Client registers agents and tasks with the AuthAPI (spec §4, §5).
 //
 // The zero value is not usable: set Environment (a resolved

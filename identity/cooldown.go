@@ -2,7 +2,6 @@ package identity
 
 import (
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 )
@@ -13,28 +12,6 @@ const bootstrapCooldownPeriod = time.Hour
 // maxCooldownEntries bounds the memory of failures; beyond it the oldest
 // expire first.
 const maxCooldownEntries = 1024
-
-// CachedBootstrapError is returned instead of trying again when an agent
-// identity bootstrap for the same ChatGPT account and AuthAPI base failed
-// with ErrBootstrapUnavailable less than an hour ago. It unwraps to the
-// original error, so errors.Is(err, ErrBootstrapUnavailable) still holds.
-type CachedBootstrapError struct {
-	// Since is when the remembered failure happened.
-	Since time.Time
-	// RetryAfter is when a new attempt will be made.
-	RetryAfter time.Time
-	// Err is the original failure.
-	Err error
-}
-
-// Error says that the failure is a cached one and when it will be retried.
-func (e *CachedBootstrapError) Error() string {
-	return fmt.Sprintf("identity: agent identity bootstrap failed at %s (cached, retry after %s): %v",
-		e.Since.UTC().Format(time.RFC3339), e.RetryAfter.UTC().Format(time.RFC3339), e.Err)
-}
-
-// Unwrap returns the original failure.
-func (e *CachedBootstrapError) Unwrap() error { return e.Err }
 
 // cooldownKey names one bootstrap target.
 type cooldownKey struct {

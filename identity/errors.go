@@ -3,6 +3,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/agentidentity/agentidentity/identity/codexhome"
@@ -112,3 +113,114 @@ func truncateUTF8(s string, n int) string {
 	}
 	return s[:i]
 }
+
+// ErrInvalidRegistrationResponse means the AuthAPI answered a registration
+// with a 2xx status but a body that is not what spec §4 or §5 describes:
+// not one strict JSON object, larger than 1 MiB, or without a usable task id
+// or runtime id. Such an answer is not retried.
+var ErrInvalidRegistrationResponse = errors.New("identity: invalid registration response")
+
+// ErrInvalidJWTVerifier means a [JWTVerifier] is configured in a way it
+// refuses (a leeway over [MaxJWTLeeway], a JWKS URL that is not https outside
+// loopback, …). Every Verify call of that verifier fails with it.
+var ErrInvalidJWTVerifier = errors.New("identity: invalid JWTVerifier configuration")
+
+// ErrJWKSNotCached means [JWTVerifier.Keyfunc] was asked for a key before
+// the JWKS was fetched, or after the cached copy grew older than
+// JWKSCacheTTL: call [JWTVerifier.Warm] (or Verify) first.
+var ErrJWKSNotCached = errors.New("identity: the JWKS is not cached; call JWTVerifier.Warm or Verify before using Keyfunc")
+
+// ErrLoginChanged is returned by [Load] when the ChatGPT login in auth.json
+// changed or disappeared while an identity was being provisioned for it.
+// Nothing is saved: an identity is never stored for a login that is gone.
+var ErrLoginChanged = errors.New("identity: the ChatGPT login in auth.json changed during provisioning; nothing was saved, load again")
+
+// ErrRoutingUnavailable is wrapped by the error [RunAuth.InferenceBaseURL]
+// and inference requests through [RunAuth.Transport] return in ChatGPT
+// opt-in mode when workspace routing discovery failed: the answer was a 401
+// or 403, malformed, or named a workspace origin that may not receive
+// credentials. Nothing is sent to inference then (the Codex CLI never
+// reaches inference after a failed discovery either). Discovery is tried
+// again on a later call, after a back-off (1 s doubling to 5 min).
+var ErrRoutingUnavailable = errors.New("identity: workspace routing discovery failed")
+
+// ErrSessionEnded is returned for requests made through the handle of a
+// session after [RunAuth.EndSession].
+var ErrSessionEnded = errors.New("identity: the session has ended")
+
+// TaskBackoffError is returned by [RunAuth.TaskID] while a failed task
+// registration is in its back-off: no request is made until RetryAt. It
+// unwraps to the failure, so errors.Is(err, ErrBootstrapUnavailable) holds
+// when the backend was unavailable.
+type TaskBackoffError struct {
+	RetryAt time.Time
+	Err     error
+}
+
+// Error implements error.
+func (e *TaskBackoffError) Error() string {
+	return fmt.Sprintf("identity: task registration failed recently; next try after %s: %v",
+		e.RetryAt.UTC().Format(time.RFC3339), e.Err)
+}
+
+// Unwrap returns the failure being backed off from.
+func (e *TaskBackoffError) Unwrap() error { return e.Err }
+
+// CachedBootstrapError is returned instead of trying again when an agent
+// identity bootstrap for the same ChatGPT account and AuthAPI base failed
+// with ErrBootstrapUnavailable less than an hour ago. It unwraps to the
+// original error, so errors.Is(err, ErrBootstrapUnavailable) still holds.
+type CachedBootstrapError struct {
+	// Since is when the remembered failure happened.
+	Since time.Time
+	// RetryAfter is when a new attempt will be made.
+	RetryAfter time.Time
+	// Err is the original failure.
+	Err error
+}
+
+// Error says that the failure is a cached one and when it will be retried.
+func (e *CachedBootstrapError) Error() string {
+	return fmt.Sprintf("identity: agent identity bootstrap failed at %s (cached, retry after %s): %v",
+		e.Since.UTC().Format(time.RFC3339), e.RetryAfter.UTC().Format(time.RFC3339), e.Err)
+}
+
+// Unwrap returns the original failure.
+func (e *CachedBootstrapError) Unwrap() error { return e.Err }
+
+// JWKSError means the JWKS could not be fetched or parsed. The token being
+// verified was not judged; a later attempt may succeed.
+type JWKSError struct {
+	// URL is the JWKS URL with any user information, query and fragment
+	// redacted.
+	URL string
+	// StatusCode is the HTTP status when the server answered with one other
+	// than 200 (a redirect is never followed); 0 otherwise.
+	StatusCode int
+	// Err is the cause: a transport error, limitio.ErrTooLarge wrapped for a
+	// body over MaxJWKSSize, or a description of a malformed document.
+	Err error
+}
+
+// Error implements error.
+func (e *JWKSError) Error() string {
+	if e.StatusCode != 0 {
+		return fmt.Sprintf("identity: fetching JWKS from %s: HTTP %d", e.URL, e.StatusCode)
+	}
+	return fmt.Sprintf("identity: fetching JWKS from %s: %v", e.URL, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *JWKSError) Unwrap() error { return e.Err }
+
+var (
+	// ErrPersonalAccessToken means the token starts with "at-": it is a
+	// personal access token, which is sent as a bearer token and is not an
+	// Agent Identity JWT.
+	ErrPersonalAccessToken = errors.New("identity: personal access token, not an Agent Identity JWT")
+
+	// ErrChatGPTAccessToken means the token looks like a ChatGPT OAuth access
+	// token (no agent_runtime_id; ChatGPT auth claims or issuer
+	// https://auth.openai.com) rather than an Agent Identity JWT.
+	ErrChatGPTAccessToken = errors.New("identity: ChatGPT access token, not an Agent Identity JWT")
+)

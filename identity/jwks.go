@@ -37,31 +37,6 @@ const (
 	maxRSAExp  = 1<<31 - 1
 )
 
-// JWKSError means the JWKS could not be fetched or parsed. The token being
-// verified was not judged; a later attempt may succeed.
-type JWKSError struct {
-	// URL is the JWKS URL with any user information, query and fragment
-	// redacted.
-	URL string
-	// StatusCode is the HTTP status when the server answered with one other
-	// than 200 (a redirect is never followed); 0 otherwise.
-	StatusCode int
-	// Err is the cause: a transport error, limitio.ErrTooLarge wrapped for a
-	// body over MaxJWKSSize, or a description of a malformed document.
-	Err error
-}
-
-// Error implements error.
-func (e *JWKSError) Error() string {
-	if e.StatusCode != 0 {
-		return fmt.Sprintf("identity: fetching JWKS from %s: HTTP %d", e.URL, e.StatusCode)
-	}
-	return fmt.Sprintf("identity: fetching JWKS from %s: %v", e.URL, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *JWKSError) Unwrap() error { return e.Err }
-
 // configError is a JWTVerifier configuration error; it wraps
 // ErrInvalidJWTVerifier and, for URLs, ErrInvalidURL.
 type configError struct {

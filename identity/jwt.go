@@ -21,17 +21,6 @@ const MaxJWTSize = 64 << 10
 
 // Errors for tokens that are not Agent Identity JWTs at all. Errors wrapping
 // them also wrap [ErrInvalidJWT].
-var (
-	// ErrPersonalAccessToken means the token starts with "at-": it is a
-	// personal access token, which is sent as a bearer token and is not an
-	// Agent Identity JWT.
-	ErrPersonalAccessToken = errors.New("identity: personal access token, not an Agent Identity JWT")
-
-	// ErrChatGPTAccessToken means the token looks like a ChatGPT OAuth access
-	// token (no agent_runtime_id; ChatGPT auth claims or issuer
-	// https://auth.openai.com) rather than an Agent Identity JWT.
-	ErrChatGPTAccessToken = errors.New("identity: ChatGPT access token, not an Agent Identity JWT")
-)
 
 // chatGPTLoginIssuer is the issuer of the ChatGPT login's tokens, by which a
 // ChatGPT access token is recognised.

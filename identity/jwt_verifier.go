@@ -28,16 +28,6 @@ const (
 	MaxJWTLeeway = 60 * time.Second
 )
 
-// ErrInvalidJWTVerifier means a [JWTVerifier] is configured in a way it
-// refuses (a leeway over [MaxJWTLeeway], a JWKS URL that is not https outside
-// loopback, …). Every Verify call of that verifier fails with it.
-var ErrInvalidJWTVerifier = errors.New("identity: invalid JWTVerifier configuration")
-
-// ErrJWKSNotCached means [JWTVerifier.Keyfunc] was asked for a key before
-// the JWKS was fetched, or after the cached copy grew older than
-// JWKSCacheTTL: call [JWTVerifier.Warm] (or Verify) first.
-var ErrJWKSNotCached = errors.New("identity: the JWKS is not cached; call JWTVerifier.Warm or Verify before using Keyfunc")
-
 // JWTVerifier verifies Agent Identity JWTs (spec §6) against a JWKS.
 // Tokens are parsed and validated by github.com/golang-jwt/jwt/v5 after a
 // strict pre-pass that refuses what golang-jwt would let through (see "What

@@ -25,11 +25,6 @@ const (
 	DefaultRunningLocation = "local"
 )
 
-// ErrLoginChanged is returned by [Load] when the ChatGPT login in auth.json
-// changed or disappeared while an identity was being provisioned for it.
-// Nothing is saved: an identity is never stored for a login that is gone.
-var ErrLoginChanged = errors.New("identity: the ChatGPT login in auth.json changed during provisioning; nothing was saved, load again")
-
 // LoadOptions configures [Load]. The zero value loads from $CODEX_HOME (or
 // ~/.codex) with the policy of its config.toml.
 type LoadOptions struct {

@@ -3,7 +3,6 @@ package identity
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,15 +14,6 @@ import (
 	"github.com/agentidentity/agentidentity/internal/netrule"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
-
-// ErrRoutingUnavailable is wrapped by the error [RunAuth.InferenceBaseURL]
-// and inference requests through [RunAuth.Transport] return in ChatGPT
-// opt-in mode when workspace routing discovery failed: the answer was a 401
-// or 403, malformed, or named a workspace origin that may not receive
-// credentials. Nothing is sent to inference then (the Codex CLI never
-// reaches inference after a failed discovery either). Discovery is tried
-// again on a later call, after a back-off (1 s doubling to 5 min).
-var ErrRoutingUnavailable = errors.New("identity: workspace routing discovery failed")
 
 const (
 	// maxRoutingBody bounds the accounts/check answer.

@@ -458,10 +458,6 @@ func (a *RunAuth) usable() bool { return a != nil && a.run != nil && a.slot != n
 // errUnusable is returned by a nil or zero RunAuth.
 var errUnusable = fmt.Errorf("%w: this RunAuth was not made by NewRunAuth or Load", ErrNoAgentIdentity)
 
-// ErrSessionEnded is returned for requests made through the handle of a
-// session after [RunAuth.EndSession].
-var ErrSessionEnded = errors.New("identity: the session has ended")
-
 // TaskID returns the backend-owned task of this handle's run or session,
 // registering it on first use. However many goroutines ask at once, one
 // registration is made; they all get its result. A caller whose ctx ends
@@ -569,24 +565,6 @@ func (r *runState) register(ctx context.Context, slot *taskSlot, f *taskFlight) 
 		}
 	}
 }
-
-// TaskBackoffError is returned by [RunAuth.TaskID] while a failed task
-// registration is in its back-off: no request is made until RetryAt. It
-// unwraps to the failure, so errors.Is(err, ErrBootstrapUnavailable) holds
-// when the backend was unavailable.
-type TaskBackoffError struct {
-	RetryAt time.Time
-	Err     error
-}
-
-// Error implements error.
-func (e *TaskBackoffError) Error() string {
-	return fmt.Sprintf("identity: task registration failed recently; next try after %s: %v",
-		e.RetryAt.UTC().Format(time.RFC3339), e.Err)
-}
-
-// Unwrap returns the failure being backed off from.
-func (e *TaskBackoffError) Unwrap() error { return e.Err }
 
 // AuthorizationHeader returns the value of the Authorization header for a
 // first-party request made now: a fresh AgentAssertion for this handle's
