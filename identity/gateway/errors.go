@@ -70,3 +70,6 @@ var (
 	// answers 503.
 	ErrKeysUnavailable = errors.New("gateway: agent lookup failed")
 )
+
+// ErrInvalidKeysFile is wrapped by every refusal of a keys file's content.
+var ErrInvalidKeysFile = errors.New("gateway: invalid keys file")

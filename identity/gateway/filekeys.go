@@ -20,9 +20,6 @@ import (
 // bytes.
 const MaxKeysFileSize = 4 << 20
 
-// ErrInvalidKeysFile is wrapped by every refusal of a keys file's content.
-var ErrInvalidKeysFile = errors.New("gateway: invalid keys file")
-
 // keysCheckInterval is how often FileKeys looks at the file.
 const keysCheckInterval = time.Second
 
