@@ -14,9 +14,13 @@
 //	agentid COMMAND [flags] [arguments]
 //	agentid help [COMMAND]
 //
-// Flags may be written -flag or --flag, before the arguments. Every command
-// has -h, which prints its usage on standard error and exits 0. "agentid" alone
-// prints the command list and exits 2; "agentid help" prints it and exits 0.
+// Flags may be written -flag or --flag, before or after the arguments; "--"
+// ends the flags. Every command has -h, which prints its usage on standard
+// output and exits 0, as "agentid help COMMAND" does. "agentid" alone prints
+// the command list on standard error and exits 2; "agentid help" prints it on
+// standard output and exits 0. An unknown command gets one line pointing at
+// "agentid help". "agentid version" (or --version) prints the version from
+// the build information.
 //
 // # Exit codes
 //
@@ -97,9 +101,10 @@
 // or, without --runtime-id, the identity $CODEX_HOME (or --codex-home) holds,
 // found as identity.Load finds it. The task is not saved.
 //
-// jwt decode [--token-file FILE | --token-stdin]: prints the claims of an
-// Agent Identity JWT WITHOUT verifying it, as
+// jwt decode --insecure [--token-file FILE | --token-stdin]: prints the
+// claims of an Agent Identity JWT WITHOUT verifying it, as
 // {"verified":false,"warning":…,"claims":{…}}, and says so on standard error.
+// --insecure is required, since nothing is verified.
 //
 // jwt verify [--token-file FILE | --token-stdin] [--chatgpt-base-url URL]
 // [--jwks-url URL] [--issuer ISS] [--audience AUD]: verifies the token against
@@ -116,9 +121,22 @@
 // present, and which variables are set; secrets only as present, absent or
 // "<redacted>". No network request. Exits 1 if a file cannot be parsed.
 //
-// serve [--addr 127.0.0.1:0] [--codex-home DIR]: runs the fake backend in the
-// foreground on a free loopback port (the only address supported), prints
-// "export NAME=value" lines for the two override variables (and CODEX_HOME
-// when DIR is given: DIR then gets a minted ChatGPT login and the opt-in),
-// and blocks until SIGINT or SIGTERM, then exits 0.
+// serve [--addr 127.0.0.1:0] [--codex-home DIR] [--tls]: runs the fake
+// backend in the foreground on a loopback port (the only addresses
+// supported), prints the override variables (and CODEX_HOME when DIR is
+// given: DIR then gets a minted ChatGPT login, the opt-in and a config.toml a
+// real Codex CLI accepts with --strict-config), one line per request on
+// standard error (method, path, auth scheme, verdict; never a credential),
+// and blocks until SIGINT or SIGTERM, then exits 0. With --tls it serves
+// https with a CA made for the run, writes only the CA certificate to a file
+// and prints the trust variables scoped to the Codex command line.
+//
+// gateway --keys FILE --upstream URL [--listen 127.0.0.1:PORT]
+// [--tls-cert F --tls-key F]: a verifying reverse proxy: requests whose
+// AgentAssertion verifies against the agents of FILE (JSON lines) are
+// forwarded with X-Agent-Runtime-Id and X-Agent-Task-Id set (incoming copies
+// removed) and, by default, without Authorization and ChatGPT-Account-ID;
+// others get 401 or 403 and never reach the upstream.
+//
+// version: the version of the binary, from its build information.
 package main
