@@ -9,8 +9,8 @@ import (
 )
 
 // TestDependencies: the Codex CLI's files are read without the client side
-// (package identity), the verifying side or anything that talks to the
-// network for agent identity; `go list -deps` proves it.
+// (package identity), the verifying side (identity/gateway) or the fake
+// backend; `go list -deps` proves it.
 func TestDependencies(t *testing.T) {
 	_, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command is needed to list dependencies")
