@@ -45,7 +45,11 @@ func (s *Signer) AuthorizationHeaderFormat(taskID string, at time.Time, f Payloa
 
 // sign is the Signer's wire.SignFunc.
 func (s *Signer) sign(sig, msg []byte) error {
-	copy(sig, ed25519.Sign(s.key.Get().priv, msg))
+	k := s.key.Get()
+	if k.ext != nil {
+		return s.signExternal(k.ext, sig, msg)
+	}
+	copy(sig, ed25519.Sign(k.priv, msg))
 	return nil
 }
 

@@ -1,7 +1,10 @@
 package identity
 
 import (
+	"crypto"
 	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
 	"fmt"
 
 	"github.com/agentidentity/agentidentity/internal/secret"
@@ -26,10 +29,90 @@ type Signer struct {
 	key secret.Box[signerKey]
 }
 
-// signerKey is the private part of a Signer.
+// signerKey is the private part of a Signer: either priv (and the X25519
+// key derived from its seed) or ext, a key held elsewhere.
 type signerKey struct {
 	priv       ed25519.PrivateKey
 	x25519Priv [32]byte
+	ext        crypto.Signer
+}
+
+// ErrKeySignFailed means the crypto.Signer behind a Signer made by
+// NewSignerFromCrypto failed: it returned an error (wrapped too, so
+// errors.Is also finds, say, ErrSSHAgentUnreachable), a signature that is not
+// 64 bytes, or one that does not verify under its public key. No header or
+// body is made from such a signature.
+var ErrKeySignFailed = errors.New("identity: the agent key's signer failed")
+
+// NewSignerFromCrypto makes a Signer for the agent runtime id agentRuntimeID
+// whose private key stays behind key, any crypto.Signer whose Public method
+// returns an ed25519.PublicKey: an ssh-agent ([NewSSHAgentKey]), a hardware
+// token, a cloud KMS. Headers and bodies are the same bytes a Signer from
+// NewSigner makes with the same key (Ed25519 is deterministic).
+//
+// Each signature is asked of key.Sign(rand.Reader, message, crypto.Hash(0))
+// (the message unhashed, as Ed25519 takes it) and checked before use: it must
+// be 64 bytes and verify under the public key, otherwise the call fails with
+// an error wrapping ErrKeySignFailed. key must be safe for concurrent use if
+// the Signer is shared; the Signer does not close it.
+//
+// Such a Signer has no private key seed, so it lacks what two things need:
+// [Signer.OpenTaskID] (sealed task ids are opened with the X25519 key derived
+// from the seed) fails with ErrSealedTaskIDNeedsSeed, and so does
+// [Client.RegisterTask] when the AuthAPI answers with a sealed task id
+// (encrypted_task_id, encryptedTaskId); plaintext answers (task_id, taskId)
+// work. Nor can it be written to auth.json, whose agent identity record holds
+// the private key: use it with [NewRunAuth] and a [Client], and register its
+// public key with [Client.RegisterAgent] (PublicKeySSH).
+//
+// Refused with an error wrapping ErrInvalidKey: a nil key, a public key of
+// another type, and a small-order public key. A runtime id outside the
+// allowlist of ValidateRuntimeID is refused with an error wrapping
+// ErrInvalidRuntimeID.
+func NewSignerFromCrypto(agentRuntimeID string, key crypto.Signer) (*Signer, error) {
+	if err := ValidateRuntimeID(agentRuntimeID); err != nil {
+		return nil, err
+	}
+	if key == nil {
+		return nil, fmt.Errorf("%w: the crypto.Signer is nil", ErrInvalidKey)
+	}
+	pub, ok := key.Public().(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: the crypto.Signer's public key is a %T, want an ed25519.PublicKey", ErrInvalidKey, key.Public())
+	}
+	if err := wire.CheckVerifyKey(pub); err != nil {
+		return nil, err
+	}
+	s := &Signer{
+		runtimeID: agentRuntimeID,
+		pub:       append(ed25519.PublicKey(nil), pub...),
+		key:       secret.NewBox(signerKey{ext: key}),
+	}
+	line, err := wire.MarshalPublicKeySSH(s.pub)
+	if err != nil {
+		return nil, err
+	}
+	s.sshLine = line
+	if s.x25519Pub, err = wire.X25519PublicFromEd25519(s.pub); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// signExternal signs msg with the crypto.Signer of s and checks the result.
+func (s *Signer) signExternal(ext crypto.Signer, sig, msg []byte) error {
+	out, err := ext.Sign(rand.Reader, msg, crypto.Hash(0))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrKeySignFailed, err)
+	}
+	if len(out) != ed25519.SignatureSize {
+		return fmt.Errorf("%w: it returned a signature of %d bytes, want %d", ErrKeySignFailed, len(out), ed25519.SignatureSize)
+	}
+	if !ed25519.Verify(s.pub, msg, out) {
+		return fmt.Errorf("%w: its signature does not verify under the agent public key; is it the right key?", ErrKeySignFailed)
+	}
+	copy(sig, out)
+	return nil
 }
 
 // NewSigner parses an agent private key (PKCS#8 DER in standard base64 with

@@ -11,6 +11,15 @@ import (
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
+// ErrSealedTaskIDNeedsSeed means a sealed task id (encrypted_task_id or
+// encryptedTaskId) reached a Signer made by NewSignerFromCrypto: opening it
+// needs the X25519 key derived from the private key seed, which a
+// crypto.Signer does not give out. Only plaintext answers (task_id, taskId)
+// work with such a key; use NewSigner with the PKCS#8 key where the AuthAPI
+// seals task ids. It wraps ErrInvalidTaskIDCiphertext.
+var ErrSealedTaskIDNeedsSeed = fmt.Errorf("%w: sealed task ids (encrypted_task_id, encryptedTaskId) need the agent private key seed, "+
+	"and a key behind a crypto.Signer gives none; only plaintext task_id or taskId answers work with it", ErrInvalidTaskIDCiphertext)
+
 // OpenTaskID decrypts an encrypted task id (spec §4): a libsodium sealed box
 // (crypto_box_seal) to the Signer's X25519 key, in canonical standard base64
 // with padding. It is safe for concurrent use.
@@ -22,9 +31,15 @@ import (
 // x/crypto alone does not), a box that does not open, and a plaintext that is
 // empty, invalid UTF-8 or holds ASCII control characters (the last two also
 // wrap ErrInvalidTaskID). Errors never quote the plaintext or the key.
+//
+// A Signer made by NewSignerFromCrypto has no seed, hence no X25519 private
+// key: it refuses every input with ErrSealedTaskIDNeedsSeed.
 func (s *Signer) OpenTaskID(encrypted string) (string, error) {
 	bad := func(what string) (string, error) {
 		return "", fmt.Errorf("%w: %s", ErrInvalidTaskIDCiphertext, what)
+	}
+	if s.key.Get().priv == nil {
+		return "", ErrSealedTaskIDNeedsSeed
 	}
 	if len(encrypted) > wire.MaxSealedTaskID {
 		return bad(fmt.Sprintf("it is longer than %d bytes", wire.MaxSealedTaskID))
