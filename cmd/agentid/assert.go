@@ -14,15 +14,14 @@ import (
 )
 
 func runAssert(c *cli, args []string) error {
-	fs := newFlagSet(c, "assert", "--runtime-id ID --key-file FILE --task-id ID [--timestamp RFC3339]", `
+	fs := newFlagSet(c, "assert", "--runtime-id ID (--key-file FILE | --ssh-agent-key 'ssh-ed25519 …') --task-id ID [--timestamp RFC3339]", `
 Print the value of the Authorization header ("AgentAssertion …") that signs a
 first-party request of the agent ID under the task ID, at the given time
 (default now, truncated to whole seconds).
 
-The private key (PKCS#8 base64, one line, one trailing newline allowed) is read
-from --key-file FILE ("-" for standard input) or else from $`+envPrivateKey+`.`)
+`+keySourceHelp)
 	runtimeID := fs.String("runtime-id", "", "agent runtime `ID` (required)")
-	keyFile := fs.String("key-file", "", "read the private key from `FILE` (\"-\": standard input)")
+	keys := addKeyFlags(fs)
 	taskID := fs.String("task-id", "", "backend-owned task `ID` (required)")
 	ts := fs.String("timestamp", "", "signing time, `RFC3339` (default now)")
 	if err := c.parse(fs, args, 0); err != nil {
@@ -42,10 +41,11 @@ from --key-file FILE ("-" for standard input) or else from $`+envPrivateKey+`.`)
 		}
 		at = t
 	}
-	signer, err := readSigner(c, *runtimeID, *keyFile)
+	signer, closeKey, err := readSigner(c, *runtimeID, keys)
 	if err != nil {
 		return err
 	}
+	defer closeKey()
 	h, err := signer.AuthorizationHeader(*taskID, at)
 	if err != nil {
 		return err
@@ -54,23 +54,51 @@ from --key-file FILE ("-" for standard input) or else from $`+envPrivateKey+`.`)
 	return err
 }
 
-// readSigner reads the private key from keyFile or $AGENTID_PRIVATE_KEY and
-// makes a Signer for runtimeID.
-func readSigner(c *cli, runtimeID, keyFile string) (*identity.Signer, error) {
+// keySourceHelp is the help text on where the agent key comes from.
+const keySourceHelp = `The private key (PKCS#8 base64, one line, one trailing newline allowed) is read
+from --key-file FILE ("-" for standard input) or else from $` + envPrivateKey + `.
+With --ssh-agent-key 'ssh-ed25519 …' the key stays in the ssh-agent at
+$` + envSSHAuthSock + ` instead, which signs for it (use an agent that holds only
+this key: whoever reaches its socket can sign with every key it holds). Such a
+key cannot open sealed task ids: only plaintext task_id and taskId answers work.`
+
+// readSigner makes a Signer for runtimeID from the key the flags name: the
+// private key from a file or $AGENTID_PRIVATE_KEY, or a key in the ssh-agent
+// at $SSH_AUTH_SOCK. The caller calls the returned func when done.
+func readSigner(c *cli, runtimeID string, k keyFlags) (*identity.Signer, func(), error) {
 	// The runtime id is checked first, so that its error is not blamed on
 	// the key.
 	if err := identity.ValidateRuntimeID(runtimeID); err != nil {
-		return nil, fmt.Errorf("--runtime-id: %w", err)
+		return nil, nil, fmt.Errorf("--runtime-id: %w", err)
 	}
-	key, from, err := secretSource{what: "agent private key", fileFlag: "--key-file", file: keyFile, envNames: []string{envPrivateKey}}.read(c)
+	if line := *k.sshAgentKey; line != "" {
+		if *k.file != "" || c.getenv(envPrivateKey) != "" {
+			return nil, nil, usagef("--ssh-agent-key excludes --key-file and $%s: give one source of the agent key", envPrivateKey)
+		}
+		sock := c.getenv(envSSHAuthSock)
+		if sock == "" {
+			return nil, nil, fmt.Errorf("--ssh-agent-key: $%s is not set: start an ssh-agent holding the key and export its socket", envSSHAuthSock)
+		}
+		key, err := identity.NewSSHAgentKey(sock, line, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--ssh-agent-key: %w", err)
+		}
+		s, err := identity.NewSignerFromCrypto(runtimeID, key)
+		if err != nil {
+			key.Close()
+			return nil, nil, fmt.Errorf("--ssh-agent-key: %w", err)
+		}
+		return s, func() { key.Close() }, nil
+	}
+	key, from, err := secretSource{what: "agent private key", fileFlag: "--key-file", file: *k.file, envNames: []string{envPrivateKey}}.read(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s, err := identity.NewSigner(runtimeID, key)
 	if err != nil {
-		return nil, fmt.Errorf("agent private key from %s: %w", from, err)
+		return nil, nil, fmt.Errorf("agent private key from %s: %w", from, err)
 	}
-	return s, nil
+	return s, func() {}, nil
 }
 
 // assertionJSON is what verify prints.

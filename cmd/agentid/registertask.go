@@ -9,13 +9,12 @@ import (
 )
 
 func runRegisterTask(c *cli, args []string) error {
-	fs := newFlagSet(c, "register-task", "[--authapi-base-url URL] --runtime-id ID --key-file FILE | [--codex-home DIR]", `
+	fs := newFlagSet(c, "register-task", "[--authapi-base-url URL] --runtime-id ID (--key-file FILE | --ssh-agent-key 'ssh-ed25519 …') | [--codex-home DIR]", `
 Register a new backend-owned task and print its id. The task is not saved.
 
-With --runtime-id, the agent is ID and its private key is read from --key-file
-FILE ("-" for standard input) or else from $`+envPrivateKey+`; the AuthAPI is
---authapi-base-url, or else the one --chatgpt-base-url resolves to (with the
-override variables).
+With --runtime-id, the agent is ID and the AuthAPI is --authapi-base-url, or
+else the one --chatgpt-base-url resolves to (with the override variables).
+`+keySourceHelp+`
 
 Without --runtime-id, the agent is the one $CODEX_HOME (or --codex-home) holds,
 found as Load finds it (a $`+identity.EnvAccessToken+` JWT, a stored JWT, or with
@@ -24,7 +23,7 @@ the AuthAPI is that of its configured environment.`)
 	authAPI := fs.String("authapi-base-url", "", "AuthAPI base `URL` (default: resolved from --chatgpt-base-url)")
 	base := fs.String("chatgpt-base-url", agentidentity.DefaultChatGPTBaseURL, "ChatGPT base `URL` the AuthAPI is resolved from")
 	runtimeID := fs.String("runtime-id", "", "agent runtime `ID`")
-	keyFile := fs.String("key-file", "", "read the private key from `FILE` (\"-\": standard input)")
+	keys := addKeyFlags(fs)
 	home := fs.String("codex-home", "", "the Codex home `DIR` (default $CODEX_HOME, else ~/.codex)")
 	timeout := fs.Duration("timeout", defaultNetTimeout, "give up after this long")
 	if err := c.parse(fs, args, 0); err != nil {
@@ -43,10 +42,11 @@ the AuthAPI is that of its configured environment.`)
 		if set["codex-home"] {
 			return usagef("register-task: --codex-home and --runtime-id exclude each other")
 		}
-		s, err := readSigner(c, *runtimeID, *keyFile)
+		s, closeKey, err := readSigner(c, *runtimeID, keys)
 		if err != nil {
 			return err
 		}
+		defer closeKey()
 		api := *authAPI
 		if api == "" {
 			env, err := agentidentity.ResolveWithOverrides(*base, agentidentity.OverridesFromEnv(c.getenv))
@@ -57,8 +57,8 @@ the AuthAPI is that of its configured environment.`)
 		}
 		signer, client = s, &identity.Client{AuthAPIBaseURL: api, HTTPClient: c.httpClient()}
 	} else {
-		if set["key-file"] || set["authapi-base-url"] || set["chatgpt-base-url"] {
-			return usagef("register-task: --key-file, --authapi-base-url and --chatgpt-base-url need --runtime-id")
+		if keys.given() || set["authapi-base-url"] || set["chatgpt-base-url"] {
+			return usagef("register-task: --key-file, --ssh-agent-key, --authapi-base-url and --chatgpt-base-url need --runtime-id")
 		}
 		dir, err := c.codexHome(*home)
 		if err != nil {

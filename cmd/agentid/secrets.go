@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +16,27 @@ const (
 	envPrivateKey       = "AGENTID_PRIVATE_KEY"  // agent private key (PKCS#8 base64)
 	envAccessToken      = "AGENTID_ACCESS_TOKEN" // Agent Identity JWT, tried first
 	envCodexAccessToken = "CODEX_ACCESS_TOKEN"   // Agent Identity JWT, as the Codex CLI reads it
+	envSSHAuthSock      = "SSH_AUTH_SOCK"        // the ssh-agent socket of --ssh-agent-key
 )
+
+// keyFlags are the flags that say where the agent private key is: a file
+// (or standard input, or $AGENTID_PRIVATE_KEY), or an ssh-agent.
+type keyFlags struct {
+	file        *string
+	sshAgentKey *string
+}
+
+// addKeyFlags defines --key-file and --ssh-agent-key on fs.
+func addKeyFlags(fs *flag.FlagSet) keyFlags {
+	return keyFlags{
+		file: fs.String("key-file", "", "read the private key from `FILE` (\"-\": standard input)"),
+		sshAgentKey: fs.String("ssh-agent-key", "", "sign with the key of this OpenSSH public `LINE` ('ssh-ed25519 AAAA…'), "+
+			"held by the ssh-agent at $"+envSSHAuthSock+" (excludes --key-file and $"+envPrivateKey+")"),
+	}
+}
+
+// given reports whether a key flag is set.
+func (k keyFlags) given() bool { return *k.file != "" || *k.sshAgentKey != "" }
 
 // maxSecretSize bounds a secret read from a file, standard input or the
 // environment (an Agent Identity JWT may have 64 KiB, plus a newline).
