@@ -224,3 +224,37 @@ var (
 	// https://auth.openai.com) rather than an Agent Identity JWT.
 	ErrChatGPTAccessToken = errors.New("identity: ChatGPT access token, not an Agent Identity JWT")
 )
+
+// ErrKeySignFailed means the crypto.Signer behind a Signer made by
+// NewSignerFromCrypto failed: it returned an error (wrapped too, so
+// errors.Is also finds, say, ErrSSHAgentUnreachable), a signature that is not
+// 64 bytes, or one that does not verify under its public key. No header or
+// body is made from such a signature.
+var ErrKeySignFailed = errors.New("identity: the agent key's signer failed")
+
+// Conditions of an ssh-agent key, for errors.Is. Every error a SSHAgentKey
+// returns wraps one of them.
+var (
+	// ErrSSHAgentUnreachable means the agent socket could not be reached
+	// ($SSH_AUTH_SOCK unset, no such socket, connection refused) or the
+	// agent went away during an exchange and could not be reached again.
+	ErrSSHAgentUnreachable = errors.New("identity: cannot reach the ssh-agent")
+	// ErrSSHAgentKeyNotFound means the agent does not hold the agent key.
+	ErrSSHAgentKeyNotFound = errors.New("identity: the ssh-agent does not hold the agent key")
+	// ErrSSHAgentRefused means the agent answered a signing request with a
+	// failure (a confirmation denied, a locked agent, a hardware token
+	// unplugged) or with something that is not an Ed25519 signature.
+	ErrSSHAgentRefused = errors.New("identity: the ssh-agent refused to sign")
+	// ErrSSHAgentTimeout means an exchange with the agent did not finish
+	// within the time-out. It also wraps os.ErrDeadlineExceeded.
+	ErrSSHAgentTimeout = errors.New("identity: the ssh-agent did not answer in time")
+)
+
+// ErrSealedTaskIDNeedsSeed means a sealed task id (encrypted_task_id or
+// encryptedTaskId) reached a Signer made by NewSignerFromCrypto: opening it
+// needs the X25519 key derived from the private key seed, which a
+// crypto.Signer does not give out. Only plaintext answers (task_id, taskId)
+// work with such a key; use NewSigner with the PKCS#8 key where the AuthAPI
+// seals task ids. It wraps ErrInvalidTaskIDCiphertext.
+var ErrSealedTaskIDNeedsSeed = fmt.Errorf("%w: sealed task ids (encrypted_task_id, encryptedTaskId) need the agent private key seed, "+
+	"and a key behind a crypto.Signer gives none; only plaintext task_id or taskId answers work with it", ErrInvalidTaskIDCiphertext)

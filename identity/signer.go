@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
-	"errors"
 	"fmt"
 
 	"github.com/agentidentity/agentidentity/internal/secret"
@@ -36,13 +35,6 @@ type signerKey struct {
 	x25519Priv [32]byte
 	ext        crypto.Signer
 }
-
-// ErrKeySignFailed means the crypto.Signer behind a Signer made by
-// NewSignerFromCrypto failed: it returned an error (wrapped too, so
-// errors.Is also finds, say, ErrSSHAgentUnreachable), a signature that is not
-// 64 bytes, or one that does not verify under its public key. No header or
-// body is made from such a signature.
-var ErrKeySignFailed = errors.New("identity: the agent key's signer failed")
 
 // NewSignerFromCrypto makes a Signer for the agent runtime id agentRuntimeID
 // whose private key stays behind key, any crypto.Signer whose Public method

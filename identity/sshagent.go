@@ -20,24 +20,6 @@ import (
 // included) when NewSSHAgentKey is given a zero timeout.
 const DefaultSSHAgentTimeout = 5 * time.Second
 
-// Conditions of an ssh-agent key, for errors.Is. Every error a SSHAgentKey
-// returns wraps one of them.
-var (
-	// ErrSSHAgentUnreachable means the agent socket could not be reached
-	// ($SSH_AUTH_SOCK unset, no such socket, connection refused) or the
-	// agent went away during an exchange and could not be reached again.
-	ErrSSHAgentUnreachable = errors.New("identity: cannot reach the ssh-agent")
-	// ErrSSHAgentKeyNotFound means the agent does not hold the agent key.
-	ErrSSHAgentKeyNotFound = errors.New("identity: the ssh-agent does not hold the agent key")
-	// ErrSSHAgentRefused means the agent answered a signing request with a
-	// failure (a confirmation denied, a locked agent, a hardware token
-	// unplugged) or with something that is not an Ed25519 signature.
-	ErrSSHAgentRefused = errors.New("identity: the ssh-agent refused to sign")
-	// ErrSSHAgentTimeout means an exchange with the agent did not finish
-	// within the time-out. It also wraps os.ErrDeadlineExceeded.
-	ErrSSHAgentTimeout = errors.New("identity: the ssh-agent did not answer in time")
-)
-
 // SSHAgentKey is an Ed25519 agent key held by an ssh-agent, used through the
 // agent's unix socket. It implements crypto.Signer, for NewSignerFromCrypto;
 // the private key never leaves the agent.

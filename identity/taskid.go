@@ -11,15 +11,6 @@ import (
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
-// ErrSealedTaskIDNeedsSeed means a sealed task id (encrypted_task_id or
-// encryptedTaskId) reached a Signer made by NewSignerFromCrypto: opening it
-// needs the X25519 key derived from the private key seed, which a
-// crypto.Signer does not give out. Only plaintext answers (task_id, taskId)
-// work with such a key; use NewSigner with the PKCS#8 key where the AuthAPI
-// seals task ids. It wraps ErrInvalidTaskIDCiphertext.
-var ErrSealedTaskIDNeedsSeed = fmt.Errorf("%w: sealed task ids (encrypted_task_id, encryptedTaskId) need the agent private key seed, "+
-	"and a key behind a crypto.Signer gives none; only plaintext task_id or taskId answers work with it", ErrInvalidTaskIDCiphertext)
-
 // OpenTaskID decrypts an encrypted task id (spec §4): a libsodium sealed box
 // (crypto_box_seal) to the Signer's X25519 key, in canonical standard base64
 // with padding. It is safe for concurrent use.
