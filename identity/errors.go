@@ -3,6 +3,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -258,3 +259,67 @@ var (
 // seals task ids. It wraps ErrInvalidTaskIDCiphertext.
 var ErrSealedTaskIDNeedsSeed = fmt.Errorf("%w: sealed task ids (encrypted_task_id, encryptedTaskId) need the agent private key seed, "+
 	"and a key behind a crypto.Signer gives none; only plaintext task_id or taskId answers work with it", ErrInvalidTaskIDCiphertext)
+
+// ErrLoginExpired means the ChatGPT login in auth.json can no longer be
+// refreshed: the refresh token expired, was revoked or was already used
+// (the backend answered 401 or one of the codes refresh_token_expired,
+// refresh_token_invalidated, refresh_token_reused), or the login holds no
+// refresh token. Bearer routes and the bearer fallback fail with it until
+// the user logs in again (`codex login`); the refresh is not attempted
+// again for that refresh token. Errors carrying it are *RefreshError.
+var ErrLoginExpired = errors.New("identity: the ChatGPT login has expired or was revoked; log in again with `codex login`")
+
+// RefreshError is a failed ChatGPT token refresh (POST
+// https://auth.openai.com/oauth/token, or $CODEX_REFRESH_TOKEN_URL_OVERRIDE).
+// A Permanent one wraps ErrLoginExpired; any other is retried, with
+// back-off, no sooner than RetryAt. It never holds a token.
+type RefreshError struct {
+	// StatusCode is the HTTP status of the answer, 0 when none came.
+	StatusCode int
+	// Code is the answer's error code ("refresh_token_reused"), if it had
+	// a plain one.
+	Code string
+	// Permanent means the login must be made again (`codex login`).
+	Permanent bool
+	// RetryAt is when a transient failure may be retried.
+	RetryAt time.Time
+	// Err is the cause, if any.
+	Err error
+}
+
+func (e *RefreshError) Error() string {
+	var b strings.Builder
+	if e.Permanent {
+		b.WriteString("identity: the ChatGPT login cannot be refreshed")
+	} else {
+		b.WriteString("identity: refreshing the ChatGPT login failed")
+	}
+	switch {
+	case e.StatusCode != 0 && e.Code != "":
+		fmt.Fprintf(&b, " (HTTP %d, %s)", e.StatusCode, e.Code)
+	case e.StatusCode != 0:
+		fmt.Fprintf(&b, " (HTTP %d)", e.StatusCode)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	if e.Permanent {
+		b.WriteString("; log in again with `codex login`")
+	} else if !e.RetryAt.IsZero() {
+		fmt.Fprintf(&b, "; retried after %s", e.RetryAt.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrLoginExpired for a permanent failure, and the cause.
+func (e *RefreshError) Unwrap() []error {
+	var errs []error
+	if e.Permanent {
+		errs = append(errs, ErrLoginExpired)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}

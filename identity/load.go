@@ -236,24 +236,23 @@ func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome
 	return NewRunAuth(s, l.client, opts...)
 }
 
-// accessToken returns the bearer fallback's token source: the access token
-// of the ChatGPT login in auth.json now (the Codex CLI refreshes it), as long
-// as it is still the login the identity belongs to.
+// accessToken returns the bearer token source of an identity of login: the
+// access token of the ChatGPT login in auth.json now, as long as it is still
+// the login the identity belongs to, refreshed first when it expires in
+// less than 5 minutes (see loginRefresher; the Codex CLI may also have
+// refreshed it).
 func (l *loader) accessToken(login *codexhome.ChatGPTLogin) func(context.Context) (string, error) {
-	return func(context.Context) (string, error) {
-		f, err := l.store.Read()
-		if err != nil {
-			return "", err
-		}
-		cur, err := f.ChatGPTLogin()
-		if err != nil {
-			return "", err
-		}
-		if !sameLogin(cur, login) || cur.AccessToken.IsZero() {
-			return "", errors.New("identity: the ChatGPT login in auth.json is no longer the one this identity belongs to")
-		}
-		return cur.AccessToken.Reveal(), nil
+	getenv := l.opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
 	}
+	endpoint := getenv(EnvRefreshTokenURLOverride) // verbatim, as the Codex CLI reads it
+	if endpoint == "" {
+		endpoint = DefaultRefreshTokenURL
+	}
+	r := &loginRefresher{store: l.store, login: login, url: endpoint,
+		client: refreshClient(l.opts.HTTPClient), logger: l.logger, ledger: processRefreshes}
+	return r.token
 }
 
 // taskSaver stores a newly registered run task in the record of the agent

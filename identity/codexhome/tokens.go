@@ -1,0 +1,108 @@
+package codexhome
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/agentidentity/agentidentity/internal/strictjson"
+)
+
+// RefreshedTokens are the values a ChatGPT token refresh answered with
+// (POST https://auth.openai.com/oauth/token). Each of them is optional: an
+// empty one leaves the stored value as it is, as the Codex CLI does. They are
+// secrets: formatting a RefreshedTokens prints no token.
+type RefreshedTokens struct {
+	IDToken      Secret
+	AccessToken  Secret
+	RefreshToken Secret
+}
+
+// SetRefreshedTokens stores the tokens of a ChatGPT token refresh inside
+// the tokens member, as the Codex CLI's persist_tokens does: id_token,
+// access_token and refresh_token are replaced by the non-empty values of t,
+// account_id and every other member of tokens keep their place and their
+// exact bytes, and last_refresh is set to at (in UTC, formatted as
+// [FormatLastRefresh]). Every other member of the file is kept as it is.
+//
+// It refuses a file without a tokens object (there is no login to refresh)
+// and values that are not valid UTF-8.
+func (f *AuthFile) SetRefreshedTokens(t RefreshedTokens, at time.Time) error {
+	raw, ok := f.member(memberTokens)
+	if !ok || strictjson.IsNull(raw) || len(raw) == 0 || raw[0] != '{' {
+		return fmt.Errorf("%w: auth.json holds no ChatGPT login (tokens) to refresh", ErrInvalidValue)
+	}
+	members, err := strictjson.Members(raw)
+	if err != nil {
+		return corrupt("member %q: %v", memberTokens, err)
+	}
+	for _, v := range []struct {
+		name  string
+		value Secret
+	}{
+		{"id_token", t.IDToken},
+		{"access_token", t.AccessToken},
+		{"refresh_token", t.RefreshToken},
+	} {
+		if v.value.IsZero() {
+			continue
+		}
+		if err := checkUTF8(memberTokens+"."+v.name, v.value.Reveal()); err != nil {
+			return err
+		}
+		members = setIn(members, v.name, strictjson.Quote(v.value.Reveal()))
+	}
+	f.setMember(memberTokens, strictjson.Build(members))
+	f.setMember(memberLastRefresh, strictjson.Quote(FormatLastRefresh(at)))
+	return nil
+}
+
+// tokensOrder is the order in which the Codex CLI writes the members of
+// tokens; a member that was absent is inserted at its place.
+var tokensOrder = []string{"id_token", "access_token", "refresh_token", "account_id"}
+
+// setIn replaces the value of name in members, or inserts it at the place
+// tokensOrder gives it.
+func setIn(members []strictjson.Member, name string, raw json.RawMessage) []strictjson.Member {
+	for i := range members {
+		if members[i].Name == name {
+			members[i].Raw = raw
+			return members
+		}
+	}
+	return insertMember(members, strictjson.Member{Name: name, Raw: raw}, tokensOrder)
+}
+
+// FormatLastRefresh formats t as the Codex CLI writes last_refresh (a
+// chrono DateTime<Utc> through serde): RFC 3339 in UTC with a "Z", and 0, 3,
+// 6 or 9 fractional digits, the fewest that hold t exactly
+// ("2025-08-06T20:41:36.232376Z").
+func FormatLastRefresh(t time.Time) string {
+	t = t.UTC()
+	ns := t.Nanosecond()
+	switch {
+	case ns == 0:
+		return t.Format("2006-01-02T15:04:05Z")
+	case ns%1_000_000 == 0:
+		return t.Format("2006-01-02T15:04:05.000Z")
+	case ns%1_000 == 0:
+		return t.Format("2006-01-02T15:04:05.000000Z")
+	default:
+		return t.Format("2006-01-02T15:04:05.000000000Z")
+	}
+}
+
+// LastRefresh returns last_refresh, the time of the login's last token
+// refresh, and whether it is present and a valid RFC 3339 time. It is false
+// for an absent or null member and for text that does not parse.
+func (f *AuthFile) LastRefresh() (time.Time, bool) {
+	s := f.stringMember(memberLastRefresh)
+	if s == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}

@@ -1,0 +1,145 @@
+package codexhome_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/identity/codexhome"
+)
+
+// refreshFixture is an auth.json as the Codex CLI writes it, with unknown
+// members inside tokens and at the top level.
+const refreshFixture = `{
+  "auth_mode": "chatgpt",
+  "OPENAI_API_KEY": null,
+  "tokens": {
+    "id_token": "old-id",
+    "access_token": "old-access",
+    "refresh_token": "old-refresh",
+    "account_id": "acc-1",
+    "x_future": {
+      "nested": [
+        1,
+        2.50,
+        "\u00e9"
+      ]
+    }
+  },
+  "last_refresh": "2020-01-01T00:00:00Z",
+  "personal_access_token": null,
+  "bedrock_api_key": "keep\u0021me"
+}`
+
+func TestSetRefreshedTokens(t *testing.T) {
+	at := time.Date(2026, 12, 1, 22, 30, 5, 232376000, time.FixedZone("x", 3600))
+	tests := []struct {
+		name                   string
+		in                     codexhome.RefreshedTokens
+		wantID, wantAT, wantRT string
+	}{
+		{"all three", codexhome.RefreshedTokens{IDToken: codexhome.NewSecret("new-id"), AccessToken: codexhome.NewSecret("new-access"), RefreshToken: codexhome.NewSecret("new-refresh")}, "new-id", "new-access", "new-refresh"},
+		{"access only", codexhome.RefreshedTokens{AccessToken: codexhome.NewSecret("new-access")}, "old-id", "new-access", "old-refresh"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			path := filepath.Join(home, "auth.json")
+			require.NoError(t, os.WriteFile(path, []byte(refreshFixture), 0o600))
+			s := codexhome.OpenStore(home)
+			require.NoError(t, s.Update(context.Background(), func(f *codexhome.AuthFile) error {
+				return f.SetRefreshedTokens(tt.in, at)
+			}))
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			text := string(data)
+			// Unknown members, of tokens and of the file, byte for byte.
+			for _, keep := range []string{
+				"    \"x_future\": {\n      \"nested\": [\n        1,\n        2.50,\n        \"\\u00e9\"\n      ]\n    }\n  },",
+				"  \"personal_access_token\": null,\n  \"bedrock_api_key\": \"keep\\u0021me\"\n}",
+				"\"account_id\": \"acc-1\",",
+			} {
+				assert.Contains(t, text, keep)
+			}
+			f, err := s.Read()
+			require.NoError(t, err)
+			tok := f.Tokens()
+			require.NotNil(t, tok)
+			assert.Equal(t, tt.wantID, tok.IDToken.Reveal())
+			assert.Equal(t, tt.wantAT, tok.AccessToken.Reveal())
+			assert.Equal(t, tt.wantRT, tok.RefreshToken.Reveal())
+			assert.Equal(t, "acc-1", tok.AccountID)
+			assert.Equal(t, []string{"auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh", "personal_access_token", "bedrock_api_key"}, f.MemberNames())
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(data, &m))
+			assert.Equal(t, "2026-12-01T21:30:05.232376Z", m["last_refresh"])
+			got, ok := f.LastRefresh()
+			require.True(t, ok)
+			assert.True(t, got.Equal(at))
+			assert.Equal(t, tt.wantAT != "old-access", !strings.Contains(text, "\"old-access\""))
+		})
+	}
+}
+
+func TestSetRefreshedTokensRefusesAFileWithoutLogin(t *testing.T) {
+	for _, tt := range []struct{ name, file string }{
+		{"no tokens", `{"OPENAI_API_KEY":"sk"}`},
+		{"null tokens", `{"tokens":null}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := codexhome.ParseAuthFile([]byte(tt.file))
+			require.NoError(t, err)
+			err = f.SetRefreshedTokens(codexhome.RefreshedTokens{AccessToken: codexhome.NewSecret("a")}, time.Now())
+			require.ErrorIs(t, err, codexhome.ErrInvalidValue)
+			assert.False(t, f.Changed())
+		})
+	}
+}
+
+func TestFormatLastRefresh(t *testing.T) {
+	base := time.Date(2025, 8, 6, 20, 41, 36, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		ns   int
+		want string
+	}{
+		{"whole seconds", 0, "2025-08-06T20:41:36Z"},
+		{"milliseconds", 232000000, "2025-08-06T20:41:36.232Z"},
+		{"microseconds", 232376000, "2025-08-06T20:41:36.232376Z"},
+		{"nanoseconds", 232376001, "2025-08-06T20:41:36.232376001Z"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := codexhome.FormatLastRefresh(base.Add(time.Duration(tt.ns)))
+			assert.Equal(t, tt.want, got)
+			back, err := time.Parse(time.RFC3339Nano, got)
+			require.NoError(t, err)
+			assert.True(t, back.Equal(base.Add(time.Duration(tt.ns))))
+		})
+	}
+}
+
+func TestLastRefresh(t *testing.T) {
+	for _, tt := range []struct {
+		name, file string
+		ok         bool
+	}{
+		{"present", `{"last_refresh":"2025-08-06T20:41:36.232376Z"}`, true},
+		{"absent", `{}`, false},
+		{"null", `{"last_refresh":null}`, false},
+		{"not a time", `{"last_refresh":"yesterday"}`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := codexhome.ParseAuthFile([]byte(tt.file))
+			require.NoError(t, err)
+			_, ok := f.LastRefresh()
+			assert.Equal(t, tt.ok, ok)
+		})
+	}
+}

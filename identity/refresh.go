@@ -1,0 +1,409 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
+	"github.com/agentidentity/agentidentity/internal/jose"
+	"github.com/agentidentity/agentidentity/internal/limitio"
+	"github.com/agentidentity/agentidentity/internal/netrule"
+	"github.com/agentidentity/agentidentity/internal/strictjson"
+)
+
+// The ChatGPT token refresh of the Codex CLI (openai/codex
+// codex-rs/login/src/auth/manager.rs, request_chatgpt_token_refresh;
+// notes/codex-research.md Q2, and the request Codex 0.171 was seen to send,
+// notes/codex-oracle.md "Token refresh").
+const (
+	// EnvRefreshTokenURLOverride replaces the refresh endpoint, used
+	// verbatim as the Codex CLI does (but, unlike it, refused unless https
+	// or plain http to a loopback host).
+	EnvRefreshTokenURLOverride = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
+	// DefaultRefreshTokenURL is the ChatGPT login's token endpoint.
+	DefaultRefreshTokenURL = agentidentity.ChatGPTLoginIssuer + "/oauth/token"
+
+	refreshClientID = "app_EMoamEEZ73f0CkXaXp7hrann"
+	// refreshMargin: an access token whose exp is less than this away is
+	// refreshed before it is used (Codex 0.155 and later).
+	refreshMargin  = 5 * time.Minute
+	refreshTimeout = 30 * time.Second
+	maxRefreshBody = 1 << 20
+	// maxAccessTokenSize bounds the access token whose exp is decoded.
+	maxAccessTokenSize = 64 << 10
+	// refreshBackoffMin and refreshBackoffMax bound the wait after a
+	// transient failure (doubling per failure of one refresh token).
+	refreshBackoffMin = 5 * time.Second
+	refreshBackoffMax = 5 * time.Minute
+
+	reasonProactive = "proactive_expiry"
+	// reasonUnauthorized is what Codex sends after a 401 from a Bearer
+	// route; see loginRefresher.refresh.
+	reasonUnauthorized = "unauthorized_recovery"
+)
+
+// refreshNow is the clock of token refreshes (tests replace it).
+var refreshNow = time.Now
+
+// refreshOutcome is what this process knows of one refresh token.
+type refreshOutcome struct {
+	tokens    *codexhome.RefreshedTokens // redeemed: the answer
+	permanent error                      // refused for good
+	transient error                      // last transient failure
+	failures  int
+	retryAt   time.Time
+}
+
+// refreshLedger remembers, per refresh token (by SHA-256, never the token),
+// what came of sending it, so that this process never sends a redeemed or
+// refused refresh token again, and waits between transient failures.
+type refreshLedger struct {
+	mu sync.Mutex
+	m  map[[32]byte]*refreshOutcome
+}
+
+var processRefreshes = &refreshLedger{m: make(map[[32]byte]*refreshOutcome)}
+
+func refreshKey(rt codexhome.Secret) [32]byte { return sha256.Sum256([]byte(rt.Reveal())) }
+
+func (l *refreshLedger) get(k [32]byte) refreshOutcome {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if o := l.m[k]; o != nil {
+		return *o
+	}
+	return refreshOutcome{}
+}
+
+// record stores the result of sending the refresh token k and returns the
+// error to give the caller.
+func (l *refreshLedger) record(k [32]byte, tokens *codexhome.RefreshedTokens, err error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o := l.m[k]
+	if o == nil {
+		o = &refreshOutcome{}
+		l.m[k] = o
+	}
+	var re *RefreshError
+	switch {
+	case err == nil:
+		o.tokens, o.transient = tokens, nil
+	case errors.As(err, &re) && re.Permanent:
+		o.permanent = err
+	default:
+		o.failures++
+		wait := refreshBackoffMin << min(o.failures-1, 16)
+		wait = min(wait, refreshBackoffMax)
+		o.retryAt = refreshNow().Add(wait)
+		if re == nil {
+			re = &RefreshError{Err: err}
+		}
+		cp := *re
+		cp.RetryAt = o.retryAt
+		err = &cp
+		o.transient = err
+	}
+	return err
+}
+
+// loginRefresher keeps the ChatGPT access token of one login fresh; it is
+// the token source of WithChatGPTBearer and WithBearerFallbackFunc that
+// Load gives an identity provisioned through that login. It is safe for
+// concurrent use: refreshes go through Store.Coordinate, so goroutines and
+// processes of this module make them one at a time.
+type loginRefresher struct {
+	store  *codexhome.Store
+	login  *codexhome.ChatGPTLogin // the login the identity belongs to
+	url    string                  // the endpoint, as configured
+	client *http.Client
+	logger *slog.Logger
+	ledger *refreshLedger
+}
+
+// current returns the tokens of auth.json now, if they are still the
+// login's.
+func (r *loginRefresher) current() (*codexhome.Tokens, error) {
+	f, err := r.store.Read()
+	if err != nil {
+		return nil, err
+	}
+	cur, err := f.ChatGPTLogin()
+	if err != nil {
+		return nil, err
+	}
+	t := f.Tokens()
+	if !sameLogin(cur, r.login) || t == nil || t.AccessToken.IsZero() {
+		return nil, errors.New("identity: the ChatGPT login in auth.json is no longer the one this identity belongs to")
+	}
+	return t, nil
+}
+
+// token returns the current access token of the login, refreshing it first
+// when its exp is less than refreshMargin away (a token without a readable
+// exp is used as it is). When a refresh fails for a reason that may pass
+// and the old token has not expired yet, the old one is used, as the Codex
+// CLI does; otherwise the failure is returned (a *RefreshError).
+func (r *loginRefresher) token(ctx context.Context) (string, error) {
+	t, err := r.current()
+	if err != nil {
+		return "", err
+	}
+	old := t.AccessToken.Reveal()
+	exp, ok := accessTokenExpiry(old)
+	now := refreshNow()
+	if !ok || exp.Sub(now) >= refreshMargin {
+		return old, nil
+	}
+	tok, err := r.refresh(ctx, old, reasonProactive)
+	if err == nil {
+		return tok, nil
+	}
+	if !errors.Is(err, ErrLoginExpired) && now.Before(exp) {
+		r.logger.Warn("agent identity: the ChatGPT access token could not be refreshed; using it until it expires",
+			slog.Time("expires", exp), slog.String("error", err.Error()))
+		return old, nil
+	}
+	return "", err
+}
+
+// refresh replaces the access token stale (the one about to expire, or
+// one a Bearer route refused: reason reasonUnauthorized) and returns the
+// new one. Under this module's own lock it re-reads auth.json first: when
+// the access token there is no longer stale, another writer (the Codex CLI
+// or another process of ours) refreshed already and that token is adopted
+// without a request. Otherwise it sends the file's refresh token, once
+// (never one this process already redeemed or saw refused), and commits
+// the answer under auth.json.lock, unless the file's refresh token changed
+// meanwhile (a concurrent Codex refresh): then the file is kept and the new
+// token is used from memory.
+func (r *loginRefresher) refresh(ctx context.Context, stale, reason string) (string, error) {
+	var result string
+	err := r.store.Coordinate(ctx, func() error {
+		t, err := r.current()
+		if err != nil {
+			return err
+		}
+		if t.AccessToken.Reveal() != stale {
+			result = t.AccessToken.Reveal()
+			return nil
+		}
+		rt := t.RefreshToken
+		if rt.IsZero() {
+			return &RefreshError{Permanent: true, Err: errors.New("auth.json holds no refresh_token")}
+		}
+		key := refreshKey(rt)
+		o := r.ledger.get(key)
+		got := o.tokens
+		switch {
+		case got != nil:
+			// Redeemed by this process already but not saved: save it now.
+		case o.permanent != nil:
+			return o.permanent
+		case o.transient != nil && refreshNow().Before(o.retryAt):
+			return o.transient
+		default:
+			got, err = r.post(ctx, rt, reason)
+			if err = r.ledger.record(key, got, err); err != nil {
+				return err
+			}
+		}
+		result = stale
+		if !got.AccessToken.IsZero() {
+			result = got.AccessToken.Reveal()
+		}
+		err = r.store.Update(ctx, func(f *codexhome.AuthFile) error {
+			cur := f.Tokens()
+			if cur == nil || cur.RefreshToken.Reveal() != rt.Reveal() {
+				return nil // a concurrent refresh by another writer: keep its file
+			}
+			if err := f.SetRefreshedTokens(*got, refreshNow()); err != nil {
+				return err
+			}
+			login, err := f.ChatGPTLogin()
+			if err != nil {
+				return err
+			}
+			if !sameLogin(login, r.login) {
+				return errLoginMismatch
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, errLoginMismatch):
+			result = ""
+			return &RefreshError{Permanent: true, Err: err}
+		case err != nil:
+			r.logger.Warn("agent identity: the refreshed ChatGPT tokens could not be saved; using them from memory",
+				slog.String("auth_file", r.store.Path()), slog.String("error", err.Error()))
+		default:
+			r.logger.Info("agent identity: refreshed the ChatGPT access token", slog.String("reason", reason))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return result, nil
+}
+
+var errLoginMismatch = errors.New("the refreshed tokens belong to another account or user")
+
+// refreshTokenURL returns the refresh endpoint if it may receive a refresh
+// token: an absolute https URL, or plain http to a loopback host, with an
+// ASCII host and no user information.
+func refreshTokenURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" || u.User != nil || !netrule.IsASCIIHost(u.Host) || !netrule.SecureScheme(u) {
+		return "", fmt.Errorf("%w: the token refresh URL %s (%s) must be https (plain http only to a loopback host), with an ASCII host and no user information",
+			ErrInvalidURL, netrule.Redact(raw), EnvRefreshTokenURLOverride)
+	}
+	return u.String(), nil
+}
+
+// post sends one refresh request and reads its answer.
+func (r *loginRefresher) post(ctx context.Context, rt codexhome.Secret, reason string) (*codexhome.RefreshedTokens, error) {
+	endpoint, err := refreshTokenURL(r.url)
+	if err != nil {
+		return nil, &RefreshError{Err: err}
+	}
+	// The members in the order Codex 0.171 sends them.
+	body := make([]byte, 0, 160+len(rt.Reveal()))
+	body = append(body, `{"client_id":`...)
+	body = append(body, strictjson.Quote(refreshClientID)...)
+	body = append(body, `,"grant_type":"refresh_token","refresh_reason":`...)
+	body = append(body, strictjson.Quote(reason)...)
+	body = append(body, `,"refresh_token":`...)
+	body = append(body, strictjson.Quote(rt.Reveal())...)
+	body = append(body, '}')
+
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, &RefreshError{Err: fmt.Errorf("build the request: %w", err)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL: its query could be anything
+		}
+		return nil, &RefreshError{Err: err}
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := limitio.ReadAll(resp.Body, maxRefreshBody)
+	if err != nil {
+		return nil, &RefreshError{StatusCode: resp.StatusCode, Err: fmt.Errorf("read the answer: %w", err)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		code := refreshErrorCode(data)
+		permanent := resp.StatusCode == http.StatusUnauthorized
+		switch code {
+		case "refresh_token_expired", "refresh_token_reused", "refresh_token_invalidated":
+			permanent = true
+		}
+		return nil, &RefreshError{StatusCode: resp.StatusCode, Code: code, Permanent: permanent}
+	}
+	members, err := strictjson.Members(data)
+	if err != nil {
+		return nil, &RefreshError{StatusCode: resp.StatusCode, Err: fmt.Errorf("the answer is not one JSON object: %w", err)}
+	}
+	out := &codexhome.RefreshedTokens{}
+	for _, m := range []struct {
+		name string
+		dst  *codexhome.Secret
+	}{{"id_token", &out.IDToken}, {"access_token", &out.AccessToken}, {"refresh_token", &out.RefreshToken}} {
+		raw, ok := strictjson.Lookup(members, m.name)
+		if !ok || strictjson.IsNull(raw) {
+			continue
+		}
+		s, ok := strictjson.String(raw)
+		if !ok {
+			return nil, &RefreshError{StatusCode: resp.StatusCode, Err: fmt.Errorf("the answer's %s is %s, want a string", m.name, strictjson.Kind(raw))}
+		}
+		if s != "" {
+			*m.dst = codexhome.NewSecret(s)
+		}
+	}
+	return out, nil
+}
+
+// refreshErrorCode returns the error code of a refused refresh as the Codex
+// CLI reads it (error.code, or error when it is a string, else code), in
+// lower case, or "" when there is none or it is not a short plain word (it
+// goes into error messages).
+func refreshErrorCode(data []byte) string {
+	var v struct {
+		Error json.RawMessage `json:"error"`
+		Code  json.RawMessage `json:"code"`
+	}
+	if strictjson.CheckObject(data) != nil || json.Unmarshal(data, &v) != nil {
+		return ""
+	}
+	var code string
+	if len(v.Error) > 0 && v.Error[0] == '{' {
+		var inner struct {
+			Code json.RawMessage `json:"code"`
+		}
+		if json.Unmarshal(v.Error, &inner) == nil {
+			code, _ = strictjson.String(inner.Code)
+		}
+	} else if s, ok := strictjson.String(v.Error); ok {
+		code = s
+	} else {
+		code, _ = strictjson.String(v.Code)
+	}
+	code = netrule.ASCIILower(code)
+	if len(code) > 64 || strings.ContainsFunc(code, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.')
+	}) {
+		return ""
+	}
+	return code
+}
+
+// accessTokenExpiry returns the exp of a ChatGPT access token, decoded from
+// its JWT payload WITHOUT verification (the backend checks the token; exp
+// only says when to refresh it). ok is false for a token that is not a JWT
+// or has no numeric exp.
+func accessTokenExpiry(token string) (time.Time, bool) {
+	payload, err := jose.DecodePayloadUnverified(token, maxAccessTokenSize)
+	if err != nil {
+		return time.Time{}, false
+	}
+	raw, ok := payload.Get("exp")
+	if !ok {
+		return time.Time{}, false
+	}
+	var exp float64
+	if json.Unmarshal(raw, &exp) != nil || exp <= 0 || exp > jose.MaxNumericDate {
+		return time.Time{}, false
+	}
+	sec := int64(exp)
+	return time.Unix(sec, int64((exp-float64(sec))*1e9)), true
+}
+
+// refreshClient returns c (nil: a default) without redirects: a refresh
+// token goes to the configured endpoint only.
+func refreshClient(c *http.Client) *http.Client {
+	cp := &http.Client{Timeout: refreshTimeout}
+	if c != nil {
+		*cp = *c
+	}
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return cp
+}

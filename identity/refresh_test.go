@@ -1,0 +1,334 @@
+package identity_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
+	"github.com/agentidentity/agentidentity/identity/identitytest"
+)
+
+// refreshFixture is a $CODEX_HOME whose login's access token was issued at
+// issued (TTL 1 h), with an identity provisioned through it.
+type refreshFixture struct {
+	*loadFixture
+	env map[string]string
+}
+
+func newRefreshFixture(t *testing.T, issued time.Duration, env map[string]string) *refreshFixture {
+	t.Helper()
+	f := newLoadFixture(t, identitytest.CodexHomeOptions{})
+	f.login = f.srv.MintChatGPTLogin(identitytest.LoginOptions{IssuedAt: time.Now().Add(-issued), TTL: time.Hour})
+	f.write(t, identitytest.CodexHomeOptions{Login: &f.login, UseAgentIdentity: true})
+	if env == nil {
+		env = map[string]string{identity.EnvRefreshTokenURLOverride: f.srv.RefreshTokenURL}
+	}
+	return &refreshFixture{loadFixture: f, env: env}
+}
+
+func (f *refreshFixture) load(t *testing.T) *identity.RunAuth {
+	t.Helper()
+	ra, err := f.loadFixture.load(context.Background(), identity.PolicyChatGPTAuth, f.env)
+	require.NoError(t, err)
+	return ra
+}
+
+// bearer returns the access token a Bearer route of ra gets.
+func (f *refreshFixture) bearer(ra *identity.RunAuth) (string, error) {
+	h, err := ra.Header(context.Background(), f.srv.ChatGPTBaseURL+"/wham/accounts/check")
+	if err != nil {
+		return "", err
+	}
+	tok, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
+	if !ok {
+		return "", errors.New("no Bearer header")
+	}
+	return tok, nil
+}
+
+func (f *refreshFixture) storedTokens(t *testing.T) *codexhome.Tokens {
+	t.Helper()
+	af, err := codexhome.OpenStore(f.home).Read()
+	require.NoError(t, err)
+	tok := af.Tokens()
+	require.NotNil(t, tok)
+	return tok
+}
+
+var lastRefreshFormat = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z$`)
+
+func TestRefreshProactive(t *testing.T) {
+	tests := []struct {
+		name        string
+		issued      time.Duration // how long ago the access token was issued (TTL 1 h)
+		wantRefresh bool
+	}{
+		{"fresh token", 0, false},
+		{"55 minutes old, 5 minutes left", 55*time.Minute + 10*time.Second, true},
+		{"expires in 2 minutes", 58 * time.Minute, true},
+		{"expired an hour ago", 2 * time.Hour, true},
+		{"6 minutes left", 54 * time.Minute, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newRefreshFixture(t, tt.issued, nil)
+			ra := f.load(t)
+			before := readAuth(t, f.home)
+			start := time.Now()
+			tok, err := f.bearer(ra)
+			require.NoError(t, err)
+			after := readAuth(t, f.home)
+			stored := f.storedTokens(t)
+			assert.Equal(t, stored.AccessToken.Reveal(), tok, "the Bearer token is the one in auth.json")
+			if !tt.wantRefresh {
+				assert.Equal(t, 0, f.srv.Refreshes())
+				assert.Equal(t, f.login.AccessToken, tok)
+				assert.Equal(t, before, after, "auth.json is not touched")
+				return
+			}
+			assert.Equal(t, 1, f.srv.Refreshes())
+			assert.Equal(t, 0, f.srv.RefreshesRefused())
+			assert.NotEqual(t, f.login.AccessToken, tok)
+			assert.NotEqual(t, f.login.RefreshToken, stored.RefreshToken.Reveal(), "the rotated refresh token is saved")
+			assert.Equal(t, f.login.AccountID, stored.AccountID)
+			lr, _ := after["last_refresh"].(string)
+			assert.Regexp(t, lastRefreshFormat, lr)
+			got, err := time.Parse(time.RFC3339Nano, lr)
+			require.NoError(t, err)
+			assert.WithinRange(t, got, start.Add(-time.Second), time.Now().Add(time.Second))
+			assert.Equal(t, before["agent_identity"], after["agent_identity"])
+			exp, ok := identity.AccessTokenExpiry(tok)
+			require.True(t, ok)
+			assert.Greater(t, time.Until(exp), 50*time.Minute)
+			// A fresh token is not refreshed again.
+			ra2 := f.load(t)
+			tok2, err := f.bearer(ra2)
+			require.NoError(t, err)
+			assert.Equal(t, tok, tok2)
+			assert.Equal(t, 1, f.srv.Refreshes())
+		})
+	}
+}
+
+func TestRefreshNotWithoutExp(t *testing.T) {
+	f := newRefreshFixture(t, 0, nil)
+	ra := f.load(t)
+	// An access token that is a JWT without exp, and one that is no JWT.
+	for _, tok := range []string{"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln", "opaque-access-token"} {
+		m := readAuth(t, f.home)
+		tokens := m["tokens"].(map[string]any)
+		tokens["access_token"] = tok
+		writeMember(t, f.home, "tokens", tokens)
+		got, err := f.bearer(f.load(t))
+		require.NoError(t, err)
+		assert.Equal(t, tok, got)
+	}
+	_ = ra
+	assert.Equal(t, 0, f.srv.Refreshes()+f.srv.RefreshesRefused())
+}
+
+// A refresh made by another writer (the Codex CLI) before ours is needed is
+// adopted: zero refresh requests.
+func TestRefreshAdoptsAConcurrentWriter(t *testing.T) {
+	f := newRefreshFixture(t, 58*time.Minute, nil)
+	ra := f.load(t)
+	theirs := f.srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: f.login.AccountID, UserID: f.login.UserID, Email: f.login.Email})
+	m := readAuth(t, f.home)
+	tokens := m["tokens"].(map[string]any)
+	tokens["id_token"], tokens["access_token"], tokens["refresh_token"] = theirs.IDToken, theirs.AccessToken, theirs.RefreshToken
+	writeMember(t, f.home, "tokens", tokens)
+	before := readAuth(t, f.home)
+
+	tok, err := f.bearer(ra)
+	require.NoError(t, err)
+	assert.Equal(t, theirs.AccessToken, tok)
+	assert.Equal(t, 0, f.srv.Refreshes())
+	assert.Equal(t, 0, f.srv.RefreshesRefused())
+	assert.Equal(t, before, readAuth(t, f.home))
+}
+
+// Two RunAuths in one home, many goroutines each, all needing a refresh at
+// once: exactly one refresh request.
+func TestRefreshOnceForConcurrentRunAuths(t *testing.T) {
+	f := newRefreshFixture(t, 2*time.Hour, nil)
+	ras := []*identity.RunAuth{f.load(t), f.load(t)}
+	var wg sync.WaitGroup
+	toks := make([]string, 40)
+	errs := make([]error, len(toks))
+	for i := range toks {
+		wg.Go(func() { toks[i], errs[i] = f.bearer(ras[i%2]) })
+	}
+	wg.Wait()
+	stored := f.storedTokens(t)
+	for i := range toks {
+		require.NoError(t, errs[i])
+		assert.Equal(t, stored.AccessToken.Reveal(), toks[i])
+	}
+	assert.Equal(t, 1, f.srv.Refreshes())
+	assert.Equal(t, 0, f.srv.RefreshesRefused())
+}
+
+func TestRefreshReusedIsPermanent(t *testing.T) {
+	f := newRefreshFixture(t, 58*time.Minute, nil)
+	ra := f.load(t)
+	// Someone redeemed the refresh token without saving the result.
+	resp, err := http.Post(f.srv.RefreshTokenURL, "application/json", strings.NewReader(
+		`{"client_id":"app_EMoamEEZ73f0CkXaXp7hrann","grant_type":"refresh_token","refresh_token":"`+f.login.RefreshToken+`"}`))
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	before := readAuth(t, f.home)
+
+	for i, r := range []*identity.RunAuth{ra, ra, f.load(t)} {
+		_, err := f.bearer(r)
+		require.ErrorIs(t, err, identity.ErrLoginExpired, "attempt %d", i)
+		var re *identity.RefreshError
+		require.ErrorAs(t, err, &re)
+		assert.True(t, re.Permanent)
+		assert.Equal(t, http.StatusUnauthorized, re.StatusCode)
+		assert.Equal(t, "refresh_token_reused", re.Code)
+		assert.Contains(t, err.Error(), "codex login")
+		for _, secret := range []string{f.login.RefreshToken, f.login.AccessToken, f.login.IDToken} {
+			assert.NotContains(t, err.Error(), secret)
+		}
+	}
+	assert.Equal(t, 1, f.srv.RefreshesRefused(), "the refused refresh token is never sent again")
+	assert.Equal(t, before, readAuth(t, f.home), "nothing is written")
+}
+
+// Unknown members of tokens and of the file survive a refresh byte for
+// byte (as auth.json holds them, pretty-printed the Codex CLI's way).
+func TestRefreshKeepsUnknownMembers(t *testing.T) {
+	f := newRefreshFixture(t, 2*time.Hour, nil)
+	ra := f.load(t)
+	path := filepath.Join(f.home, "auth.json")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	inTokens := "\"x_future\": {\n      \"n\": [\n        2.50,\n        \"\\u00e9\"\n      ]\n    },\n    "
+	top := "  \"bedrock_api_key\": \"keep\\u0021me\",\n"
+	text := strings.Replace(string(data), "\"id_token\"", inTokens+"\"id_token\"", 1)
+	text = strings.Replace(text, "  \"tokens\"", top+"  \"tokens\"", 1)
+	require.NotEqual(t, string(data), text)
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+
+	_, err = f.bearer(ra)
+	require.NoError(t, err)
+	require.Equal(t, 1, f.srv.Refreshes())
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Contains(t, string(after), inTokens)
+	assert.Contains(t, string(after), top)
+	assert.Contains(t, string(after), "\"account_id\": \""+f.login.AccountID+"\"")
+}
+
+func TestRefreshURLOverride(t *testing.T) {
+	f := newRefreshFixture(t, 2*time.Hour, nil)
+	next := f.srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: f.login.AccountID, UserID: f.login.UserID, Email: f.login.Email})
+	var got atomic.Value
+	var calls atomic.Int64
+	custom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		got.Store(r.Method + " " + r.URL.RequestURI() + " " + r.Header.Get("Content-Type") + " " + r.Header.Get("Authorization") + "|" + string(body))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"access_token":"`+next.AccessToken+`","refresh_token":"rt-next"}`)
+	}))
+	t.Cleanup(custom.Close)
+	f.env = map[string]string{identity.EnvRefreshTokenURLOverride: custom.URL + "/custom/token?v=1"}
+	tok, err := f.bearer(f.load(t))
+	require.NoError(t, err)
+	assert.Equal(t, next.AccessToken, tok)
+	assert.Equal(t, int64(1), calls.Load())
+	assert.Equal(t, "POST /custom/token?v=1 application/json |"+
+		`{"client_id":"app_EMoamEEZ73f0CkXaXp7hrann","grant_type":"refresh_token","refresh_reason":"proactive_expiry","refresh_token":"`+f.login.RefreshToken+`"}`,
+		got.Load())
+	stored := f.storedTokens(t)
+	assert.Equal(t, f.login.IDToken, stored.IDToken.Reveal(), "an absent id_token is left as it was")
+	assert.Equal(t, "rt-next", stored.RefreshToken.Reveal())
+	assert.Equal(t, 0, f.srv.Refreshes())
+}
+
+func TestRefreshURLRefused(t *testing.T) {
+	for _, raw := range []string{"http://example.com/oauth/token", "https://user:pw@example.com/oauth/token", "ftp://127.0.0.1/x", "not a url"} {
+		t.Run(raw, func(t *testing.T) {
+			f := newRefreshFixture(t, 2*time.Hour, map[string]string{identity.EnvRefreshTokenURLOverride: raw})
+			_, err := f.bearer(f.load(t))
+			require.ErrorIs(t, err, identity.ErrInvalidURL)
+			assert.NotErrorIs(t, err, identity.ErrLoginExpired)
+			assert.NotContains(t, err.Error(), "pw")
+		})
+	}
+}
+
+// A transient failure is retried only after a back-off; an access token
+// that has not expired yet is used meanwhile.
+func TestRefreshTransientBackoff(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	defer identity.SetRefreshClockForTest(func() time.Time { return time.Unix(0, now.Load()) })()
+	var calls atomic.Int64
+	unavailable := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Error(w, `{"error":"server_error"}`, http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(unavailable.Close)
+	env := map[string]string{identity.EnvRefreshTokenURLOverride: unavailable.URL}
+
+	t.Run("expired token", func(t *testing.T) {
+		calls.Store(0)
+		f := newRefreshFixture(t, 2*time.Hour, env)
+		_, err := f.bearer(f.load(t))
+		var re *identity.RefreshError
+		require.ErrorAs(t, err, &re)
+		assert.False(t, re.Permanent)
+		assert.Equal(t, http.StatusServiceUnavailable, re.StatusCode)
+		assert.Equal(t, "server_error", re.Code)
+		assert.False(t, re.RetryAt.IsZero())
+		assert.NotErrorIs(t, err, identity.ErrLoginExpired)
+		_, err = f.bearer(f.load(t))
+		require.Error(t, err)
+		assert.Equal(t, int64(1), calls.Load(), "no second request during the back-off")
+		now.Add(int64(6 * time.Second))
+		_, err = f.bearer(f.load(t))
+		require.Error(t, err)
+		assert.Equal(t, int64(2), calls.Load(), "retried after the back-off")
+	})
+	t.Run("token still valid", func(t *testing.T) {
+		calls.Store(0)
+		f := newRefreshFixture(t, 58*time.Minute, env)
+		tok, err := f.bearer(f.load(t))
+		require.NoError(t, err)
+		assert.Equal(t, f.login.AccessToken, tok)
+		assert.Equal(t, int64(1), calls.Load())
+	})
+}
+
+func TestRefreshErrorCode(t *testing.T) {
+	for _, tt := range []struct{ name, body, want string }{
+		{"error string", `{"error":"refresh_token_reused"}`, "refresh_token_reused"},
+		{"error object", `{"error":{"code":"Refresh_Token_Expired","message":"m"}}`, "refresh_token_expired"},
+		{"top-level code", `{"code":"refresh_token_invalidated"}`, "refresh_token_invalidated"},
+		{"not JSON", `oops`, ""},
+		{"not a plain word", `{"error":"rt-abc def"}`, ""},
+		{"duplicate members", `{"error":"a","error":"b"}`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, identity.RefreshErrorCode([]byte(tt.body)))
+		})
+	}
+}
