@@ -353,7 +353,15 @@ func (s *Store) Coordinate(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// Update runs one read-modify-write cycle of auth.json. It takes the
+// Update runs one read-modify-write cycle of the credentials, in the store
+// that Mode names. With CredentialsStoreKeyring and CredentialsStoreAuto
+// the value is the whole auth.json as compact JSON, in the keyring entry
+// KeyringService / KeyringAccount, and auth.json is removed after a
+// successful keyring write, as the Codex CLI does; auto writes auth.json
+// when the keyring cannot be reached. auth.json.lock still guards the
+// cycle. With CredentialsStoreEphemeral nothing is written to disk or to a
+// keyring, and no lock file is made. The rest of this comment describes
+// the file store. It takes the
 // process-wide and cross-process locks (waiting for them until ctx is done),
 // re-reads the file under the lock, and calls fn with it (an empty AuthFile
 // when the file does not exist). If fn returns nil and changed the file,
