@@ -44,6 +44,11 @@ type statusEnv struct {
 }
 
 type statusAuthFile struct {
+	// Store is cli_auth_credentials_store; HeldBy says where the
+	// credentials were found: "file", "keyring" or "ephemeral".
+	Store        string   `json:"credentials_store"`
+	HeldBy       string   `json:"held_by,omitempty"`
+	Keyring      string   `json:"keyring,omitempty"`
 	Path         string   `json:"path"`
 	Exists       bool     `json:"exists"`
 	Mode         string   `json:"mode,omitempty"`
@@ -170,11 +175,18 @@ func collectStatus(c *cli, dir string) *statusReport {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		rep.AuthFile.Error = problem(err)
 	}
-	af, err := store.Read()
+	if mode, err := store.Mode(); err == nil {
+		rep.AuthFile.Store = string(mode)
+		if mode == codexhome.CredentialsStoreKeyring || mode == codexhome.CredentialsStoreAuto {
+			rep.AuthFile.Keyring = fmt.Sprintf("service %q, account %q", codexhome.KeyringService, store.KeyringAccount())
+		}
+	}
+	af, src, err := store.ReadSource()
 	if err != nil {
 		rep.AuthFile.Error = problem(err)
 		return rep
 	}
+	rep.AuthFile.HeldBy = string(src)
 	rep.AuthFile.Exists = af.Exists()
 	rep.AuthFile.AuthMode = af.AuthMode()
 	rep.AuthFile.Members = af.MemberNames()
@@ -241,9 +253,28 @@ func writeStatus(w io.Writer, r *statusReport) {
 	for _, k := range sortedKeys(r.Variables) {
 		line("$"+k, r.Variables[k])
 	}
+	line("credentials_store", orDefault(r.AuthFile.Store, "-"))
+	if r.AuthFile.Keyring != "" {
+		line("keyring", r.AuthFile.Keyring)
+	}
+	switch {
+	case r.AuthFile.Error != "":
+		line("credentials", "ERROR: "+r.AuthFile.Error)
+	case !r.AuthFile.Exists:
+		line("credentials", "absent (store: "+r.AuthFile.HeldBy+")")
+	case r.AuthFile.HeldBy == string(codexhome.BackendKeyring):
+		line("credentials", "in the keyring")
+	case r.AuthFile.HeldBy == string(codexhome.BackendEphemeral):
+		line("credentials", "in this process's memory (ephemeral: nothing persisted)")
+	default:
+		line("credentials", "in auth.json")
+	}
 	switch {
 	case r.AuthFile.Error != "":
 		line("auth.json", "ERROR: "+r.AuthFile.Error)
+	case r.AuthFile.Exists && r.AuthFile.HeldBy != string(codexhome.BackendFile):
+		line("auth_mode", orDash(r.AuthFile.AuthMode))
+		line("OPENAI_API_KEY", r.AuthFile.OpenAIAPIKey)
 	case !r.AuthFile.Exists:
 		line("auth.json", "absent")
 	default:

@@ -27,13 +27,17 @@ type Config struct {
 	// UseAgentIdentity is [features] use_agent_identity (default false): the
 	// opt-in that lets a ChatGPT login register an agent identity.
 	UseAgentIdentity bool
+	// CredentialsStore is cli_auth_credentials_store: where the Codex CLI
+	// keeps auth.json's content. Empty means CredentialsStoreFile.
+	CredentialsStore CredentialsStore
 }
 
 // tomlConfig mirrors the keys read; pointers tell absent from zero, and
 // every other key of the Codex config is ignored.
 type tomlConfig struct {
-	ChatGPTBaseURL *string `toml:"chatgpt_base_url"`
-	Features       *struct {
+	ChatGPTBaseURL   *string `toml:"chatgpt_base_url"`
+	CredentialsStore *string `toml:"cli_auth_credentials_store"`
+	Features         *struct {
 		UseAgentIdentity *bool `toml:"use_agent_identity"`
 	} `toml:"features"`
 }
@@ -41,7 +45,9 @@ type tomlConfig struct {
 // LoadConfig reads config.toml in codexHome. A missing file gives the
 // default Config and no error. The file is read whole (at most 1 MiB) and
 // must be valid TOML; chatgpt_base_url must be a string and
-// [features] use_agent_identity a boolean, else the error (wrapping
+// [features] use_agent_identity a boolean and cli_auth_credentials_store
+// one of "file", "keyring", "auto" or "ephemeral" (lower case, as the Codex
+// CLI spells them), else the error (wrapping
 // ErrInvalidConfig) names the key and line. A symbolic link to a regular
 // file is followed, as the Codex CLI does.
 func LoadConfig(codexHome string) (Config, error) {
@@ -99,6 +105,13 @@ func parseConfig(path string, data []byte) (Config, error) {
 	}
 	if raw.Features != nil && raw.Features.UseAgentIdentity != nil {
 		c.UseAgentIdentity = *raw.Features.UseAgentIdentity
+	}
+	if raw.CredentialsStore != nil {
+		m := CredentialsStore(*raw.CredentialsStore)
+		if !m.valid() {
+			return Config{}, fmt.Errorf("%w: %s: cli_auth_credentials_store must be \"file\", \"keyring\", \"auto\" or \"ephemeral\"", ErrInvalidConfig, path)
+		}
+		c.CredentialsStore = m
 	}
 	return c, nil
 }

@@ -1,7 +1,9 @@
 package codexhome
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -48,13 +50,36 @@ type Store struct {
 
 	// writeHook, if set, is passed to atomicfile as its FailHook (tests).
 	writeHook func(atomicfile.Stage) error
+
+	// mode, if set, is used instead of config.toml's
+	// cli_auth_credentials_store; keyring, if set, replaces the system
+	// keyring (tests).
+	mode    CredentialsStore
+	keyring keyringBackend
 }
 
-// OpenStore returns the store of auth.json in codexHome. It touches nothing
-// on disk: a missing folder or file is reported by Read or Update. An empty
-// codexHome makes every method fail.
+// OpenStore returns the store of the credentials of codexHome. It touches
+// nothing on disk: a missing folder or file is reported by Read or Update.
+// An empty codexHome makes every method fail. Every Read and Update reads
+// config.toml's cli_auth_credentials_store (see LoadConfig) and uses the
+// store it names, as the Codex CLI does: auth.json ("file", the default),
+// the keyring ("keyring"), the keyring or else auth.json ("auto"), or this
+// process's memory ("ephemeral").
 func OpenStore(codexHome string) *Store {
-	s := &Store{home: codexHome}
+	return openStore(codexHome, "")
+}
+
+// OpenStoreMode is OpenStore with the credentials store given instead of
+// read from config.toml. An invalid mode makes every method fail.
+func OpenStoreMode(codexHome string, mode CredentialsStore) *Store {
+	if mode == "" {
+		mode = CredentialsStoreFile
+	}
+	return openStore(codexHome, mode)
+}
+
+func openStore(codexHome string, mode CredentialsStore) *Store {
+	s := &Store{home: codexHome, mode: mode}
 	if codexHome == "" {
 		return s
 	}
@@ -97,6 +122,82 @@ func DefaultDir(getenv func(string) string) (string, error) {
 // codexHome).
 func (s *Store) Path() string { return s.path }
 
+// Mode returns the credentials store in use: the one given to
+// OpenStoreMode, else config.toml's (CredentialsStoreFile when it names
+// none). An unreadable config.toml gives an error wrapping
+// ErrInvalidConfig.
+func (s *Store) Mode() (CredentialsStore, error) {
+	if s.mode != "" {
+		if !s.mode.valid() {
+			return "", fmt.Errorf("codexhome: unknown credentials store %q", string(s.mode))
+		}
+		return s.mode, nil
+	}
+	cfg, err := LoadConfig(s.home)
+	if err != nil {
+		return "", err
+	}
+	if cfg.CredentialsStore == "" {
+		return CredentialsStoreFile, nil
+	}
+	return cfg.CredentialsStore, nil
+}
+
+// KeyringAccount returns KeyringAccount of the store's folder.
+func (s *Store) KeyringAccount() string { return KeyringAccount(s.home) }
+
+func (s *Store) backend() keyringBackend {
+	if s.keyring != nil {
+		return s.keyring
+	}
+	return newSystemKeyring()
+}
+
+// readKeyring reads and parses the keyring entry; a value that does not
+// parse is refused (wrapping ErrCorruptAuthFile) and left as it is.
+func (s *Store) readKeyring() (*AuthFile, bool, error) {
+	account := s.KeyringAccount()
+	v, found, err := loadValue(s.backend(), account)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	af, err := ParseAuthFile([]byte(v))
+	if err != nil {
+		return nil, false, fmt.Errorf("codexhome: the keyring entry %q (service %q): %w", account, KeyringService, err)
+	}
+	return af, true, nil
+}
+
+func (s *Store) readEphemeral() (*AuthFile, error) {
+	data, ok := ephemeralGet(s.KeyringAccount())
+	if !ok {
+		return &AuthFile{}, nil
+	}
+	return ParseAuthFile(data)
+}
+
+// readMode reads the credentials from the store mode names; tighten is as
+// for read.
+func (s *Store) readMode(mode CredentialsStore, tighten bool) (*AuthFile, Backend, error) {
+	switch mode {
+	case CredentialsStoreEphemeral:
+		af, err := s.readEphemeral()
+		return af, BackendEphemeral, err
+	case CredentialsStoreKeyring, CredentialsStoreAuto:
+		af, found, err := s.readKeyring()
+		switch {
+		case err == nil && found:
+			return af, BackendKeyring, nil
+		case err == nil && mode == CredentialsStoreKeyring:
+			return &AuthFile{}, BackendKeyring, nil
+		case err != nil && (mode == CredentialsStoreKeyring || !errors.Is(err, ErrKeyringUnavailable)):
+			return nil, BackendKeyring, err
+		}
+	}
+	af, _, err := s.read(tighten)
+	return af, BackendFile, err
+}
+
 func (s *Store) check() error {
 	if s == nil || s.path == "" {
 		return errors.New("codexhome: no CODEX_HOME folder given for auth.json")
@@ -113,8 +214,26 @@ func (s *Store) Read() (*AuthFile, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	f, _, err := s.read(false)
+	f, _, err := s.ReadSource()
 	return f, err
+}
+
+// ReadSource is Read that also says where the credentials were read from
+// (for CredentialsStoreAuto: BackendKeyring when the keyring holds them,
+// else BackendFile). With a keyring store, a keyring entry that is not a
+// valid auth.json is refused with an error wrapping ErrCorruptAuthFile
+// and left untouched, also with CredentialsStoreAuto (the Codex CLI would
+// use auth.json instead); an unreachable keyring gives an error wrapping
+// ErrKeyringUnavailable with CredentialsStoreKeyring.
+func (s *Store) ReadSource() (*AuthFile, Backend, error) {
+	if err := s.check(); err != nil {
+		return nil, "", err
+	}
+	mode, err := s.Mode()
+	if err != nil {
+		return nil, "", err
+	}
+	return s.readMode(mode, false)
 }
 
 // read reads and parses the file; with tighten, a looser mode than 0600 is
@@ -210,6 +329,10 @@ func (s *Store) Coordinate(ctx context.Context, fn func() error) error {
 	if s.home == "" {
 		return errors.New("codexhome: no CODEX_HOME folder given")
 	}
+	mode, err := s.Mode()
+	if err != nil {
+		return err
+	}
 	v, _ := moduleLocks.LoadOrStore(s.moduleLockPath, make(chan struct{}, 1))
 	ch := v.(chan struct{})
 	select {
@@ -218,6 +341,10 @@ func (s *Store) Coordinate(ctx context.Context, fn func() error) error {
 		return fmt.Errorf("codexhome: waiting for the %s lock: %w", ModuleLockFileName, context.Cause(ctx))
 	}
 	defer func() { <-ch }()
+	if mode == CredentialsStoreEphemeral {
+		// Nothing is shared with other processes, and nothing is written.
+		return fn()
+	}
 	unlock, err := lockPath(ctx, s.moduleLockPath)
 	if err != nil {
 		return err
@@ -226,7 +353,15 @@ func (s *Store) Coordinate(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// Update runs one read-modify-write cycle of auth.json. It takes the
+// Update runs one read-modify-write cycle of the credentials, in the store
+// that Mode names. With CredentialsStoreKeyring and CredentialsStoreAuto
+// the value is the whole auth.json as compact JSON, in the keyring entry
+// KeyringService / KeyringAccount, and auth.json is removed after a
+// successful keyring write, as the Codex CLI does; auto writes auth.json
+// when the keyring cannot be reached. auth.json.lock still guards the
+// cycle. With CredentialsStoreEphemeral nothing is written to disk or to a
+// keyring, and no lock file is made. The rest of this comment describes
+// the file store. It takes the
 // process-wide and cross-process locks (waiting for them until ctx is done),
 // re-reads the file under the lock, and calls fn with it (an empty AuthFile
 // when the file does not exist). If fn returns nil and changed the file,
@@ -248,18 +383,26 @@ func (s *Store) Update(ctx context.Context, fn func(f *AuthFile) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("codexhome: update auth.json: %w", context.Cause(ctx))
 	}
+	mode, err := s.Mode()
+	if err != nil {
+		return err
+	}
 	unlockProcess, err := s.lockProcess(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlockProcess()
-	unlockFile, err := s.lockFile(ctx)
-	if err != nil {
-		return err
+	if mode != CredentialsStoreEphemeral {
+		// auth.json.lock guards the read-modify-write whatever holds the
+		// credentials, so processes of this module never lose an update.
+		unlockFile, err := s.lockFile(ctx)
+		if err != nil {
+			return err
+		}
+		defer unlockFile()
 	}
-	defer unlockFile()
 
-	af, _, err := s.read(true)
+	af, _, err := s.readMode(mode, true)
 	if err != nil {
 		return err
 	}
@@ -281,6 +424,38 @@ func (s *Store) Update(ctx context.Context, fn func(f *AuthFile) error) error {
 		return fmt.Errorf("%w: the new auth.json would be %d bytes, more than the %d its readers accept; nothing was written",
 			ErrInvalidValue, len(data), MaxAuthFileSize)
 	}
+	switch mode {
+	case CredentialsStoreEphemeral:
+		ephemeralPut(s.KeyringAccount(), data)
+		return nil
+	case CredentialsStoreKeyring, CredentialsStoreAuto:
+		err := s.writeKeyring(data)
+		if err == nil || mode == CredentialsStoreKeyring || !errors.Is(err, ErrKeyringUnavailable) {
+			return err
+		}
+	}
+	return s.writeFile(data)
+}
+
+// writeKeyring stores data, compacted, as the keyring entry and then
+// removes auth.json, as the Codex CLI does (a failure to remove it is
+// ignored).
+func (s *Store) writeKeyring(data []byte) error {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, data); err != nil {
+		return fmt.Errorf("codexhome: compact auth.json for the keyring: %w", err)
+	}
+	if err := s.backend().save(s.KeyringAccount(), compact.String()); err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(s.path); err == nil && fi.Mode().IsRegular() {
+		_ = os.Remove(s.path)
+	}
+	return nil
+}
+
+// writeFile replaces auth.json atomically with mode 0600.
+func (s *Store) writeFile(data []byte) error {
 	// Temporary files of writers that were killed are stale now that we
 	// hold the lock; removing them is best effort.
 	_ = atomicfile.RemoveStaleTemps(s.path)

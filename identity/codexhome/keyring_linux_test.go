@@ -1,0 +1,374 @@
+//go:build linux
+
+package codexhome
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// sandboxEnv marks the child process that runs the keyring tests in a new
+// user namespace (with its own persistent keyring) and a new session
+// keyring, against a private session bus and gnome-keyring-daemon, so
+// that no test touches the user's keyrings.
+const sandboxEnv = "AGENTID_KEYRING_SANDBOX"
+
+func keyringSkipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s (CI=true: the keyring tests must run)", msg)
+	}
+	t.Skipf("%s; to run the keyring tests install dbus, gnome-keyring and keyutils (as .ci/run does) and run go test ./identity/codexhome/ -run TestKeyring", msg)
+}
+
+// TestKeyring runs TestKeyringSandboxed in a sandboxed child process.
+func TestKeyring(t *testing.T) {
+	if os.Getenv(sandboxEnv) != "" {
+		t.Skip("the sandboxed child runs TestKeyringSandboxed only")
+	}
+	for _, bin := range []string{"dbus-daemon", "gnome-keyring-daemon"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			keyringSkipOrFail(t, "%s not found", bin)
+		}
+	}
+	type result struct {
+		out []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// The thread is never unlocked: its session keyring changes, and
+		// Go ends a locked thread with its goroutine.
+		runtime.LockOSThread()
+		if _, err := unix.KeyctlJoinSessionKeyring("agentidentity-test-" + randomHex(8)); err != nil {
+			done <- result{err: fmt.Errorf("join a new session keyring: %w", err)}
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestKeyringSandboxed$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), sandboxEnv+"=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: os.Getgid(), Size: 1}},
+		}
+		out, err := cmd.CombinedOutput()
+		done <- result{out: out, err: err}
+	}()
+	r := <-done
+	if r.out == nil && r.err != nil {
+		keyringSkipOrFail(t, "cannot start the sandbox: %v", r.err)
+	}
+	t.Logf("sandboxed keyring tests:\n%s", r.out)
+	require.NoError(t, r.err, "the sandboxed keyring tests failed")
+	require.Contains(t, string(r.out), "--- PASS: TestKeyringSandboxed")
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// startSecretService starts a private dbus-daemon and an unlocked
+// gnome-keyring-daemon (keyrings in a temporary folder), points
+// DBUS_SESSION_BUS_ADDRESS at the bus, and stops both by pid at cleanup.
+func startSecretService(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	require.NoError(t, os.MkdirAll(run, 0o700))
+	conf := filepath.Join(dir, "bus.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=`+run+`</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
+</busconfig>
+`), 0o600))
+	bus := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--print-address=1")
+	stdout, err := bus.StdoutPipe()
+	require.NoError(t, err)
+	if err := bus.Start(); err != nil {
+		keyringSkipOrFail(t, "cannot start dbus-daemon: %v", err)
+	}
+	t.Cleanup(func() { _ = bus.Process.Kill(); _ = bus.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		keyringSkipOrFail(t, "dbus-daemon printed no address: %v", err)
+	}
+	addr := strings.TrimSpace(line)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
+	t.Setenv("HOME", dir)
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	t.Setenv("XDG_RUNTIME_DIR", run)
+
+	gk := exec.Command("gnome-keyring-daemon", "--unlock", "--components=secrets", "--foreground")
+	gk.Stdin = strings.NewReader("test-password")
+	gk.Env = os.Environ()
+	if err := gk.Start(); err != nil {
+		keyringSkipOrFail(t, "cannot start gnome-keyring-daemon: %v", err)
+	}
+	t.Cleanup(func() { _ = gk.Process.Kill(); _ = gk.Wait() })
+	// Wait until the Secret Service answers with a default collection.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := probeSecretService(); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			keyringSkipOrFail(t, "the Secret Service did not come up: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func probeSecretService() error {
+	acct := "probe|" + randomHex(4)
+	ss := secretService{}
+	if err := ss.save(acct, "probe"); err != nil {
+		return err
+	}
+	return ss.remove(acct)
+}
+
+// secretTool reads an item with libsecret's secret-tool, an independent
+// reader, when it is installed.
+func secretTool(t *testing.T, account string) (string, bool) {
+	if _, err := exec.LookPath("secret-tool"); err != nil {
+		return "", false
+	}
+	out, err := exec.Command("secret-tool", "lookup", "service", KeyringService, "username", account).Output()
+	if err != nil {
+		return "", true
+	}
+	return string(out), true
+}
+
+const seedAuth = `{"auth_mode":"chatgpt","OPENAI_API_KEY":null,"x_unknown":{"keep":[1,2,"three"]}}`
+
+func TestKeyringSandboxed(t *testing.T) {
+	if os.Getenv(sandboxEnv) == "" {
+		t.Skip("runs inside TestKeyring's sandbox")
+	}
+	startSecretService(t)
+	ss := secretService{}
+
+	newHome := func(t *testing.T) (string, string) {
+		home := t.TempDir()
+		acct := KeyringAccount(home)
+		t.Cleanup(func() { _ = systemKeyring{}.remove(acct) })
+		return home, acct
+	}
+
+	t.Run("round trip in each mode", func(t *testing.T) {
+		tests := []struct {
+			mode        CredentialsStore
+			wantBackend Backend
+			inKeyring   bool
+			inFile      bool
+		}{
+			{CredentialsStoreFile, BackendFile, false, true},
+			{CredentialsStoreKeyring, BackendKeyring, true, false},
+			{CredentialsStoreAuto, BackendKeyring, true, false},
+			{CredentialsStoreEphemeral, BackendEphemeral, false, false},
+		}
+		for _, tt := range tests {
+			t.Run(string(tt.mode), func(t *testing.T) {
+				home, acct := newHome(t)
+				require.NoError(t, os.WriteFile(filepath.Join(home, ConfigFileName), []byte(`cli_auth_credentials_store = "`+tt.mode+"\"\n"), 0o600))
+				switch tt.mode {
+				case CredentialsStoreFile:
+					require.NoError(t, os.WriteFile(filepath.Join(home, AuthFileName), []byte(seedAuth), 0o600))
+				case CredentialsStoreEphemeral:
+					ephemeralPut(acct, []byte(seedAuth))
+				default:
+					require.NoError(t, systemKeyring{}.save(acct, seedAuth))
+				}
+				s := OpenStore(home)
+				require.NoError(t, s.Update(context.Background(), func(f *AuthFile) error { return f.SetAuthMode("apikey") }))
+				f, src, err := s.ReadSource()
+				require.NoError(t, err)
+				assert.Equal(t, tt.wantBackend, src)
+				assert.Equal(t, "apikey", f.AuthMode())
+				assert.Contains(t, f.MemberNames(), "x_unknown", "unknown members are kept")
+				want := `{"auth_mode":"apikey","OPENAI_API_KEY":null,"x_unknown":{"keep":[1,2,"three"]}}`
+
+				v, found, err := ss.load(acct)
+				require.NoError(t, err)
+				assert.Equal(t, tt.inKeyring, found)
+				mirror, mfound, err := keyutilsGet(acct)
+				require.NoError(t, err)
+				assert.Equal(t, tt.inKeyring, mfound, "the keyutils mirror goes with the Secret Service")
+				if tt.inKeyring {
+					assert.Equal(t, want, v, "the keyring holds the whole auth.json as compact JSON")
+					assert.Equal(t, want, string(mirror))
+					if got, ok := secretTool(t, acct); ok {
+						assert.Equal(t, want, got, "libsecret reads the same item")
+					}
+				}
+				_, statErr := os.Lstat(filepath.Join(home, AuthFileName))
+				assert.Equal(t, tt.inFile, statErr == nil, "auth.json present")
+				if tt.mode == CredentialsStoreEphemeral {
+					entries, err := os.ReadDir(home)
+					require.NoError(t, err)
+					assert.Len(t, entries, 1, "ephemeral writes nothing but the config.toml the test made")
+				}
+			})
+		}
+	})
+
+	t.Run("item attributes as the keyring crate writes them", func(t *testing.T) {
+		home, acct := newHome(t)
+		s := OpenStoreMode(home, CredentialsStoreKeyring)
+		require.NoError(t, s.Update(context.Background(), func(f *AuthFile) error { return f.SetAuthMode("apikey") }))
+		if _, err := exec.LookPath("secret-tool"); err != nil {
+			t.Skip("secret-tool not installed")
+		}
+		out, err := exec.Command("secret-tool", "search", "--all", "service", KeyringService, "username", acct).CombinedOutput()
+		require.NoError(t, err)
+		for _, want := range []string{"attribute.target = default", "attribute.application = rust-keyring", "attribute.username = " + acct} {
+			assert.Contains(t, string(out), want)
+		}
+		assert.Equal(t, 1, strings.Count(string(out), "attribute.service = "+KeyringService), "one item after a second write")
+		require.NoError(t, s.Update(context.Background(), func(f *AuthFile) error { return f.SetAuthMode("chatgpt") }))
+		out, err = exec.Command("secret-tool", "search", "--all", "service", KeyringService, "username", acct).CombinedOutput()
+		require.NoError(t, err)
+		assert.Equal(t, 1, strings.Count(string(out), "attribute.service = "+KeyringService), "a write changes the one item")
+	})
+
+	t.Run("chunked and long values", func(t *testing.T) {
+		home, acct := newHome(t)
+		long := `{"auth_mode":"chatgpt","x_pad":"` + strings.Repeat("p", 5000) + `"}`
+		parts := []string{long[:512], long[512:1024], long[1024:]}
+		require.NoError(t, ss.save(acct, chunkPrefix+"3:"+parts[0]))
+		require.NoError(t, ss.save(acct+":1", parts[1]))
+		require.NoError(t, ss.save(acct+":2", parts[2]))
+		t.Cleanup(func() { _ = ss.remove(acct + ":1"); _ = ss.remove(acct + ":2") })
+		s := OpenStoreMode(home, CredentialsStoreKeyring)
+		f, err := s.Read()
+		require.NoError(t, err)
+		assert.Contains(t, f.MemberNames(), "x_pad")
+
+		require.NoError(t, ss.remove(acct+":2"))
+		_, err = s.Read()
+		assert.ErrorIs(t, err, ErrCorruptAuthFile, "a missing chunk is refused")
+
+		require.NoError(t, ss.save(acct, long))
+		require.NoError(t, s.Update(context.Background(), func(f *AuthFile) error { return f.SetAuthMode("apikey") }))
+		v, _, err := ss.load(acct)
+		require.NoError(t, err)
+		assert.False(t, strings.HasPrefix(v, chunkPrefix), "a long value is written as one entry, as the released Codex CLI does")
+		assert.Contains(t, v, `"x_pad"`)
+	})
+
+	t.Run("two writers under the lock", func(t *testing.T) {
+		home, acct := newHome(t)
+		require.NoError(t, systemKeyring{}.save(acct, `{"auth_mode":"0"}`))
+		const n = 12
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := OpenStoreMode(home, CredentialsStoreKeyring)
+				assert.NoError(t, s.Update(context.Background(), func(f *AuthFile) error {
+					i, err := strconv.Atoi(f.AuthMode())
+					if err != nil {
+						return err
+					}
+					return f.SetAuthMode(strconv.Itoa(i + 1))
+				}))
+			}()
+		}
+		wg.Wait()
+		f, err := OpenStoreMode(home, CredentialsStoreKeyring).Read()
+		require.NoError(t, err)
+		assert.Equal(t, strconv.Itoa(n), f.AuthMode(), "no update lost")
+		_, err = os.Lstat(filepath.Join(home, AuthLockFileName))
+		assert.NoError(t, err, "auth.json.lock guards keyring writes too")
+	})
+
+	t.Run("no Secret Service reachable", func(t *testing.T) {
+		tests := []struct {
+			mode     CredentialsStore
+			wantErr  bool
+			wantFile bool
+		}{
+			{CredentialsStoreAuto, false, true},
+			{CredentialsStoreKeyring, true, false},
+		}
+		for _, tt := range tests {
+			t.Run(string(tt.mode), func(t *testing.T) {
+				home, acct := newHome(t)
+				s := OpenStoreMode(home, tt.mode)
+				s.keyring = systemKeyring{ss: secretService{address: "unix:path=" + filepath.Join(home, "no-bus")}}
+				err := s.Update(context.Background(), func(f *AuthFile) error { return f.SetAuthMode("apikey") })
+				_, statErr := os.Lstat(filepath.Join(home, AuthFileName))
+				assert.Equal(t, tt.wantFile, statErr == nil)
+				_, mirrored, kerr := keyutilsGet(acct)
+				require.NoError(t, kerr)
+				assert.False(t, mirrored, "a failed Secret Service write leaves no keyutils copy")
+				if tt.wantErr {
+					assert.ErrorIs(t, err, ErrKeyringUnavailable)
+					return
+				}
+				require.NoError(t, err)
+				f, src, err := s.ReadSource()
+				require.NoError(t, err)
+				assert.Equal(t, BackendFile, src)
+				assert.Equal(t, "apikey", f.AuthMode())
+			})
+		}
+	})
+
+	t.Run("corrupt keyring value refused untouched", func(t *testing.T) {
+		const secretText = "sk-proj-DoNotPrintMe123"
+		values := []struct{ name, value string }{
+			{"not JSON", "{not json " + secretText},
+			{"wrong type", `{"tokens":"` + secretText + `"}`},
+			{"bad chunk count", chunkPrefix + "x:" + secretText},
+		}
+		for _, mode := range []CredentialsStore{CredentialsStoreKeyring, CredentialsStoreAuto} {
+			for _, tt := range values {
+				t.Run(string(mode)+" "+tt.name, func(t *testing.T) {
+					home, acct := newHome(t)
+					require.NoError(t, ss.save(acct, tt.value))
+					s := OpenStoreMode(home, mode)
+					_, err := s.Read()
+					require.ErrorIs(t, err, ErrCorruptAuthFile)
+					assert.NotContains(t, err.Error(), secretText)
+					called := false
+					err = s.Update(context.Background(), func(f *AuthFile) error { called = true; return nil })
+					require.ErrorIs(t, err, ErrCorruptAuthFile)
+					assert.NotContains(t, err.Error(), secretText)
+					assert.False(t, called)
+					v, _, err := ss.load(acct)
+					require.NoError(t, err)
+					assert.Equal(t, tt.value, v, "the entry is not touched")
+					_, statErr := os.Lstat(filepath.Join(home, AuthFileName))
+					assert.True(t, errors.Is(statErr, os.ErrNotExist), "no auth.json written")
+				})
+			}
+		}
+	})
+}
