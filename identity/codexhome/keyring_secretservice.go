@@ -38,6 +38,16 @@ type ssSecret struct {
 // secretService talks to the Secret Service on the session bus over a
 // private connection per operation, every call bounded by ssTimeout, with
 // the item layout of the keyring crate that the Codex CLI uses.
+//
+// It is written on github.com/godbus/dbus (the D-Bus library that
+// github.com/zalando/go-keyring itself uses) rather than through go-keyring,
+// for strictness and compatibility: go-keyring's Linux backend writes an item
+// with only the service and username attributes, so next to an item the
+// Codex CLI created (service, username, target=default,
+// application=rust-keyring) it would add a second one, and the Codex CLI
+// then fails with an ambiguous entry; it also waits without a bound on an
+// unlock prompt and shares one global bus connection. go-keyring is still
+// what this package uses for the macOS Keychain.
 type secretService struct {
 	// address is the bus address; empty means $DBUS_SESSION_BUS_ADDRESS,
 	// else $XDG_RUNTIME_DIR/bus (never an autolaunched bus).
