@@ -134,7 +134,7 @@ header exits 1 with the reason.`)
 		}
 		now = t
 	}
-	pub, err := identity.ParsePublicKeySSH(*pubLine)
+	pub, err := gateway.ParsePublicKeySSH(*pubLine)
 	if err != nil {
 		return fmt.Errorf("--public-key: %w", err)
 	}
