@@ -48,9 +48,6 @@ const (
 	refreshBackoffMax = 5 * time.Minute
 
 	reasonProactive = "proactive_expiry"
-	// reasonUnauthorized is what Codex sends after a 401 from a Bearer
-	// route; see loginRefresher.refresh.
-	reasonUnauthorized = "unauthorized_recovery"
 )
 
 // refreshNow is the clock of token refreshes (tests replace it).
@@ -179,7 +176,8 @@ func (r *loginRefresher) token(ctx context.Context) (string, error) {
 }
 
 // refresh replaces the access token stale (the one about to expire, or
-// one a Bearer route refused: reason reasonUnauthorized) and returns the
+// one a Bearer route refused, for which the Codex CLI sends the reason
+// "unauthorized_recovery") and returns the
 // new one. Under this module's own lock it re-reads auth.json first: when
 // the access token there is no longer stale, another writer (the Codex CLI
 // or another process of ours) refreshed already and that token is adopted
