@@ -81,7 +81,7 @@ func outer() int {
 	cmd := exec.Command("timeout", args...)
 	cmd.Env = append(os.Environ(), insideEnv+"=1", codexEnv+"="+codex)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := runInFreshSessionKeyring(cmd); err != nil { // keyring_test.go
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			return ee.ExitCode()
@@ -241,6 +241,7 @@ func TestInterop(t *testing.T) {
 	h.rowFedRAMP()
 	h.rowTaskSpellings()
 	h.rowRefresh()
+	h.rowsKeyring()            // (j), (k): keyring_test.go
 	h.rowAssertionsByteEqual() // last: covers every run above
 	fmt.Printf("codex-interop: rows took %.1fs\n", time.Since(start).Seconds())
 	if failedRows() > 0 {
