@@ -323,3 +323,59 @@ func (e *RefreshError) Unwrap() []error {
 	}
 	return errs
 }
+
+// ErrTaskRejected is wrapped by the [*TaskRejectedError] of a request the
+// backend answered 401 although it was signed for the run's (or session's)
+// task.
+var ErrTaskRejected = errors.New("identity: the backend refused the task of an AgentAssertion-signed request")
+
+// TaskRejectedError is returned by [RunAuth.Transport] when the backend
+// answered 401 to an AgentAssertion-signed request and the task could not
+// heal: the replacement task was refused too (Retried), the request body
+// could not be replayed after the task was replaced (NotReplayable: send the
+// request again), no replacement may be registered yet (RetryAt), or the
+// retry could not be prepared (Err). (When registering the replacement
+// fails, the 401 answer itself is returned instead.) It matches ErrTaskRejected with errors.Is; it never holds a
+// credential.
+type TaskRejectedError struct {
+	// StatusCode is the backend's status (401).
+	StatusCode int
+	// Body is the start (at most 512 bytes) of the backend's answer.
+	Body string
+	// Retried reports that the request was sent again with a new task and
+	// refused again.
+	Retried bool
+	// NotReplayable reports that the request was not sent again because its
+	// body cannot be replayed (no http.Request.GetBody); a new task is in
+	// place, so sending the request again can succeed.
+	NotReplayable bool
+	// RetryAt, when not zero, is the time before which no new task is
+	// registered for this run or session.
+	RetryAt time.Time
+	// Err is why no replacement task could be had, if that was the reason.
+	Err error
+}
+
+// Error implements error.
+func (e *TaskRejectedError) Error() string {
+	msg := fmt.Sprintf("identity: the backend answered %d to an AgentAssertion-signed request (the task may have ended)", e.StatusCode)
+	switch {
+	case e.NotReplayable:
+		msg += "; a new task was registered but the request was not retried because its body cannot be replayed (set http.Request.GetBody); send it again"
+	case e.Retried:
+		msg += "; the request was retried once with a new task and refused again"
+	}
+	if !e.RetryAt.IsZero() {
+		msg += "; no new task before " + e.RetryAt.UTC().Format(time.RFC3339)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Is reports whether target is ErrTaskRejected.
+func (e *TaskRejectedError) Is(target error) bool { return target == ErrTaskRejected }
+
+// Unwrap returns Err.
+func (e *TaskRejectedError) Unwrap() error { return e.Err }

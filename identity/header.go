@@ -124,6 +124,7 @@ type credential struct {
 	touch    bool
 	authz    []string
 	override []string
+	task     string // the task an AgentAssertion was signed for ("" otherwise)
 }
 
 // credentialFor decides and makes the credential of a request to u.
@@ -143,11 +144,11 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 					return credential{}, err
 				}
 			}
-			a, err := r.authorization(ctx, slot)
+			a, task, err := r.authorization(ctx, slot)
 			if err != nil {
 				return credential{}, err
 			}
-			return credential{touch: true, authz: a, override: override}, nil
+			return credential{touch: true, authz: a, override: override, task: task}, nil
 		}
 		switch {
 		case r.offPolicy == offNoCreds:
@@ -159,11 +160,11 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 			}
 			return credential{touch: true, authz: a}, nil
 		}
-		a, err := r.authorization(ctx, slot)
+		a, task, err := r.authorization(ctx, slot)
 		if err != nil {
 			return credential{}, err
 		}
-		return credential{touch: true, authz: a}, nil
+		return credential{touch: true, authz: a, task: task}, nil
 	}
 	// The routed workspace origin: inference only, AgentAssertion only.
 	if !r.routingEnabled() || !r.isRoutedCandidate(u) {
@@ -176,14 +177,14 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 	if routes.Classify(r.basePath, u.Path) != routes.Inference {
 		return credential{}, nil
 	}
-	a, err := r.authorization(ctx, slot)
+	a, task, err := r.authorization(ctx, slot)
 	if err != nil {
 		return credential{}, err
 	}
 	if strings.HasPrefix(a[0], "Bearer ") {
 		return credential{}, fmt.Errorf("%w: this session fell back to bearer auth, which is never sent to the routed workspace origin", ErrRoutingUnavailable)
 	}
-	return credential{touch: true, authz: a, override: override}, nil
+	return credential{touch: true, authz: a, override: override, task: task}, nil
 }
 
 // isRoutedCandidate is a cheap check before asking for routing: only https

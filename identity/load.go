@@ -231,7 +231,7 @@ func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome
 		if rec.TaskID != "" && ValidateTaskID(rec.TaskID) == nil {
 			opts = append(opts, WithTaskID(rec.TaskID))
 		}
-		opts = append(opts, WithTaskSaver(l.taskSaver(rec.AgentRuntimeID)))
+		opts = append(opts, WithTaskSaver(l.taskSaver(rec.AgentRuntimeID)), withTaskRenewer(l.taskRenewer(rec.AgentRuntimeID)))
 	}
 	return NewRunAuth(s, l.client, opts...)
 }
@@ -267,6 +267,39 @@ func (l *loader) taskSaver(runtimeID string) func(context.Context, string) error
 			rec.TaskID = taskID
 			return f.SetAgentIdentityRecord(rec)
 		})
+	}
+}
+
+// taskRenewer replaces a run task the backend refused (heal.go). Our
+// processes take turns through the module's lock, so that a task ended for
+// several of them is replaced once: each re-reads auth.json and adopts the
+// task another process saved meanwhile (unless stale says it was refused
+// already); the first registers a new task and saves it in the agent's
+// record under auth.json.lock. A task that cannot be saved (the record is
+// gone) is still used, in memory.
+func (l *loader) taskRenewer(runtimeID string) func(context.Context, func(string) bool, func(context.Context) (string, error)) (string, error) {
+	return func(ctx context.Context, stale func(string) bool, register func(context.Context) (string, error)) (string, error) {
+		var id string
+		err := l.store.Coordinate(ctx, func() error {
+			f, err := l.store.Read()
+			if err != nil {
+				return err
+			}
+			if rec := f.AgentIdentityRecord(); rec != nil && rec.AgentRuntimeID == runtimeID &&
+				rec.TaskID != "" && !stale(rec.TaskID) && ValidateTaskID(rec.TaskID) == nil {
+				id = rec.TaskID // another process replaced it meanwhile
+				return nil
+			}
+			if id, err = register(ctx); err != nil {
+				return err
+			}
+			if serr := l.taskSaver(runtimeID)(ctx, id); serr != nil {
+				l.logger.Warn("agent identity: the replacement run task could not be saved; it is used in memory only",
+					slog.String("agent_runtime_id", runtimeID), slog.String("error", serr.Error()))
+			}
+			return nil
+		})
+		return id, err
 	}
 }
 

@@ -108,6 +108,15 @@ func WithTaskSaver(save func(ctx context.Context, taskID string) error) RunAuthO
 	})
 }
 
+// withTaskRenewer sets how Load replaces a refused run task (see
+// runState.renewTask).
+func withTaskRenewer(renew func(ctx context.Context, stale func(string) bool, register func(context.Context) (string, error)) (string, error)) RunAuthOption {
+	return runAuthOption(func(r *runState) error {
+		r.renewTask = renew
+		return nil
+	})
+}
+
 // WithBearerFallback gives the ChatGPT access token that a session uses, as
 // "Authorization: Bearer …", for the rest of its life once its task
 // registration fails with [ErrBootstrapUnavailable].
@@ -220,6 +229,13 @@ type runState struct {
 	accountHeader []string
 	fedRAMPHeader []string
 
+	// renewTask, if set, replaces the run task after the backend refused it
+	// (see heal.go): Load's version re-reads auth.json under the module's
+	// lock, adopts a task another process saved meanwhile unless stale says
+	// it was refused already, and otherwise calls register and saves the
+	// result. Nil: register, then saveTask.
+	renewTask func(ctx context.Context, stale func(string) bool, register func(context.Context) (string, error)) (string, error)
+
 	runSlot  *taskSlot
 	mu       sync.Mutex
 	sessions map[string]*taskSlot
@@ -238,6 +254,18 @@ type taskSlot struct {
 	lastErr  error
 	ended    bool
 
+	// Self-healing (heal.go), guarded by mu: the task ids replaced after a
+	// 401 (never replaced or adopted again), and the back-off after a
+	// replacement whose retry was refused too.
+	replaced     map[string]struct{}
+	healFailures int
+	healRetryAt  time.Time
+	healBlocked  string
+
+	// gen counts task replacements; a cached header of an older
+	// generation is never reused.
+	gen atomic.Uint64
+
 	// gone mirrors ended for the lock-free fast path of authorization.
 	gone atomic.Bool
 	// bearer is set once the slot fell back to bearer auth, for life.
@@ -250,6 +278,8 @@ type taskSlot struct {
 
 type cachedHeader struct {
 	second int64
+	gen    uint64
+	task   string
 	value  []string
 }
 
@@ -259,6 +289,9 @@ type taskFlight struct {
 	waiters int
 	taskID  string
 	err     error
+	// replaces is the refused task this flight replaces ("" for a first
+	// registration).
+	replaces string
 }
 
 // NewRunAuth returns run-scoped auth for the agent behind s, registering
@@ -492,10 +525,7 @@ func (r *runState) task(ctx context.Context, slot *taskSlot) (string, error) {
 			slot.mu.Unlock()
 			return "", err
 		}
-		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &taskFlight{done: make(chan struct{}), cancel: cancel}
-		slot.flight = f
-		go r.register(fctx, slot, f)
+		f = r.startFlight(ctx, slot, "")
 	}
 	f.waiters++
 	slot.mu.Unlock()
@@ -519,10 +549,31 @@ func (r *runState) task(ctx context.Context, slot *taskSlot) (string, error) {
 	}
 }
 
+// startFlight starts the registration of slot's task (replacing the refused
+// task replaces, if not ""). slot.mu must be held.
+func (r *runState) startFlight(ctx context.Context, slot *taskSlot, replaces string) *taskFlight {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f := &taskFlight{done: make(chan struct{}), cancel: cancel, replaces: replaces}
+	slot.flight = f
+	go r.register(fctx, slot, f)
+	return f
+}
+
 func (r *runState) register(ctx context.Context, slot *taskSlot, f *taskFlight) {
 	defer close(f.done)
 	defer f.cancel()
-	id, err := r.client.RegisterTask(ctx, r.signer)
+	registerTask := func(ctx context.Context) (string, error) { return r.client.RegisterTask(ctx, r.signer) }
+	var (
+		id      string
+		err     error
+		renewed bool // saved (or adopted) by renewTask itself
+	)
+	if f.replaces != "" && slot.isRun && r.renewTask != nil {
+		id, err = r.renewTask(ctx, func(t string) bool { return slot.isStale(t) }, registerTask)
+		renewed = true
+	} else {
+		id, err = registerTask(ctx)
+	}
 
 	slot.mu.Lock()
 	current := slot.flight == f
@@ -552,7 +603,7 @@ func (r *runState) register(ctx context.Context, slot *taskSlot, f *taskFlight) 
 	slot.mu.Unlock()
 	f.taskID, f.err = id, err
 
-	if adopted && slot.isRun && r.saveTask != nil {
+	if adopted && slot.isRun && r.saveTask != nil && !renewed {
 		// The backend registered the task: save it even if every caller
 		// has given up meanwhile, within a bound of its own.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskSaveTimeout)
@@ -574,7 +625,7 @@ func (a *RunAuth) AuthorizationHeader(ctx context.Context) (string, error) {
 	if !a.usable() {
 		return "", errUnusable
 	}
-	v, err := a.run.authorization(ctx, a.slot)
+	v, _, err := a.run.authorization(ctx, a.slot)
 	if err != nil {
 		return "", err
 	}
@@ -582,21 +633,24 @@ func (a *RunAuth) AuthorizationHeader(ctx context.Context) (string, error) {
 }
 
 // authorization returns the header value as a one-element slice that can be
-// put into an http.Header as is (shared: callers must not modify it).
-func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string, error) {
+// put into an http.Header as is (shared: callers must not modify it), and the
+// task it was signed for ("" for a bearer header).
+func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string, string, error) {
 	if slot.gone.Load() {
-		return nil, ErrSessionEnded
+		return nil, "", ErrSessionEnded
 	}
 	if slot.bearer.Load() {
-		return r.bearerHeader(ctx)
+		v, err := r.bearerHeader(ctx)
+		return v, "", err
 	}
 	now := r.now()
 	if !r.expires.IsZero() && !now.Before(r.expires) {
-		return nil, fmt.Errorf("%w (it expired at %s)", ErrJWTExpired, r.expires.UTC().Format(time.RFC3339))
+		return nil, "", fmt.Errorf("%w (it expired at %s)", ErrJWTExpired, r.expires.UTC().Format(time.RFC3339))
 	}
 	sec := now.Unix()
-	if c := slot.header.Load(); c != nil && c.second == sec {
-		return c.value, nil
+	gen := slot.gen.Load()
+	if c := slot.header.Load(); c != nil && c.second == sec && c.gen == gen {
+		return c.value, c.task, nil
 	}
 	task, err := r.task(ctx, slot)
 	if err != nil {
@@ -607,23 +661,24 @@ func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string,
 					slog.String("session", slot.session),
 					slog.String("error", err.Error()))
 			}
-			return r.bearerHeader(ctx)
+			v, err := r.bearerHeader(ctx)
+			return v, "", err
 		}
-		return nil, err
+		return nil, "", err
 	}
 	h, err := r.signer.AuthorizationHeader(task, now)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	v := []string{h}
-	slot.header.Store(&cachedHeader{second: sec, value: v})
+	slot.header.Store(&cachedHeader{second: sec, gen: gen, task: task, value: v})
 	if slot.gone.Load() {
 		// EndSession ran while we signed: never cache or send a header for
 		// a forgotten task.
 		slot.header.Store(nil)
-		return nil, ErrSessionEnded
+		return nil, "", ErrSessionEnded
 	}
-	return v, nil
+	return v, task, nil
 }
 
 // parseOrigin checks a first-party origin with the module's one origin rule

@@ -19,6 +19,13 @@ import (
 // http.Client follows a redirect there. On every error path the request body
 // is closed, as http.RoundTripper requires.
 //
+// A 401 answer to an AgentAssertion-signed request is taken to mean that the
+// task ended at the backend: the task is replaced once (saved where the old
+// one was kept, for the run) and the request is sent again once if its body
+// can be replayed (no body, or GetBody set). When that is not possible or
+// the retry is refused too, RoundTrip returns a [*TaskRejectedError]
+// (errors.Is ErrTaskRejected) instead of the answer.
+//
 // The returned RoundTripper is safe for concurrent use.
 func (a *RunAuth) Transport(base http.RoundTripper) http.RoundTripper {
 	return &transport{auth: a, base: base}
@@ -57,7 +64,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !c.touch {
 		return base.RoundTrip(req)
 	}
-	return base.RoundTrip(r.apply(req, c))
+	resp, err := base.RoundTrip(r.apply(req, c))
+	if err != nil || c.task == "" || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	// A 401 to an AgentAssertion-signed request: the task may have ended
+	// (heal.go).
+	return t.heal(base, req, resp, c.task)
 }
 
 // cloneRequest returns a shallow copy of req with its own header map (room

@@ -431,6 +431,22 @@ func (s *Server) InjectBody(kind BodyFault) {
 // the AuthAPI or MintAgentJWT).
 func (s *Server) AgentsRegistered() int { return int(s.agentsRegistered.Load()) }
 
+// EndTask ends the task taskID of the agent runtimeID, as the backend does
+// when a task expires: from then on every request signed for it is answered
+// 401 (the answer third-party clients of the real backend report for an
+// ended or unknown task). It reports whether the task was known.
+func (s *Server) EndTask(runtimeID, taskID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.agents[runtimeID]
+	if a == nil {
+		return false
+	}
+	_, ok := a.tasks[taskID]
+	delete(a.tasks, taskID)
+	return ok
+}
+
 // TasksRegistered returns the number of tasks registered so far.
 func (s *Server) TasksRegistered() int { return int(s.tasksRegistered.Load()) }
 
