@@ -15,7 +15,15 @@ import (
 
 // Environment variables read by [OverridesFromEnv] (spec section 1).
 const (
-	// EnvAuthAPIBaseURL replaces the AuthAPI base of the environment.
+	// EnvAuthAPIBaseURLNew is the newer name of the AuthAPI override (spec
+	// §9, issue 14 §7): read before EnvAuthAPIBaseURL, it wins when both are
+	// set. The real Codex CLI 0.171 was observed to ignore it (it read only
+	// EnvAuthAPIBaseURL, also when both were set: notes/codex-oracle.md, runs
+	// c4 and c7), so set EnvAuthAPIBaseURL to keep Codex 0.171 and this
+	// module on the same AuthAPI.
+	EnvAuthAPIBaseURLNew = "CODEX_AUTHAPI_BASE_URL"
+	// EnvAuthAPIBaseURL replaces the AuthAPI base of the environment (the
+	// older name, still read when EnvAuthAPIBaseURLNew is unset or blank).
 	EnvAuthAPIBaseURL = "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL"
 	// EnvJWKSBaseURL replaces the base the JWKS URL is derived from.
 	EnvJWKSBaseURL = "CODEX_AGENT_IDENTITY_JWKS_BASE_URL"
@@ -31,23 +39,29 @@ var ErrInvalidBaseURL = errors.New("agentidentity: invalid base URL")
 // unset. Values are trimmed of surrounding white space and trailing '/' before
 // use, by [OverridesFromEnv] and again by [ResolveWithOverrides].
 type Overrides struct {
-	// AuthAPIBaseURL replaces the AuthAPI base (EnvAuthAPIBaseURL).
+	// AuthAPIBaseURL replaces the AuthAPI base (EnvAuthAPIBaseURLNew, else
+	// EnvAuthAPIBaseURL).
 	AuthAPIBaseURL string
 	// JWKSBaseURL replaces the base the JWKS URL is derived from
 	// (EnvJWKSBaseURL).
 	JWKSBaseURL string
 }
 
-// OverridesFromEnv reads the overrides from EnvAuthAPIBaseURL and
-// EnvJWKSBaseURL through getenv (os.Getenv when nil), trimmed of surrounding
-// white space and trailing '/'. It does not validate them; ResolveWithOverrides
-// does.
+// OverridesFromEnv reads the overrides from EnvAuthAPIBaseURLNew (else
+// EnvAuthAPIBaseURL) and EnvJWKSBaseURL through getenv (os.Getenv when nil),
+// trimmed of surrounding white space and trailing '/'; a value that is blank
+// after trimming counts as unset. It does not validate them;
+// ResolveWithOverrides does.
 func OverridesFromEnv(getenv func(string) string) Overrides {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
+	auth := endpointrule.TrimBase(getenv(EnvAuthAPIBaseURLNew))
+	if auth == "" {
+		auth = endpointrule.TrimBase(getenv(EnvAuthAPIBaseURL))
+	}
 	return Overrides{
-		AuthAPIBaseURL: endpointrule.TrimBase(getenv(EnvAuthAPIBaseURL)),
+		AuthAPIBaseURL: auth,
 		JWKSBaseURL:    endpointrule.TrimBase(getenv(EnvJWKSBaseURL)),
 	}
 }

@@ -25,6 +25,18 @@ func TestOverridesFromEnv(t *testing.T) {
 		}, Overrides{"https://auth.example.com/api/accounts", "http://localhost:8080/api/codex"}},
 		{"blank is unset", map[string]string{EnvAuthAPIBaseURL: "   ", EnvJWKSBaseURL: "/"}, Overrides{}},
 		{"other variables ignored", map[string]string{"CODEX_AGENT_IDENTITY": "x"}, Overrides{}},
+		{"newer name alone", map[string]string{EnvAuthAPIBaseURLNew: "https://new.example.com/api/accounts/"},
+			Overrides{AuthAPIBaseURL: "https://new.example.com/api/accounts"}},
+		{"older name alone", map[string]string{EnvAuthAPIBaseURL: "https://old.example.com/api/accounts"},
+			Overrides{AuthAPIBaseURL: "https://old.example.com/api/accounts"}},
+		{"newer name wins when both are set", map[string]string{
+			EnvAuthAPIBaseURLNew: "https://new.example.com/api/accounts",
+			EnvAuthAPIBaseURL:    "https://old.example.com/api/accounts",
+		}, Overrides{AuthAPIBaseURL: "https://new.example.com/api/accounts"}},
+		{"blank newer name falls back to the older", map[string]string{
+			EnvAuthAPIBaseURLNew: "  /",
+			EnvAuthAPIBaseURL:    "https://old.example.com/api/accounts",
+		}, Overrides{AuthAPIBaseURL: "https://old.example.com/api/accounts"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -166,6 +166,28 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 		}
 		return credential{touch: true, authz: a, task: task}, nil
 	}
+	// The origin openai_base_url moved inference to: inference only,
+	// AgentAssertion only.
+	if r.inferenceOrigin != "" && sameOriginString(u, r.inferenceOrigin) {
+		if routes.Classify(r.basePath, u.Path) != routes.Inference {
+			return credential{}, nil
+		}
+		var override []string
+		if r.routingEnabled() {
+			var err error
+			if _, override, err = r.routing(ctx); err != nil {
+				return credential{}, err
+			}
+		}
+		a, task, err := r.authorization(ctx, slot)
+		if err != nil {
+			return credential{}, err
+		}
+		if strings.HasPrefix(a[0], "Bearer ") {
+			return credential{}, fmt.Errorf("%w: this session fell back to bearer auth, which is never sent to the openai_base_url origin", ErrInvalidURL)
+		}
+		return credential{touch: true, authz: a, override: override, task: task}, nil
+	}
 	// The routed workspace origin: inference only, AgentAssertion only.
 	if !r.routingEnabled() || !r.isRoutedCandidate(u) {
 		return credential{}, nil

@@ -85,7 +85,12 @@ type LoadOptions struct {
 //
 // The environment comes from the ChatGPT base URL and the override
 // variables (see agentidentity.ResolveWithOverrides); the returned auth only
-// sends credentials to that environment's ChatGPT backend origin.
+// sends credentials to that environment's ChatGPT backend origin, and
+// AgentAssertion on inference to the origin of config.toml's
+// openai_base_url when it is another origin of the same environment (in
+// both modes, as the Codex CLI sends model traffic there; see
+// [RunAuth.InferenceBaseURL]). An openai_base_url that does not pass that
+// rule fails Load with an error wrapping [ErrInvalidURL].
 func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 	getenv := opts.Getenv
 	if getenv == nil {
@@ -118,20 +123,28 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 	if base == "" {
 		base = agentidentity.DefaultChatGPTBaseURL
 	}
-	env, err := agentidentity.ResolveWithOverrides(base, agentidentity.OverridesFromEnv(getenv))
+	overrides := agentidentity.OverridesFromEnv(getenv)
+	env, err := agentidentity.ResolveWithOverrides(base, overrides)
 	if err != nil {
 		return nil, fmt.Errorf("identity: chatgpt_base_url: %w", err)
+	}
+	var inferenceOrigin string
+	if cfg.OpenAIBaseURL != "" {
+		if inferenceOrigin, err = checkOpenAIBaseURL(cfg.OpenAIBaseURL, env, overrides); err != nil {
+			return nil, err
+		}
 	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	l := &loader{
-		opts:   opts,
-		env:    env,
-		store:  codexhome.OpenStore(home),
-		client: &Client{AuthAPIBaseURL: env.AuthAPIBaseURL, Environment: env, HTTPClient: opts.HTTPClient},
-		logger: logger,
+		opts:            opts,
+		env:             env,
+		inferenceOrigin: inferenceOrigin,
+		store:           codexhome.OpenStore(home),
+		client:          &Client{AuthAPIBaseURL: env.AuthAPIBaseURL, Environment: env, HTTPClient: opts.HTTPClient},
+		logger:          logger,
 	}
 
 	if tok := strings.TrimSpace(getenv(EnvAccessToken)); tok != "" {
@@ -179,15 +192,17 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 }
 
 type loader struct {
-	opts   LoadOptions
-	env    agentidentity.Environment
-	store  *codexhome.Store
-	client *Client
-	logger *slog.Logger
+	opts            LoadOptions
+	env             agentidentity.Environment
+	inferenceOrigin string // openai_base_url's origin, if not the base's
+	store           *codexhome.Store
+	client          *Client
+	logger          *slog.Logger
 }
 
 func (l *loader) common() []RunAuthOption {
-	return []RunAuthOption{WithLogger(l.logger)} // the first-party origin comes from the Client's Environment
+	// The first-party origin comes from the Client's Environment.
+	return []RunAuthOption{WithLogger(l.logger), withInferenceOrigin(l.inferenceOrigin)}
 }
 
 // fromJWT verifies a standalone Agent Identity JWT; its task lives in memory.

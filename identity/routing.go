@@ -299,7 +299,9 @@ func checkWorkspaceOrigin(raw, configured string) (string, error) {
 // InferenceBaseURL returns the base a caller sends inference to: in ChatGPT
 // opt-in mode with workspace routing, the routed workspace origin with the
 // configured base's path ("https://routed.example/backend-api"); otherwise
-// the configured ChatGPT backend base. In ChatGPT opt-in mode the first call
+// the origin openai_base_url moved inference to, with the configured base's
+// path (Load, both modes); otherwise the configured ChatGPT backend base. In
+// ChatGPT opt-in mode the first call
 // makes the run's discovery (GET {chatgpt_base}/wham/accounts/check with the
 // ChatGPT Bearer token and ChatGPT-Account-ID); an error wraps
 // [ErrRoutingUnavailable].
@@ -320,10 +322,15 @@ func (a *RunAuth) InferenceBaseURL(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if o == "" {
-		return r.baseURL(), nil
+	switch {
+	case o != "":
+		// Routing wins over openai_base_url (Codex 0.171 sends inference to
+		// workspace_backend_origin; the observed runs had both on one origin).
+		return o + r.basePath, nil
+	case r.inferenceOrigin != "":
+		return r.inferenceOrigin + r.basePath, nil
 	}
-	return o + r.basePath, nil
+	return r.baseURL(), nil
 }
 
 // sameOriginString reports whether u goes to origin (canonical form).

@@ -223,7 +223,11 @@ type runState struct {
 	chatgpt   *tokenSource
 	offPolicy offInferencePolicy
 	basePath  string // path of the ChatGPT backend base, no trailing "/"
-	route     routingState
+	// inferenceOrigin is a second origin of the run's environment that
+	// openai_base_url moved inference to ("" for none): inference only,
+	// AgentAssertion only (Load, openai.go).
+	inferenceOrigin string
+	route           routingState
 
 	// Precomputed header values, shared read-only.
 	accountHeader []string

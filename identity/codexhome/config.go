@@ -30,12 +30,16 @@ type Config struct {
 	// CredentialsStore is cli_auth_credentials_store: where the Codex CLI
 	// keeps auth.json's content. Empty means CredentialsStoreFile.
 	CredentialsStore CredentialsStore
+	// OpenAIBaseURL is openai_base_url, the model provider's base (the
+	// Codex CLI sends models and responses to it); empty means unset.
+	OpenAIBaseURL string
 }
 
 // tomlConfig mirrors the keys read; pointers tell absent from zero, and
 // every other key of the Codex config is ignored.
 type tomlConfig struct {
 	ChatGPTBaseURL   *string `toml:"chatgpt_base_url"`
+	OpenAIBaseURL    *string `toml:"openai_base_url"`
 	CredentialsStore *string `toml:"cli_auth_credentials_store"`
 	Features         *struct {
 		UseAgentIdentity *bool `toml:"use_agent_identity"`
@@ -44,7 +48,7 @@ type tomlConfig struct {
 
 // LoadConfig reads config.toml in codexHome. A missing file gives the
 // default Config and no error. The file is read whole (at most 1 MiB) and
-// must be valid TOML; chatgpt_base_url must be a string and
+// must be valid TOML; chatgpt_base_url and openai_base_url must be strings and
 // [features] use_agent_identity a boolean and cli_auth_credentials_store
 // one of "file", "keyring", "auto" or "ephemeral" (lower case, as the Codex
 // CLI spells them), else the error (wrapping
@@ -102,6 +106,9 @@ func parseConfig(path string, data []byte) (Config, error) {
 	var c Config
 	if raw.ChatGPTBaseURL != nil {
 		c.ChatGPTBaseURL = *raw.ChatGPTBaseURL
+	}
+	if raw.OpenAIBaseURL != nil {
+		c.OpenAIBaseURL = *raw.OpenAIBaseURL
 	}
 	if raw.Features != nil && raw.Features.UseAgentIdentity != nil {
 		c.UseAgentIdentity = *raw.Features.UseAgentIdentity

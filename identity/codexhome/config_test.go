@@ -34,6 +34,8 @@ command = "npx"
 args = ["-y", "docs"]
 `), Config{ChatGPTBaseURL: "https://chatgpt-staging.com"}},
 		{"dotted feature key", ptr("features.use_agent_identity = true\n"), Config{UseAgentIdentity: true}},
+		{"openai_base_url", ptr("openai_base_url = \"https://chatgpt.com/backend-api/codex\"\n"),
+			Config{OpenAIBaseURL: "https://chatgpt.com/backend-api/codex"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +60,7 @@ func TestLoadConfigRefuses(t *testing.T) {
 	}{
 		{"base url a number", "model = 'x'\nchatgpt_base_url = 3\n", []string{"chatgpt_base_url", "line 2"}},
 		{"base url a table", "[chatgpt_base_url]\nx = 1\n", []string{"chatgpt_base_url"}},
+		{"openai_base_url a number", "openai_base_url = 3\n", []string{"openai_base_url"}},
 		{"flag a string", "[features]\nuse_agent_identity = \"yes\"\n", []string{"features.use_agent_identity", "line 2"}},
 		{"flag a number", "[features]\n\nuse_agent_identity = 1\n", []string{"use_agent_identity", "line 3"}},
 		{"features not a table", "features = 3\n", []string{"features"}},

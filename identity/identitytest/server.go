@@ -350,18 +350,20 @@ func (s *Server) Client() *http.Client {
 // base CODEX_AGENT_IDENTITY_JWKS_BASE_URL, and CODEX_REFRESH_TOKEN_URL_OVERRIDE.
 func (s *Server) CodexEnv() map[string]string {
 	env := s.Env()
-	env["CODEX_AUTHAPI_BASE_URL"] = s.AuthAPIBaseURL
 	env["CODEX_REFRESH_TOKEN_URL_OVERRIDE"] = s.RefreshTokenURL
 	return env
 }
 
 // Env returns the environment variables that point the agentidentity
-// package at this server: CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL (the AuthAPI
-// base) and CODEX_AGENT_IDENTITY_JWKS_BASE_URL (the ChatGPT base, from which
-// the JWKS URL is derived). Use ChatGPTBaseURL as the configured ChatGPT base
-// URL with them.
+// package at this server: the AuthAPI base under both
+// CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL and its newer name
+// CODEX_AUTHAPI_BASE_URL (which wins when both are set, so a value from the
+// caller's environment never leaks in), and CODEX_AGENT_IDENTITY_JWKS_BASE_URL
+// (the ChatGPT base, from which the JWKS URL is derived). Use ChatGPTBaseURL
+// as the configured ChatGPT base URL with them.
 func (s *Server) Env() map[string]string {
 	return map[string]string{
+		"CODEX_AUTHAPI_BASE_URL":                s.AuthAPIBaseURL,
 		"CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL": s.AuthAPIBaseURL,
 		"CODEX_AGENT_IDENTITY_JWKS_BASE_URL":    s.ChatGPTBaseURL,
 	}
