@@ -198,6 +198,11 @@ type harness struct {
 	mu  sync.Mutex
 	ex  []identitytest.Exchange
 	key map[string]string // agent runtime id -> PKCS#8 base64 private key
+
+	// Kept for the route-credential row: Codex's runs in both modes.
+	optInRun, jwtRun   codexRun
+	optInHome, jwtHome string
+	jwtToken           string
 }
 
 // codexRun is one codex exec.
@@ -242,6 +247,7 @@ func TestInterop(t *testing.T) {
 	h.rowTaskSpellings()
 	h.rowRefresh()
 	h.rowsKeyring()            // (j), (k): keyring_test.go
+	h.rowRouteCredentials()
 	h.rowAssertionsByteEqual() // last: covers every run above
 	fmt.Printf("codex-interop: rows took %.1fs\n", time.Since(start).Seconds())
 	if failedRows() > 0 {
@@ -440,6 +446,7 @@ func (h *harness) rowOptIn() string {
 		return h.sameRegistrationBodies(agents[0], tasks[0], rec, false)
 	}()
 	addRow(name, err, r.summary())
+	h.optInRun, h.optInHome = r, home
 	return home
 }
 
@@ -636,6 +643,7 @@ func (h *harness) rowJWT() {
 		}
 		jwks := h.srv.JWKSFetches()
 		r = h.runCodex(dir, "CODEX_ACCESS_TOKEN="+tok)
+		h.jwtRun, h.jwtHome, h.jwtToken = r, dir, tok
 		if err := r.turnOK(); err != nil {
 			return err
 		}
@@ -875,3 +883,90 @@ func (h *harness) rowAssertionsByteEqual() {
 	}()
 	addRow("(f) every AgentAssertion Codex sent equals identity.Signer's for the same key, task and second", err, fmt.Sprintf("%d headers compared", n))
 }
+
+// (r) Route by route, the credential scheme Codex 0.171 sent (the fake's
+// recorded exchanges of rows (a) and (e)) against the one this module's
+// Transport puts on the same request (method, path, query, WebSocket
+// upgrade), loaded from the same CODEX_HOME in the same mode. The module's
+// requests go to a recording RoundTripper, never to the network.
+func (h *harness) rowRouteCredentials() {
+	var evidence []string
+	err := func() error {
+		for _, m := range []struct {
+			mode string
+			run  codexRun
+			home string
+			env  map[string]string
+		}{
+			{"chatgpt", h.optInRun, h.optInHome, nil},
+			{"jwt", h.jwtRun, h.jwtHome, map[string]string{identity.EnvAccessToken: h.jwtToken}},
+		} {
+			if m.home == "" || len(m.run.ex) == 0 {
+				return fmt.Errorf("%s: no Codex run to compare with", m.mode)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ra, err := identity.Load(ctx, identity.LoadOptions{CodexHome: m.home, HTTPClient: h.srv.Client(),
+				Getenv: h.srv.Getenv(func(k string) string { return m.env[k] })})
+			if err != nil {
+				cancel()
+				return fmt.Errorf("%s: Load: %v", m.mode, err)
+			}
+			var got string
+			rec := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				got = ""
+				if v := r.Header.Get("Authorization"); v != "" {
+					got, _, _ = strings.Cut(v, " ")
+				}
+				if r.Body != nil {
+					_ = r.Body.Close()
+				}
+				return &http.Response{StatusCode: http.StatusNoContent, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+			})
+			c := &http.Client{Transport: ra.Transport(rec)}
+			seen := map[string]bool{}
+			routes := 0
+			for _, e := range m.run.ex {
+				if !strings.HasPrefix(e.Path, "/backend-api/") {
+					continue // AuthAPI registrations: compared byte for byte in (a)
+				}
+				ws := strings.EqualFold(e.Header.Get("Upgrade"), "websocket")
+				key := e.Method + " " + e.Path
+				if ws {
+					key += " (websocket)"
+				}
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				req, err := http.NewRequestWithContext(ctx, e.Method, h.srv.URL+e.Path, bytes.NewReader(e.Body))
+				if err != nil {
+					cancel()
+					return err
+				}
+				if ws {
+					req.Header.Set("Upgrade", "websocket")
+					req.Header.Set("Connection", "Upgrade")
+				}
+				resp, err := c.Do(req)
+				if err != nil {
+					cancel()
+					return fmt.Errorf("%s %s: this module's Transport: %v", m.mode, key, err)
+				}
+				_ = resp.Body.Close()
+				if got != e.Scheme {
+					cancel()
+					return fmt.Errorf("%s %s: Codex sent %q, this module %q", m.mode, key, e.Scheme, got)
+				}
+				routes++
+			}
+			cancel()
+			evidence = append(evidence, fmt.Sprintf("%s: %d routes equal", m.mode, routes))
+		}
+		return nil
+	}()
+	addRow("(r) per-route credential scheme equal to Codex 0.171 (ChatGPT opt-in and JWT)", err, strings.Join(evidence, "; "))
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
