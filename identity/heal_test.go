@@ -327,3 +327,33 @@ func TestTaskRejectedErrorMatches(t *testing.T) {
 		})
 	}
 }
+
+// TestTaskEndedReplacementFails: when no new task can be registered, the
+// backend's 401 answer is handed back as it came (body intact), the request
+// is not retried, and later requests wait for the registration back-off.
+func TestTaskEndedReplacementFails(t *testing.T) {
+	f := newRunAuthFixture(t)
+	ra := f.runAuth(t)
+	base := &refuseInference{}
+	c := &http.Client{Transport: ra.Transport(base)}
+	url := f.srv.ChatGPTBaseURL + "/codex/responses"
+	code, _ := postJSON(t, c, url, []byte(`{}`))
+	require.Equal(t, http.StatusOK, code)
+	base.on.Store(true)
+	f.srv.FailNext(100, http.StatusForbidden)
+	before := base.refused.Load()
+
+	resp, err := c.Post(url, "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Equal(t, `{"error":"task expired"}`, string(body))
+	assert.Equal(t, int32(1), base.refused.Load()-before, "not retried")
+
+	_, err = c.Post(url, "application/json", strings.NewReader(`{}`))
+	var be *identity.TaskBackoffError
+	require.ErrorAs(t, err, &be, "the next request waits for the back-off")
+	assert.Equal(t, int32(1), base.refused.Load()-before, "and is not sent")
+}
