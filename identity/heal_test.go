@@ -195,9 +195,8 @@ func TestTaskEndedTwoProcessesOneNewTask(t *testing.T) {
 // refuseInference answers 401 to every inference request while on is set,
 // without asking the server, and passes everything else on.
 type refuseInference struct {
-	on       atomic.Bool
-	refused  atomic.Int32
-	bodyless atomic.Int32
+	on      atomic.Bool
+	refused atomic.Int32
 }
 
 func (r *refuseInference) RoundTrip(req *http.Request) (*http.Response, error) {
