@@ -246,7 +246,7 @@ func TestInterop(t *testing.T) {
 	h.rowFedRAMP()
 	h.rowTaskSpellings()
 	h.rowRefresh()
-	h.rowsKeyring()            // (j), (k): keyring_test.go
+	h.rowsKeyring() // (j), (k): keyring_test.go
 	h.rowRouteCredentials()
 	h.rowAssertionsByteEqual() // last: covers every run above
 	fmt.Printf("codex-interop: rows took %.1fs\n", time.Since(start).Seconds())
