@@ -62,6 +62,18 @@ func WithChatGPTBearer(token func(ctx context.Context) (string, error)) RunAuthO
 	})
 }
 
+// withBearerRecovery lets the Transport replace a ChatGPT access token that
+// a Bearer route refused with 401, once, retrying the request when its body
+// can be replayed (Load sets it to its refresh of the login).
+func withBearerRecovery(recover func(ctx context.Context, rejected string) (string, error)) RunAuthOption {
+	return runAuthOption(func(r *runState) error {
+		if r.chatgpt != nil {
+			r.chatgpt.recover = recover
+		}
+		return nil
+	})
+}
+
 // WithSignAllRoutes signs every first-party route but the no-credential ones
 // (JWKS, /ps/mcp) with AgentAssertion, also in ChatGPT opt-in mode (the
 // behaviour before Codex 0.171). Routing discovery still uses the Bearer
@@ -96,10 +108,40 @@ func basePathOf(raw string) string {
 
 // tokenSource caches a token from a function for bearerRefresh.
 type tokenSource struct {
-	get   func(context.Context) (string, error)
-	mu    sync.Mutex
-	value []string
-	at    time.Time
+	get func(context.Context) (string, error)
+	// recover, if set, replaces a token a Bearer route refused with 401
+	// (Load's refresh of the ChatGPT login, reason unauthorized_recovery).
+	recover func(ctx context.Context, rejected string) (string, error)
+	mu      sync.Mutex
+	value   []string
+	at      time.Time
+}
+
+// replace asks recover for a token in place of rejected and caches it.
+// It returns the new header value, or ok false when there is no recovery,
+// the token was already replaced, or the recovery failed (the error says
+// why).
+func (t *tokenSource) replace(ctx context.Context, rejected string, now time.Time) ([]string, error) {
+	if t.recover == nil {
+		return nil, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.value != nil && t.value[0] != "Bearer "+rejected {
+		return t.value, nil // another request already recovered
+	}
+	tok, err := t.recover(ctx, rejected)
+	if err != nil {
+		return nil, fmt.Errorf("identity: ChatGPT access token refused with 401: %w", err)
+	}
+	if err := checkBearerToken(tok); err != nil {
+		return nil, err
+	}
+	if tok == rejected {
+		return nil, nil
+	}
+	t.value, t.at = []string{"Bearer " + tok}, now
+	return t.value, nil
 }
 
 func (t *tokenSource) header(ctx context.Context, now time.Time) ([]string, error) {
@@ -125,6 +167,7 @@ type credential struct {
 	authz    []string
 	override []string
 	task     string // the task an AgentAssertion was signed for ("" otherwise)
+	bearer   bool   // authz is the ChatGPT login's Bearer token
 }
 
 // credentialFor decides and makes the credential of a request to u.
@@ -158,7 +201,7 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 			if err != nil {
 				return credential{}, err
 			}
-			return credential{touch: true, authz: a}, nil
+			return credential{touch: true, authz: a, bearer: true}, nil
 		}
 		a, task, err := r.authorization(ctx, slot)
 		if err != nil {

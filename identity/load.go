@@ -240,8 +240,10 @@ func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome
 	// ChatGPT opt-in mode (spec §9): inference is signed, other first-party
 	// requests carry the login's Bearer token, and inference waits for
 	// workspace routing discovery.
-	token := l.accessToken(login)
-	opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallbackFunc(token), WithChatGPTBearer(token))
+	refresher := l.refresher(login)
+	token := refresher.token
+	opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallbackFunc(token), WithChatGPTBearer(token),
+		withBearerRecovery(refresher.recoverRejected))
 	if !l.opts.TaskInMemoryOnly {
 		if rec.TaskID != "" && ValidateTaskID(rec.TaskID) == nil {
 			opts = append(opts, WithTaskID(rec.TaskID))
@@ -256,7 +258,7 @@ func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome
 // the login the identity belongs to, refreshed first when it expires in
 // less than 5 minutes (see loginRefresher; the Codex CLI may also have
 // refreshed it).
-func (l *loader) accessToken(login *codexhome.ChatGPTLogin) func(context.Context) (string, error) {
+func (l *loader) refresher(login *codexhome.ChatGPTLogin) *loginRefresher {
 	getenv := l.opts.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -267,7 +269,7 @@ func (l *loader) accessToken(login *codexhome.ChatGPTLogin) func(context.Context
 	}
 	r := &loginRefresher{store: l.store, login: login, url: endpoint,
 		client: refreshClient(l.opts.HTTPClient), logger: l.logger, ledger: processRefreshes}
-	return r.token
+	return r
 }
 
 // taskSaver stores a newly registered run task in the record of the agent

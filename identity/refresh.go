@@ -48,6 +48,9 @@ const (
 	refreshBackoffMax = 5 * time.Minute
 
 	reasonProactive = "proactive_expiry"
+	// reasonUnauthorized is what the Codex CLI sends after a 401 from a
+	// Bearer route.
+	reasonUnauthorized = "unauthorized_recovery"
 )
 
 // refreshNow is the clock of token refreshes (tests replace it).
@@ -176,8 +179,7 @@ func (r *loginRefresher) token(ctx context.Context) (string, error) {
 }
 
 // refresh replaces the access token stale (the one about to expire, or
-// one a Bearer route refused, for which the Codex CLI sends the reason
-// "unauthorized_recovery") and returns the
+// one a Bearer route refused: reason reasonUnauthorized) and returns the
 // new one. Under this module's own lock it re-reads auth.json first: when
 // the access token there is no longer stale, another writer (the Codex CLI
 // or another process of ours) refreshed already and that token is adopted
@@ -404,4 +406,11 @@ func refreshClient(c *http.Client) *http.Client {
 	}
 	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return cp
+}
+
+// recoverRejected replaces an access token a Bearer route refused with 401
+// (refresh with reason "unauthorized_recovery"; a refresh another writer
+// made meanwhile is adopted without a request).
+func (r *loginRefresher) recoverRejected(ctx context.Context, rejected string) (string, error) {
+	return r.refresh(ctx, rejected, reasonUnauthorized)
 }

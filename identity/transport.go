@@ -2,7 +2,9 @@ package identity
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
+	"strings"
 )
 
 // Transport returns an http.RoundTripper that adds Agent Identity auth to
@@ -65,6 +67,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return base.RoundTrip(req)
 	}
 	resp, err := base.RoundTrip(r.apply(req, c))
+	if err == nil && c.bearer && resp.StatusCode == http.StatusUnauthorized {
+		return t.recoverBearer(base, req, resp, c)
+	}
 	if err != nil || c.task == "" || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
@@ -90,4 +95,34 @@ func closeBody(req *http.Request) {
 	if req != nil && req.Body != nil {
 		req.Body.Close()
 	}
+}
+
+// recoverBearer handles a 401 to a request that carried the ChatGPT login's
+// Bearer token, as the Codex CLI does: the token is refreshed once (reason
+// "unauthorized_recovery"; a refresh another writer made is adopted) and a
+// replayable request is sent again with the new token. When there is no
+// recovery, the token was already replaced, the refresh fails or the body
+// cannot be replayed, the 401 is handed back as it came.
+func (t *transport) recoverBearer(base http.RoundTripper, req *http.Request, resp *http.Response, c credential) (*http.Response, error) {
+	r := t.auth.run
+	if r.chatgpt == nil || r.chatgpt.recover == nil || !replayable(req) {
+		return resp, nil
+	}
+	rejected := strings.TrimPrefix(c.authz[0], "Bearer ")
+	a, err := r.chatgpt.replace(req.Context(), rejected, r.now())
+	if err != nil {
+		r.logger.Warn("agent identity: the ChatGPT access token was refused and could not be refreshed",
+			slog.String("error", err.Error()))
+		return resp, nil
+	}
+	if a == nil {
+		return resp, nil
+	}
+	again, err := replayRequest(req)
+	if err != nil {
+		return resp, nil
+	}
+	discard(resp)
+	c.authz = a
+	return base.RoundTrip(r.apply(again, c))
 }
