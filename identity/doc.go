@@ -1,8 +1,8 @@
-// Package identity lets a Go program act as a Codex Agent Identity: it holds
-// the agent's Ed25519 key, registers one backend-owned task per run, and signs
-// every first-party request with an AgentAssertion header, byte for byte as
-// the Codex CLI does. It also verifies those headers and Agent Identity JWTs,
-// for servers and tests.
+// Package identity is the client side of Codex Agent Identity: it lets a Go
+// program hold an agent's Ed25519 key, register one backend-owned task per
+// run, and put the credentials the Codex CLI 0.171 puts on first-party
+// requests, byte for byte. Verifying those headers is package
+// identity/gateway; the Codex CLI's files are package identity/codexhome.
 //
 // # Getting auth for a run
 //
@@ -10,20 +10,35 @@
 // precedence: the CODEX_ACCESS_TOKEN JWT, a JWT stored in auth.json, a stored
 // identity record, or (with [PolicyChatGPTAuth]) a new identity provisioned
 // through the ChatGPT login. It returns a [RunAuth]; [RunAuth.Transport] wraps
-// an http.RoundTripper:
+// an http.RoundTripper and [RunAuth.Client] is an *http.Client using it:
 //
 //	auth, err := identity.Load(ctx, identity.LoadOptions{})
 //	if err != nil { … }      // errors.Is(err, identity.ErrNoAgentIdentity): use bearer auth
-//	client := &http.Client{Transport: auth.Transport(nil)}
+//	client := auth.Client()
+//
+// # Which request gets which credential
+//
+// With an identity provisioned through a ChatGPT login, only inference (the
+// Responses API, its WebSocket upgrade and compaction; see internal/routes)
+// is signed with AgentAssertion, after workspace routing discovery
+// ([RunAuth.InferenceBaseURL]); other first-party requests carry the login's
+// Bearer token, refreshed as the Codex CLI refreshes it. With an Agent
+// Identity JWT every first-party request is signed. The JWKS and /ps/mcp
+// carry nothing, and other origins are never touched. [RunAuth.Header] gives
+// the same headers for libraries that take headers (WebSocket dialers).
 //
 // # Signing requests
 //
-// A [Signer] is an agent key with its runtime id. [Signer.AuthorizationHeader]
-// makes the header value for a task and a second; [RunAuth] reuses the value
-// within that second (Ed25519 is deterministic, so the bytes are the same) and
-// registers the task once however many goroutines ask ([RunAuth.TaskID]).
-// Sessions get tasks of their own with [RunAuth.ForSession]; a forked session
-// ([RunAuth.ForkSession]) never inherits its parent's task.
+// A [Signer] is an agent key with its runtime id: from PKCS#8 ([NewSigner])
+// or any crypto.Signer such as an ssh-agent key ([NewSignerFromCrypto],
+// [NewSSHAgentKey]). [Signer.AuthorizationHeader] makes the header value for
+// a task and a second; [RunAuth] reuses the value within that second (Ed25519
+// is deterministic, so the bytes are the same) and registers the task once
+// however many goroutines ask ([RunAuth.TaskID]). Sessions get tasks of their
+// own with [RunAuth.ForSession]; a forked session ([RunAuth.ForkSession])
+// never inherits its parent's task. A task the backend no longer accepts
+// (a 401 to a signed request) is replaced once and the request retried once
+// when its body can be replayed ([TaskRejectedError] otherwise).
 //
 // # Talking to the backend
 //
@@ -31,30 +46,35 @@
 // time-outs, at most three attempts with back-off, and no redirects; failures
 // are [*RegistrationError] values, and running out of retries wraps
 // [ErrBootstrapUnavailable]. [JWTVerifier] checks Agent Identity JWTs against
-// the backend's JWKS (RS256 only, cached, refreshed at most once per five
-// minutes for unknown key ids). The package identitytest is a fake backend for
-// tests.
+// the backend's JWKS with golang-jwt after a strict pre-pass (RS256 only,
+// cached, refreshed at most once per five minutes for unknown key ids); its
+// [JWTVerifier.Keyfunc] plugs into golang-jwt directly. The package
+// identitytest is a fake backend for tests and for the real Codex CLI.
 //
 // # Where the identity lives
 //
-// [codexhome.Store] reads and writes auth.json in $CODEX_HOME (default ~/.codex) the way
-// the Codex CLI does: atomically, mode 0600, under the lock file
-// auth.json.lock, keeping every member it does not know. [codexhome.LoadConfig] reads
+// [codexhome.Store] reads and writes auth.json in $CODEX_HOME (default
+// ~/.codex), or the OS keyring, the way the Codex CLI does: atomically, mode
+// 0600, keeping every member it does not know. This package's processes take
+// turns through their own lock file and hold the Codex CLI's auth.json.lock
+// only around each read-modify-write. [codexhome.LoadConfig] reads
 // config.toml; `[features] use_agent_identity = true` turns the ChatGPT opt-in
 // on.
 //
 // # Compatibility with the Codex CLI
 //
 // Headers, request bodies, URLs, auth.json and config.toml follow the wire
-// contract of the Codex CLI (releases up to rust-v0.145); the known-answer
-// vectors under testdata pin the bytes.
+// contract of the Codex CLI as the real codex-cli 0.171.0 speaks it; the
+// known-answer vectors under testdata pin the bytes, and `make interop` runs
+// the real CLI against this module.
 //
 // # What is refused
 //
 // Runtime ids outside the allowlist (ASCII letters, digits, '-', '_', '.',
-// '~'; never "." or ".."), non-canonical base64, PEM or foreign keys,
-// duplicate JSON members, oversized bodies and files, JWTs with any algorithm
-// but RS256, and credentials for any origin but the first-party one. Errors
-// never quote keys, tokens or signatures, and neither do the String methods of
-// the types that hold them.
+// '~'; never "." or ".."), task ids over [MaxTaskIDLen] bytes or with control
+// characters, non-canonical base64, PEM or foreign keys, duplicate JSON
+// members, oversized bodies and files, JWTs with any algorithm but RS256 or
+// past their exp ([ErrJWTExpired]), signing times outside [2000, 9000), and
+// credentials for any origin but a first-party https one (plain http only on
+// loopback). Keys, JWTs and tokens are held in [Secret], which never prints.
 package identity
