@@ -18,7 +18,7 @@
 //   - GET /backend-api/wham/agent-identities/jwks: the JWKS that verifies
 //     the tokens of [Server.MintAgentJWT].
 //   - requests under /backend-api/ signed with "Authorization: AgentAssertion
-//     …": verified with gateway.VerifyAuthorizationHeader; the server
+//     …": verified by a gateway.Verifier (the checks a real gateway makes); the server
 //     requires a task id it registered for that agent, a matching
 //     ChatGPT-Account-ID and the X-OpenAI-Fedramp header exactly for
 //     FedRAMP accounts, and answers 401 {"error": reason} otherwise.

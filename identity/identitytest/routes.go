@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -97,37 +99,23 @@ func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 		s.serveBearer(w, r, rt, tok, reject)
 		return
 	}
-	runtimeID, ok := unverifiedRuntimeID(header)
-	if !ok {
+	if _, ok := unverifiedRuntimeID(header); !ok {
 		reject("Authorization is not an AgentAssertion")
 		return
 	}
-	s.mu.Lock()
-	a := s.agents[runtimeID]
-	s.mu.Unlock()
-	if a == nil {
-		reject("unknown agent runtime id")
-		return
-	}
-	as, err := gateway.VerifyAuthorizationHeader(header, a.pub, s.now(), s.maxSkew)
+	// The checks of a real gateway (package gateway's Verifier): the
+	// signature with the agent's registered key, the window, the account and
+	// FedRAMP header of the agent, and a task this server registered for it
+	// and has not ended.
+	id, err := s.assertionVerifier().Verify(r)
 	if err != nil {
-		reject(err.Error())
+		reject(verifyReason(err))
 		return
 	}
 	s.mu.Lock()
-	_, known := a.tasks[as.TaskID]
+	a := s.agents[id.AgentRuntimeID]
 	s.mu.Unlock()
-	switch {
-	case !known:
-		reject("the task id was not registered for this agent")
-		return
-	case r.Header.Get("ChatGPT-Account-ID") != a.accountID:
-		reject("ChatGPT-Account-ID does not match the agent's account")
-		return
-	case (r.Header.Get("X-OpenAI-Fedramp") == "true") != a.fedRAMP:
-		reject("X-OpenAI-Fedramp must be \"true\" exactly for FedRAMP accounts")
-		return
-	}
+	as := id
 	s.verified.Add(1)
 	setVerdict(r, "verified")
 	switch rt {
@@ -350,4 +338,52 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		"access_token":  next.AccessToken,
 		"refresh_token": next.RefreshToken,
 	})
+}
+
+// assertionVerifier is the gateway.Verifier of the first-party endpoint,
+// over this server's agents, clock and skew.
+func (s *Server) assertionVerifier() *gateway.Verifier {
+	s.verifierOnce.Do(func() {
+		s.verifier = &gateway.Verifier{
+			Keys: gateway.KeysFunc(func(_ context.Context, runtimeID string) (gateway.Agent, error) {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				a := s.agents[runtimeID]
+				if a == nil {
+					return gateway.Agent{}, gateway.ErrUnknownAgent
+				}
+				return gateway.Agent{RuntimeID: runtimeID, PublicKey: a.pub, AccountID: a.accountID, FedRAMP: a.fedRAMP}, nil
+			}),
+			MaxSkew: s.maxSkew,
+			Now:     s.now,
+			Task: func(_ context.Context, runtimeID, taskID string) error {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				if a := s.agents[runtimeID]; a != nil {
+					if _, ok := a.tasks[taskID]; ok {
+						return nil
+					}
+				}
+				return errors.New("the task id was not registered for this agent (or it ended)")
+			},
+			Logger: slog.New(slog.DiscardHandler),
+		}
+	})
+	return s.verifier
+}
+
+// verifyReason is the reason a refusal of the fake backend names (a test
+// double may say what a real gateway hides).
+func verifyReason(err error) string {
+	switch {
+	case errors.Is(err, gateway.ErrUnknownAgent):
+		return "unknown agent runtime id"
+	case errors.Is(err, gateway.ErrTaskRefused):
+		return "the task id was not registered for this agent"
+	case errors.Is(err, gateway.ErrAccountMismatch):
+		return "ChatGPT-Account-ID does not match the agent's account"
+	case errors.Is(err, gateway.ErrFedRAMPMismatch):
+		return "X-OpenAI-Fedramp must be \"true\" exactly for FedRAMP accounts"
+	}
+	return err.Error()
 }

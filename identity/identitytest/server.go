@@ -192,6 +192,9 @@ type Server struct {
 	refreshesRefused atomic.Int64
 	wsAccepted       atomic.Int64
 	responses        atomic.Int64
+
+	verifierOnce sync.Once
+	verifier     *gateway.Verifier
 }
 
 // refreshState is a refresh token the server minted.
