@@ -328,7 +328,11 @@ func (h *harness) runCodex(home string, extra ...string) codexRun {
 			rc = ee.ExitCode()
 		}
 	}
-	time.Sleep(200 * time.Millisecond) // the last exchange is recorded after its answer
+	// Every exchange is recorded once its handler returned: wait for the
+	// server to be idle (bounded), not for a guessed time.
+	idleCtx, idleCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = h.srv.WaitIdle(idleCtx)
+	idleCancel()
 	h.mu.Lock()
 	ex := append([]identitytest.Exchange(nil), h.ex[first:]...)
 	h.mu.Unlock()

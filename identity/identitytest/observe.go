@@ -86,9 +86,9 @@ func setVerdict(r *http.Request, v string) {
 // derives the verdict of refusals from their {"error": reason} body.
 func (s *Server) observe(next http.Handler) http.Handler {
 	if s.onRequest == nil {
-		return next
+		return s.track(next)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.track(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 		_ = r.Body.Close()
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -120,7 +120,47 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 		}
 		s.onRequest(e)
+	}))
+}
+
+// track counts the requests being handled, for WaitIdle.
+func (s *Server) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.idleMu.Lock()
+		if s.inflight == 0 {
+			s.idle = make(chan struct{})
+		}
+		s.inflight++
+		s.idleMu.Unlock()
+		defer func() {
+			s.idleMu.Lock()
+			s.inflight--
+			if s.inflight == 0 {
+				close(s.idle)
+			}
+			s.idleMu.Unlock()
+		}()
+		next.ServeHTTP(w, r)
 	})
+}
+
+// WaitIdle waits until the server handles no request (so every exchange of
+// a client that has finished has been passed to Options.OnRequest and
+// counted), or until ctx is done.
+func (s *Server) WaitIdle(ctx context.Context) error {
+	s.idleMu.Lock()
+	if s.inflight == 0 {
+		s.idleMu.Unlock()
+		return nil
+	}
+	ch := s.idle
+	s.idleMu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // recorder notes the status and the start of an error body.

@@ -195,6 +195,10 @@ type Server struct {
 
 	verifierOnce sync.Once
 	verifier     *gateway.Verifier
+
+	idleMu   sync.Mutex
+	inflight int
+	idle     chan struct{} // closed when inflight drops to 0
 }
 
 // refreshState is a refresh token the server minted.
