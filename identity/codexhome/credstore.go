@@ -55,7 +55,6 @@ package codexhome
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -103,11 +102,6 @@ const (
 // KeyringService is the keyring service under which the Codex CLI keeps
 // its credentials.
 const KeyringService = "Codex Auth"
-
-// ErrKeyringUnavailable means the keyring could not be reached (no session
-// bus, no Secret Service, a locked collection, an unsupported system, a
-// timeout). With CredentialsStoreAuto a Store then uses auth.json instead.
-var ErrKeyringUnavailable = errors.New("codexhome: the keyring is not available")
 
 // KeyringAccount returns the keyring account under which the Codex CLI
 // keeps the credentials of codexHome: "cli|" and the first 16 hex digits

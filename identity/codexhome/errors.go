@@ -25,3 +25,8 @@ var (
 	// written: the file would be one its own reader refuses.
 	ErrInvalidValue = errors.New("codexhome: invalid value for auth.json")
 )
+
+// ErrKeyringUnavailable means the keyring could not be reached (no session
+// bus, no Secret Service, a locked collection, an unsupported system, a
+// timeout). With CredentialsStoreAuto a Store then uses auth.json instead.
+var ErrKeyringUnavailable = errors.New("codexhome: the keyring is not available")
