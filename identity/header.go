@@ -178,20 +178,7 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 		case class == routes.NoCredential:
 			return credential{}, nil
 		case class == routes.Inference:
-			var override []string
-			if r.routingEnabled() {
-				// Inference waits for discovery: nothing is sent after a
-				// failed one.
-				var err error
-				if _, override, err = r.routing(ctx); err != nil {
-					return credential{}, err
-				}
-			}
-			a, task, err := r.authorization(ctx, slot)
-			if err != nil {
-				return credential{}, err
-			}
-			return credential{touch: true, authz: a, override: override, task: task}, nil
+			return r.inferenceCredential(ctx, slot, nil)
 		}
 		switch {
 		case r.offPolicy == offNoCreds:
@@ -215,21 +202,8 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 		if routes.Classify(r.basePath, u.Path) != routes.Inference {
 			return credential{}, nil
 		}
-		var override []string
-		if r.routingEnabled() {
-			var err error
-			if _, override, err = r.routing(ctx); err != nil {
-				return credential{}, err
-			}
-		}
-		a, task, err := r.authorization(ctx, slot)
-		if err != nil {
-			return credential{}, err
-		}
-		if strings.HasPrefix(a[0], "Bearer ") {
-			return credential{}, fmt.Errorf("%w: this session fell back to bearer auth, which is never sent to the openai_base_url origin", ErrInvalidURL)
-		}
-		return credential{touch: true, authz: a, override: override, task: task}, nil
+		return r.inferenceCredential(ctx, slot,
+			fmt.Errorf("%w: this session fell back to bearer auth, which is never sent to the openai_base_url origin", ErrInvalidURL))
 	}
 	// The routed workspace origin: inference only, AgentAssertion only.
 	if !r.routingEnabled() || !r.isRoutedCandidate(u) {
@@ -248,6 +222,28 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 	}
 	if strings.HasPrefix(a[0], "Bearer ") {
 		return credential{}, fmt.Errorf("%w: this session fell back to bearer auth, which is never sent to the routed workspace origin", ErrRoutingUnavailable)
+	}
+	return credential{touch: true, authz: a, override: override, task: task}, nil
+}
+
+// inferenceCredential signs an inference request for slot. Inference waits
+// for workspace routing discovery where it applies: nothing is sent after a
+// failed one. refuseBearer, if set, is the error for a session that fell back
+// to bearer auth, at an origin that must never receive the Bearer token.
+func (r *runState) inferenceCredential(ctx context.Context, slot *taskSlot, refuseBearer error) (credential, error) {
+	var override []string
+	if r.routingEnabled() {
+		var err error
+		if _, override, err = r.routing(ctx); err != nil {
+			return credential{}, err
+		}
+	}
+	a, task, err := r.authorization(ctx, slot)
+	if err != nil {
+		return credential{}, err
+	}
+	if refuseBearer != nil && strings.HasPrefix(a[0], "Bearer ") {
+		return credential{}, refuseBearer
 	}
 	return credential{touch: true, authz: a, override: override, task: task}, nil
 }
