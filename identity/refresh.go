@@ -318,9 +318,21 @@ func (r *loginRefresher) post(ctx context.Context, rt codexhome.Secret, reason s
 		}
 		return nil, &RefreshError{StatusCode: resp.StatusCode, Code: code, Permanent: permanent}
 	}
+	out, err := parseRefreshAnswer(data)
+	if err != nil {
+		return nil, &RefreshError{StatusCode: resp.StatusCode, Err: err}
+	}
+	return out, nil
+}
+
+// parseRefreshAnswer reads a 2xx refresh answer: one strict JSON object
+// whose id_token, access_token and refresh_token are strings, null or absent
+// (absent and null leave the stored value), unknown members ignored. Errors
+// name members, never values.
+func parseRefreshAnswer(data []byte) (*codexhome.RefreshedTokens, error) {
 	members, err := strictjson.Members(data)
 	if err != nil {
-		return nil, &RefreshError{StatusCode: resp.StatusCode, Err: fmt.Errorf("the answer is not one JSON object: %w", err)}
+		return nil, fmt.Errorf("the answer is not one JSON object: %w", err)
 	}
 	out := &codexhome.RefreshedTokens{}
 	for _, m := range []struct {
@@ -333,7 +345,7 @@ func (r *loginRefresher) post(ctx context.Context, rt codexhome.Secret, reason s
 		}
 		s, ok := strictjson.String(raw)
 		if !ok {
-			return nil, &RefreshError{StatusCode: resp.StatusCode, Err: fmt.Errorf("the answer's %s is %s, want a string", m.name, strictjson.Kind(raw))}
+			return nil, fmt.Errorf("the answer's %s is %s, want a string", m.name, strictjson.Kind(raw))
 		}
 		if s != "" {
 			*m.dst = codexhome.NewSecret(s)

@@ -188,7 +188,7 @@ func (e *accountEntry) id() (string, bool) {
 // {"account": entry} whose keys equal the entries' ids.
 //
 // Differences from the Codex CLI 0.171 (codex-rs model-provider
-// workspace_routing.rs, as read in /work/notes/codex-research.md Q3): no
+// workspace_routing.rs in openai/codex, read for issue 14): no
 // entry for the account, or an entry without workspace_backend_origin, means
 // no routing here (Codex fails the turn); a missing or null
 // account_routing_override means NO_CONSTRAINT here (Codex fails); any other
