@@ -40,7 +40,7 @@ func (s *Signer) AuthorizationHeader(taskID string, at time.Time) (string, error
 // format. The envelope is the same; only the signed bytes differ. Headers
 // made with PayloadJSONArray are not accepted by the ChatGPT backend today.
 func (s *Signer) AuthorizationHeaderFormat(taskID string, at time.Time, f PayloadFormat) (string, error) {
-	return wire.AuthorizationHeader(s.runtimeID, taskID, at, f, s.sign)
+	return wire.AuthorizationHeader(s.runtimeID, taskID, at, f, s.wireKey())
 }
 
 // sign is the Signer's wire.SignFunc.
@@ -53,11 +53,20 @@ func (s *Signer) sign(sig, msg []byte) error {
 	return nil
 }
 
+// wireKey is the key the wire encoders sign with: the private key itself
+// when the Signer holds it (no allocation but the result), else sign.
+func (s *Signer) wireKey() wire.Key {
+	if k := s.key.Get(); k.ext == nil {
+		return wire.Key{Priv: k.priv}
+	}
+	return wire.Key{Sign: s.sign}
+}
+
 // TaskRegistrationBody returns the exact JSON body of a task registration
 // request (spec §4): {"timestamp":T,"signature":S}, where S is the standard
 // base64 Ed25519 signature over "{agent_runtime_id}:{T}". at is taken in UTC
 // and truncated to whole seconds, within the range AuthorizationHeader
 // accepts. It is safe for concurrent use.
 func (s *Signer) TaskRegistrationBody(at time.Time) ([]byte, error) {
-	return wire.TaskRegistrationBody(s.runtimeID, at, s.sign)
+	return wire.TaskRegistrationBody(s.runtimeID, at, s.wireKey())
 }

@@ -69,8 +69,33 @@ const (
 )
 
 // SignFunc writes the Ed25519 signature of msg into sig (64 bytes). It is how
-// the encoder reaches a key without holding it.
+// the encoder reaches a key it does not hold (a crypto.Signer).
 type SignFunc func(sig, msg []byte) error
+
+// Key is what the encoders sign with: an Ed25519 private key, or else Sign.
+// With Priv the signature is made in place, so the encoders allocate only
+// their result; Sign gets copies of its arguments, so the encoders' stack
+// buffers never escape through it.
+type Key struct {
+	Priv ed25519.PrivateKey
+	Sign SignFunc
+}
+
+func (k Key) signTo(sig *[ed25519.SignatureSize]byte, msg []byte) error {
+	if k.Priv != nil {
+		copy(sig[:], ed25519.Sign(k.Priv, msg))
+		return nil
+	}
+	if k.Sign == nil {
+		return fmt.Errorf("%w: no key to sign with", ErrInvalidKey)
+	}
+	out := make([]byte, ed25519.SignatureSize)
+	if err := k.Sign(out, append([]byte(nil), msg...)); err != nil {
+		return err
+	}
+	copy(sig[:], out)
+	return nil
+}
 
 // payloadLen returns the length of the signed payload.
 func payloadLen[T string | []byte](runtimeID, taskID T, f PayloadFormat) int {
@@ -119,13 +144,13 @@ func AppendEnvelope[T string | []byte](b []byte, runtimeID, taskID T, ts, sig []
 
 // AuthorizationHeader builds the value of an AgentAssertion Authorization
 // header (spec §3) for runtimeID and taskID at the time at, signing the
-// payload of format f with sign. It is the one encoder of the envelope.
+// payload of format f with key. It is the one encoder of the envelope.
 //
 // runtimeID must pass ValidateRuntimeID, taskID ValidateTaskID, and at
 // SigningTime. The timestamp, payload, envelope and encoding are built in one
 // scratch buffer, on the stack for ordinary ids; the only allocation is the
 // returned string.
-func AuthorizationHeader(runtimeID, taskID string, at time.Time, f PayloadFormat, sign SignFunc) (string, error) {
+func AuthorizationHeader(runtimeID, taskID string, at time.Time, f PayloadFormat, key Key) (string, error) {
 	if err := f.check(); err != nil {
 		return "", err
 	}
@@ -155,7 +180,7 @@ func AuthorizationHeader(runtimeID, taskID string, at time.Time, f PayloadFormat
 	payload := buf[TimestampLen:]
 
 	var sig [ed25519.SignatureSize]byte
-	if err := sign(sig[:], payload); err != nil {
+	if err := key.signTo(&sig, payload); err != nil {
 		return "", err
 	}
 	buf = AppendEnvelope(buf, runtimeID, taskID, ts, sig[:])

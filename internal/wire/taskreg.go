@@ -17,7 +17,7 @@ const MaxTaskRegistrationBody = 4 << 10
 // request (spec §4): {"timestamp":T,"signature":S}, where S is the standard
 // base64 Ed25519 signature over "{agent_runtime_id}:{T}". at must pass
 // SigningTime.
-func TaskRegistrationBody(runtimeID string, at time.Time, sign SignFunc) ([]byte, error) {
+func TaskRegistrationBody(runtimeID string, at time.Time, key Key) ([]byte, error) {
 	if err := ValidateRuntimeID(runtimeID); err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func TaskRegistrationBody(runtimeID string, at time.Time, sign SignFunc) ([]byte
 	payload = append(payload, ':')
 	payload = append(payload, ts...)
 	var sig [ed25519.SignatureSize]byte
-	if err := sign(sig[:], payload); err != nil {
+	if err := key.signTo(&sig, payload); err != nil {
 		return nil, err
 	}
 	const head, mid, tail = `{"timestamp":"`, `","signature":"`, `"}`

@@ -129,8 +129,8 @@ func TestSignerRange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := AuthorizationHeader("agent-1", "task-1", tt.at, PayloadColon, sign)
-			body, berr := TaskRegistrationBody("agent-1", tt.at, sign)
+			h, err := AuthorizationHeader("agent-1", "task-1", tt.at, PayloadColon, Key{Sign: sign})
+			body, berr := TaskRegistrationBody("agent-1", tt.at, Key{Priv: priv})
 			if !tt.ok {
 				require.ErrorIs(t, err, ErrInvalidSigningTime)
 				require.ErrorIs(t, berr, ErrInvalidSigningTime)
