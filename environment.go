@@ -46,11 +46,17 @@ type Environment struct {
 
 // Origin returns "scheme://host[:port]" of e.ChatGPTBaseURL, with the scheme
 // and host in lower case and a default port (443 for https, 80 for http)
-// left out: the origin to which first-party credentials may be sent. It
-// returns "" when ChatGPTBaseURL is not an absolute http(s) URL with a host,
-// so that a zero or hand-built Environment matches no request.
+// left out: the origin to which first-party credentials may be sent. It is
+// the module's one origin rule (the one package identity applies): it
+// returns "" when ChatGPTBaseURL is not an absolute https URL (http only on
+// a loopback host) with a plain ASCII host and no user info, query or
+// fragment, so that a zero or hand-built Environment matches no request.
 func (e Environment) Origin() string {
-	return endpointrule.Origin(e.ChatGPTBaseURL)
+	o, err := netrule.CheckOrigin(e.ChatGPTBaseURL)
+	if err != nil {
+		return ""
+	}
+	return o
 }
 
 // Resolve maps a configured ChatGPT base URL to its environment using the

@@ -189,6 +189,11 @@ func TestOrigin(t *testing.T) {
 		{"other scheme", "ftp://chatgpt.com", ""},
 		{"user info", "https://u:p@chatgpt.com", ""},
 		{"unparsable", "https://chatgpt.com:x:y/", ""},
+		// The origin rule package identity applies (netrule.CheckOrigin):
+		// no credentials in clear text, no host that folds into another.
+		{"http not loopback", "http://chatgpt.com/backend-api", ""},
+		{"kelvin sign", "https://\u212aey.example/api", ""},
+		{"query", "https://chatgpt.com/backend-api?x=1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/agentidentity/agentidentity/internal/endpointrule"
+	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
 // Package is the package the generated file belongs to.
@@ -124,7 +125,8 @@ type constant struct {
 
 // constants returns the exported constants Generate writes for a valid
 // table read from source, in the order it writes them: the production environment's
-// endpoints, its origin (by [endpointrule.Origin]), and the ChatGPT login's
+// endpoints, its origin (by [netrule.CheckOrigin], the rule the run time
+// applies; it cannot fail on a base that passed checkURL), and the ChatGPT login's
 // issuer. Package agentidentity and its users take these values from the
 // generated file instead of spelling them out.
 func constants(t *Table, source string) []constant {
@@ -139,7 +141,7 @@ func constants(t *Table, source string) []constant {
 			"DefaultChatGPTBaseURL is the ChatGPT base URL used when none is configured:",
 			"the canonical base of the production environment.",
 		}},
-		{"ProductionOrigin", endpointrule.Origin(prod.ChatGPTBaseURL), []string{
+		{"ProductionOrigin", origin(prod.ChatGPTBaseURL), []string{
 			"ProductionOrigin is the origin of DefaultChatGPTBaseURL, the one to which",
 			"first-party credentials of the production environment may be sent.",
 		}},
@@ -166,4 +168,12 @@ func constants(t *Table, source string) []constant {
 			"Identity JWT.",
 		}},
 	}
+}
+
+// origin is netrule.CheckOrigin for a base URL that passed checkURL (https, a
+// lower-case DNS host, no user info, query or fragment), on which it cannot
+// fail; "" if it did, which the tests of the generated file catch.
+func origin(base string) string {
+	o, _ := netrule.CheckOrigin(base)
+	return o
 }

@@ -1,8 +1,9 @@
 // Package endpointrule holds the rules that both the generator (package gen)
 // and package agentidentity apply to base URLs: the JWKS rule of spec
 // section 1, the lookup key under which a ChatGPT base URL is found in the
-// static table, the trimming of configured bases, and the origin of a base.
-// Keeping them here, in one place, means that the generated table and the
+// static table and the trimming of configured bases. (The origin of a base,
+// to which credentials may go, is internal/netrule's one rule.) Keeping them
+// here, in one place, means that the generated table and the
 // run-time lookup cannot drift apart.
 //
 // It imports only the standard library, so the generator can use it without
@@ -97,28 +98,6 @@ func MaxInputLen(key string) int {
 // configured base URL or override.
 func TrimBase(s string) string {
 	return strings.TrimRight(strings.TrimSpace(s), "/")
-}
-
-// Origin returns "scheme://host[:port]" of the base URL raw, with the scheme
-// and host in lower case and a default port (443 for https, 80 for http) left
-// out: the origin to which first-party credentials may be sent. It returns ""
-// when raw is not an absolute http(s) URL with a host, or has user info.
-func Origin(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil {
-		return ""
-	}
-	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Host)
-	switch scheme {
-	case "https":
-		host = strings.TrimSuffix(host, ":443")
-	case "http":
-		host = strings.TrimSuffix(host, ":80")
-	default:
-		return ""
-	}
-	return scheme + "://" + host
 }
 
 func lower(c byte) byte {

@@ -90,26 +90,3 @@ func TestTrimBase(t *testing.T) {
 	assert.Equal(t, "", TrimBase(" / "))
 	assert.Equal(t, "https://x.example/a/b", TrimBase("https://x.example/a/b"))
 }
-
-func TestOrigin(t *testing.T) {
-	tests := []struct {
-		name, base, want string
-	}{
-		{"production", "https://chatgpt.com/backend-api", "https://chatgpt.com"},
-		{"upper case and default https port", "HTTPS://GW.Example.COM:443/api", "https://gw.example.com"},
-		{"other https port", "https://x.example:8443/api", "https://x.example:8443"},
-		{"loopback with port", "http://localhost:8080/api/codex", "http://localhost:8080"},
-		{"default http port", "http://127.0.0.1:80/x", "http://127.0.0.1"},
-		{"ipv6 loopback", "http://[::1]:9000", "http://[::1]:9000"},
-		{"empty", "", ""},
-		{"relative", "/backend-api", ""},
-		{"other scheme", "ftp://chatgpt.com", ""},
-		{"user info", "https://u:p@chatgpt.com", ""},
-		{"unparsable", "https://chatgpt.com:x:y/", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, Origin(tt.base))
-		})
-	}
-}

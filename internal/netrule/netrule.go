@@ -167,8 +167,9 @@ func ASCIILower(s string) string {
 }
 
 // Redact returns raw safe to show in an error, a log line or status output:
-// user info, query and fragment are replaced by "REDACTED", and the result is
-// cut to 200 bytes. It is the one redaction of configured URLs in the module.
+// user info, query and fragment are replaced by "REDACTED", a URL that does
+// not parse is shown only by its length if it could hold any of them or a
+// control character, and the result is cut to 200 bytes. It is the one redaction of configured URLs in the module.
 func Redact(raw string) string {
 	const maxShown, maxParsed = 200, 4096
 	if len(raw) > maxParsed {
@@ -176,7 +177,10 @@ func Redact(raw string) string {
 	}
 	shown := raw
 	if u, err := url.Parse(raw); err != nil {
-		if strings.ContainsAny(raw, "@?#") {
+		// An unparsable URL is shown as it is only when it cannot hold user
+		// info, a query or a fragment, nor a control character that would
+		// forge a line of a log or a terminal (url.Parse refuses those).
+		if strings.ContainsAny(raw, "@?#") || hasControl(raw) {
 			return fmt.Sprintf("(unparsable URL of %d bytes)", len(raw))
 		}
 	} else if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
@@ -199,4 +203,14 @@ func Redact(raw string) string {
 		return shown[:cut] + fmt.Sprintf("… (%d bytes)", len(raw))
 	}
 	return shown
+}
+
+// hasControl reports whether s holds an ASCII control character or DEL.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
