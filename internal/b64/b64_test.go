@@ -1,6 +1,7 @@
 package b64
 
 import (
+	"encoding/base64"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -59,15 +60,33 @@ func TestDecodeRawURL(t *testing.T) {
 	}
 }
 
-func FuzzDecodeStd(f *testing.F) {
-	f.Add("YWJj")
-	f.Add("YWI=")
+// FuzzCanonical checks the package's promise: whatever a decoder accepts
+// re-encodes to exactly its input, so no two accepted strings give the same
+// bytes; and DecodeTo agrees with the allocating decoders.
+func FuzzCanonical(f *testing.F) {
+	for _, s := range []string{"YWJj", "YWI=", "YWI", "YWJ=", "YW\nJj", "-_8", "+/8=", ""} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if b, err := DecodeStd(s); err == nil {
-			if got, err := DecodeStd(s); err != nil || string(got) != string(b) {
-				t.Fatal("not deterministic")
+		for _, c := range []struct {
+			enc    *base64.Encoding
+			decode func(string) ([]byte, error)
+		}{{base64.StdEncoding, DecodeStd}, {base64.RawURLEncoding, DecodeRawURL}} {
+			b, err := c.decode(s)
+			var dst [64]byte
+			got, ok := DecodeTo(c.enc, dst[:], []byte(s))
+			if err != nil {
+				if ok {
+					t.Fatalf("DecodeTo accepted %q, which the decoder refused", s)
+				}
+				continue
+			}
+			if enc := c.enc.EncodeToString(b); enc != s {
+				t.Fatalf("accepted %q, which re-encodes as %q", s, enc)
+			}
+			if c.enc.DecodedLen(len(s)) <= len(dst) && (!ok || string(got) != string(b)) {
+				t.Fatalf("DecodeTo(%q) = %q, %v; the decoder gave %q", s, got, ok, b)
 			}
 		}
-		_, _ = DecodeRawURL(s)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/agentidentity/agentidentity/internal/b64"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
@@ -245,7 +246,7 @@ func DecodeHeader(header string) (Header, error) {
 	if 2*eMax > len(scratch) {
 		buf = make([]byte, 2*eMax)
 	}
-	envelope, ok := decodeCanonical(base64.RawURLEncoding, buf[:eMax], token)
+	envelope, ok := b64.DecodeTo(base64.RawURLEncoding, buf[:eMax], token)
 	if !ok {
 		return Header{}, malformed("the token is not canonical unpadded base64url")
 	}
@@ -265,7 +266,7 @@ func DecodeHeader(header string) (Header, error) {
 	}
 	h := Header{Timestamp: ts}
 	var sigBuf [ed25519.SignatureSize + 2]byte // DecodedLen of 88 bytes
-	sig, ok := decodeCanonical(base64.StdEncoding, sigBuf[:], env.signature)
+	sig, ok := b64.DecodeTo(base64.StdEncoding, sigBuf[:], env.signature)
 	if !ok || len(sig) != ed25519.SignatureSize {
 		return Header{}, malformed("the signature is not canonical standard base64 of 64 bytes")
 	}
@@ -337,27 +338,6 @@ func VerifyHeader(header string, pub ed25519.PublicKey, now time.Time, maxSkew t
 		return Assertion{}, err
 	}
 	return h.Assertion(), nil
-}
-
-// decodeCanonical decodes src into dst and reports whether src is the one
-// canonical spelling in enc: no line breaks (which encoding/base64 skips) and,
-// through Strict, zero padding bits and exact padding. A strict decode with no
-// line breaks re-encodes identically. Input whose decoded length could exceed
-// dst is refused.
-func decodeCanonical[T string | []byte](enc *base64.Encoding, dst []byte, src T) ([]byte, bool) {
-	for i := 0; i < len(src); i++ {
-		if src[i] == '\r' || src[i] == '\n' {
-			return nil, false
-		}
-	}
-	if enc.DecodedLen(len(src)) > len(dst) {
-		return nil, false
-	}
-	n, err := enc.Strict().Decode(dst, []byte(src))
-	if err != nil {
-		return nil, false
-	}
-	return dst[:n], true
 }
 
 // VerifySignature is the single Ed25519 verification of the module; the
