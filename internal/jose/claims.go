@@ -3,11 +3,15 @@ package jose
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/agentidentity/agentidentity/internal/secret"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -138,3 +142,24 @@ func (ms Members) get(name string) json.RawMessage {
 	raw, _ := ms.Get(name)
 	return raw
 }
+
+// AgentClaims hold the agent's private key (AgentPrivateKey), so they never
+// print: every fmt verb, as a value and as a pointer, and every log/slog
+// handler show secret.Redacted. (Package identity's Claims hold the key as a
+// secret.Value instead.)
+
+// String returns secret.Redacted.
+func (c AgentClaims) String() string { return secret.Redacted }
+
+// GoString returns secret.Redacted.
+func (c AgentClaims) GoString() string { return secret.Redacted }
+
+// Format prints secret.Redacted under every verb and flag.
+func (c AgentClaims) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, secret.Redacted) }
+
+// LogValue makes every log/slog handler print secret.Redacted.
+func (c AgentClaims) LogValue() slog.Value { return slog.StringValue(secret.Redacted) }
+
+// MarshalJSON returns secret.Redacted as a JSON string (slog's JSON handler,
+// a struct holding one marshalled by accident).
+func (c AgentClaims) MarshalJSON() ([]byte, error) { return []byte(`"` + secret.Redacted + `"`), nil }

@@ -19,9 +19,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/agentidentity/agentidentity/internal/b64"
+	"github.com/agentidentity/agentidentity/internal/secret"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
@@ -253,3 +256,24 @@ func optString(raw json.RawMessage) (s string, present bool, err error) {
 	}
 	return s, true, nil
 }
+
+// A JWS holds the token's payload as signed (for an Agent Identity JWT, the
+// agent's private key) and its signature, so it never prints: every fmt verb,
+// as a value and as a pointer, and every log/slog handler show
+// secret.Redacted.
+
+// String returns secret.Redacted.
+func (j JWS) String() string { return secret.Redacted }
+
+// GoString returns secret.Redacted.
+func (j JWS) GoString() string { return secret.Redacted }
+
+// Format prints secret.Redacted under every verb and flag.
+func (j JWS) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, secret.Redacted) }
+
+// LogValue makes every log/slog handler print secret.Redacted.
+func (j JWS) LogValue() slog.Value { return slog.StringValue(secret.Redacted) }
+
+// MarshalJSON returns secret.Redacted as a JSON string (slog's JSON handler,
+// a struct holding one marshalled by accident).
+func (j JWS) MarshalJSON() ([]byte, error) { return []byte(`"` + secret.Redacted + `"`), nil }
