@@ -25,6 +25,7 @@ import (
 
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
+	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 const (
@@ -415,16 +416,98 @@ func (h *harness) readIdentity(home string) (storedIdentity, []byte, error) {
 	if err != nil {
 		return storedIdentity{}, nil, err
 	}
+	rec, err := h.identityRecord(data)
+	if err != nil {
+		return rec, data, fmt.Errorf("auth.json: %v", err)
+	}
+	return rec, data, nil
+}
+
+// identityRecord reads the agent_identity record of an auth.json (or of the
+// keyring entry that stands for one) and remembers its key for row (f).
+func (h *harness) identityRecord(data []byte) (storedIdentity, error) {
 	var f struct {
 		AgentIdentity *storedIdentity `json:"agent_identity"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil || f.AgentIdentity == nil {
-		return storedIdentity{}, data, fmt.Errorf("auth.json has no agent_identity record (%v)", err)
+		return storedIdentity{}, fmt.Errorf("no agent_identity record (%v)", err)
 	}
 	h.mu.Lock()
 	h.key[f.AgentIdentity.AgentRuntimeID] = f.AgentIdentity.AgentPrivateKey
 	h.mu.Unlock()
-	return *f.AgentIdentity, data, nil
+	return *f.AgentIdentity, nil
+}
+
+// loadChatGPT is identity.Load of home in ChatGPT mode against the fake.
+func (h *harness) loadChatGPT(ctx context.Context, home string) (*identity.RunAuth, error) {
+	ra, err := identity.Load(ctx, identity.LoadOptions{
+		CodexHome: home, Policy: identity.PolicyChatGPTAuth,
+		Getenv: h.srv.Getenv(nil), HTTPClient: h.srv.Client(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("identity.Load: %v", err)
+	}
+	return ra, nil
+}
+
+// loadsAsStored checks rows (c) and (k): identity.Load of home finds the
+// agent and task Codex stored (rec) without registering, and two inference
+// requests through its Transport verify.
+func (h *harness) loadsAsStored(home string, rec storedIdentity) error {
+	regs := h.srv.AgentsRegistered() + h.srv.TasksRegistered()
+	ctx := context.Background()
+	ra, err := h.loadChatGPT(ctx, home)
+	if err != nil {
+		return err
+	}
+	task, err := ra.TaskID(ctx)
+	if err != nil {
+		return err
+	}
+	if ra.AgentRuntimeID() != rec.AgentRuntimeID || task != rec.TaskID {
+		return fmt.Errorf("loaded agent %s task %s, Codex stored %s %s", ra.AgentRuntimeID(), task, rec.AgentRuntimeID, rec.TaskID)
+	}
+	verified := h.srv.RequestsVerified()
+	hc := &http.Client{Transport: ra.Transport(h.srv.Client().Transport)}
+	for _, path := range []string{"/codex/responses", "/codex/responses/compact"} {
+		resp, err := hc.Post(h.srv.ChatGPTBaseURL+path, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("POST %s through the Transport: %s", path, resp.Status)
+		}
+	}
+	if got := h.srv.RequestsVerified() - verified; got != 2 {
+		return fmt.Errorf("%d of 2 requests through the Transport verified", got)
+	}
+	if n := h.srv.AgentsRegistered() + h.srv.TasksRegistered() - regs; n != 0 {
+		return fmt.Errorf("identity.Load registered %d times", n)
+	}
+	return nil
+}
+
+// signedOnlyAs checks rows (d) and (j): Codex registered nothing and signed
+// every AgentAssertion as the provisioned agent and task.
+func signedOnlyAs(r codexRun, rec storedIdentity) error {
+	if n, m := len(r.find(isAgentReg)), len(r.find(isTaskReg)); n+m != 0 {
+		return fmt.Errorf("Codex made %d agent and %d task registrations, want 0", n, m)
+	}
+	signed := r.find(func(e identitytest.Exchange) bool { return e.Scheme == "AgentAssertion" })
+	if len(signed) == 0 {
+		return errors.New("Codex signed nothing")
+	}
+	for _, x := range signed {
+		env, err := wire.DecodeHeader(x.Header.Get("Authorization"))
+		if err != nil {
+			return err
+		}
+		if env.RuntimeID != rec.AgentRuntimeID || env.TaskID != rec.TaskID {
+			return fmt.Errorf("Codex signed as %s/%s, provisioned %s/%s", env.RuntimeID, env.TaskID, rec.AgentRuntimeID, rec.TaskID)
+		}
+	}
+	return nil
 }
 
 // (a) ChatGPT opt-in from a fresh login.
@@ -540,39 +623,8 @@ func (h *harness) rowLoadCodexFile(home string) {
 		if err != nil {
 			return err
 		}
-		regs := h.srv.AgentsRegistered() + h.srv.TasksRegistered()
-		ctx := context.Background()
-		ra, err := identity.Load(ctx, identity.LoadOptions{
-			CodexHome: home, Policy: identity.PolicyChatGPTAuth,
-			Getenv: h.srv.Getenv(nil), HTTPClient: h.srv.Client(),
-		})
-		if err != nil {
-			return fmt.Errorf("identity.Load: %v", err)
-		}
-		task, err := ra.TaskID(ctx)
-		if err != nil {
+		if err := h.loadsAsStored(home, rec); err != nil {
 			return err
-		}
-		if ra.AgentRuntimeID() != rec.AgentRuntimeID || task != rec.TaskID {
-			return fmt.Errorf("loaded agent %s task %s, Codex stored %s %s", ra.AgentRuntimeID(), task, rec.AgentRuntimeID, rec.TaskID)
-		}
-		verified := h.srv.RequestsVerified()
-		hc := &http.Client{Transport: ra.Transport(h.srv.Client().Transport)}
-		for _, path := range []string{"/codex/responses", "/codex/responses/compact"} {
-			resp, err := hc.Post(h.srv.ChatGPTBaseURL+path, "application/json", strings.NewReader(`{}`))
-			if err != nil {
-				return err
-			}
-			_ = resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("POST %s through the Transport: %s", path, resp.Status)
-			}
-		}
-		if got := h.srv.RequestsVerified() - verified; got != 2 {
-			return fmt.Errorf("%d of 2 requests through the Transport verified", got)
-		}
-		if n := h.srv.AgentsRegistered() + h.srv.TasksRegistered() - regs; n != 0 {
-			return fmt.Errorf("identity.Load registered %d times", n)
 		}
 		after, err := os.ReadFile(filepath.Join(home, "auth.json"))
 		if err != nil {
@@ -591,37 +643,22 @@ func (h *harness) rowProvisioned() {
 	home, _ := h.newHome("home-d", identitytest.LoginOptions{})
 	var r codexRun
 	err := func() error {
-		ra, err := identity.Load(context.Background(), identity.LoadOptions{
-			CodexHome: home, Policy: identity.PolicyChatGPTAuth,
-			Getenv: h.srv.Getenv(nil), HTTPClient: h.srv.Client(),
-		})
+		ra, err := h.loadChatGPT(context.Background(), home)
 		if err != nil {
-			return fmt.Errorf("identity.Load: %v", err)
+			return err
 		}
 		rec, _, err := h.readIdentity(home)
 		if err != nil {
 			return err
 		}
 		if rec.AgentRuntimeID != ra.AgentRuntimeID() || rec.TaskID == "" {
-			return fmt.Errorf("provisioned record %+v", rec.AgentRuntimeID)
+			return fmt.Errorf("the provisioned record holds agent %q task %q, identity.Load made %q", rec.AgentRuntimeID, rec.TaskID, ra.AgentRuntimeID())
 		}
 		r = h.runCodex(home)
 		if err := r.turnOK(); err != nil {
 			return err
 		}
-		if n, m := len(r.find(isAgentReg)), len(r.find(isTaskReg)); n+m != 0 {
-			return fmt.Errorf("Codex made %d agent and %d task registrations, want 0", n, m)
-		}
-		for _, e := range r.find(func(e identitytest.Exchange) bool { return e.Scheme == "AgentAssertion" }) {
-			env, err := decodeAssertion(e.Header.Get("Authorization"))
-			if err != nil {
-				return err
-			}
-			if env.AgentRuntimeID != rec.AgentRuntimeID || env.TaskID != rec.TaskID {
-				return fmt.Errorf("Codex signed as %s/%s, provisioned %s/%s", env.AgentRuntimeID, env.TaskID, rec.AgentRuntimeID, rec.TaskID)
-			}
-		}
-		return nil
+		return signedOnlyAs(r, rec)
 	}()
 	addRow("(d) Codex uses an auth.json this module provisioned: zero registrations", err, r.summary())
 }
@@ -820,25 +857,6 @@ func keys(m map[string]string) []string {
 	return out
 }
 
-type envelope struct {
-	AgentRuntimeID string `json:"agent_runtime_id"`
-	TaskID         string `json:"task_id"`
-	Timestamp      string `json:"timestamp"`
-}
-
-func decodeAssertion(header string) (envelope, error) {
-	var env envelope
-	tok, ok := strings.CutPrefix(header, "AgentAssertion ")
-	if !ok {
-		return env, errors.New("not an AgentAssertion")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return env, err
-	}
-	return env, json.Unmarshal(raw, &env)
-}
-
 // (f) every AgentAssertion Codex sent, byte for byte.
 func (h *harness) rowAssertionsByteEqual() {
 	h.mu.Lock()
@@ -855,23 +873,19 @@ func (h *harness) rowAssertionsByteEqual() {
 				continue // this module's own requests of row (c)
 			}
 			header := e.Header.Get("Authorization")
-			env, err := decodeAssertion(header)
+			env, err := wire.DecodeHeader(header)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s %s: %v", e.Method, e.Path, err)
 			}
-			key, ok := keysByAgent[env.AgentRuntimeID]
+			key, ok := keysByAgent[env.RuntimeID]
 			if !ok {
-				return fmt.Errorf("no key known for agent %s", env.AgentRuntimeID)
+				return fmt.Errorf("no key known for agent %s", env.RuntimeID)
 			}
-			s, err := identity.NewSigner(env.AgentRuntimeID, key)
+			s, err := identity.NewSigner(env.RuntimeID, key)
 			if err != nil {
 				return err
 			}
-			at, err := time.Parse(time.RFC3339, env.Timestamp)
-			if err != nil {
-				return err
-			}
-			ours, err := s.AuthorizationHeader(env.TaskID, at)
+			ours, err := s.AuthorizationHeader(env.TaskID, env.Timestamp)
 			if err != nil {
 				return err
 			}

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +32,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
@@ -284,16 +282,9 @@ func (h *harness) readKeyringEntry(home string) (keyringEntry, error) {
 	if e.value, err = f.Marshal(); err != nil {
 		return e, err
 	}
-	var v struct {
-		AgentIdentity *storedIdentity `json:"agent_identity"`
+	if e.rec, err = h.identityRecord(e.value); err != nil {
+		return e, fmt.Errorf("the keyring entry: %v", err)
 	}
-	if err := json.Unmarshal(e.value, &v); err != nil || v.AgentIdentity == nil {
-		return e, fmt.Errorf("the keyring entry has no agent_identity record (%v)", err)
-	}
-	e.rec = *v.AgentIdentity
-	h.mu.Lock()
-	h.key[e.rec.AgentRuntimeID] = e.rec.AgentPrivateKey
-	h.mu.Unlock()
 
 	account := codexhome.KeyringAccount(home)
 	if _, err := exec.LookPath("secret-tool"); err == nil {
@@ -347,12 +338,9 @@ func (h *harness) rowKeyringProvisioned(ss *secretService) {
 		if err != nil {
 			return err
 		}
-		ra, err := identity.Load(context.Background(), identity.LoadOptions{
-			CodexHome: home, Policy: identity.PolicyChatGPTAuth,
-			Getenv: h.srv.Getenv(nil), HTTPClient: h.srv.Client(),
-		})
+		ra, err := h.loadChatGPT(context.Background(), home)
 		if err != nil {
-			return fmt.Errorf("identity.Load: %v", err)
+			return err
 		}
 		e, err := h.readKeyringEntry(home)
 		if err != nil {
@@ -369,21 +357,8 @@ func (h *harness) rowKeyringProvisioned(ss *secretService) {
 		if err := r.turnOK(); err != nil {
 			return err
 		}
-		if n, m := len(r.find(isAgentReg)), len(r.find(isTaskReg)); n+m != 0 {
-			return fmt.Errorf("Codex made %d agent and %d task registrations, want 0", n, m)
-		}
-		signed := r.find(func(e identitytest.Exchange) bool { return e.Scheme == "AgentAssertion" })
-		if len(signed) == 0 {
-			return errors.New("Codex signed nothing")
-		}
-		for _, x := range signed {
-			env, err := decodeAssertion(x.Header.Get("Authorization"))
-			if err != nil {
-				return err
-			}
-			if env.AgentRuntimeID != e.rec.AgentRuntimeID || env.TaskID != e.rec.TaskID {
-				return fmt.Errorf("Codex signed as %s/%s, provisioned %s/%s", env.AgentRuntimeID, env.TaskID, e.rec.AgentRuntimeID, e.rec.TaskID)
-			}
+		if err := signedOnlyAs(r, e.rec); err != nil {
+			return err
 		}
 		after, err := h.readKeyringEntry(home)
 		if err != nil {
@@ -433,39 +408,8 @@ func (h *harness) rowKeyringLoad(ss *secretService) {
 		}
 		ev = "Codex's entry read by " + e.readers() + ", " + mirror + "; "
 
-		regs := h.srv.AgentsRegistered() + h.srv.TasksRegistered()
-		ctx := context.Background()
-		ra, err := identity.Load(ctx, identity.LoadOptions{
-			CodexHome: home, Policy: identity.PolicyChatGPTAuth,
-			Getenv: h.srv.Getenv(nil), HTTPClient: h.srv.Client(),
-		})
-		if err != nil {
-			return fmt.Errorf("identity.Load: %v", err)
-		}
-		task, err := ra.TaskID(ctx)
-		if err != nil {
+		if err := h.loadsAsStored(home, e.rec); err != nil {
 			return err
-		}
-		if ra.AgentRuntimeID() != e.rec.AgentRuntimeID || task != e.rec.TaskID {
-			return fmt.Errorf("loaded agent %s task %s, Codex stored %s %s", ra.AgentRuntimeID(), task, e.rec.AgentRuntimeID, e.rec.TaskID)
-		}
-		verified := h.srv.RequestsVerified()
-		hc := &http.Client{Transport: ra.Transport(h.srv.Client().Transport)}
-		for _, path := range []string{"/codex/responses", "/codex/responses/compact"} {
-			resp, err := hc.Post(h.srv.ChatGPTBaseURL+path, "application/json", strings.NewReader(`{}`))
-			if err != nil {
-				return err
-			}
-			_ = resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("POST %s through the Transport: %s", path, resp.Status)
-			}
-		}
-		if got := h.srv.RequestsVerified() - verified; got != 2 {
-			return fmt.Errorf("%d of 2 requests through the Transport verified", got)
-		}
-		if n := h.srv.AgentsRegistered() + h.srv.TasksRegistered() - regs; n != 0 {
-			return fmt.Errorf("identity.Load registered %d times", n)
 		}
 		after, err := h.readKeyringEntry(home)
 		if err != nil {

@@ -183,6 +183,10 @@ be https, or http on a loopback host.`)
 	if !useTLS && !netrule.IsLoopbackHost(host) {
 		return usagef("gateway: --listen %q: without TLS the gateway listens on loopback only (localhost, 127.0.0.0/8, ::1)", *listen)
 	}
+	// Checked here, not at the first request (which would answer 500).
+	if *maxSkew <= 0 || *maxSkew > gateway.MaxSkewLimit {
+		return usagef("gateway: --max-skew %v: want more than 0 and at most %v", *maxSkew, gateway.MaxSkewLimit)
+	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
 	keys, err := gateway.NewFileKeys(*keysFile, gateway.FileKeysOptions{Logger: logger})
 	if err != nil {
@@ -195,6 +199,11 @@ be https, or http on a loopback host.`)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
+	}
+	// "localhost" is resolved by the system: check what was bound.
+	if a, ok := ln.Addr().(*net.TCPAddr); !useTLS && (!ok || !a.IP.IsLoopback()) {
+		_ = ln.Close()
+		return fmt.Errorf("gateway: --listen %q bound %s, not a loopback address", *listen, ln.Addr())
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	scheme := "http"

@@ -184,6 +184,8 @@ func TestGatewayUsage(t *testing.T) {
 		{"empty host listen without TLS", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--listen", ":0"}, 2, "loopback only"},
 		{"half TLS", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--tls-cert", "x"}, 2, "both"},
 		{"plain http upstream elsewhere", []string{"gateway", "--keys", keys, "--upstream", "http://example.com"}, 1, "https"},
+		{"skew over the limit", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--max-skew", "25h"}, 2, "--max-skew"},
+		{"zero skew", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--max-skew", "0s"}, 2, "--max-skew"},
 		{"bad mode", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--other", "maybe"}, 2, "verify, pass or refuse"},
 		{"broken keys file", []string{"gateway", "--keys", "/nonexistent/agents", "--upstream", "http://127.0.0.1:1"}, 1, "keys file"},
 	} {

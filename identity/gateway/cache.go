@@ -36,7 +36,11 @@ type cacheEntry struct {
 	taskID    string
 	ts        time.Time
 	pub       [ed25519.PublicKeySize]byte
-	size      int64
+}
+
+// size is what e counts against the byte bound.
+func (e *cacheEntry) size() int64 {
+	return int64(len(e.header)+len(e.runtimeID)+len(e.taskID)) + cacheEntryOverhead
 }
 
 // verifyCache remembers verified headers by their full bytes, evicting the
@@ -83,8 +87,8 @@ func (c *verifyCache) count(hit bool) {
 // byte bound; it first drops entries whose window has closed, then the
 // oldest until e fits.
 func (c *verifyCache) put(e *cacheEntry, now time.Time) {
-	e.size = int64(len(e.header)+len(e.runtimeID)+len(e.taskID)) + cacheEntryOverhead
-	if e.size > c.maxBytes {
+	size := e.size()
+	if size > c.maxBytes {
 		return
 	}
 	c.mu.Lock()
@@ -94,19 +98,19 @@ func (c *verifyCache) put(e *cacheEntry, now time.Time) {
 	}
 	oldest := now.Truncate(time.Second).Add(-c.maxSkew)
 	var evicted uint64
-	for c.n > 0 && (c.n == c.maxEntries || c.bytes+e.size > c.maxBytes || c.ring[c.head].ts.Before(oldest)) {
+	for c.n > 0 && (c.n == c.maxEntries || c.bytes+size > c.maxBytes || c.ring[c.head].ts.Before(oldest)) {
 		old := c.ring[c.head]
 		c.ring[c.head] = nil
 		c.head = (c.head + 1) % c.maxEntries
 		c.n--
 		delete(c.m, old.header)
-		c.bytes -= old.size
+		c.bytes -= old.size()
 		evicted++
 	}
 	c.ring[(c.head+c.n)%c.maxEntries] = e
 	c.n++
 	c.m[e.header] = e
-	c.bytes += e.size
+	c.bytes += size
 	if evicted > 0 {
 		c.evictions.Add(evicted)
 	}

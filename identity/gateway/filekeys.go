@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/agentidentity/agentidentity/internal/limitio"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
@@ -251,8 +251,11 @@ func (k *FileKeys) read() (StaticKeys, os.FileInfo, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fi, fmt.Errorf("%w: %s is not a regular file", ErrInvalidKeysFile, k.path)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxKeysFileSize+1))
-	if err != nil {
+	data, err := limitio.ReadAll(f, MaxKeysFileSize)
+	switch {
+	case errors.Is(err, limitio.ErrTooLarge):
+		return nil, fi, fmt.Errorf("%w: %s: %w", ErrInvalidKeysFile, k.path, err)
+	case err != nil:
 		return nil, fi, fmt.Errorf("gateway: keys file: %w", err)
 	}
 	keys, err := ParseKeys(data)

@@ -408,6 +408,9 @@ func oneAuthorization(h http.Header) (string, error) {
 		return "", fmt.Errorf("%w: %w", ErrInvalidAssertion, ErrNoAssertion)
 	case n > 1:
 		return "", fmt.Errorf("%w: %w: more than one Authorization header", ErrInvalidAssertion, ErrMalformedAssertion)
+	case len(vals[0]) > MaxAuthorizationHeaderLen:
+		// Before the cache lookup, which would hash all of it.
+		return "", fmt.Errorf("%w: %w: the header is longer than %d bytes", ErrInvalidAssertion, ErrMalformedAssertion, MaxAuthorizationHeaderLen)
 	}
 	return vals[0], nil
 }

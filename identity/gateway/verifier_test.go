@@ -60,6 +60,20 @@ func tamper(t testing.TB, header string) string {
 	return "AgentAssertion " + base64.RawURLEncoding.EncodeToString(env)
 }
 
+// signatureOf returns the signature member of an AgentAssertion header,
+// "" when the header does not decode.
+func signatureOf(header string) string {
+	env, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(header, "AgentAssertion "))
+	if err != nil {
+		return ""
+	}
+	_, sig, ok := bytes.Cut(env, []byte(`"signature":"`))
+	if !ok || len(sig) < 88 {
+		return ""
+	}
+	return string(sig[:88])
+}
+
 type recorder struct {
 	mu       sync.Mutex
 	outcomes []gateway.Outcome
@@ -107,6 +121,7 @@ func TestMiddleware(t *testing.T) {
 		{"bearer", [][2]string{auth("Bearer abc.def.ghi"), acct("acct-1")}, "", 401, gateway.ReasonMalformed},
 		{"malformed base64", [][2]string{auth("AgentAssertion !!!"), acct("acct-1")}, "", 401, gateway.ReasonMalformed},
 		{"malformed padded", [][2]string{auth(valid + "="), acct("acct-1")}, "", 401, gateway.ReasonMalformed},
+		{"oversized", [][2]string{auth("AgentAssertion " + strings.Repeat("A", gateway.MaxAuthorizationHeaderLen)), acct("acct-1")}, "", 401, gateway.ReasonMalformed},
 		{"two Authorization headers", [][2]string{auth(valid), auth(valid), acct("acct-1")}, "", 401, gateway.ReasonMalformed},
 		{"tampered", [][2]string{auth(tamper(t, valid)), acct("acct-1")}, "", 401, gateway.ReasonBadSignature},
 		{"unknown agent", [][2]string{auth(stranger.header(t, "task-1", testNow)), acct("acct-1")}, "", 401, gateway.ReasonUnknownAgent},
@@ -172,12 +187,21 @@ func TestMiddleware(t *testing.T) {
 					require.Equal(t, tc.status, resp.StatusCode, string(body))
 					assert.Equal(t, tc.reason, rec.last().Reason)
 					for _, h := range tc.headers {
-						if h[0] == "Authorization" && len(h[1]) > 20 {
-							tok := strings.TrimPrefix(h[1], "AgentAssertion ")
-							assert.NotContains(t, string(body), tok[:20])
-							assert.NotContains(t, logs.String(), tok[:20])
+						if h[0] != "Authorization" || len(h[1]) <= 40 {
+							continue
+						}
+						// Every token shares its first bytes ({"agent_runtime_id"):
+						// look for its end and its signature too.
+						tok := strings.TrimPrefix(h[1], "AgentAssertion ")
+						secrets := []string{tok[:20], tok[len(tok)-20:]}
+						if sig := signatureOf(h[1]); sig != "" {
+							secrets = append(secrets, sig[:20])
+						}
+						for _, x := range secrets {
+							assert.NotContains(t, string(body), x)
+							assert.NotContains(t, logs.String(), x)
 							for k, vs := range resp.Header {
-								assert.NotContains(t, k+strings.Join(vs, ","), tok[:20])
+								assert.NotContains(t, k+strings.Join(vs, ","), x)
 							}
 						}
 					}

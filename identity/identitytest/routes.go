@@ -99,7 +99,7 @@ func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 		s.serveBearer(w, r, rt, tok, reject)
 		return
 	}
-	if _, ok := unverifiedRuntimeID(header); !ok {
+	if !strings.HasPrefix(header, "AgentAssertion ") {
 		reject("Authorization is not an AgentAssertion")
 		return
 	}
@@ -115,7 +115,6 @@ func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	a := s.agents[id.AgentRuntimeID]
 	s.mu.Unlock()
-	as := id
 	s.verified.Add(1)
 	setVerdict(r, "verified")
 	switch rt {
@@ -137,8 +136,8 @@ func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.Sum256(body)
 	writeJSON(w, http.StatusOK, map[string]string{
-		"agent_runtime_id": as.AgentRuntimeID,
-		"task_id":          as.TaskID,
+		"agent_runtime_id": id.AgentRuntimeID,
+		"task_id":          id.TaskID,
 		"body_sha256":      hex.EncodeToString(sum[:]),
 	})
 }

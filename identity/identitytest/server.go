@@ -739,26 +739,6 @@ func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(s.jwks)
 }
 
-// unverifiedRuntimeID reads agent_runtime_id out of an AgentAssertion
-// header, only to find the key to verify it with.
-func unverifiedRuntimeID(header string) (string, bool) {
-	tok, ok := strings.CutPrefix(header, "AgentAssertion ")
-	if !ok || len(tok) > identity.MaxAuthorizationHeaderLen {
-		return "", false
-	}
-	env, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return "", false
-	}
-	var fields struct {
-		AgentRuntimeID string `json:"agent_runtime_id"`
-	}
-	if json.Unmarshal(env, &fields) != nil || fields.AgentRuntimeID == "" {
-		return "", false
-	}
-	return fields.AgentRuntimeID, true
-}
-
 // writeFault writes the broken body kind, with idMember as the id member.
 func writeFault(w http.ResponseWriter, kind BodyFault, idMember string) {
 	w.Header().Set("Content-Type", "application/json")

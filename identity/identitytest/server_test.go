@@ -116,7 +116,7 @@ func TestFirstPartyEndpoint(t *testing.T) {
 		{"bearer", http.Header{"Authorization": {"Bearer abc"}, "Chatgpt-Account-Id": {a.account}}, 401, "not an AgentAssertion"},
 		{"no Authorization", http.Header{"Chatgpt-Account-Id": {a.account}}, 401, "Authorization"},
 		{"two Authorization headers", http.Header{"Authorization": {sign(a.signer, a.taskID, now), sign(a.signer, a.taskID, now)}, "Chatgpt-Account-Id": {a.account}}, 401, "exactly one"},
-		{"garbage token", http.Header{"Authorization": {"AgentAssertion !!!"}, "Chatgpt-Account-Id": {a.account}}, 401, "not an AgentAssertion"},
+		{"garbage token", http.Header{"Authorization": {"AgentAssertion !!!"}, "Chatgpt-Account-Id": {a.account}}, 401, "not canonical unpadded base64url"},
 	}
 	verified, rejected := 0, 0
 	for _, tt := range tests {
