@@ -479,12 +479,22 @@ func (c *Client) httpClient() *http.Client {
 	if c.HTTPClient == nil {
 		return defaultRegistrationClient()
 	}
-	cp := *c.HTTPClient
-	cp.CheckRedirect = refuseRedirect
-	return &cp
+	return noRedirects(c.HTTPClient, 0)
 }
 
 func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// noRedirects returns a shallow copy of c (nil: a client with the given
+// overall timeout) that never follows a redirect, whatever c's
+// CheckRedirect: a 3xx answer is handed back as it came.
+func noRedirects(c *http.Client, timeout time.Duration) *http.Client {
+	cp := &http.Client{Timeout: timeout}
+	if c != nil {
+		*cp = *c
+	}
+	cp.CheckRedirect = refuseRedirect
+	return cp
+}
 
 // defaultRegistrationClient is the client used when Client.HTTPClient is nil.
 var defaultRegistrationClient = sync.OnceValue(func() *http.Client {
@@ -512,12 +522,15 @@ var defaultRegistrationClient = sync.OnceValue(func() *http.Client {
 func requireSecureEndpoint(endpoint string) error {
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidURL, err)
+		return fmt.Errorf("%w: the AuthAPI endpoint does not parse", ErrInvalidURL)
 	}
-	if u.Scheme == "https" || (u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-		return nil
+	if !netrule.IsASCIIHost(u.Host) {
+		return fmt.Errorf("%w: the AuthAPI host is not plain ASCII", ErrInvalidURL)
 	}
-	return fmt.Errorf("%w: the AuthAPI base must use https (plain http only on loopback hosts)", ErrInvalidURL)
+	if !netrule.SecureScheme(u) {
+		return fmt.Errorf("%w: the AuthAPI base must use https (plain http only on loopback hosts)", ErrInvalidURL)
+	}
+	return nil
 }
 
 // authAPIBase is AuthAPIBaseURL, or else the Environment's.

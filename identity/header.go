@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentidentity/agentidentity/internal/netrule"
 	"github.com/agentidentity/agentidentity/internal/routes"
 )
 
@@ -57,7 +58,7 @@ func WithChatGPTBearer(token func(ctx context.Context) (string, error)) RunAuthO
 		if token == nil {
 			return errors.New("identity: WithChatGPTBearer needs a token function")
 		}
-		r.chatgpt = &tokenSource{get: token}
+		r.chatgpt = &tokenSource{what: "ChatGPT access token", get: token}
 		return nil
 	})
 }
@@ -106,9 +107,12 @@ func basePathOf(raw string) string {
 	return strings.TrimRight(u.Path, "/")
 }
 
-// tokenSource caches a token from a function for bearerRefresh.
+// tokenSource caches a Bearer token from a function for bearerRefresh: the
+// ChatGPT access token of Bearer routes (WithChatGPTBearer) and the bearer
+// fallback (WithBearerFallback, WithBearerFallbackFunc).
 type tokenSource struct {
-	get func(context.Context) (string, error)
+	what string // names the token in errors
+	get  func(context.Context) (string, error)
 	// recover, if set, replaces a token a Bearer route refused with 401
 	// (Load's refresh of the ChatGPT login, reason unauthorized_recovery).
 	recover func(ctx context.Context, rejected string) (string, error)
@@ -152,7 +156,7 @@ func (t *tokenSource) header(ctx context.Context, now time.Time) ([]string, erro
 	}
 	tok, err := t.get(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("identity: ChatGPT access token: %w", err)
+		return nil, fmt.Errorf("identity: %s: %w", t.what, err)
 	}
 	if err := checkBearerToken(tok); err != nil {
 		return nil, err
@@ -198,7 +202,7 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 	}
 	// The origin openai_base_url moved inference to: inference only,
 	// AgentAssertion only.
-	if r.inferenceOrigin != "" && sameOriginString(u, r.inferenceOrigin) {
+	if r.inferenceOrigin != "" && netrule.SameOrigin(u, r.inferenceOrigin) {
 		if routes.Classify(r.basePath, u.Path) != routes.Inference {
 			return credential{}, nil
 		}
@@ -210,7 +214,7 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 		return credential{}, nil
 	}
 	origin, override, err := r.routing(ctx)
-	if err != nil || origin == "" || !sameOriginString(u, origin) {
+	if err != nil || origin == "" || !netrule.SameOrigin(u, origin) {
 		return credential{}, nil
 	}
 	if routes.Classify(r.basePath, u.Path) != routes.Inference {

@@ -39,9 +39,6 @@ import (
 //     [*TaskRejectedError] and no task is registered for the slot until a
 //     back-off (1 s, doubling up to 5 min) has passed. Never a loop.
 
-// maxRejectedBody bounds what is kept of a 401 answer.
-const maxRejectedBody = 512
-
 // isStale reports whether task was refused already (replaced, or the task
 // whose replacement is in back-off).
 func (s *taskSlot) isStale(task string) bool {
@@ -102,7 +99,7 @@ func (r *runState) retryRefused(slot *taskSlot, task string) time.Time {
 	defer slot.mu.Unlock()
 	slot.healFailures++
 	slot.healBlocked = task
-	slot.healRetryAt = r.now().Add(min(minTaskBackoff<<min(slot.healFailures-1, 16), maxTaskBackoff))
+	slot.healRetryAt = r.now().Add(doublingBackoff(slot.healFailures, minTaskBackoff, maxTaskBackoff))
 	return slot.healRetryAt
 }
 
@@ -134,7 +131,7 @@ func replayRequest(req *http.Request) (*http.Request, error) {
 // peekBody reads the start of resp's body and puts it back, so that resp
 // can still be handed to the caller whole.
 func peekBody(resp *http.Response) string {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxRejectedBody))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body = readCloser{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
 	return string(b)
 }

@@ -64,19 +64,11 @@ func checkJWKSURL(s string) (*url.URL, error) {
 	if u.User != nil {
 		return nil, &configError{"JWKSURL must not hold user information", ErrInvalidURL}
 	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopbackHost(u.Hostname()) {
-			return nil, &configError{"JWKSURL must use https (plain http is allowed only on loopback hosts)", ErrInvalidURL}
-		}
-	default:
-		return nil, &configError{"JWKSURL must use https", ErrInvalidURL}
+	if !netrule.SecureScheme(u) {
+		return nil, &configError{"JWKSURL must use https (plain http is allowed only on loopback hosts)", ErrInvalidURL}
 	}
 	return u, nil
 }
-
-func isLoopbackHost(h string) bool { return netrule.IsLoopbackHost(h) }
 
 // jwk is one entry of a JWKS: a usable key, or the reason it cannot be used.
 type jwk struct {
@@ -104,16 +96,9 @@ type jwksCache struct {
 }
 
 func newJWKSCache(u *url.URL, client *http.Client, ttl, timeout time.Duration, now func() time.Time) *jwksCache {
-	var c http.Client
-	if client != nil {
-		c = *client
-	} else {
-		c.Timeout = timeout
-	}
 	// A JWKS endpoint has no reason to redirect; following one would let
 	// whoever controls the target choose the keys.
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &jwksCache{url: u.String(), client: &c, ttl: ttl, timeout: timeout, now: now}
+	return &jwksCache{url: u.String(), client: noRedirects(client, timeout), ttl: ttl, timeout: timeout, now: now}
 }
 
 // key returns the verification key for kid, fetching the JWKS when it is

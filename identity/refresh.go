@@ -104,9 +104,7 @@ func (l *refreshLedger) record(k [32]byte, tokens *codexhome.RefreshedTokens, er
 		o.permanent = err
 	default:
 		o.failures++
-		wait := refreshBackoffMin << min(o.failures-1, 16)
-		wait = min(wait, refreshBackoffMax)
-		o.retryAt = refreshNow().Add(wait)
+		o.retryAt = refreshNow().Add(doublingBackoff(o.failures, refreshBackoffMin, refreshBackoffMax))
 		if re == nil {
 			re = &RefreshError{Err: err}
 		}
@@ -411,14 +409,7 @@ func accessTokenExpiry(token string) (time.Time, bool) {
 
 // refreshClient returns c (nil: a default) without redirects: a refresh
 // token goes to the configured endpoint only.
-func refreshClient(c *http.Client) *http.Client {
-	cp := &http.Client{Timeout: refreshTimeout}
-	if c != nil {
-		*cp = *c
-	}
-	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return cp
-}
+func refreshClient(c *http.Client) *http.Client { return noRedirects(c, refreshTimeout) }
 
 // recoverRejected replaces an access token a Bearer route refused with 401
 // (refresh with reason "unauthorized_recovery"; a refresh another writer

@@ -332,3 +332,41 @@ func TestRefreshErrorCode(t *testing.T) {
 		})
 	}
 }
+
+// The refresh client follows no redirect: a refresh token goes to the
+// configured endpoint only, never to where its answer points.
+func TestRefreshRedirectNotFollowed(t *testing.T) {
+	var reached atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		_, _ = io.WriteString(w, `{"access_token":"stolen"}`)
+	}))
+	t.Cleanup(target.Close)
+	for _, code := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			redirector := httptest.NewServer(http.RedirectHandler(target.URL+"/oauth/token", code))
+			t.Cleanup(redirector.Close)
+			f := newRefreshFixture(t, 2*time.Hour, map[string]string{identity.EnvRefreshTokenURLOverride: redirector.URL + "/oauth/token"})
+			_, err := f.bearer(f.load(t))
+			var re *identity.RefreshError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, code, re.StatusCode)
+			assert.False(t, re.Permanent)
+			assert.Zero(t, reached.Load(), "the redirect target never receives the refresh token")
+		})
+	}
+}
+
+// A transport error names no part of the endpoint's query (url.Error would
+// quote the whole URL).
+func TestRefreshTransportErrorHidesURL(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	endpoint := closed.URL + "/oauth/token?key=s3cr3t-query"
+	closed.Close()
+	f := newRefreshFixture(t, 2*time.Hour, map[string]string{identity.EnvRefreshTokenURLOverride: endpoint})
+	_, err := f.bearer(f.load(t))
+	var re *identity.RefreshError
+	require.ErrorAs(t, err, &re)
+	assert.NotContains(t, err.Error(), "s3cr3t")
+	assert.NotContains(t, err.Error(), f.login.RefreshToken)
+}

@@ -84,6 +84,20 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return d, true
 }
 
+// doublingBackoff is the wait after the failures-th consecutive failure
+// (1-based) of a cached operation (task registration, task replacement,
+// routing discovery, token refresh): lo, doubling per failure, capped at hi.
+func doublingBackoff(failures int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 1; i < failures && d < hi; i++ {
+		d *= 2 // an overflow (lo near MaxInt64) means hi
+		if d <= 0 {
+			return hi
+		}
+	}
+	return min(d, hi)
+}
+
 // sleepCtx waits d, or until ctx ends (then it returns ctx.Err()).
 func (c *Client) sleepCtx(ctx context.Context, d time.Duration) error {
 	if c.sleep != nil {

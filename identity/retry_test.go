@@ -79,3 +79,47 @@ func TestClientBackoffTable(t *testing.T) {
 		})
 	}
 }
+
+func TestDoublingBackoff(t *testing.T) {
+	const lo, hi = time.Second, 5 * time.Minute
+	for _, tc := range []struct {
+		failures int
+		want     time.Duration
+	}{
+		{0, time.Second}, {1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second},
+		{9, 256 * time.Second}, {10, hi}, {31, hi}, {64, hi}, {1 << 30, hi},
+	} {
+		assert.Equal(t, tc.want, doublingBackoff(tc.failures, lo, hi), "failures %d", tc.failures)
+	}
+	// No overflow into a negative or zero wait for a large lo.
+	assert.Equal(t, time.Duration(1<<62), doublingBackoff(40, time.Hour, 1<<62))
+}
+
+func TestRequireSecureEndpoint(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://auth.example/v1/agent/register": true,
+		"http://127.0.0.1:8080/v1/task":          true,
+		"http://[::1]/v1/task":                   true,
+		"http://auth.example/v1/task":            false,
+		"ftp://127.0.0.1/v1/task":                false,
+		"https://аuth.example/v1/task":           false, // Cyrillic а
+		"https://auth.example\x7f/v1/task":       false,
+	} {
+		err := requireSecureEndpoint(raw)
+		if ok {
+			assert.NoError(t, err, raw)
+		} else {
+			assert.ErrorIs(t, err, ErrInvalidURL, raw)
+		}
+	}
+}
+
+func TestDoublingBackoffNoOverflow(t *testing.T) {
+	for lo := time.Nanosecond; lo < time.Duration(1<<62); lo = lo*3 + 1 {
+		for _, f := range []int{1, 2, 40, 63, 64, 100} {
+			d := doublingBackoff(f, lo, time.Duration(1<<63-1))
+			assert.Positive(t, d)
+			assert.GreaterOrEqual(t, d, lo)
+		}
+	}
+}

@@ -97,11 +97,7 @@ func (r *runState) discover(ctx context.Context, f chan struct{}) {
 	rs.flight = nil
 	if err != nil {
 		rs.failures++
-		d := minTaskBackoff << min(rs.failures-1, 20)
-		if d > maxTaskBackoff || d <= 0 {
-			d = maxTaskBackoff
-		}
-		rs.retryAt = r.now().Add(d)
+		rs.retryAt = r.now().Add(doublingBackoff(rs.failures, minTaskBackoff, maxTaskBackoff))
 		rs.lastErr = err
 		r.logger.Warn("agent identity: workspace routing discovery failed", "error", err.Error())
 		return
@@ -332,6 +328,3 @@ func (a *RunAuth) InferenceBaseURL(ctx context.Context) (string, error) {
 	}
 	return r.baseURL(), nil
 }
-
-// sameOriginString reports whether u goes to origin (canonical form).
-func sameOriginString(u *url.URL, origin string) bool { return netrule.SameOrigin(u, origin) }

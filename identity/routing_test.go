@@ -481,3 +481,71 @@ func TestLoadModesCredentials(t *testing.T) {
 		})
 	}
 }
+
+// Discovery follows no redirect: the Bearer token and account id go to the
+// configured origin only, and a 3xx is a failed discovery.
+func TestWorkspaceRoutingRedirectNotFollowed(t *testing.T) {
+	f := newRunAuthFixture(t)
+	var reached atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		io.WriteString(w, accountsAnswer(f.login.AccountID, "https://attacker.example", "NO_CONSTRAINT"))
+	}))
+	t.Cleanup(target.Close)
+	be := httptest.NewServer(http.RedirectHandler(target.URL+"/backend-api/wham/accounts/check", http.StatusTemporaryRedirect))
+	t.Cleanup(be.Close)
+	client := &identity.Client{AuthAPIBaseURL: f.srv.AuthAPIBaseURL,
+		HTTPClient: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}}
+	ra, err := identity.NewRunAuth(f.signer, client, identity.WithFirstPartyOrigin(be.URL+"/backend-api"),
+		identity.WithAccount(f.login.AccountID, false), identity.WithChatGPTBearer(chatGPTToken))
+	require.NoError(t, err)
+	_, err = ra.InferenceBaseURL(context.Background())
+	require.ErrorIs(t, err, identity.ErrRoutingUnavailable)
+	assert.Contains(t, err.Error(), "307")
+	assert.Zero(t, reached.Load(), "the redirect target never receives the Bearer token")
+}
+
+// 1,000 concurrent first inference requests through the Transport, held
+// until all have started, wait for one discovery and are all signed with the
+// override it named.
+func TestWorkspaceRoutingSingleFlightTransport(t *testing.T) {
+	f := newRunAuthFixture(t)
+	release := make(chan struct{})
+	var checks atomic.Int32
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		checks.Add(1)
+		<-release // hold discovery until every request has been started
+		io.WriteString(w, accountsAnswer(f.login.AccountID, "NO_CONSTRAINT", "us"))
+	}))
+	t.Cleanup(be.Close)
+	ra := f.runAuth(t, identity.WithFirstPartyOrigin(be.URL+"/backend-api"), identity.WithChatGPTBearer(chatGPTToken))
+	rec := &reqRecorder{}
+	tr := ra.Transport(rec)
+	const n = 1000
+	var wg, started sync.WaitGroup
+	errs := make([]error, n)
+	started.Add(n)
+	for i := range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest("POST", be.URL+"/backend-api/codex/responses", strings.NewReader("{}"))
+			started.Done()
+			resp, err := tr.RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			errs[i] = err
+		})
+	}
+	started.Wait()
+	close(release)
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+	}
+	assert.EqualValues(t, 1, checks.Load(), "one discovery for %d concurrent first requests", n)
+	require.Equal(t, n, rec.count())
+	for _, req := range rec.reqs {
+		assert.Equal(t, "assertion", scheme(req.Header.Values("Authorization")))
+		assert.Equal(t, "us", req.Header.Get("X-Openai-Account-Routing-Override"))
+	}
+}

@@ -125,7 +125,7 @@ func WithBearerFallback(accessToken string) RunAuthOption {
 		if err := checkBearerToken(accessToken); err != nil {
 			return err
 		}
-		r.bearer = func(context.Context) (string, error) { return accessToken, nil }
+		r.bearer = &tokenSource{what: "bearer fallback", get: func(context.Context) (string, error) { return accessToken, nil }}
 		return nil
 	})
 }
@@ -135,7 +135,10 @@ func WithBearerFallback(accessToken string) RunAuthOption {
 // the current one at most every 30 seconds while a session uses bearer auth.
 func WithBearerFallbackFunc(token func(ctx context.Context) (string, error)) RunAuthOption {
 	return runAuthOption(func(r *runState) error {
-		r.bearer = token
+		r.bearer = nil
+		if token != nil {
+			r.bearer = &tokenSource{what: "bearer fallback", get: token}
+		}
 		return nil
 	})
 }
@@ -150,26 +153,6 @@ func checkBearerToken(t string) error {
 // bearerRefresh is how long a bearer token from WithBearerFallbackFunc is
 // reused before it is asked for again.
 const bearerRefresh = 30 * time.Second
-
-// bearerHeader returns "Bearer <token>", asking r.bearer at most every
-// bearerRefresh.
-func (r *runState) bearerHeader(ctx context.Context) ([]string, error) {
-	r.bearerMu.Lock()
-	defer r.bearerMu.Unlock()
-	now := r.now()
-	if r.bearerValue != nil && now.Sub(r.bearerAt) < bearerRefresh {
-		return r.bearerValue, nil
-	}
-	tok, err := r.bearer(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("identity: bearer fallback: %w", err)
-	}
-	if err := checkBearerToken(tok); err != nil {
-		return nil, err
-	}
-	r.bearerValue, r.bearerAt = []string{"Bearer " + tok}, now
-	return r.bearerValue, nil
-}
 
 // WithLogger sets the logger for the few events worth a line (a bearer
 // fallback, a task that could not be saved). The default discards them.
@@ -208,10 +191,7 @@ type runState struct {
 	origin      string // lower-case scheme://host[:port], default port elided
 	accountID   string
 	fedRAMP     bool
-	bearer      func(context.Context) (string, error) // nil: no bearer fallback
-	bearerMu    sync.Mutex
-	bearerValue []string
-	bearerAt    time.Time
+	bearer      *tokenSource // nil: no bearer fallback
 	initialTask string
 	saveTask    func(context.Context, string) error
 	logger      *slog.Logger
@@ -600,9 +580,8 @@ func (r *runState) register(ctx context.Context, slot *taskSlot, f *taskFlight) 
 		// Every caller gave up: not a failure of the backend.
 	case current:
 		slot.failures++
-		backoff := min(minTaskBackoff<<min(slot.failures-1, 16), maxTaskBackoff)
 		slot.lastErr = err
-		slot.retryAt = r.now().Add(backoff)
+		slot.retryAt = r.now().Add(doublingBackoff(slot.failures, minTaskBackoff, maxTaskBackoff))
 	}
 	slot.mu.Unlock()
 	f.taskID, f.err = id, err
@@ -644,7 +623,7 @@ func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string,
 		return nil, "", ErrSessionEnded
 	}
 	if slot.bearer.Load() {
-		v, err := r.bearerHeader(ctx)
+		v, err := r.bearer.header(ctx, r.now())
 		return v, "", err
 	}
 	now := r.now()
@@ -665,7 +644,7 @@ func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string,
 					slog.String("session", slot.session),
 					slog.String("error", err.Error()))
 			}
-			v, err := r.bearerHeader(ctx)
+			v, err := r.bearer.header(ctx, r.now())
 			return v, "", err
 		}
 		return nil, "", err
