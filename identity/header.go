@@ -65,11 +65,16 @@ func WithChatGPTBearer(token func(ctx context.Context) (string, error)) RunAuthO
 
 // withBearerRecovery lets the Transport replace a ChatGPT access token that
 // a Bearer route refused with 401, once, retrying the request when its body
-// can be replayed (Load sets it to its refresh of the login).
+// can be replayed (Load sets it to its refresh of the login). Load gives the
+// bearer fallback the same token, so the two share one cache: a replaced
+// token is never sent again by a session on the fallback.
 func withBearerRecovery(recover func(ctx context.Context, rejected string) (string, error)) RunAuthOption {
 	return runAuthOption(func(r *runState) error {
 		if r.chatgpt != nil {
 			r.chatgpt.recover = recover
+			if r.bearer != nil {
+				r.bearer = r.chatgpt
+			}
 		}
 		return nil
 	})

@@ -52,6 +52,10 @@ func newGateway(cfg gatewayConfig) (http.Handler, *gateway.Verifier) {
 			pr.SetURL(upstream)
 			pr.SetXForwarded()
 			stripIdentityHeaders(pr.Out.Header)
+			// Request trailers arrive after the body, when nothing checks
+			// them any more: a client could send identity headers (or
+			// anything else) that way. None are forwarded.
+			pr.Out.Trailer = nil
 			id, ok := gateway.FromContext(pr.In.Context())
 			if !ok {
 				return // a pass-through route: its credentials are left as they are

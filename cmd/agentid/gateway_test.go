@@ -413,3 +413,45 @@ func TestGatewayLoad(t *testing.T) {
 	assert.Nil(t, boundBroken.Load(), "cache over its bound")
 	assert.LessOrEqual(t, s.Entries, cacheMax)
 }
+
+// TestGatewayDropsRequestTrailers: headers sent as chunked-body trailers
+// arrive after verification and the rewrite; none reach the upstream, so a
+// client cannot smuggle identity headers that way.
+func TestGatewayDropsRequestTrailers(t *testing.T) {
+	a := newGWAgent(t, "agent-1", "acct-1")
+	var got http.Header
+	var mu sync.Mutex
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		got = r.Trailer.Clone()
+		mu.Unlock()
+	}))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	h, _ := newGateway(gatewayConfig{upstream: u, keys: gateway.StaticKeys{"agent-1": a.agent}, logger: slog.New(slog.DiscardHandler)})
+	gw := httptest.NewServer(h)
+	defer gw.Close()
+
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodPost, gw.URL+"/backend-api/codex/responses", pr)
+	require.NoError(t, err)
+	req.ContentLength = -1 // chunked, so trailers can follow
+	req.Trailer = http.Header{"X-Agent-Runtime-Id": nil, "X-Agent-Task-Id": nil}
+	go func() {
+		_, _ = pw.Write([]byte("{}"))
+		req.Trailer.Set("X-Agent-Runtime-Id", "agent-evil")
+		req.Trailer.Set("X-Agent-Task-Id", "task-evil")
+		_ = pw.Close()
+	}()
+	resp, err := runAuthClient(t, a, gw.URL, "task-1", "acct-1", nil).Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	mu.Lock()
+	defer mu.Unlock()
+	// net/http happens to forward only the announced names (the values
+	// arrive after the outgoing request was cloned); the gateway forwards no
+	// trailer at all, whatever net/http does.
+	assert.Empty(t, got, "no request trailer reaches the upstream")
+}
