@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -369,4 +371,45 @@ func TestRefreshTransportErrorHidesURL(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.NotContains(t, err.Error(), "s3cr3t")
 	assert.NotContains(t, err.Error(), f.login.RefreshToken)
+}
+
+// TestRefreshKeepsAConcurrentRotation: while our refresh request is in
+// flight, another writer (a Codex CLI, which does not take this module's
+// lock) rotates the tokens in auth.json. Its file is kept as it is, and our
+// fresh access token is used from memory; nothing is sent twice.
+func TestRefreshKeepsAConcurrentRotation(t *testing.T) {
+	f := newRefreshFixture(t, 58*time.Minute, nil)
+	theirs := f.srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: f.login.AccountID, UserID: f.login.UserID, Email: f.login.Email})
+	target, err := url.Parse(f.srv.RefreshTokenURL)
+	require.NoError(t, err)
+	var once sync.Once
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The other writer rotates the file while our request is in flight.
+		once.Do(func() {
+			m := readAuth(t, f.home)
+			tokens := m["tokens"].(map[string]any)
+			tokens["id_token"], tokens["access_token"], tokens["refresh_token"] = theirs.IDToken, theirs.AccessToken, theirs.RefreshToken
+			writeMember(t, f.home, "tokens", tokens)
+		})
+		httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host}).ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	f.env = map[string]string{identity.EnvRefreshTokenURLOverride: front.URL + target.Path}
+	ra := f.load(t)
+	before := readAuth(t, f.home) // not yet rotated: Load does not refresh
+
+	tok, err := f.bearer(ra)
+	require.NoError(t, err)
+	assert.NotEqual(t, f.login.AccessToken, tok, "the stale token is not used")
+	assert.NotEqual(t, theirs.AccessToken, tok, "our own refresh answered")
+	assert.Equal(t, 1, f.srv.Refreshes(), "one refresh request")
+	after := readAuth(t, f.home)
+	assert.Equal(t, theirs.RefreshToken, after["tokens"].(map[string]any)["refresh_token"], "the other writer's file is kept")
+	assert.Equal(t, theirs.AccessToken, after["tokens"].(map[string]any)["access_token"])
+	assert.NotEqual(t, before["tokens"], after["tokens"])
+
+	again, err := f.bearer(ra)
+	require.NoError(t, err)
+	assert.Equal(t, tok, again, "the token from memory is reused, not refreshed again")
+	assert.Equal(t, 1, f.srv.Refreshes())
 }
