@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Exit codes of every subcommand.
@@ -174,14 +175,28 @@ func report(c *cli, err error) int {
 	}
 }
 
-// oneLine keeps an error message on one line.
+// oneLine makes text safe to print as one terminal line: line breaks become
+// spaces, and every other control character (C0, DEL, C1) and every byte
+// that is not UTF-8 is shown escaped (\x1b), so that text read from
+// auth.json, a keyring entry, config.toml or a server's answer can neither
+// split a line nor send escape sequences to the terminal.
 func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' {
-			return ' '
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '\n' || r == '\r':
+			b.WriteByte(' ')
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r < 0x20 || r >= 0x7f && r <= 0x9f:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteString(s[i : i+n])
 		}
-		return r
-	}, s)
+		i += n
+	}
+	return b.String()
 }
 
 func printCommands(w io.Writer) {

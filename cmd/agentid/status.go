@@ -32,6 +32,7 @@ type statusConfig struct {
 	Path             string `json:"path"`
 	Exists           bool   `json:"exists"`
 	ChatGPTBaseURL   string `json:"chatgpt_base_url"`
+	OpenAIBaseURL    string `json:"openai_base_url,omitempty"`
 	UseAgentIdentity bool   `json:"use_agent_identity"`
 	Policy           string `json:"policy"`
 }
@@ -142,6 +143,7 @@ func collectStatus(c *cli, dir string) *statusReport {
 		rep.Environment.Error = problem(err)
 	}
 	rep.Config.ChatGPTBaseURL = redactURL(cfg.ChatGPTBaseURL)
+	rep.Config.OpenAIBaseURL = redactURL(cfg.OpenAIBaseURL)
 	rep.Config.UseAgentIdentity = cfg.UseAgentIdentity
 	rep.Config.Policy = identity.PolicyFromConfig(cfg).String()
 	if err == nil {
@@ -157,7 +159,7 @@ func collectStatus(c *cli, dir string) *statusReport {
 		}
 	}
 
-	for _, name := range []string{agentidentity.EnvAuthAPIBaseURL, agentidentity.EnvJWKSBaseURL} {
+	for _, name := range []string{agentidentity.EnvAuthAPIBaseURLNew, agentidentity.EnvAuthAPIBaseURL, agentidentity.EnvJWKSBaseURL, identity.EnvRefreshTokenURLOverride} {
 		if v := c.getenv(name); v != "" {
 			rep.Variables[name] = redactURL(v)
 		}
@@ -233,7 +235,9 @@ func collectStatus(c *cli, dir string) *statusReport {
 }
 
 func writeStatus(w io.Writer, r *statusReport) {
-	line := func(k, v string) { fmt.Fprintf(w, "%-22s %s\n", k, v) }
+	// Every value may come from a file, a keyring entry or the environment:
+	// oneLine keeps control characters from reaching the terminal.
+	line := func(k, v string) { fmt.Fprintf(w, "%-22s %s\n", k, oneLine(v)) }
 	line("codex_home", r.CodexHome)
 	cfg := "absent (defaults)"
 	if r.Config.Exists {
@@ -241,6 +245,9 @@ func writeStatus(w io.Writer, r *statusReport) {
 	}
 	line("config", cfg)
 	line("chatgpt_base_url", orDefault(r.Config.ChatGPTBaseURL, "(default) "+agentidentity.DefaultChatGPTBaseURL))
+	if r.Config.OpenAIBaseURL != "" {
+		line("openai_base_url", r.Config.OpenAIBaseURL)
+	}
 	line("use_agent_identity", fmt.Sprint(r.Config.UseAgentIdentity))
 	line("policy", r.Config.Policy)
 	if r.Environment.Error != "" {

@@ -1,8 +1,10 @@
 package codexhome
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -74,4 +76,102 @@ func TestEphemeralWritesNothing(t *testing.T) {
 	entries, err := os.ReadDir(home)
 	require.NoError(t, err)
 	assert.Empty(t, entries, "no auth.json, no lock file")
+}
+
+// memKeyring is an in-memory keyringBackend whose reads and writes can be
+// made to fail as an unreachable keyring does.
+type memKeyring struct {
+	mu                 sync.Mutex
+	m                  map[string]string
+	loadDown, saveDown bool
+}
+
+func (k *memKeyring) load(account string) (string, bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.loadDown {
+		return "", false, fmt.Errorf("%w: test: down", ErrKeyringUnavailable)
+	}
+	v, ok := k.m[account]
+	return v, ok, nil
+}
+
+func (k *memKeyring) save(account, value string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.saveDown {
+		return fmt.Errorf("%w: test: down", ErrKeyringUnavailable)
+	}
+	if k.m == nil {
+		k.m = map[string]string{}
+	}
+	k.m[account] = value
+	return nil
+}
+
+func (k *memKeyring) remove(account string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, account)
+	return nil
+}
+
+// TestAutoStore pins CredentialsStoreAuto's choice of store for reads and
+// writes (the Codex CLI's AutoAuthStorage), with one deliberate difference:
+// credentials read from the keyring are never written to auth.json, where
+// the keyring's older entry would hide them at the next read.
+func TestAutoStore(t *testing.T) {
+	const inKeyring = `{"auth_mode":"chatgpt","x_unknown":[1]}`
+	const inFile = `{"auth_mode":"chatgpt","x_file":{"a":1}}`
+	tests := []struct {
+		name               string
+		keyring, file      string
+		loadDown, saveDown bool
+		wantErr            error
+		wantKeyring        string // "" means no entry
+		wantFile           bool
+		wantMember         string
+	}{
+		{name: "keyring holds them", keyring: inKeyring,
+			wantKeyring: `{"auth_mode":"apikey","OPENAI_API_KEY":null,"x_unknown":[1]}`, wantMember: "x_unknown"},
+		{name: "auth.json moves to the keyring", file: inFile,
+			wantKeyring: `{"auth_mode":"apikey","OPENAI_API_KEY":null,"x_file":{"a":1}}`, wantMember: "x_file"},
+		{name: "keyring down: auth.json", file: inFile, loadDown: true, saveDown: true,
+			wantFile: true, wantMember: "x_file"},
+		{name: "read from the keyring, write fails: nothing written", keyring: inKeyring, file: "", saveDown: true,
+			wantErr: ErrKeyringUnavailable, wantKeyring: inKeyring},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			s := OpenStoreMode(home, CredentialsStoreAuto)
+			kr := &memKeyring{loadDown: tt.loadDown, saveDown: tt.saveDown}
+			if tt.keyring != "" {
+				kr.m = map[string]string{s.KeyringAccount(): tt.keyring}
+			}
+			s.keyring = kr
+			if tt.file != "" {
+				require.NoError(t, os.WriteFile(s.Path(), []byte(tt.file), 0o600))
+			}
+			err := s.Update(t.Context(), func(f *AuthFile) error { return f.SetAuthMode("apikey") })
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			got, ok := kr.m[s.KeyringAccount()]
+			assert.Equal(t, tt.wantKeyring != "", ok, "keyring entry present")
+			assert.Equal(t, tt.wantKeyring, got)
+			_, statErr := os.Lstat(s.Path())
+			assert.Equal(t, tt.wantFile, statErr == nil, "auth.json present")
+			if tt.wantErr != nil {
+				return
+			}
+			kr.loadDown = tt.loadDown
+			f, err := s.Read()
+			require.NoError(t, err)
+			assert.Equal(t, "apikey", f.AuthMode(), "the next read sees the update")
+			assert.Contains(t, f.MemberNames(), tt.wantMember, "unknown members are kept")
+		})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,9 +153,9 @@ func probeSecretService() error {
 }
 
 // secretTool reads an item with libsecret's secret-tool, an independent
-// reader, when it is installed.
+// reader, when it is installed (under CI it must be).
 func secretTool(t *testing.T, account string) (string, bool) {
-	if _, err := exec.LookPath("secret-tool"); err != nil {
+	if !haveSecretTool(t) {
 		return "", false
 	}
 	out, err := exec.Command("secret-tool", "lookup", "service", KeyringService, "username", account).Output()
@@ -162,6 +163,19 @@ func secretTool(t *testing.T, account string) (string, bool) {
 		return "", true
 	}
 	return string(out), true
+}
+
+// haveSecretTool reports whether libsecret's secret-tool is installed; under
+// CI (CI=true) its absence fails the test, as .ci/run installs it.
+func haveSecretTool(t *testing.T) bool {
+	t.Helper()
+	if _, err := exec.LookPath("secret-tool"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("secret-tool not found (CI=true: install libsecret-tools, as .ci/run does)")
+		}
+		return false
+	}
+	return true
 }
 
 const seedAuth = `{"auth_mode":"chatgpt","OPENAI_API_KEY":null,"x_unknown":{"keep":[1,2,"three"]}}`
@@ -241,8 +255,8 @@ func TestKeyringSandboxed(t *testing.T) {
 		home, acct := newHome(t)
 		s := OpenStoreMode(home, CredentialsStoreKeyring)
 		require.NoError(t, s.Update(context.Background(), func(f *AuthFile) error { return f.SetAuthMode("apikey") }))
-		if _, err := exec.LookPath("secret-tool"); err != nil {
-			t.Skip("secret-tool not installed")
+		if !haveSecretTool(t) {
+			t.Skip("secret-tool not installed (install libsecret-tools to check the item's attributes)")
 		}
 		out, err := exec.Command("secret-tool", "search", "--all", "service", KeyringService, "username", acct).CombinedOutput()
 		require.NoError(t, err)
@@ -306,6 +320,64 @@ func TestKeyringSandboxed(t *testing.T) {
 		assert.Equal(t, strconv.Itoa(n), f.AuthMode(), "no update lost")
 		_, err = os.Lstat(filepath.Join(home, AuthLockFileName))
 		assert.NoError(t, err, "auth.json.lock guards keyring writes too")
+	})
+
+	t.Run("processes lose no update and keep unknown members", func(t *testing.T) {
+		for _, mode := range []CredentialsStore{CredentialsStoreKeyring, CredentialsStoreAuto} {
+			t.Run(string(mode), func(t *testing.T) {
+				home, acct := newHome(t)
+				require.NoError(t, os.WriteFile(filepath.Join(home, ConfigFileName), []byte(`cli_auth_credentials_store = "`+mode+"\"\n"), 0o600))
+				require.NoError(t, systemKeyring{}.save(acct, seedAuth))
+				// Real processes, each with its own Store and D-Bus
+				// connections; auth.json.lock is all they share.
+				const procs, each = 3, 8
+				cmds := make([]*exec.Cmd, procs)
+				for i := range cmds {
+					cmds[i] = startHelper(t, "count", home, each, io.Discard)
+				}
+				s := OpenStore(home)
+				for range each {
+					require.NoError(t, s.Update(context.Background(), incrementCounter))
+				}
+				for _, c := range cmds {
+					require.NoError(t, c.Wait())
+				}
+				f, src, err := s.ReadSource()
+				require.NoError(t, err)
+				assert.Equal(t, BackendKeyring, src)
+				assert.Equal(t, (procs+1)*each, counterOf(t, f), "no update lost between processes")
+				assert.Contains(t, f.MemberNames(), "x_unknown", "unknown members survive every rewrite")
+				v, found, err := ss.load(acct)
+				require.NoError(t, err)
+				require.True(t, found)
+				assert.Contains(t, v, `"x_unknown":{"keep":[1,2,"three"]}`)
+				mirror, _, err := keyutilsGet(acct)
+				require.NoError(t, err)
+				assert.Equal(t, v, string(mirror), "the keyutils mirror holds the last write")
+				_, statErr := os.Lstat(filepath.Join(home, AuthFileName))
+				assert.True(t, errors.Is(statErr, os.ErrNotExist), "no auth.json")
+			})
+		}
+	})
+
+	t.Run("ephemeral persists nothing from another process", func(t *testing.T) {
+		home, acct := newHome(t)
+		require.NoError(t, os.WriteFile(filepath.Join(home, ConfigFileName), []byte(`cli_auth_credentials_store = "ephemeral"`+"\n"), 0o600))
+		var out strings.Builder
+		require.NoError(t, startHelper(t, "update-once", home, 0, &out).Wait())
+		assert.Equal(t, "update error: <nil>\n", out.String())
+		entries, err := os.ReadDir(home)
+		require.NoError(t, err)
+		assert.Len(t, entries, 1, "nothing but the config.toml the test made")
+		_, found, err := ss.load(acct)
+		require.NoError(t, err)
+		assert.False(t, found, "no Secret Service item")
+		_, found, err = keyutilsGet(acct)
+		require.NoError(t, err)
+		assert.False(t, found, "no keyutils entry")
+		f, err := OpenStore(home).Read()
+		require.NoError(t, err)
+		assert.False(t, f.Exists(), "this process finds nothing")
 	})
 
 	t.Run("no Secret Service reachable", func(t *testing.T) {

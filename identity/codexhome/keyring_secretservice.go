@@ -46,8 +46,16 @@ type ssSecret struct {
 // Codex CLI created (service, username, target=default,
 // application=rust-keyring) it would add a second one, and the Codex CLI
 // then fails with an ambiguous entry; it also waits without a bound on an
-// unlock prompt and shares one global bus connection. go-keyring is still
-// what this package uses for the macOS Keychain.
+// unlock prompt and shares one global bus connection. Its exported
+// building blocks (github.com/zalando/go-keyring/secret_service) were not
+// enough either: they connect only through dbus.SessionBus (the shared
+// connection, which may autolaunch a bus), take no context (no call is
+// bounded), search one collection rather than the whole service, cannot
+// read an item's attributes (needed for the target rule) or change a secret
+// in place (Item.SetSecret), and wait on a prompt's signal for ever. What
+// is left here is the D-Bus calls themselves; godbus does the transport,
+// the marshalling and the per-call deadlines. go-keyring is still what this
+// package uses for the macOS Keychain.
 type secretService struct {
 	// address is the bus address; empty means $DBUS_SESSION_BUS_ADDRESS,
 	// else $XDG_RUNTIME_DIR/bus (never an autolaunched bus).

@@ -358,7 +358,10 @@ func (s *Store) Coordinate(ctx context.Context, fn func() error) error {
 // the value is the whole auth.json as compact JSON, in the keyring entry
 // KeyringService / KeyringAccount, and auth.json is removed after a
 // successful keyring write, as the Codex CLI does; auto writes auth.json
-// when the keyring cannot be reached. auth.json.lock still guards the
+// when the keyring cannot be reached, unless the credentials were read from
+// the keyring in this cycle (then the error wrapping ErrKeyringUnavailable
+// is returned and nothing is written, so the keyring's entry cannot hide
+// the update at the next read). auth.json.lock still guards the
 // cycle. With CredentialsStoreEphemeral nothing is written to disk or to a
 // keyring, and no lock file is made. The rest of this comment describes
 // the file store. It takes the
@@ -402,7 +405,7 @@ func (s *Store) Update(ctx context.Context, fn func(f *AuthFile) error) error {
 		defer unlockFile()
 	}
 
-	af, _, err := s.readMode(mode, true)
+	af, src, err := s.readMode(mode, true)
 	if err != nil {
 		return err
 	}
@@ -430,7 +433,12 @@ func (s *Store) Update(ctx context.Context, fn func(f *AuthFile) error) error {
 		return nil
 	case CredentialsStoreKeyring, CredentialsStoreAuto:
 		err := s.writeKeyring(data)
-		if err == nil || mode == CredentialsStoreKeyring || !errors.Is(err, ErrKeyringUnavailable) {
+		// auto falls back to auth.json only when the credentials were read
+		// from it. After a read from the keyring, a fallback write would be
+		// shadowed by the keyring's older entry at the next read (which
+		// prefers the keyring), and a refreshed token would be lost with its
+		// consumed refresh token; the Codex CLI falls back regardless.
+		if err == nil || mode == CredentialsStoreKeyring || src == BackendKeyring || !errors.Is(err, ErrKeyringUnavailable) {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package codexhome
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agentidentity/agentidentity/internal/strictjson"
@@ -25,8 +26,9 @@ type RefreshedTokens struct {
 // exact bytes, and last_refresh is set to at (in UTC, formatted as
 // [FormatLastRefresh]). Every other member of the file is kept as it is.
 //
-// It refuses a file without a tokens object (there is no login to refresh)
-// and values that are not valid UTF-8.
+// It refuses, with an error wrapping ErrInvalidValue, a file without a
+// tokens object (there is no login to refresh), a token holding anything
+// but printable ASCII, and an id token that ChatGPTLogin would refuse.
 func (f *AuthFile) SetRefreshedTokens(t RefreshedTokens, at time.Time) error {
 	raw, ok := f.member(memberTokens)
 	if !ok || strictjson.IsNull(raw) || len(raw) == 0 || raw[0] != '{' {
@@ -47,8 +49,19 @@ func (f *AuthFile) SetRefreshedTokens(t RefreshedTokens, at time.Time) error {
 		if v.value.IsZero() {
 			continue
 		}
-		if err := checkUTF8(memberTokens+"."+v.name, v.value.Reveal()); err != nil {
-			return err
+		// The tokens are sent as HTTP header values and the id token is
+		// decoded by ChatGPTLogin: refuse what those readers would refuse,
+		// so a bad refresh answer cannot leave a login that no longer loads.
+		for _, c := range []byte(v.value.Reveal()) {
+			if c <= ' ' || c >= 0x7f {
+				return fmt.Errorf("%w: %s.%s holds a character outside printable ASCII", ErrInvalidValue, memberTokens, v.name)
+			}
+		}
+		if v.name == "id_token" {
+			if _, err := decodeIDTokenClaims(v.value.Reveal()); err != nil {
+				// Not ErrCorruptAuthFile: the file on disk is fine.
+				return fmt.Errorf("%w: the new %s", ErrInvalidValue, strings.TrimPrefix(err.Error(), ErrCorruptAuthFile.Error()+": "))
+			}
 		}
 		members = setIn(members, v.name, strictjson.Quote(v.value.Reveal()))
 	}

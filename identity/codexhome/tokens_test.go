@@ -38,6 +38,10 @@ const refreshFixture = `{
   "bedrock_api_key": "keep\u0021me"
 }`
 
+// newIDToken is an id token as ChatGPTLogin reads it (payload
+// {"email":"a@example.com"}, never verified).
+const newIDToken = "e30.eyJlbWFpbCI6ImFAZXhhbXBsZS5jb20ifQ.c2ln"
+
 func TestSetRefreshedTokens(t *testing.T) {
 	at := time.Date(2026, 12, 1, 22, 30, 5, 232376000, time.FixedZone("x", 3600))
 	tests := []struct {
@@ -45,7 +49,7 @@ func TestSetRefreshedTokens(t *testing.T) {
 		in                     codexhome.RefreshedTokens
 		wantID, wantAT, wantRT string
 	}{
-		{"all three", codexhome.RefreshedTokens{IDToken: codexhome.NewSecret("new-id"), AccessToken: codexhome.NewSecret("new-access"), RefreshToken: codexhome.NewSecret("new-refresh")}, "new-id", "new-access", "new-refresh"},
+		{"all three", codexhome.RefreshedTokens{IDToken: codexhome.NewSecret(newIDToken), AccessToken: codexhome.NewSecret("new-access"), RefreshToken: codexhome.NewSecret("new-refresh")}, newIDToken, "new-access", "new-refresh"},
 		{"access only", codexhome.RefreshedTokens{AccessToken: codexhome.NewSecret("new-access")}, "old-id", "new-access", "old-refresh"},
 	}
 	for _, tt := range tests {
@@ -140,6 +144,42 @@ func TestLastRefresh(t *testing.T) {
 			require.NoError(t, err)
 			_, ok := f.LastRefresh()
 			assert.Equal(t, tt.ok, ok)
+		})
+	}
+}
+
+// TestSetRefreshedTokensRefusesWhatItsReadersRefuse: a refresh answer whose
+// tokens could not be sent as a header, or whose id token ChatGPTLogin
+// would refuse, is not written; the old file stays.
+func TestSetRefreshedTokensRefusesWhatItsReadersRefuse(t *testing.T) {
+	tests := []struct {
+		name string
+		in   codexhome.RefreshedTokens
+	}{
+		{"access token with a newline", codexhome.RefreshedTokens{AccessToken: codexhome.NewSecret("at\r\nX-Evil: 1")}},
+		{"refresh token with a space", codexhome.RefreshedTokens{RefreshToken: codexhome.NewSecret("rt rt")}},
+		{"access token not ASCII", codexhome.RefreshedTokens{AccessToken: codexhome.NewSecret("at\u00e9")}},
+		{"id token not a JWT", codexhome.RefreshedTokens{IDToken: codexhome.NewSecret("not-a-jwt"), AccessToken: codexhome.NewSecret("zq-access-77")}},
+		{"id token payload not JSON", codexhome.RefreshedTokens{IDToken: codexhome.NewSecret("e30.bm9wZQ.c2ln")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			path := filepath.Join(home, "auth.json")
+			require.NoError(t, os.WriteFile(path, []byte(refreshFixture), 0o600))
+			err := codexhome.OpenStore(home).Update(context.Background(), func(f *codexhome.AuthFile) error {
+				return f.SetRefreshedTokens(tt.in, time.Now())
+			})
+			require.ErrorIs(t, err, codexhome.ErrInvalidValue)
+			assert.NotErrorIs(t, err, codexhome.ErrCorruptAuthFile, "the file on disk is not corrupt")
+			for _, v := range []codexhome.Secret{tt.in.IDToken, tt.in.AccessToken, tt.in.RefreshToken} {
+				if !v.IsZero() {
+					assert.NotContains(t, err.Error(), v.Reveal(), "no token in the message")
+				}
+			}
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			assert.Equal(t, refreshFixture, string(data), "the old file is left as it was")
 		})
 	}
 }
