@@ -25,6 +25,7 @@ import (
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
+	"github.com/agentidentity/agentidentity/internal/testkit"
 )
 
 // runAuthFixture is an identitytest server with one registered agent.
@@ -451,22 +452,9 @@ func TestRunAuthHeaderReusedWithinSecond(t *testing.T) {
 	assert.Equal(t, 0, f.srv.TasksRegistered())
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func TestRunAuthBearerFallbackPerSession(t *testing.T) {
 	f := newRunAuthFixture(t)
-	var logs syncBuffer
+	var logs testkit.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	var mu sync.Mutex
 	now := time.Now()

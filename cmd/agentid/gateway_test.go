@@ -26,6 +26,7 @@ import (
 
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/testkit"
 )
 
 type gwAgent struct {
@@ -81,24 +82,6 @@ func (u *upstreamRecorder) last() http.Header {
 	return u.requests[len(u.requests)-1]
 }
 
-// gwLockedBuffer is a child's stderr, safe to read while it writes.
-type gwLockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *gwLockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *gwLockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestGatewayCommand runs `agentid gateway` in front of an httptest
 // upstream: a request signed by a RunAuth passes with the identity headers
 // set, a forged one gets 401 and never reaches the upstream.
@@ -116,7 +99,7 @@ func TestGatewayCommand(t *testing.T) {
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr gwLockedBuffer
+	var stderr testkit.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	defer func() { _ = cmd.Process.Kill() }()

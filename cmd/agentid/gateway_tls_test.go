@@ -24,6 +24,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/internal/testkit"
 )
 
 // TestGatewayCommandTLS: with --tls-cert and --tls-key the gateway serves
@@ -47,7 +49,7 @@ func TestGatewayCommandTLS(t *testing.T) {
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr gwLockedBuffer
+	var stderr testkit.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	defer func() { _ = cmd.Process.Kill() }()

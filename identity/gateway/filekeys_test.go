@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/testkit"
 )
 
 func keyLine(t testing.TB, runtimeID, account string, fedRAMP bool) string {
@@ -24,24 +24,6 @@ func keyLine(t testing.TB, runtimeID, account string, fedRAMP bool) string {
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
 	return fmt.Sprintf(`{"runtime_id":%q,"public_key":%q,"account_id":%q,"fedramp":%v}`, runtimeID, km.PublicKeySSH, account, fedRAMP)
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestParseKeys(t *testing.T) {
@@ -119,7 +101,7 @@ func TestFileKeys(t *testing.T) {
 	line1 := keyLine(t, "agent-1", "", false)
 	write(line1+"\n", base)
 	clock := &fakeClock{t: base}
-	var logs syncBuffer
+	var logs testkit.Buffer
 	k, err := gateway.NewFileKeys(path, gateway.FileKeysOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: clock.now})
 	require.NoError(t, err)
 	_, err = k.Agent(ctx, "agent-1")
