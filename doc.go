@@ -69,4 +69,8 @@
 // package [github.com/agentidentity/agentidentity/gen], rewrites
 // urlmap_gen.go. The package's tests regenerate the file in memory and fail
 // while the checked-in copy is stale.
+//
+// The wire contract behind the table (accepted base URLs, overrides, the JWKS
+// rule, custom deployments) is written down in docs/protocol.md of the
+// module's repository; code comments cite it as docs/protocol.md#<anchor>.
 package agentidentity

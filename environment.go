@@ -17,7 +17,7 @@ const CustomEnvironmentName = "custom"
 
 // ErrUnknownEnvironment is wrapped by the error returned for a ChatGPT base
 // URL that is neither a known environment nor an allowed custom deployment.
-// Its message is the exact text of the Codex contract (spec section 1), so it
+// Its message is the exact text of the Codex contract (docs/protocol.md#accepted-base-urls), so it
 // is neither lower case nor prefixed; the wrapping errors are.
 //
 //lint:ignore ST1005 the message is the contract's exact text

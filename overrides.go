@@ -13,14 +13,14 @@ import (
 	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
-// Environment variables read by [OverridesFromEnv] (spec section 1).
+// Environment variables read by [OverridesFromEnv] (docs/protocol.md#overrides).
 const (
-	// EnvAuthAPIBaseURLNew is the newer name of the AuthAPI override (spec
-	// §9, issue 14 §7): read before EnvAuthAPIBaseURL, it wins when both are
-	// set. The real Codex CLI 0.171 was observed to ignore it (it read only
-	// EnvAuthAPIBaseURL, also when both were set: notes/codex-oracle.md, runs
-	// c4 and c7), so set EnvAuthAPIBaseURL to keep Codex 0.171 and this
-	// module on the same AuthAPI.
+	// EnvAuthAPIBaseURLNew is the newer name of the AuthAPI override
+	// (docs/protocol.md#overrides): read before EnvAuthAPIBaseURL, it wins
+	// when both are set. The real Codex CLI 0.171 was observed to ignore it
+	// for registration (it read only EnvAuthAPIBaseURL, also when both were
+	// set: docs/protocol.md#codex-0171-differs), so set EnvAuthAPIBaseURL to
+	// keep Codex 0.171 and this module on the same AuthAPI.
 	EnvAuthAPIBaseURLNew = "CODEX_AUTHAPI_BASE_URL"
 	// EnvAuthAPIBaseURL replaces the AuthAPI base of the environment (the
 	// older name, still read when EnvAuthAPIBaseURLNew is unset or blank).
@@ -35,7 +35,7 @@ const (
 // spaces or control characters, or "." / ".." / empty path segments.
 var ErrInvalidBaseURL = errors.New("agentidentity: invalid base URL")
 
-// Overrides are the endpoint overrides of spec section 1. An empty field is
+// Overrides are the endpoint overrides of docs/protocol.md#overrides. An empty field is
 // unset. Values are trimmed of surrounding white space and trailing '/' before
 // use, by [OverridesFromEnv] and again by [ResolveWithOverrides].
 type Overrides struct {
@@ -73,7 +73,7 @@ func ResolveFromEnv(chatgptBaseURL string) (Environment, error) {
 }
 
 // ResolveWithOverrides resolves a ChatGPT base URL as [Resolve] does, then
-// applies the overrides of spec section 1:
+// applies the overrides of docs/protocol.md#overrides:
 //
 //   - for a known environment, AuthAPIBaseURL replaces its AuthAPI base and
 //     JWKSBaseURL replaces the base its JWKS URL is derived from (see
@@ -140,7 +140,7 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 	return env, nil
 }
 
-// JWKSURL returns the JWKS URL for a base URL by the rule of spec section 1:
+// JWKSURL returns the JWKS URL for a base URL by the rule of docs/protocol.md#jwks-url:
 // with trailing '/' removed, B + "/wham/agent-identities/jwks" if B contains
 // "/backend-api", else B + "/agent-identities/jwks". The URL is built with
 // net/url. The base must be https, or http on a loopback host, without user

@@ -9,7 +9,7 @@
 // missing or mistyped values, URLs that are not https or that carry user
 // info, a query, a fragment, percent-encoding, dot segments or a trailing
 // '/', a base URL claimed by two environments, a JWKS URL that does not
-// follow the spec's rule for the environment's base, an empty issuer or
+// follow the rule of docs/protocol.md#jwks-url for the environment's base, an empty issuer or
 // audience, a table without a "production" environment, and a missing
 // top-level login_issuer (or one that is not an https origin without a path)
 // are all refused.
@@ -32,4 +32,8 @@
 //
 // Package gen never imports the package it writes into, so a broken
 // urlmap_gen.go cannot stop its own repair.
+//
+// The rules the table must follow (accepted base URLs, the JWKS rule) are
+// part of the wire contract in docs/protocol.md of the module's repository
+// (docs/protocol.md#environments).
 package gen

@@ -123,7 +123,7 @@ type envTOML struct {
 // Parse reads an endpoints file strictly: syntax errors, unknown keys (keys
 // are case-sensitive), missing or mistyped values, URLs that are not https or
 // carry user info, a query, a fragment or a trailing '/', a base URL claimed
-// twice, a JWKS URL that does not follow the spec's rule, an empty issuer or
+// twice, a JWKS URL that does not follow the rule of docs/protocol.md#jwks-url, an empty issuer or
 // audience, and a login_issuer with a path are all errors. name is used in error messages and in the
 // generated header. The error, if any, is an ErrorList.
 func Parse(name string, data []byte) (*Table, error) {

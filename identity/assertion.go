@@ -12,7 +12,7 @@ import (
 type PayloadFormat = wire.PayloadFormat
 
 const (
-	// PayloadColon signs "{agent_runtime_id}:{task_id}:{timestamp}" (spec §3).
+	// PayloadColon signs "{agent_runtime_id}:{task_id}:{timestamp}" (docs/protocol.md#signed-payload).
 	// It is the zero value and the only form the ChatGPT backend verifies.
 	PayloadColon = wire.PayloadColon
 	// PayloadJSONArray signs the compact JSON array
@@ -23,7 +23,7 @@ const (
 )
 
 // AuthorizationHeader returns the value of the Authorization header for one
-// first-party request under taskID (spec §3): "AgentAssertion " followed by
+// first-party request under taskID (docs/protocol.md#assertion-header): "AgentAssertion " followed by
 // the unpadded base64url of the JSON envelope, with the colon payload the
 // ChatGPT backend verifies. at is taken in UTC and truncated to whole seconds;
 // make a fresh header for every request.
@@ -63,7 +63,7 @@ func (s *Signer) wireKey() wire.Key {
 }
 
 // TaskRegistrationBody returns the exact JSON body of a task registration
-// request (spec §4): {"timestamp":T,"signature":S}, where S is the standard
+// request (docs/protocol.md#task-registration-request): {"timestamp":T,"signature":S}, where S is the standard
 // base64 Ed25519 signature over "{agent_runtime_id}:{T}". at is taken in UTC
 // and truncated to whole seconds, within the range AuthorizationHeader
 // accepts. It is safe for concurrent use.

@@ -21,7 +21,8 @@ import (
 	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
-// Time-outs of one registration attempt (spec §4, §5).
+// Time-outs of one registration attempt (docs/protocol.md#task-registration-request,
+// docs/protocol.md#agent-registration).
 const (
 	// TaskRegistrationTimeout bounds one task registration attempt.
 	TaskRegistrationTimeout = 30 * time.Second
@@ -42,7 +43,7 @@ const (
 	endpointAgent = "agent registration"
 )
 
-// Client registers agents and tasks with the AuthAPI (spec §4, §5).
+// Client registers agents and tasks with the AuthAPI (docs/protocol.md#authapi-endpoints).
 //
 // The zero value is not usable: set Environment (a resolved
 // agentidentity.Environment) or AuthAPIBaseURL. Set the fields before the
@@ -98,7 +99,7 @@ type Client struct {
 	attemptTimeout time.Duration
 }
 
-// AgentRegistration is what RegisterAgent sends (spec §5): the agent bill of
+// AgentRegistration is what RegisterAgent sends (docs/protocol.md#agent-registration): the agent bill of
 // materials and the agent's public key.
 type AgentRegistration struct {
 	// AgentVersion is abom.agent_version, e.g. the client's version.
@@ -117,7 +118,7 @@ type AgentRegistration struct {
 }
 
 // RegisterTask registers one backend-owned task for the agent of s and
-// returns its task id (spec §4): POST {AuthAPIBaseURL}/v1/agent/{id}/task/register
+// returns its task id (docs/protocol.md#task-registration): POST {AuthAPIBaseURL}/v1/agent/{id}/task/register
 // with a freshly signed {"timestamp","signature"} body and no Authorization
 // header.
 //
@@ -166,7 +167,7 @@ func (c *Client) RegisterTask(ctx context.Context, s *Signer) (string, error) {
 }
 
 // RegisterAgent registers a new agent for the ChatGPT login of accessToken
-// and returns its agent runtime id (spec §5): POST
+// and returns its agent runtime id (docs/protocol.md#agent-registration): POST
 // {AuthAPIBaseURL}/v1/agent/register with "Authorization: Bearer
 // <accessToken>" and the body
 // {"abom":{…},"agent_public_key":…,"capabilities":["responsesapi"],"ttl":null}.

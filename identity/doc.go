@@ -77,4 +77,12 @@
 // past their exp ([ErrJWTExpired]), signing times outside [2000, 9000), and
 // credentials for any origin but a first-party https one (plain http only on
 // loopback). Keys, JWTs and tokens are held in [Secret], which never prints.
+//
+// # The wire contract
+//
+// The contract this package implements (keys, ids, the AgentAssertion
+// header, registrations, JWTs, auth.json, which request gets which
+// credential, and where Codex 0.171 differs) is written down in
+// docs/protocol.md of the module's repository; comments cite it as
+// docs/protocol.md#<anchor>.
 package identity

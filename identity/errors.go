@@ -116,7 +116,8 @@ func truncateUTF8(s string, n int) string {
 }
 
 // ErrInvalidRegistrationResponse means the AuthAPI answered a registration
-// with a 2xx status but a body that is not what spec §4 or §5 describes:
+// with a 2xx status but a body that is not what docs/protocol.md#task-registration-answer or
+// docs/protocol.md#agent-registration describes:
 // not one strict JSON object, larger than 1 MiB, or without a usable task id
 // or runtime id. Such an answer is not retried.
 var ErrInvalidRegistrationResponse = errors.New("identity: invalid registration response")

@@ -14,7 +14,7 @@ import (
 	"github.com/agentidentity/agentidentity/internal/routes"
 )
 
-// Which first-party request gets which credential (spec §9, issue 14 §1).
+// Which first-party request gets which credential (docs/protocol.md#route-credentials).
 // The route classes come from the module's one route table,
 // internal/routes (shared with the gateway):
 //
@@ -30,7 +30,7 @@ import (
 // and compaction, {base}/codex/responses/compact (openai/codex codex-rs
 // codex-api/src/endpoint/compact.rs, CompactClient::path() =
 // "responses/compact" under the provider base
-// https://chatgpt.com/backend-api/codex; see notes/codex-research.md Q1).
+// https://chatgpt.com/backend-api/codex).
 // A path on the first-party origin outside the base path counts as "other".
 // Every request that gets AgentAssertion or Bearer also gets
 // ChatGPT-Account-ID (when the run has an account) and, for FedRAMP

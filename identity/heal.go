@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// Self-healing tasks (issue 14 §4).
+// Self-healing tasks (docs/protocol.md#task-healing).
 //
 // What the backend answers for an ended or unknown task is not stated in
-// the Codex sources or issues (notes/codex-research.md Q4): the Codex CLI
+// the Codex sources or issues: the Codex CLI
 // registers one task per process (AgentIdentityAuth::ensure_runtime, a
 // OnceCell that is never cleared) and does not recover a 401 for agent
 // identity auth (UnauthorizedRecovery::has_next is false for it;

@@ -22,7 +22,7 @@ const (
 // payload, so only an allowlist is accepted: ASCII letters, digits, '-', '_',
 // '.' and '~', 1 to MaxRuntimeIDLen characters, and neither "." nor "..".
 // In particular '/', '?', '#', '%', ':' and control characters are refused,
-// which keeps the colon-joined payload of spec §3 unambiguous. The error wraps
+// which keeps the colon-joined payload of docs/protocol.md#signed-payload unambiguous. The error wraps
 // ErrInvalidRuntimeID and never quotes the id.
 func ValidateRuntimeID(id string) error { return wire.ValidateRuntimeID(id) }
 

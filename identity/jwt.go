@@ -64,7 +64,7 @@ func fromJOSE(err error) error {
 	return e
 }
 
-// Claims are the claims of an Agent Identity JWT (spec §6).
+// Claims are the claims of an Agent Identity JWT (docs/protocol.md#jwt-claims).
 //
 // AgentPrivateKey is a Secret, so Claims print and log it redacted, as a
 // value, a pointer or inside other values, and encoding/json writes

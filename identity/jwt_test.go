@@ -210,7 +210,7 @@ func TestVerifyAccepts(t *testing.T) {
 	}
 }
 
-// TestVerifyAttacks is the attack table of issue 4: each token must be
+// TestVerifyAttacks is the JWT verifier's attack table: each token must be
 // refused with ErrInvalidJWT, for the stated reason.
 func TestVerifyAttacks(t *testing.T) {
 	e := newTestEnv(t)

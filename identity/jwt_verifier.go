@@ -15,7 +15,7 @@ import (
 )
 
 // Defaults of a [JWTVerifier] whose fields are left empty. The issuer and the
-// audience are the same in production and staging (spec §1); the JWKS URL is
+// audience are the same in production and staging (docs/protocol.md#environment-table); the JWKS URL is
 // production's.
 const (
 	DefaultJWTIssuer   = agentidentity.ProductionIssuer
@@ -28,7 +28,7 @@ const (
 	MaxJWTLeeway = 60 * time.Second
 )
 
-// JWTVerifier verifies Agent Identity JWTs (spec §6) against a JWKS.
+// JWTVerifier verifies Agent Identity JWTs (docs/protocol.md#agent-jwt) against a JWKS.
 // Tokens are parsed and validated by github.com/golang-jwt/jwt/v5 after a
 // strict pre-pass that refuses what golang-jwt would let through (see "What
 // is refused" below); [JWTVerifier.Keyfunc] plugs the cached keys into

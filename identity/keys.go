@@ -32,7 +32,7 @@ func (k KeyMaterial) Signer(agentRuntimeID string) (*Signer, error) {
 
 // GenerateKeyMaterial returns a new agent key: 64 bytes from crypto/rand,
 // seed = SHA-512("codex-agent-identity-ed25519-v1" ‖ those bytes)[:32]
-// (spec §2), encoded as the Codex CLI writes it.
+// (docs/protocol.md#key-derivation), encoded as the Codex CLI writes it.
 func GenerateKeyMaterial() (KeyMaterial, error) {
 	return generateKeyMaterial(rand.Reader)
 }

@@ -77,7 +77,7 @@ type LoadOptions struct {
 // [*CachedBootstrapError].
 //
 // An identity used through a ChatGPT login (3 and 4) runs in ChatGPT opt-in
-// mode ([WithChatGPTBearer], spec §9): only inference is signed, other
+// mode ([WithChatGPTBearer], docs/protocol.md#route-credentials): only inference is signed, other
 // first-party requests carry the login's current access token as Bearer,
 // and inference waits for workspace routing discovery
 // ([RunAuth.InferenceBaseURL]). A JWT (1 and 2) signs every first-party
@@ -237,7 +237,7 @@ func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome
 	if err != nil {
 		return nil, err
 	}
-	// ChatGPT opt-in mode (spec §9): inference is signed, other first-party
+	// ChatGPT opt-in mode (docs/protocol.md#route-credentials): inference is signed, other first-party
 	// requests carry the login's Bearer token, and inference waits for
 	// workspace routing discovery.
 	refresher := l.refresher(login)

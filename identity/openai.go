@@ -9,11 +9,11 @@ import (
 	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
-// openai_base_url (issue 14 §2, spec §9): the Codex CLI 0.171 sends model
+// openai_base_url (docs/protocol.md#openai-base-url): the Codex CLI 0.171 sends model
 // traffic (GET {openai_base_url}/models and the Responses API,
 // {openai_base_url}/responses over HTTP and WebSocket) to the model
-// provider's base, openai_base_url in config.toml, in both modes: in the
-// oracle runs (notes/codex-oracle.md r02/r03, j0/j1) models went to
+// provider's base, openai_base_url in config.toml, in both modes: in runs
+// of the real client against the fake backend models went to
 // https://chatgpt.com/backend-api/codex without it, and in JWT mode
 // chatgpt_base_url alone did not move inference. Load therefore applies it in
 // both modes, and only when it passes the rule chatgpt_base_url passes, so

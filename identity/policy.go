@@ -6,7 +6,7 @@ import (
 	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
-// Policy says when a Codex home may use Agent Identity (spec §7). The zero
+// Policy says when a Codex home may use Agent Identity (docs/protocol.md#policy). The zero
 // value means "take it from config.toml" (see PolicyFromConfig); the two
 // named policies are both non-zero.
 type Policy int

@@ -23,9 +23,8 @@ import (
 )
 
 // The ChatGPT token refresh of the Codex CLI (openai/codex
-// codex-rs/login/src/auth/manager.rs, request_chatgpt_token_refresh;
-// notes/codex-research.md Q2, and the request Codex 0.171 was seen to send,
-// notes/codex-oracle.md "Token refresh").
+// codex-rs/login/src/auth/manager.rs, request_chatgpt_token_refresh, and
+// the request Codex 0.171 was seen to send: docs/protocol.md#token-refresh).
 const (
 	// EnvRefreshTokenURLOverride replaces the refresh endpoint, used
 	// verbatim as the Codex CLI does (but, unlike it, refused unless https

@@ -17,10 +17,10 @@ const maxABOMField = 1 << 10
 const maxAccessToken = 64 << 10
 
 // taskIDMembers are the spellings of a task id in a task registration
-// answer, in the order they are read (spec §4); the first two are plaintext.
+// answer, in the order they are read (docs/protocol.md#task-registration-answer); the first two are plaintext.
 var taskIDMembers = [...]string{"task_id", "taskId", "encrypted_task_id", "encryptedTaskId"}
 
-// parseTaskRegistrationResponse reads a task registration answer (spec §4).
+// parseTaskRegistrationResponse reads a task registration answer (docs/protocol.md#task-registration-answer).
 // body must be one strict JSON object (no duplicate members, valid UTF-8);
 // unknown members are ignored. The members of taskIDMembers are read in
 // order, a null member counting as absent; the first one present decides and
@@ -72,7 +72,7 @@ func taskIDFromResponse(s *Signer, body []byte) (string, error) {
 	return plain, nil
 }
 
-// parseAgentRegistrationResponse reads {"agent_runtime_id": "…"} (spec §5),
+// parseAgentRegistrationResponse reads {"agent_runtime_id": "…"} (docs/protocol.md#agent-registration),
 // unknown members ignored, and validates the id.
 func parseAgentRegistrationResponse(body []byte) (string, error) {
 	members, err := responseObject(body)
@@ -108,7 +108,7 @@ func responseObject(body []byte) (map[string]json.RawMessage, error) {
 	return members, nil
 }
 
-// agentRegistrationBody builds the exact body of spec §5, members in the
+// agentRegistrationBody builds the exact body of docs/protocol.md#agent-registration, members in the
 // order the Codex client writes them, strings escaped as serde_json does.
 func agentRegistrationBody(r AgentRegistration) ([]byte, error) {
 	fields := [...]struct{ name, v string }{

@@ -140,8 +140,8 @@ func (r *runState) fetchRouting(ctx context.Context) (string, []string, error) {
 	case resp.StatusCode == http.StatusNotFound:
 		// The deployment has no routing: the configured base. NOTE: the
 		// Codex CLI 0.171 instead retries and then fails the turn on a 404
-		// (notes/codex-oracle.md, v-check404: "workspace routing discovery
-		// failed", rc=1); this library treats 404 as "no routing".
+		// (it logs "workspace routing discovery failed" and exits 1); this
+		// library treats 404 as "no routing" (docs/protocol.md#codex-0171-differs).
 		return "", nil, nil
 	case resp.StatusCode != http.StatusOK:
 		return "", nil, fmt.Errorf("%w: %s answered %d", ErrRoutingUnavailable, netrule.Redact(r.checkURL()), resp.StatusCode)
@@ -184,7 +184,7 @@ func (e *accountEntry) id() (string, bool) {
 // {"account": entry} whose keys equal the entries' ids.
 //
 // Differences from the Codex CLI 0.171 (codex-rs model-provider
-// workspace_routing.rs in openai/codex, read for issue 14): no
+// workspace_routing.rs in openai/codex; docs/protocol.md#routing-discovery): no
 // entry for the account, or an entry without workspace_backend_origin, means
 // no routing here (Codex fails the turn); a missing or null
 // account_routing_override means NO_CONSTRAINT here (Codex fails); any other

@@ -108,7 +108,7 @@ func (s *Signer) signExternal(ext crypto.Signer, sig, msg []byte) error {
 }
 
 // NewSigner parses an agent private key (PKCS#8 DER in standard base64 with
-// padding, spec §2) for the agent runtime id agentRuntimeID.
+// padding, docs/protocol.md#private-key) for the agent runtime id agentRuntimeID.
 //
 // Both PKCS#8 forms are accepted: version 0 (no public key, as Go and OpenSSL
 // write it) and version 1 with the embedded [1] public key (as the Codex CLI
@@ -158,11 +158,11 @@ func (s *Signer) PublicKey() ed25519.PublicKey {
 }
 
 // PublicKeySSH returns the public key as an OpenSSH line with no comment and
-// no newline: "ssh-ed25519 AAAA…" (spec §2), as sent in agent registration.
+// no newline: "ssh-ed25519 AAAA…" (docs/protocol.md#public-key), as sent in agent registration.
 func (s *Signer) PublicKeySSH() string { return s.sshLine }
 
 // X25519PublicKey returns a copy of the X25519 public key that encrypted task
-// ids are sealed to (spec §2): the Montgomery form of PublicKey.
+// ids are sealed to (docs/protocol.md#x25519-key): the Montgomery form of PublicKey.
 func (s *Signer) X25519PublicKey() []byte {
 	return append([]byte(nil), s.x25519Pub[:]...)
 }

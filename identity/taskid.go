@@ -11,7 +11,7 @@ import (
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
-// OpenTaskID decrypts an encrypted task id (spec §4): a libsodium sealed box
+// OpenTaskID decrypts an encrypted task id (docs/protocol.md#sealed-task-id): a libsodium sealed box
 // (crypto_box_seal) to the Signer's X25519 key, in canonical standard base64
 // with padding. It is safe for concurrent use.
 //

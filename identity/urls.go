@@ -7,7 +7,7 @@ import (
 )
 
 // AgentRegistrationURL returns the agent registration endpoint
-// `{authAPIBaseURL}/v1/agent/register` of spec §5.
+// `{authAPIBaseURL}/v1/agent/register` (docs/protocol.md#authapi-endpoints).
 //
 // The base must be an absolute http or https URL with a host and no user
 // info, query or fragment; one trailing '/' is ignored. Its path must be
@@ -18,7 +18,8 @@ func AgentRegistrationURL(authAPIBaseURL string) (string, error) {
 }
 
 // TaskRegistrationURL returns the task registration endpoint
-// `{authAPIBaseURL}/v1/agent/{agentRuntimeID}/task/register` of spec §4.
+// `{authAPIBaseURL}/v1/agent/{agentRuntimeID}/task/register`
+// (docs/protocol.md#authapi-endpoints).
 //
 // agentRuntimeID must pass ValidateRuntimeID (otherwise the error wraps
 // ErrInvalidRuntimeID), so it can never change the path. The base is checked

@@ -52,7 +52,7 @@ func TestHelpExitsZero(t *testing.T) {
 	}
 }
 
-// TestCLIConventions pins the conventions of issue 10: one "agentid: "
+// TestCLIConventions pins the command line's conventions: one "agentid: "
 // prefix, version from the build information, one line for an unknown
 // command, flags after arguments, jwt decode only with --insecure.
 func TestCLIConventions(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 // file is refused as corrupt.
 const MaxAuthFileSize = 1 << 20
 
-// Member names of auth.json (spec §7), in the order the Codex CLI writes them.
+// Member names of auth.json (docs/protocol.md#auth-json-members), in the order the Codex CLI writes them.
 const (
 	memberAuthMode      = "auth_mode"
 	memberOpenAIAPIKey  = "OPENAI_API_KEY"

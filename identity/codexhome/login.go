@@ -15,7 +15,7 @@ const maxIDTokenSize = 64 << 10
 // idTokenAuthClaim is the id token member holding the ChatGPT account data.
 const idTokenAuthClaim = "https://api.openai.com/auth"
 
-// ChatGPTLogin is the ChatGPT login found in auth.json (spec §7), the input
+// ChatGPTLogin is the ChatGPT login found in auth.json (docs/protocol.md#chatgpt-login), the input
 // of agent registration through ChatGPT auth. AccessToken is a secret:
 // formatting a ChatGPTLogin with fmt or slog never prints it.
 //

@@ -10,7 +10,7 @@ import (
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
-// Member names of the agent_identity record (spec §7), in the order the
+// Member names of the agent_identity record (docs/protocol.md#agent-record), in the order the
 // Codex CLI writes them.
 const (
 	recordRuntimeID  = "agent_runtime_id"
@@ -26,7 +26,7 @@ const (
 var recordOrder = []string{recordRuntimeID, recordPrivateKey, recordAccountID, recordUserID, recordEmail, recordPlanType, recordFedRAMP, recordTaskID}
 
 // AgentIdentityRecord is the agent_identity record of auth.json: an agent
-// registered through a ChatGPT login (spec §7). AgentPrivateKey is the
+// registered through a ChatGPT login (docs/protocol.md#agent-record). AgentPrivateKey is the
 // PKCS#8 Ed25519 key in standard base64 and is a secret: formatting a record
 // with fmt (any verb) or slog never prints it.
 //

@@ -30,4 +30,8 @@
 // made; it does not bind the method, path, origin or body of the request. It
 // can therefore be replayed anywhere that trusts the agent's key until its
 // window closes: keep the window short and serve only over TLS.
+//
+// The header and body formats this package verifies are part of the wire
+// contract in docs/protocol.md of the module's repository
+// (docs/protocol.md#assertion-verification).
 package gateway

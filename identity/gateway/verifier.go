@@ -271,7 +271,7 @@ var (
 	hdrFedRAMP       = http.CanonicalHeaderKey("X-OpenAI-Fedramp")
 )
 
-// Verify checks the request's one Authorization header (spec §3, strictly
+// Verify checks the request's one Authorization header (docs/protocol.md#assertion-verification, strictly
 // as VerifyAuthorizationHeader does) with the key Keys has for the runtime
 // id it names, then the agent's account (ChatGPT-Account-ID) and FedRAMP
 // header, then Task. It returns the Identity, or the zero Identity and an

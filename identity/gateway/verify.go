@@ -49,7 +49,7 @@ type Assertion struct {
 	Timestamp time.Time
 }
 
-// VerifyAuthorizationHeader is the server side of spec §3: it checks an
+// VerifyAuthorizationHeader is the server side of docs/protocol.md#assertion-header: it checks an
 // Authorization header value made by identity.Signer.AuthorizationHeader and
 // returns what it asserts. It is safe for concurrent use.
 //
@@ -90,7 +90,7 @@ func VerifyAuthorizationHeaderFormat(header string, pub ed25519.PublicKey, now t
 }
 
 // VerifyTaskRegistration is the server side of the task registration body of
-// spec §4, for test servers and self-hosted backends. body must be a JSON
+// docs/protocol.md#task-registration-request, for test servers and self-hosted backends. body must be a JSON
 // object (at most 4 KiB, no duplicate members) of exactly the two string
 // members "timestamp" and "signature" (any order and insignificant whitespace
 // are accepted); the timestamp must have the form YYYY-MM-DDTHH:MM:SSZ and be
@@ -116,7 +116,7 @@ func ParsePublicKeySSH(line string) (ed25519.PublicKey, error) {
 	return wire.ParsePublicKeySSH(line)
 }
 
-// SealTaskID is the server side of identity.Signer.OpenTaskID (spec §4), for
+// SealTaskID is the server side of identity.Signer.OpenTaskID (docs/protocol.md#sealed-task-id), for
 // test servers and self-hosted backends: it converts recipient, an agent's
 // Ed25519 public key, to its X25519 public key (the birational
 // Edwards-to-Montgomery map) and seals taskID to it with box.SealAnonymous

@@ -4,13 +4,13 @@
 //
 // A [Server] answers, under its URL:
 //
-//   - POST /api/accounts/v1/agent/register: agent registration (spec §5).
+//   - POST /api/accounts/v1/agent/register: agent registration (docs/protocol.md#agent-registration).
 //     The Bearer token must be an access token from [Server.MintChatGPTLogin];
-//     the body must have exactly the spec's shape, with capabilities
+//     the body must have exactly the contract's shape, with capabilities
 //     ["responsesapi"], ttl null and a valid ssh-ed25519 key. It answers an
 //     agent runtime id "agent-<n>".
 //   - POST /api/accounts/v1/agent/{id}/task/register: task registration
-//     (spec §4). No Authorization header is allowed; an unknown agent gets
+//     (docs/protocol.md#task-registration). No Authorization header is allowed; an unknown agent gets
 //     404; the body is checked with gateway.VerifyTaskRegistration against
 //     the agent's key with a ±5 minute skew. It answers a fresh "task-<n>"
 //     in the spelling chosen with [Server.SetTaskIDMode] (sealed to the agent
@@ -111,4 +111,7 @@
 //
 // The server's tokens and keys are test values. Never point production code
 // at it, and never use it outside tests.
+//
+// The routes and answers the server fakes follow the wire contract in
+// docs/protocol.md of the module's repository.
 package identitytest

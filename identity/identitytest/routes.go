@@ -62,7 +62,7 @@ func routeOf(r *http.Request) route {
 }
 
 // inference reports whether a route must be signed with AgentAssertion
-// whatever the mode (spec §9: inference and compaction).
+// whatever the mode (docs/protocol.md#route-credentials: inference and compaction).
 func (rt route) inference() bool {
 	return rt == routeResponses || rt == routeResponsesWebSocket || rt == routeCompact
 }
@@ -180,7 +180,7 @@ func (s *Server) serveSide(w http.ResponseWriter, rt route, accountID, planType 
 	}
 }
 
-// AccountsCheck is the workspace routing discovery answer of spec §9 for
+// AccountsCheck is the workspace routing discovery answer of docs/protocol.md#routing-discovery for
 // one account.
 type accountsCheck struct {
 	Accounts        []accountEntry `json:"accounts"`

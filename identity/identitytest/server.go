@@ -28,7 +28,7 @@ import (
 // Constants of the fake backend.
 const (
 	// Issuer is the "iss" of the Agent Identity JWTs the server mints (the
-	// production issuer, spec §1).
+	// production issuer, docs/protocol.md#environment-table).
 	Issuer = agentidentity.ProductionIssuer
 	// Audience is the "aud" of the Agent Identity JWTs the server mints.
 	Audience = agentidentity.ProductionAudience
@@ -44,7 +44,7 @@ const (
 // TaskIDMode chooses how task registration answers spell the task id.
 type TaskIDMode int
 
-// Task id spellings (spec §4).
+// Task id spellings (docs/protocol.md#task-registration-answer).
 const (
 	// TaskIDPlain answers {"task_id": "task-<n>"} (the default).
 	TaskIDPlain TaskIDMode = iota
@@ -600,7 +600,7 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"agent_runtime_id": a.runtimeID})
 }
 
-// checkAgentRegistrationBody checks the exact shape of spec §5.
+// checkAgentRegistrationBody checks the exact shape of docs/protocol.md#agent-registration.
 func checkAgentRegistrationBody(body []byte) (ed25519.PublicKey, error) {
 	if err := strictjson.CheckObject(body); err != nil {
 		return nil, errors.New("the body is not one strict JSON object")

@@ -35,7 +35,7 @@ type LoginOptions struct {
 }
 
 // ChatGPTLogin is a ChatGPT login minted by a Server, in the shape auth.json
-// stores under "tokens" (spec §7). The tokens are test values; they are
+// stores under "tokens" (docs/protocol.md#chatgpt-login). The tokens are test values; they are
 // nevertheless secrets in the sense that a Client must never print them.
 type ChatGPTLogin struct {
 	// IDToken is a JWT whose payload has "email" at the top level and, under
@@ -183,7 +183,7 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 
 // MintAgentJWT registers a new agent (with a fresh Ed25519 key) for the
 // account of o and returns an RS256 Agent Identity JWT for it with the
-// claims of spec §6, signed by the key in the server's JWKS. The agent can
+// claims of docs/protocol.md#jwt-claims, signed by the key in the server's JWKS. The agent can
 // then register tasks and sign first-party requests.
 func (s *Server) MintAgentJWT(o JWTOptions) (string, error) {
 	km, err := identity.GenerateKeyMaterial()

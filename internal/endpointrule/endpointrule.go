@@ -1,6 +1,6 @@
 // Package endpointrule holds the rules that both the generator (package gen)
-// and package agentidentity apply to base URLs: the JWKS rule of spec
-// section 1, the lookup key under which a ChatGPT base URL is found in the
+// and package agentidentity apply to base URLs: the JWKS rule of
+// docs/protocol.md#jwks-url, the lookup key under which a ChatGPT base URL is found in the
 // static table and the trimming of configured bases. (The origin of a base,
 // to which credentials may go, is internal/netrule's one rule.) Keeping them
 // here, in one place, means that the generated table and the
@@ -19,7 +19,7 @@ import (
 // out.
 const Scheme = "https://"
 
-// JWKSURL applies the JWKS rule of spec section 1 to a base URL (already
+// JWKSURL applies the JWKS rule (docs/protocol.md#jwks-url) to a base URL (already
 // trimmed of trailing '/'): base + "/wham/agent-identities/jwks" when the
 // base's path contains "/backend-api", else base + "/agent-identities/jwks".
 // The URL is joined with net/url.

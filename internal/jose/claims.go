@@ -19,7 +19,7 @@ import (
 // the ChatGPT account data.
 const ChatGPTAuthClaim = "https://api.openai.com/auth"
 
-// AgentClaims are the claims of an Agent Identity JWT (spec §6), decoded
+// AgentClaims are the claims of an Agent Identity JWT (docs/protocol.md#jwt-claims), decoded
 // strictly by exact member name.
 type AgentClaims struct {
 	jwt.RegisteredClaims

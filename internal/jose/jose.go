@@ -9,7 +9,7 @@
 // a size bound, exactly three segments, canonical unpadded base64url
 // (internal/b64), and header and payload that are strict JSON objects
 // (internal/strictjson) ([ParseCompact]). [JWS.CheckHeader] and
-// [DecodeAgentClaims] add the rules of an Agent Identity JWT (spec §6).
+// [DecodeAgentClaims] add the rules of an Agent Identity JWT (docs/protocol.md#agent-jwt).
 //
 // Errors are [*Error]s: a reason that never quotes the token, and a sentinel
 // of this package for callers that translate them into their own errors.

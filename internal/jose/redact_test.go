@@ -12,7 +12,7 @@ import (
 
 const canary = "hunter2-agent-private-key"
 
-// TestNeverPrints is the redaction matrix of issue 11 §3 for the types of
+// TestNeverPrints is the redaction matrix (every verb, every shape) for the types of
 // this package that hold a secret (a JWS holds the signed payload, whose
 // agent_private_key is the agent's key; AgentClaims hold that key): value,
 // pointer, in a struct and in a slice, under every verb and both slog

@@ -212,7 +212,7 @@ func Encode(header, payload, signature []byte) string {
 }
 
 // AgentSeed is the Ed25519 seed (32 bytes of 0x07) of the agent key that
-// [AgentClaims] puts in agent_private_key, matching the spec's test vector.
+// [AgentClaims] puts in agent_private_key, matching the shared test vector (docs/protocol.md#assertion-vector).
 var AgentSeed = func() []byte {
 	s := make([]byte, ed25519.SeedSize)
 	for j := range s {

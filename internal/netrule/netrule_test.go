@@ -109,7 +109,7 @@ func TestSameOrigin(t *testing.T) {
 	assert.True(t, SameOrigin(v6, "http://[::1]:9000"))
 }
 
-// TestRedact is the URL redaction of issue 11 §5: user info, query and
+// TestRedact checks the URL redaction that errors and logs use: user info, query and
 // fragment never show, nor control characters, and the output is bounded.
 func TestRedact(t *testing.T) {
 	tests := []struct {

@@ -7,7 +7,7 @@
 // same table to decide what to sign.
 //
 // Paths are relative to the ChatGPT backend base path (for
-// https://chatgpt.com/backend-api that is "/backend-api"). Spec §9.
+// https://chatgpt.com/backend-api that is "/backend-api"). See docs/protocol.md#route-credentials.
 package routes
 
 import "strings"

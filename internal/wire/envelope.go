@@ -26,7 +26,7 @@ const Scheme = "AgentAssertion "
 type PayloadFormat int
 
 const (
-	// PayloadColon signs "{agent_runtime_id}:{task_id}:{timestamp}" (spec §3).
+	// PayloadColon signs "{agent_runtime_id}:{task_id}:{timestamp}" (docs/protocol.md#signed-payload).
 	// It is the zero value and the only form the ChatGPT backend verifies.
 	// It is unambiguous because runtime ids cannot hold ':' and the timestamp
 	// has one fixed 20-byte form.
@@ -129,7 +129,7 @@ func envelopeLen[T string | []byte](runtimeID, taskID T) int {
 	return envFixedLen + strictjson.StringLen(runtimeID) + SigB64Len + strictjson.StringLen(taskID) + TimestampLen
 }
 
-// AppendEnvelope appends the compact JSON envelope of spec §3 step 4, keys in
+// AppendEnvelope appends the compact JSON envelope of docs/protocol.md#envelope, keys in
 // sorted order. sig is the 64-byte signature.
 func AppendEnvelope[T string | []byte](b []byte, runtimeID, taskID T, ts, sig []byte) []byte {
 	b = append(b, envKeyRuntime...)
@@ -144,7 +144,7 @@ func AppendEnvelope[T string | []byte](b []byte, runtimeID, taskID T, ts, sig []
 }
 
 // AuthorizationHeader builds the value of an AgentAssertion Authorization
-// header (spec §3) for runtimeID and taskID at the time at, signing the
+// header (docs/protocol.md#assertion-header) for runtimeID and taskID at the time at, signing the
 // payload of format f with key. It is the one encoder of the envelope.
 //
 // runtimeID must pass ValidateRuntimeID, taskID ValidateTaskID, and at

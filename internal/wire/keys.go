@@ -17,11 +17,11 @@ import (
 )
 
 // KeyDerivationContext is prepended to the OS entropy before hashing it into
-// an Ed25519 seed (spec §2).
+// an Ed25519 seed (docs/protocol.md#key-derivation).
 const KeyDerivationContext = "codex-agent-identity-ed25519-v1"
 
 // SeedFromEntropy derives an Ed25519 seed from 64 bytes of entropy:
-// SHA-512(KeyDerivationContext ‖ entropy)[:32] (spec §2).
+// SHA-512(KeyDerivationContext ‖ entropy)[:32] (docs/protocol.md#key-derivation).
 func SeedFromEntropy(entropy *[64]byte) [32]byte {
 	h := sha512.New()
 	h.Write([]byte(KeyDerivationContext))
@@ -221,7 +221,7 @@ func edwardsPoint(pub []byte) (*edwards25519.Point, error) {
 	return p, nil
 }
 
-// X25519FromSeed derives the X25519 private key of spec §2:
+// X25519FromSeed derives the X25519 private key of docs/protocol.md#x25519-key:
 // SHA-512(seed)[:32], clamped.
 func X25519FromSeed(seed []byte) [32]byte {
 	sum := sha512.Sum512(seed)

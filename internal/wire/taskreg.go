@@ -14,7 +14,7 @@ import (
 const MaxTaskRegistrationBody = 4 << 10
 
 // TaskRegistrationBody returns the exact JSON body of a task registration
-// request (spec §4): {"timestamp":T,"signature":S}, where S is the standard
+// request (docs/protocol.md#task-registration-request): {"timestamp":T,"signature":S}, where S is the standard
 // base64 Ed25519 signature over "{agent_runtime_id}:{T}". at must pass
 // SigningTime.
 func TaskRegistrationBody(runtimeID string, at time.Time, key Key) ([]byte, error) {
@@ -45,7 +45,7 @@ func TaskRegistrationBody(runtimeID string, at time.Time, key Key) ([]byte, erro
 }
 
 // VerifyTaskRegistration is the server side of the task registration body of
-// spec §4. body must be a JSON object (at most MaxTaskRegistrationBody bytes,
+// docs/protocol.md#task-registration-request. body must be a JSON object (at most MaxTaskRegistrationBody bytes,
 // no duplicate members) of exactly the two string members "timestamp" and
 // "signature" (any order and insignificant whitespace are accepted); the
 // timestamp must have the form YYYY-MM-DDTHH:MM:SSZ and pass CheckFresh; the
