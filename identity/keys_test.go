@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,6 +74,26 @@ func mustHex(t testing.TB, s string) []byte {
 	b, err := hex.DecodeString(s)
 	require.NoError(t, err)
 	return b
+}
+
+type cctvVector struct {
+	Number int      `json:"number"`
+	Key    string   `json:"key"`
+	Sig    string   `json:"sig"`
+	Msg    string   `json:"msg"`
+	Flags  []string `json:"flags"`
+}
+
+func (c cctvVector) has(flag string) bool { return slices.Contains(c.Flags, flag) }
+
+// loadCCTV reads the C2SP/CCTV Ed25519 edge cases (the verifying side runs
+// all of them through its verify path; here they feed the key checks).
+func loadCCTV(t testing.TB) []cctvVector {
+	t.Helper()
+	var vs []cctvVector
+	readVectorFile(t, "cctv_ed25519/ed25519vectors.json", &vs)
+	require.NotEmpty(t, vs)
+	return vs
 }
 
 func TestKeyVectors(t *testing.T) {

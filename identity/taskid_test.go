@@ -217,35 +217,6 @@ func TestOpenTaskIDRefuses(t *testing.T) {
 	assert.Equal(t, "task-1", got)
 }
 
-func TestSealTaskIDRefuses(t *testing.T) {
-	s := testSigner(t)
-	tests := []struct {
-		name string
-		pub  []byte
-		task string
-		want error
-	}{
-		{"short key", make([]byte, 31), "t", ErrInvalidKey},
-		{"identity point", append([]byte{1}, make([]byte, 31)...), "t", ErrInvalidKey},
-		{"order 8 point", mustHex(t, "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "t", ErrInvalidKey},
-		{"not a point", append([]byte{2}, make([]byte, 31)...), "t", ErrInvalidKey},
-		{"empty task id", s.PublicKey(), "", ErrInvalidTaskID},
-		{"control character", s.PublicKey(), "a\tb", ErrInvalidTaskID},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, err := gateway.SealTaskID(tt.pub, tt.task)
-			require.ErrorIs(t, err, tt.want)
-			assert.Empty(t, out)
-		})
-	}
-	a, err := gateway.SealTaskID(s.PublicKey(), "t")
-	require.NoError(t, err)
-	b, err := gateway.SealTaskID(s.PublicKey(), "t")
-	require.NoError(t, err)
-	assert.NotEqual(t, a, b, "sealed boxes are randomized")
-}
-
 // TestOpenTaskIDLowOrderEphemeralWycheproof sends every Wycheproof X25519
 // public key that gives an all-zero shared secret as the ephemeral key of a
 // box: OpenTaskID refuses each before trying to open it, as libsodium does.

@@ -1,18 +1,84 @@
-package identity
+package gateway_test
 
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/agentidentity/agentidentity/identity/gateway"
-	"github.com/agentidentity/agentidentity/internal/wire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/wire"
 )
+
+// assertionVector is the part of a known-answer vector of
+// testdata/vectors/agent_assertion_vectors.json that the verifying side
+// reads.
+type assertionVector struct {
+	PKCS8v2               string `json:"private_key_pkcs8_v2_der_base64"`
+	RuntimeID             string `json:"agent_runtime_id"`
+	Timestamp             string `json:"timestamp"`
+	AssertionSignature    string `json:"assertion_signature_base64"`
+	EnvelopeJSON          string `json:"envelope_json"`
+	EnvelopeB64URL        string `json:"envelope_base64url"`
+	AuthorizationHeader   string `json:"authorization_header"`
+	RegistrationSignature string `json:"registration_signature_base64"`
+	RegistrationBody      string `json:"registration_request_body_json"`
+}
+
+type assertionVectorFile struct {
+	Mistakes []struct {
+		Value string `json:"value"`
+	} `json:"common_mistakes_for_vector_0"`
+	Vectors []assertionVector `json:"vectors"`
+}
+
+func readVectorFile(t testing.TB, name string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "vectors", name))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, v))
+}
+
+func loadAssertionVectors(t testing.TB) assertionVectorFile {
+	t.Helper()
+	var f assertionVectorFile
+	readVectorFile(t, "agent_assertion_vectors.json", &f)
+	require.NotEmpty(t, f.Vectors)
+	return f
+}
+
+func mustHex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	require.NoError(t, err)
+	return b
+}
+
+func vectorTime(t testing.TB, s string) time.Time {
+	t.Helper()
+	ts, err := time.Parse(time.RFC3339, s)
+	require.NoError(t, err)
+	return ts
+}
+
+// vectorSigner returns the Signer of the codex-reference vector (seed 0x07…).
+func vectorSigner(t testing.TB) *identity.Signer {
+	t.Helper()
+	v := loadAssertionVectors(t).Vectors[0]
+	s, err := identity.NewSigner(v.RuntimeID, v.PKCS8v2)
+	require.NoError(t, err)
+	return s
+}
 
 type cctvVector struct {
 	Number int      `json:"number"`
@@ -24,21 +90,16 @@ type cctvVector struct {
 
 func (c cctvVector) has(flag string) bool { return slices.Contains(c.Flags, flag) }
 
-func loadCCTV(t testing.TB) []cctvVector {
-	t.Helper()
-	var vs []cctvVector
-	readVectorFile(t, "cctv_ed25519/ed25519vectors.json", &vs)
-	require.NotEmpty(t, vs)
-	return vs
-}
-
 // verifyPath is the key check and signature check the verifiers run.
 func verifyPath(pub, msg, sig []byte) bool {
 	return wire.CheckVerifyKey(pub) == nil && wire.VerifySignature(pub, msg, sig)
 }
 
 func TestCCTVThroughVerifyPath(t *testing.T) {
-	for _, c := range loadCCTV(t) {
+	var vs []cctvVector
+	readVectorFile(t, "cctv_ed25519/ed25519vectors.json", &vs)
+	require.NotEmpty(t, vs)
+	for _, c := range vs {
 		// Go's crypto/ed25519 refuses non-canonical R and low-order residues;
 		// the verify path also refuses every low-order public key.
 		want := !c.has("non_canonical_R") && !c.has("low_order_residue") && !c.has("low_order_A")
@@ -109,11 +170,11 @@ func envelopeHeader(env string) string {
 
 func TestVerifyAuthorizationHeaderRefuses(t *testing.T) {
 	v := loadAssertionVectors(t).Vectors[0]
-	s := testSigner(t)
+	s := vectorSigner(t)
 	now := vectorTime(t, v.Timestamp)
 	env := v.EnvelopeJSON
 	sig := v.AssertionSignature
-	other, err := NewSigner("agent-123", "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g")
+	other, err := identity.NewSigner("agent-123", "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g")
 	require.NoError(t, err)
 	colonTask, err := s.AuthorizationHeader("task:x", now)
 	require.NoError(t, err)
@@ -150,22 +211,22 @@ func TestVerifyAuthorizationHeaderRefuses(t *testing.T) {
 		{"signature too short", envelopeHeader(strings.Replace(env, sig, sig[:84]+"AA==", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
 		{"fractional timestamp", envelopeHeader(strings.Replace(env, "05Z", "05.000Z", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
 		{"offset timestamp", envelopeHeader(strings.Replace(env, "05Z", "05+00:00", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
-		{"runtime id with colon", envelopeHeader(strings.Replace(env, "agent-123", "agent:123", 1)), nil, now, time.Second, ErrInvalidRuntimeID},
-		{"empty task id", envelopeHeader(strings.Replace(env, "task-123", "", 1)), nil, now, time.Second, ErrInvalidTaskID},
-		{"control char in task id", envelopeHeader(strings.Replace(env, "task-123", `task\n123`, 1)), nil, now, time.Second, ErrInvalidTaskID},
+		{"runtime id with colon", envelopeHeader(strings.Replace(env, "agent-123", "agent:123", 1)), nil, now, time.Second, wire.ErrInvalidRuntimeID},
+		{"empty task id", envelopeHeader(strings.Replace(env, "task-123", "", 1)), nil, now, time.Second, wire.ErrInvalidTaskID},
+		{"control char in task id", envelopeHeader(strings.Replace(env, "task-123", `task\n123`, 1)), nil, now, time.Second, wire.ErrInvalidTaskID},
 		{"raw control char in task id", envelopeHeader(strings.Replace(env, "task-123", "task\x01123", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
 		{"invalid utf-8 in task id", envelopeHeader(strings.Replace(env, "task-123", "task\xff123", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
 		{"changed task id", envelopeHeader(strings.Replace(env, "task-123", "task-124", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
-		{"moved colon", envelopeHeader(strings.Replace(strings.Replace(string(mustDecodeHeader(t, colonTask)), `"agent-123"`, `"agent-123:task"`, 1), `"task:x"`, `"x"`, 1)), nil, now, time.Second, ErrInvalidRuntimeID},
+		{"moved colon", envelopeHeader(strings.Replace(strings.Replace(string(mustDecodeHeader(t, colonTask)), `"agent-123"`, `"agent-123:task"`, 1), `"task:x"`, `"x"`, 1)), nil, now, time.Second, wire.ErrInvalidRuntimeID},
 		{"wrong key", v.AuthorizationHeader, other.PublicKey(), now, time.Hour, gateway.ErrInvalidAssertion},
 		{"too old", v.AuthorizationHeader, nil, now.Add(61 * time.Second), time.Minute, gateway.ErrInvalidAssertion},
 		{"too new", v.AuthorizationHeader, nil, now.Add(-61 * time.Second), time.Minute, gateway.ErrInvalidAssertion},
 		{"negative skew", v.AuthorizationHeader, nil, now, -1, gateway.ErrInvalidSkew},
 		{"zero skew", v.AuthorizationHeader, nil, now, 0, gateway.ErrInvalidSkew},
 		{"zero clock", v.AuthorizationHeader, nil, time.Time{}, time.Minute, gateway.ErrImplausibleClock},
-		{"short key", v.AuthorizationHeader, make([]byte, 31), now, time.Second, ErrInvalidKey},
-		{"small-order key", v.AuthorizationHeader, append([]byte{1}, make([]byte, 31)...), now, time.Second, ErrInvalidKey},
-		{"too long", "AgentAssertion " + strings.Repeat("A", MaxAuthorizationHeaderLen), nil, now, time.Second, gateway.ErrInvalidAssertion},
+		{"short key", v.AuthorizationHeader, make([]byte, 31), now, time.Second, wire.ErrInvalidKey},
+		{"small-order key", v.AuthorizationHeader, append([]byte{1}, make([]byte, 31)...), now, time.Second, wire.ErrInvalidKey},
+		{"too long", "AgentAssertion " + strings.Repeat("A", gateway.MaxAuthorizationHeaderLen), nil, now, time.Second, gateway.ErrInvalidAssertion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,7 +265,7 @@ func mustDecodeHeader(t testing.TB, h string) []byte {
 
 func TestVerifyTaskRegistration(t *testing.T) {
 	v := loadAssertionVectors(t).Vectors[0]
-	s := testSigner(t)
+	s := vectorSigner(t)
 	now := vectorTime(t, v.Timestamp)
 	body := v.RegistrationBody
 	rsig := v.RegistrationSignature
@@ -238,7 +299,7 @@ func TestVerifyTaskRegistration(t *testing.T) {
 		{"url alphabet signature", v.RuntimeID, strings.ReplaceAll(body, "/", "_"), now, gateway.ErrInvalidAssertion},
 		{"assertion signature", v.RuntimeID, strings.Replace(body, rsig, v.AssertionSignature, 1), now, gateway.ErrInvalidAssertion},
 		{"other runtime id", "agent-124", body, now, gateway.ErrInvalidAssertion},
-		{"bad runtime id", "../x", body, now, ErrInvalidRuntimeID},
+		{"bad runtime id", "../x", body, now, wire.ErrInvalidRuntimeID},
 		{"stale", v.RuntimeID, body, now.Add(2 * time.Minute), gateway.ErrInvalidAssertion},
 		{"too large", v.RuntimeID, strings.TrimSuffix(body, "}") + strings.Repeat(" ", 5000) + "}", now, gateway.ErrInvalidAssertion},
 	}
@@ -252,5 +313,34 @@ func TestVerifyTaskRegistration(t *testing.T) {
 	_, err := gateway.VerifyTaskRegistration(v.RuntimeID, []byte(body), s.PublicKey(), now, -1)
 	require.Error(t, err)
 	_, err = gateway.VerifyTaskRegistration(v.RuntimeID, []byte(body), make([]byte, 32), now, time.Second)
-	require.ErrorIs(t, err, ErrInvalidKey)
+	require.ErrorIs(t, err, wire.ErrInvalidKey)
+}
+
+func TestSealTaskIDRefuses(t *testing.T) {
+	s := vectorSigner(t)
+	tests := []struct {
+		name string
+		pub  []byte
+		task string
+		want error
+	}{
+		{"short key", make([]byte, 31), "t", wire.ErrInvalidKey},
+		{"identity point", append([]byte{1}, make([]byte, 31)...), "t", wire.ErrInvalidKey},
+		{"order 8 point", mustHex(t, "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "t", wire.ErrInvalidKey},
+		{"not a point", append([]byte{2}, make([]byte, 31)...), "t", wire.ErrInvalidKey},
+		{"empty task id", s.PublicKey(), "", wire.ErrInvalidTaskID},
+		{"control character", s.PublicKey(), "a\tb", wire.ErrInvalidTaskID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := gateway.SealTaskID(tt.pub, tt.task)
+			require.ErrorIs(t, err, tt.want)
+			assert.Empty(t, out)
+		})
+	}
+	a, err := gateway.SealTaskID(s.PublicKey(), "t")
+	require.NoError(t, err)
+	b, err := gateway.SealTaskID(s.PublicKey(), "t")
+	require.NoError(t, err)
+	assert.NotEqual(t, a, b, "sealed boxes are randomized")
 }
