@@ -108,8 +108,8 @@ func TestClientRegisterTaskSpellings(t *testing.T) {
 			id, err := c.RegisterTask(context.Background(), s)
 			require.NoError(t, err)
 			assert.Equal(t, srv.TaskIDs(s.AgentRuntimeID()), []string{id})
-			assert.Equal(t, 1, srv.TasksRegistered())
-			assert.Equal(t, 1, srv.AuthAPIRequests())
+			assert.Equal(t, 1, srv.Stats().TasksRegistered)
+			assert.Equal(t, 1, srv.Stats().AuthAPIRequests)
 
 			req := srv.LastAuthAPIRequest()
 			require.NotNil(t, req)
@@ -208,7 +208,7 @@ func TestClientRegisterAgent(t *testing.T) {
 			id, err := c.RegisterAgent(context.Background(), login.AccessToken, reg)
 			require.NoError(t, err)
 			require.NoError(t, identity.ValidateRuntimeID(id))
-			assert.Equal(t, 1, srv.AgentsRegistered())
+			assert.Equal(t, 1, srv.Stats().AgentsRegistered)
 
 			req := srv.LastAuthAPIRequest()
 			require.NotNil(t, req)
@@ -301,7 +301,7 @@ func TestClientRegisterTaskRefusedBeforeSending(t *testing.T) {
 	c, _ = clientFor(srv.AuthAPIBaseURL)
 	_, err = c.RegisterTask(context.Background(), nil)
 	assert.ErrorContains(t, err, "nil")
-	assert.Zero(t, srv.AuthAPIRequests())
+	assert.Zero(t, srv.Stats().AuthAPIRequests)
 }
 
 // TestClientRetries covers each status class and the retry count.
@@ -350,7 +350,7 @@ func TestClientRetries(t *testing.T) {
 				} else {
 					_, err = c.RegisterAgent(context.Background(), login.AccessToken, reg)
 				}
-				assert.Equal(t, tt.wantAttempts, srv.AuthAPIRequests())
+				assert.Equal(t, tt.wantAttempts, srv.Stats().AuthAPIRequests)
 				assert.Len(t, sleeps.all(), tt.wantAttempts-1)
 				if tt.wantOK {
 					require.NoError(t, err)
@@ -491,7 +491,7 @@ func TestClientAttemptTimeout(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.True(t, re.Retryable)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Equal(t, 3, srv.AuthAPIRequests())
+	assert.Equal(t, 3, srv.Stats().AuthAPIRequests)
 }
 
 func TestClientContextCancellation(t *testing.T) {
@@ -508,7 +508,7 @@ func TestClientContextCancellation(t *testing.T) {
 		_, err := c.RegisterTask(ctx, s)
 		require.ErrorIs(t, err, context.Canceled)
 		assert.NotErrorIs(t, err, identity.ErrBootstrapUnavailable)
-		assert.Equal(t, 1, srv.AuthAPIRequests())
+		assert.Equal(t, 1, srv.Stats().AuthAPIRequests)
 	})
 	t.Run("real back-off timer stops at once", func(t *testing.T) {
 		srv := clientServer(t)
@@ -521,7 +521,7 @@ func TestClientContextCancellation(t *testing.T) {
 		_, err := c.RegisterTask(ctx, s)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Less(t, time.Since(start), 2*time.Second)
-		assert.Equal(t, 1, srv.AuthAPIRequests())
+		assert.Equal(t, 1, srv.Stats().AuthAPIRequests)
 	})
 	t.Run("during the request", func(t *testing.T) {
 		srv := clientServer(t)
@@ -543,7 +543,7 @@ func TestClientContextCancellation(t *testing.T) {
 		c, _ := clientFor(srv.AuthAPIBaseURL)
 		_, err := c.RegisterTask(ctx, s)
 		require.ErrorIs(t, err, context.Canceled)
-		assert.Zero(t, srv.AuthAPIRequests())
+		assert.Zero(t, srv.Stats().AuthAPIRequests)
 	})
 }
 
@@ -580,7 +580,7 @@ func TestClientBodyFaults(t *testing.T) {
 					_, err = c.RegisterAgent(context.Background(), login.AccessToken, reg)
 				}
 				require.ErrorIs(t, err, tt.wantErr)
-				assert.Equal(t, tt.attempts, srv.AuthAPIRequests())
+				assert.Equal(t, tt.attempts, srv.Stats().AuthAPIRequests)
 				if tt.maxErrLen > 0 {
 					var re *identity.RegistrationError
 					require.ErrorAs(t, err, &re)
@@ -849,7 +849,7 @@ func TestClientConcurrentUse(t *testing.T) {
 		assert.False(t, seen[id], "task ids are unique")
 		seen[id] = true
 	}
-	assert.Equal(t, 32, srv.TasksRegistered())
+	assert.Equal(t, 32, srv.Stats().TasksRegistered)
 }
 
 func TestClientRefusesPlainHTTPToRemoteHosts(t *testing.T) {

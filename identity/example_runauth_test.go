@@ -37,7 +37,8 @@ func ExampleLoad() {
 	}
 	resp.Body.Close()
 	fmt.Println(resp.Status)
-	fmt.Println("agents:", srv.AgentsRegistered(), "tasks:", srv.TasksRegistered(), "verified:", srv.RequestsVerified())
+	st := srv.Stats()
+	fmt.Println("agents:", st.AgentsRegistered, "tasks:", st.TasksRegistered, "verified:", st.RequestsVerified)
 	// Output:
 	// 200 OK
 	// agents: 1 tasks: 1 verified: 1

@@ -46,7 +46,7 @@ func ExampleNewRunAuth() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(auth.AgentRuntimeID() == runtimeID, task != "", srv.TasksRegistered())
+	fmt.Println(auth.AgentRuntimeID() == runtimeID, task != "", srv.Stats().TasksRegistered)
 	// Output: true true 1
 }
 
@@ -84,7 +84,7 @@ func ExampleRunAuth_Transport() {
 		panic(err)
 	}
 	resp.Body.Close()
-	fmt.Println("first party:", resp.Status, "verified:", srv.RequestsVerified())
+	fmt.Println("first party:", resp.Status, "verified:", srv.Stats().RequestsVerified)
 
 	resp, err = client.Get(other.URL)
 	if err != nil {

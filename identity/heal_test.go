@@ -86,14 +86,15 @@ func TestTaskEndedMidRunIsReplacedOnce(t *testing.T) {
 			if s.runTsk != nil {
 				runBefore = s.runTsk()
 			}
-			registered, rejected := s.srv.TasksRegistered(), s.srv.RequestsRejected()
+			st := s.srv.Stats()
+			registered, rejected := st.TasksRegistered, st.RequestsRejected
 
 			require.True(t, s.srv.EndTask(s.ra.AgentRuntimeID(), old))
 			code, v = postJSON(t, c, url, []byte(`{"n":2}`))
 			require.Equal(t, http.StatusOK, code, "the request is retried with a new task")
 			assert.NotEqual(t, old, v.TaskID)
-			assert.Equal(t, registered+1, s.srv.TasksRegistered(), "exactly one replacement")
-			assert.Equal(t, rejected+1, s.srv.RequestsRejected(), "exactly one refused attempt")
+			assert.Equal(t, registered+1, s.srv.Stats().TasksRegistered, "exactly one replacement")
+			assert.Equal(t, rejected+1, s.srv.Stats().RequestsRejected, "exactly one refused attempt")
 			task, err := s.ra.TaskID(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, v.TaskID, task)
@@ -108,8 +109,8 @@ func TestTaskEndedMidRunIsReplacedOnce(t *testing.T) {
 			// registrations.
 			code, _ = postJSON(t, c, url, []byte(`{"n":3}`))
 			require.Equal(t, http.StatusOK, code)
-			assert.Equal(t, registered+1, s.srv.TasksRegistered())
-			assert.Equal(t, rejected+1, s.srv.RequestsRejected())
+			assert.Equal(t, registered+1, s.srv.Stats().TasksRegistered)
+			assert.Equal(t, rejected+1, s.srv.Stats().RequestsRejected)
 		})
 	}
 }
@@ -124,7 +125,7 @@ func TestTaskEndedConcurrentRequestsOneReplacement(t *testing.T) {
 	code, v := postJSON(t, c, url, []byte(`{}`))
 	require.Equal(t, http.StatusOK, code)
 	require.True(t, f.srv.EndTask(ra.AgentRuntimeID(), v.TaskID))
-	before := f.srv.TasksRegistered()
+	before := f.srv.Stats().TasksRegistered
 
 	const n = 50
 	tasks := make([]string, n)
@@ -138,7 +139,7 @@ func TestTaskEndedConcurrentRequestsOneReplacement(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, before+1, f.srv.TasksRegistered())
+	assert.Equal(t, before+1, f.srv.Stats().TasksRegistered)
 	for _, id := range tasks {
 		assert.Equal(t, tasks[0], id)
 	}
@@ -165,7 +166,7 @@ func TestTaskEndedTwoProcessesOneNewTask(t *testing.T) {
 			require.NoError(t, err)
 			old := storedTask(t, f.home)
 			require.True(t, f.srv.EndTask(a.AgentRuntimeID(), old))
-			before := f.srv.TasksRegistered()
+			before := f.srv.Stats().TasksRegistered
 
 			url := f.srv.ChatGPTBaseURL + "/codex/responses"
 			got := make([]string, 2)
@@ -184,7 +185,7 @@ func TestTaskEndedTwoProcessesOneNewTask(t *testing.T) {
 				send(0, a)
 				send(1, b)
 			}
-			assert.Equal(t, before+1, f.srv.TasksRegistered(), "one new task for both processes")
+			assert.Equal(t, before+1, f.srv.Stats().TasksRegistered, "one new task for both processes")
 			assert.NotEqual(t, old, got[0])
 			assert.Equal(t, got[0], got[1], "both processes end up on one task")
 			assert.Equal(t, got[0], storedTask(t, f.home))
@@ -226,7 +227,7 @@ func TestTaskRetryRefusedTooFailsTyped(t *testing.T) {
 	url := f.srv.ChatGPTBaseURL + "/codex/responses"
 	code, _ := postJSON(t, c, url, []byte(`{}`))
 	require.Equal(t, http.StatusOK, code)
-	before := f.srv.TasksRegistered()
+	before := f.srv.Stats().TasksRegistered
 	base.on.Store(true)
 
 	send := func() error {
@@ -260,7 +261,7 @@ func TestTaskRetryRefusedTooFailsTyped(t *testing.T) {
 			assert.Equal(t, `{"error":"task expired"}`, te.Body)
 			assert.Equal(t, tc.wantRetried, te.Retried)
 			assert.False(t, te.RetryAt.IsZero(), "the error says when a new task may be registered")
-			assert.Equal(t, before+tc.wantRegistered, f.srv.TasksRegistered())
+			assert.Equal(t, before+tc.wantRegistered, f.srv.Stats().TasksRegistered)
 			assert.Equal(t, tc.wantSent, base.refused.Load()-sent, "never a loop")
 		})
 	}
@@ -281,7 +282,8 @@ func TestTaskEndedNonReplayableBody(t *testing.T) {
 	code, v := postJSON(t, c, url, []byte(`{}`))
 	require.Equal(t, http.StatusOK, code)
 	require.True(t, f.srv.EndTask(ra.AgentRuntimeID(), v.TaskID))
-	before, rejected := f.srv.TasksRegistered(), f.srv.RequestsRejected()
+	st := f.srv.Stats()
+	before, rejected := st.TasksRegistered, st.RequestsRejected
 
 	req, err := http.NewRequest(http.MethodPost, url, io.NopCloser(strings.NewReader(`{"once":true}`)))
 	require.NoError(t, err)
@@ -293,13 +295,13 @@ func TestTaskEndedNonReplayableBody(t *testing.T) {
 	assert.True(t, te.NotReplayable)
 	assert.False(t, te.Retried)
 	assert.Contains(t, err.Error(), "cannot be replayed")
-	assert.Equal(t, before+1, f.srv.TasksRegistered(), "the task is still replaced")
-	assert.Equal(t, rejected+1, f.srv.RequestsRejected(), "the request was not sent again")
+	assert.Equal(t, before+1, f.srv.Stats().TasksRegistered, "the task is still replaced")
+	assert.Equal(t, rejected+1, f.srv.Stats().RequestsRejected, "the request was not sent again")
 
 	code, v2 := postJSON(t, c, url, []byte(`{"once":true}`))
 	require.Equal(t, http.StatusOK, code)
 	assert.NotEqual(t, v.TaskID, v2.TaskID)
-	assert.Equal(t, before+1, f.srv.TasksRegistered())
+	assert.Equal(t, before+1, f.srv.Stats().TasksRegistered)
 }
 
 // TestTaskRejectedErrorMatches checks the error's matching and message.

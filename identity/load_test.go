@@ -87,11 +87,11 @@ func TestLoadChatGPTProvisionsThenReuses(t *testing.T) {
 
 	ra, err := f.load(ctx, 0, nil) // policy from config.toml: the opt-in is on
 	require.NoError(t, err)
-	assert.Equal(t, 1, f.srv.AgentsRegistered())
-	assert.Equal(t, 1, f.srv.TasksRegistered(), "provisioning registers the run task")
+	assert.Equal(t, 1, f.srv.Stats().AgentsRegistered)
+	assert.Equal(t, 1, f.srv.Stats().TasksRegistered, "provisioning registers the run task")
 	task, err := ra.TaskID(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 1, f.srv.TasksRegistered())
+	assert.Equal(t, 1, f.srv.Stats().TasksRegistered)
 	assert.Equal(t, f.login.AccountID, ra.AccountID())
 
 	after := readAuth(t, f.home)
@@ -115,8 +115,8 @@ func TestLoadChatGPTProvisionsThenReuses(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ra.AgentRuntimeID(), ra2.AgentRuntimeID())
 	assert.Equal(t, task, task2)
-	assert.Equal(t, 1, f.srv.AgentsRegistered())
-	assert.Equal(t, 1, f.srv.TasksRegistered())
+	assert.Equal(t, 1, f.srv.Stats().AgentsRegistered)
+	assert.Equal(t, 1, f.srv.Stats().TasksRegistered)
 
 	// Requests through the reloaded auth verify on the server.
 	c := &http.Client{Transport: ra2.Transport(nil)}
@@ -147,8 +147,8 @@ func TestLoadTaskInMemoryOnly(t *testing.T) {
 	task2, err := ra2.TaskID(ctx)
 	require.NoError(t, err)
 	assert.NotEqual(t, task, task2, "every run registers its own task")
-	assert.Equal(t, 1, f.srv.AgentsRegistered())
-	assert.Equal(t, 2, f.srv.TasksRegistered())
+	assert.Equal(t, 1, f.srv.Stats().AgentsRegistered)
+	assert.Equal(t, 2, f.srv.Stats().TasksRegistered)
 }
 
 func TestLoadStoredRecordWithoutTaskSavesIt(t *testing.T) {
@@ -168,7 +168,7 @@ func TestLoadStoredRecordWithoutTaskSavesIt(t *testing.T) {
 	require.NoError(t, err)
 	task, err := ra.TaskID(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 2, f.srv.TasksRegistered())
+	assert.Equal(t, 2, f.srv.Stats().TasksRegistered)
 	rec := readAuth(t, f.home)["agent_identity"].(map[string]any)
 	assert.Equal(t, task, rec["task_id"], "a newly registered run task is saved")
 }
@@ -196,7 +196,7 @@ func TestLoadLoginChangedReprovisions(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, ra.AgentRuntimeID(), ra2.AgentRuntimeID())
 	assert.Equal(t, other.AccountID, ra2.AccountID())
-	assert.Equal(t, 2, f.srv.AgentsRegistered())
+	assert.Equal(t, 2, f.srv.Stats().AgentsRegistered)
 }
 
 func TestLoadLoginChangedDuringProvisioningPersistsNothing(t *testing.T) {
@@ -251,7 +251,7 @@ func TestLoadNeverHoldsTheCodexLockAcrossRegistration(t *testing.T) {
 	assert.False(t, ok, "the module's own lock is held across the registration")
 	close(h.release)
 	require.NoError(t, <-done)
-	assert.Equal(t, 1, f.srv.AgentsRegistered())
+	assert.Equal(t, 1, f.srv.Stats().AgentsRegistered)
 	assert.NotContains(t, []string{codexhome.AuthLockFileName, "auth.lock"}, codexhome.ModuleLockFileName)
 }
 
@@ -335,7 +335,7 @@ func TestLoadRefusals(t *testing.T) {
 	require.NoError(t, err)
 	wrongAud, err := f.srv.MintAgentJWT(identitytest.JWTOptions{Audience: "someone-else"})
 	require.NoError(t, err)
-	agents := f.srv.AgentsRegistered()
+	agents := f.srv.Stats().AgentsRegistered
 
 	tests := []struct {
 		name    string
@@ -395,7 +395,7 @@ func TestLoadRefusals(t *testing.T) {
 			assert.Equal(t, before, after, "a refused load leaves auth.json as it was")
 		})
 	}
-	assert.Equal(t, agents, f.srv.AgentsRegistered(), "a refused load registers nothing")
+	assert.Equal(t, agents, f.srv.Stats().AgentsRegistered, "a refused load registers nothing")
 }
 
 func TestLoadBootstrapFailureRemembered(t *testing.T) {
@@ -405,14 +405,14 @@ func TestLoadBootstrapFailureRemembered(t *testing.T) {
 	ctx := context.Background()
 	_, err := f.load(ctx, 0, nil)
 	require.ErrorIs(t, err, identity.ErrBootstrapUnavailable)
-	requests := f.srv.AuthAPIRequests()
+	requests := f.srv.Stats().AuthAPIRequests
 
 	_, err = f.load(ctx, 0, nil)
 	require.ErrorIs(t, err, identity.ErrBootstrapUnavailable)
 	var cached *identity.CachedBootstrapError
 	require.ErrorAs(t, err, &cached, "the remembered failure is returned, clearly marked")
 	assert.Contains(t, err.Error(), "cached")
-	assert.Equal(t, requests, f.srv.AuthAPIRequests(), "no request within the hour")
+	assert.Equal(t, requests, f.srv.Stats().AuthAPIRequests, "no request within the hour")
 	m := readAuth(t, f.home)
 	assert.NotContains(t, m, "agent_identity")
 }
@@ -474,8 +474,8 @@ func TestLoadEightProcesses(t *testing.T) {
 		require.NotEmpty(t, r, "process %d printed no result", i)
 		assert.Equal(t, first[0], r, "all eight processes use one identity and one task")
 	}
-	assert.Equal(t, 1, f.srv.AgentsRegistered(), "exactly one agent")
-	assert.Equal(t, 1, f.srv.TasksRegistered(), "exactly one task")
+	assert.Equal(t, 1, f.srv.Stats().AgentsRegistered, "exactly one agent")
+	assert.Equal(t, 1, f.srv.Stats().TasksRegistered, "exactly one task")
 	data, err := os.ReadFile(filepath.Join(f.home, "auth.json"))
 	require.NoError(t, err)
 	require.True(t, json.Valid(data))
@@ -485,8 +485,8 @@ func TestLoadEightProcesses(t *testing.T) {
 	for _, r := range second {
 		assert.Equal(t, first[0], r)
 	}
-	assert.Equal(t, 1, f.srv.AgentsRegistered(), "a second round registers nothing")
-	assert.Equal(t, 1, f.srv.TasksRegistered())
+	assert.Equal(t, 1, f.srv.Stats().AgentsRegistered, "a second round registers nothing")
+	assert.Equal(t, 1, f.srv.Stats().TasksRegistered)
 }
 
 // hookTransport runs before each request whose path ends with suffix, once.
@@ -592,5 +592,5 @@ func TestLoadTaskInMemoryOnlyNeverAdoptsAStoredTask(t *testing.T) {
 	task, err := r.ra.TaskID(context.Background())
 	require.NoError(t, err)
 	assert.NotEqual(t, "stored-task-of-another-process", task, "a stored task is not reused when tasks stay in memory")
-	assert.Equal(t, 1, f.srv.AgentsRegistered(), "Load registered no agent: only the other writer's (AddAgent) exists")
+	assert.Equal(t, 1, f.srv.Stats().AgentsRegistered, "Load registered no agent: only the other writer's (AddAgent) exists")
 }

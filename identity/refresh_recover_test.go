@@ -58,7 +58,7 @@ func TestRefreshAfterBearer401(t *testing.T) {
 			assert.Equal(t, tt.wantStatus, resp.StatusCode)
 		})
 	}
-	assert.Equal(t, 1, f.srv.Refreshes(), "one refresh for the refused token")
+	assert.Equal(t, 1, f.srv.Stats().Refreshes, "one refresh for the refused token")
 	mu.Lock()
 	defer mu.Unlock()
 	require.GreaterOrEqual(t, len(seen), 4)
@@ -88,5 +88,5 @@ func TestRefreshAfterBearer401NotReplayable(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.Equal(t, "no", string(body), "the 401 comes back as it came")
-	assert.Zero(t, f.srv.Refreshes())
+	assert.Zero(t, f.srv.Stats().Refreshes)
 }

@@ -98,13 +98,13 @@ func TestRefreshProactive(t *testing.T) {
 			stored := f.storedTokens(t)
 			assert.Equal(t, stored.AccessToken.Reveal(), tok, "the Bearer token is the one in auth.json")
 			if !tt.wantRefresh {
-				assert.Equal(t, 0, f.srv.Refreshes())
+				assert.Equal(t, 0, f.srv.Stats().Refreshes)
 				assert.Equal(t, f.login.AccessToken, tok)
 				assert.Equal(t, before, after, "auth.json is not touched")
 				return
 			}
-			assert.Equal(t, 1, f.srv.Refreshes())
-			assert.Equal(t, 0, f.srv.RefreshesRefused())
+			assert.Equal(t, 1, f.srv.Stats().Refreshes)
+			assert.Equal(t, 0, f.srv.Stats().RefreshesRefused)
 			assert.NotEqual(t, f.login.AccessToken, tok)
 			assert.NotEqual(t, f.login.RefreshToken, stored.RefreshToken.Reveal(), "the rotated refresh token is saved")
 			assert.Equal(t, f.login.AccountID, stored.AccountID)
@@ -122,7 +122,7 @@ func TestRefreshProactive(t *testing.T) {
 			tok2, err := f.bearer(ra2)
 			require.NoError(t, err)
 			assert.Equal(t, tok, tok2)
-			assert.Equal(t, 1, f.srv.Refreshes())
+			assert.Equal(t, 1, f.srv.Stats().Refreshes)
 		})
 	}
 }
@@ -141,7 +141,8 @@ func TestRefreshNotWithoutExp(t *testing.T) {
 		assert.Equal(t, tok, got)
 	}
 	_ = ra
-	assert.Equal(t, 0, f.srv.Refreshes()+f.srv.RefreshesRefused())
+	st := f.srv.Stats()
+	assert.Equal(t, 0, st.Refreshes+st.RefreshesRefused)
 }
 
 // A refresh made by another writer (the Codex CLI) before ours is needed is
@@ -159,8 +160,8 @@ func TestRefreshAdoptsAConcurrentWriter(t *testing.T) {
 	tok, err := f.bearer(ra)
 	require.NoError(t, err)
 	assert.Equal(t, theirs.AccessToken, tok)
-	assert.Equal(t, 0, f.srv.Refreshes())
-	assert.Equal(t, 0, f.srv.RefreshesRefused())
+	assert.Equal(t, 0, f.srv.Stats().Refreshes)
+	assert.Equal(t, 0, f.srv.Stats().RefreshesRefused)
 	assert.Equal(t, before, readAuth(t, f.home))
 }
 
@@ -181,8 +182,8 @@ func TestRefreshOnceForConcurrentRunAuths(t *testing.T) {
 		require.NoError(t, errs[i])
 		assert.Equal(t, stored.AccessToken.Reveal(), toks[i])
 	}
-	assert.Equal(t, 1, f.srv.Refreshes())
-	assert.Equal(t, 0, f.srv.RefreshesRefused())
+	assert.Equal(t, 1, f.srv.Stats().Refreshes)
+	assert.Equal(t, 0, f.srv.Stats().RefreshesRefused)
 }
 
 func TestRefreshReusedIsPermanent(t *testing.T) {
@@ -209,7 +210,7 @@ func TestRefreshReusedIsPermanent(t *testing.T) {
 			assert.NotContains(t, err.Error(), secret)
 		}
 	}
-	assert.Equal(t, 1, f.srv.RefreshesRefused(), "the refused refresh token is never sent again")
+	assert.Equal(t, 1, f.srv.Stats().RefreshesRefused, "the refused refresh token is never sent again")
 	assert.Equal(t, before, readAuth(t, f.home), "nothing is written")
 }
 
@@ -230,7 +231,7 @@ func TestRefreshKeepsUnknownMembers(t *testing.T) {
 
 	_, err = f.bearer(ra)
 	require.NoError(t, err)
-	require.Equal(t, 1, f.srv.Refreshes())
+	require.Equal(t, 1, f.srv.Stats().Refreshes)
 	after, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Contains(t, string(after), inTokens)
@@ -262,7 +263,7 @@ func TestRefreshURLOverride(t *testing.T) {
 	stored := f.storedTokens(t)
 	assert.Equal(t, f.login.IDToken, stored.IDToken.Reveal(), "an absent id_token is left as it was")
 	assert.Equal(t, "rt-next", stored.RefreshToken.Reveal())
-	assert.Equal(t, 0, f.srv.Refreshes())
+	assert.Equal(t, 0, f.srv.Stats().Refreshes)
 }
 
 func TestRefreshURLRefused(t *testing.T) {
@@ -402,7 +403,7 @@ func TestRefreshKeepsAConcurrentRotation(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, f.login.AccessToken, tok, "the stale token is not used")
 	assert.NotEqual(t, theirs.AccessToken, tok, "our own refresh answered")
-	assert.Equal(t, 1, f.srv.Refreshes(), "one refresh request")
+	assert.Equal(t, 1, f.srv.Stats().Refreshes, "one refresh request")
 	after := readAuth(t, f.home)
 	assert.Equal(t, theirs.RefreshToken, after["tokens"].(map[string]any)["refresh_token"], "the other writer's file is kept")
 	assert.Equal(t, theirs.AccessToken, after["tokens"].(map[string]any)["access_token"])
@@ -411,5 +412,5 @@ func TestRefreshKeepsAConcurrentRotation(t *testing.T) {
 	again, err := f.bearer(ra)
 	require.NoError(t, err)
 	assert.Equal(t, tok, again, "the token from memory is reused, not refreshed again")
-	assert.Equal(t, 1, f.srv.Refreshes())
+	assert.Equal(t, 1, f.srv.Stats().Refreshes)
 }

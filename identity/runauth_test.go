@@ -114,9 +114,9 @@ func TestRunAuthOneTaskForConcurrentRequests(t *testing.T) {
 	for i, err := range errs {
 		require.NoError(t, err, "request %d", i)
 	}
-	assert.Equal(t, 1, f.srv.TasksRegistered(), "one task for the whole run")
-	assert.Equal(t, n, f.srv.RequestsVerified())
-	assert.Equal(t, 0, f.srv.RequestsRejected())
+	assert.Equal(t, 1, f.srv.Stats().TasksRegistered, "one task for the whole run")
+	assert.Equal(t, n, f.srv.Stats().RequestsVerified)
+	assert.Equal(t, 0, f.srv.Stats().RequestsRejected)
 	for _, id := range tasks {
 		require.Equal(t, tasks[0], id)
 	}
@@ -125,7 +125,7 @@ func TestRunAuthOneTaskForConcurrentRequests(t *testing.T) {
 	id, err := cp.TaskID(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, tasks[0], id)
-	assert.Equal(t, 1, f.srv.TasksRegistered())
+	assert.Equal(t, 1, f.srv.Stats().TasksRegistered)
 }
 
 func TestRunAuthConcurrentTaskIDRegistersOnce(t *testing.T) {
@@ -142,7 +142,7 @@ func TestRunAuthConcurrentTaskIDRegistersOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, 1, f.srv.TasksRegistered())
+	assert.Equal(t, 1, f.srv.Stats().TasksRegistered)
 	for _, id := range ids {
 		require.Equal(t, ids[0], id)
 	}
@@ -174,7 +174,7 @@ func TestRunAuthSessionsAndForks(t *testing.T) {
 	after, err := parent.TaskID(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, parentTask, after, "the parent is unchanged by the fork")
-	assert.Equal(t, 3, f.srv.TasksRegistered())
+	assert.Equal(t, 3, f.srv.Stats().TasksRegistered)
 	assert.Equal(t, 2, ra.Sessions())
 
 	// Requests of each session verify with that session's task.
@@ -251,7 +251,7 @@ func TestTransportOtherOriginUntouched(t *testing.T) {
 	assert.Empty(t, h.Get("Authorization"))
 	assert.Empty(t, h.Get("ChatGPT-Account-ID"))
 	assert.Equal(t, "1", h.Get("X-Mine"))
-	assert.Equal(t, 0, f.srv.TasksRegistered(), "no task is registered for a third-party request")
+	assert.Equal(t, 0, f.srv.Stats().TasksRegistered, "no task is registered for a third-party request")
 }
 
 func TestTransportOriginMatching(t *testing.T) {
@@ -408,13 +408,13 @@ func TestRunAuthFailureBackoff(t *testing.T) {
 	_, err := ra.TaskID(context.Background())
 	var re *identity.RegistrationError
 	require.ErrorAs(t, err, &re)
-	requests := f.srv.AuthAPIRequests()
+	requests := f.srv.Stats().AuthAPIRequests
 
 	_, err = ra.TaskID(context.Background())
 	var be *identity.TaskBackoffError
 	require.ErrorAs(t, err, &be, "a recent failure is returned without a request")
 	require.ErrorAs(t, err, &re)
-	assert.Equal(t, requests, f.srv.AuthAPIRequests())
+	assert.Equal(t, requests, f.srv.Stats().AuthAPIRequests)
 
 	advance(2 * time.Second)
 	id, err := ra.TaskID(context.Background())
@@ -449,7 +449,7 @@ func TestRunAuthHeaderReusedWithinSecond(t *testing.T) {
 	a, err := gateway.VerifyAuthorizationHeader(h3, f.signer.PublicKey(), now, time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, "task-9", a.TaskID)
-	assert.Equal(t, 0, f.srv.TasksRegistered())
+	assert.Equal(t, 0, f.srv.Stats().TasksRegistered)
 }
 
 func TestRunAuthBearerFallbackPerSession(t *testing.T) {

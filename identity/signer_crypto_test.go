@@ -244,10 +244,10 @@ func checkCryptoSignerRun(t *testing.T, key crypto.Signer) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 	}
-	assert.Equal(t, 1, srv.AgentsRegistered())
-	assert.Equal(t, 1, srv.TasksRegistered())
-	assert.Equal(t, 3, srv.RequestsVerified())
-	assert.Zero(t, srv.RequestsRejected())
+	assert.Equal(t, 1, srv.Stats().AgentsRegistered)
+	assert.Equal(t, 1, srv.Stats().TasksRegistered)
+	assert.Equal(t, 3, srv.Stats().RequestsVerified)
+	assert.Zero(t, srv.Stats().RequestsRejected)
 }
 
 func TestSignerFromCryptoRunAuth(t *testing.T) {

@@ -101,7 +101,7 @@ func TestStoredOverlongTaskIDIsNotReused(t *testing.T) {
 	require.NoError(t, err)
 	_, err = ra.TaskID(ctx)
 	require.NoError(t, err)
-	tasks := f.srv.TasksRegistered()
+	tasks := f.srv.Stats().TasksRegistered
 
 	rec := readAuth(t, f.home)["agent_identity"].(map[string]any)
 	rec["task_id"] = strings.Repeat("t", identity.MaxTaskIDLen+1)
@@ -112,7 +112,7 @@ func TestStoredOverlongTaskIDIsNotReused(t *testing.T) {
 	task, err := ra.TaskID(ctx)
 	require.NoError(t, err)
 	assert.LessOrEqual(t, len(task), identity.MaxTaskIDLen)
-	assert.Equal(t, tasks+1, f.srv.TasksRegistered(), "a new task instead of the broken one")
+	assert.Equal(t, tasks+1, f.srv.Stats().TasksRegistered, "a new task instead of the broken one")
 	stored := readAuth(t, f.home)["agent_identity"].(map[string]any)
 	assert.Equal(t, task, stored["task_id"], "the new task replaces the broken one in auth.json")
 	data, err := os.ReadFile(filepath.Join(f.home, "auth.json"))

@@ -91,7 +91,7 @@ func TestWebSocketHandshakeSigned(t *testing.T) {
 			assert.Contains(t, string(msg), "response.completed")
 
 			require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
-			assert.Equal(t, 1, srv.WebSocketsAccepted(), "the backend verified and accepted the handshake")
+			assert.Equal(t, 1, srv.Stats().WebSocketsAccepted, "the backend verified and accepted the handshake")
 			want := []int{http.StatusSwitchingProtocols}
 			if tc.endTask {
 				want = []int{http.StatusUnauthorized, http.StatusSwitchingProtocols} // one refusal, one retry

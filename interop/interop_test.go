@@ -454,7 +454,8 @@ func (h *harness) loadChatGPT(ctx context.Context, home string) (*identity.RunAu
 // agent and task Codex stored (rec) without registering, and two inference
 // requests through its Transport verify.
 func (h *harness) loadsAsStored(home string, rec storedIdentity) error {
-	regs := h.srv.AgentsRegistered() + h.srv.TasksRegistered()
+	st := h.srv.Stats()
+	regs := st.AgentsRegistered + st.TasksRegistered
 	ctx := context.Background()
 	ra, err := h.loadChatGPT(ctx, home)
 	if err != nil {
@@ -467,7 +468,7 @@ func (h *harness) loadsAsStored(home string, rec storedIdentity) error {
 	if ra.AgentRuntimeID() != rec.AgentRuntimeID || task != rec.TaskID {
 		return fmt.Errorf("loaded agent %s task %s, Codex stored %s %s", ra.AgentRuntimeID(), task, rec.AgentRuntimeID, rec.TaskID)
 	}
-	verified := h.srv.RequestsVerified()
+	verified := h.srv.Stats().RequestsVerified
 	hc := &http.Client{Transport: ra.Transport(h.srv.Client().Transport)}
 	for _, path := range []string{"/codex/responses", "/codex/responses/compact"} {
 		resp, err := hc.Post(h.srv.ChatGPTBaseURL+path, "application/json", strings.NewReader(`{}`))
@@ -479,11 +480,11 @@ func (h *harness) loadsAsStored(home string, rec storedIdentity) error {
 			return fmt.Errorf("POST %s through the Transport: %s", path, resp.Status)
 		}
 	}
-	if got := h.srv.RequestsVerified() - verified; got != 2 {
+	if got := h.srv.Stats().RequestsVerified - verified; got != 2 {
 		return fmt.Errorf("%d of 2 requests through the Transport verified", got)
 	}
-	if n := h.srv.AgentsRegistered() + h.srv.TasksRegistered() - regs; n != 0 {
-		return fmt.Errorf("identity.Load registered %d times", n)
+	if st := h.srv.Stats(); st.AgentsRegistered+st.TasksRegistered != regs {
+		return fmt.Errorf("identity.Load registered %d times", st.AgentsRegistered+st.TasksRegistered-regs)
 	}
 	return nil
 }
@@ -682,14 +683,14 @@ func (h *harness) rowJWT() {
 		if err := h.srv.WriteCodexHome(dir, identitytest.CodexHomeOptions{}); err != nil {
 			return err
 		}
-		jwks := h.srv.JWKSFetches()
+		jwks := h.srv.Stats().JWKSFetches
 		r = h.runCodex(dir, "CODEX_ACCESS_TOKEN="+tok)
 		h.jwtRun, h.jwtHome, h.jwtToken = r, dir, tok
 		if err := r.turnOK(); err != nil {
 			return err
 		}
-		if len(r.find(isAgentReg)) != 0 || len(r.find(isTaskReg)) == 0 || h.srv.JWKSFetches() == jwks {
-			return fmt.Errorf("%d agent, %d task registrations, %d JWKS fetches", len(r.find(isAgentReg)), len(r.find(isTaskReg)), h.srv.JWKSFetches()-jwks)
+		if len(r.find(isAgentReg)) != 0 || len(r.find(isTaskReg)) == 0 || h.srv.Stats().JWKSFetches == jwks {
+			return fmt.Errorf("%d agent, %d task registrations, %d JWKS fetches", len(r.find(isAgentReg)), len(r.find(isTaskReg)), h.srv.Stats().JWKSFetches-jwks)
 		}
 		for _, e := range r.ex {
 			if strings.HasPrefix(e.Path, "/backend-api/") && e.Path != "/backend-api/ps/mcp" &&
@@ -798,15 +799,16 @@ func (h *harness) rowTaskSpellings() {
 // (i) token refresh of an expired ChatGPT access token.
 func (h *harness) rowRefresh() {
 	home, login := h.newHome("home-i", identitytest.LoginOptions{TTL: time.Hour, IssuedAt: time.Now().Add(-2 * time.Hour)})
-	refreshes, refused := h.srv.Refreshes(), h.srv.RefreshesRefused()
+	st := h.srv.Stats()
+	refreshes, refused := st.Refreshes, st.RefreshesRefused
 	r := h.runCodex(home)
 	refreshShape := ""
 	err := func() error {
 		if err := r.turnOK(); err != nil {
 			return err
 		}
-		if n := h.srv.Refreshes() - refreshes; n != 1 || h.srv.RefreshesRefused() != refused {
-			return fmt.Errorf("%d refreshes, %d refused, want 1 and 0", n, h.srv.RefreshesRefused()-refused)
+		if st := h.srv.Stats(); st.Refreshes-refreshes != 1 || st.RefreshesRefused != refused {
+			return fmt.Errorf("%d refreshes, %d refused, want 1 and 0", n, h.srv.Stats().RefreshesRefused-refused)
 		}
 		reqs := r.find(func(e identitytest.Exchange) bool { return e.Path == "/oauth/token" })
 		var raw map[string]string

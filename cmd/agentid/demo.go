@@ -120,14 +120,16 @@ func demo(ctx context.Context, log io.Writer, n int) (*demoReport, error) {
 		if srv == nil {
 			return 0
 		}
-		return srv.AgentsRegistered() + srv.TasksRegistered()
+		st := srv.Stats()
+		return st.AgentsRegistered + st.TasksRegistered
 	}
 	// step runs fn as one row of the summary.
 	step := func(name string, fn func() (string, error)) bool {
 		fmt.Fprintf(log, "agentid: demo: %s …\n", name)
 		r0, v0, x0 := regs(), 0, 0
 		if srv != nil {
-			v0, x0 = srv.RequestsVerified(), srv.RequestsRejected()
+			st := srv.Stats()
+			v0, x0 = st.RequestsVerified, st.RequestsRejected
 		}
 		t0 := time.Now()
 		result, err := fn()
@@ -139,18 +141,20 @@ func demo(ctx context.Context, log io.Writer, n int) (*demoReport, error) {
 		}
 		if srv != nil {
 			s.Registrations = regs() - r0
-			s.Verified = srv.RequestsVerified() - v0
-			s.Rejected = srv.RequestsRejected() - x0
+			st := srv.Stats()
+			s.Verified = st.RequestsVerified - v0
+			s.Rejected = st.RequestsRejected - x0
 		}
 		rep.Steps = append(rep.Steps, s)
 		return err == nil
 	}
 	finish := func() (*demoReport, error) {
 		if srv != nil {
-			rep.AgentsRegistered = srv.AgentsRegistered()
-			rep.TasksRegistered = srv.TasksRegistered()
-			rep.RequestsVerified = srv.RequestsVerified()
-			rep.RequestsRejected = srv.RequestsRejected()
+			st := srv.Stats()
+			rep.AgentsRegistered = st.AgentsRegistered
+			rep.TasksRegistered = st.TasksRegistered
+			rep.RequestsVerified = st.RequestsVerified
+			rep.RequestsRejected = st.RequestsRejected
 		}
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, nil
@@ -190,7 +194,7 @@ func demo(ctx context.Context, log io.Writer, n int) (*demoReport, error) {
 		if err != nil {
 			return "", err
 		}
-		if got := srv.AgentsRegistered(); got != 1 {
+		if got := srv.Stats().AgentsRegistered; got != 1 {
 			return "", fmt.Errorf("%d agents registered, want 1", got)
 		}
 		rep.AgentRuntimeID = auth.AgentRuntimeID()
@@ -209,7 +213,7 @@ func demo(ctx context.Context, log io.Writer, n int) (*demoReport, error) {
 		if !contains(srv.TaskIDs(auth.AgentRuntimeID()), taskID) {
 			return "", errors.New("the backend does not know the run task")
 		}
-		if got := srv.TasksRegistered(); got != 1 {
+		if got := srv.Stats().TasksRegistered; got != 1 {
 			return "", fmt.Errorf("%d tasks registered, want 1", got)
 		}
 		rep.TaskID = taskID
@@ -254,7 +258,7 @@ func demo(ctx context.Context, log io.Writer, n int) (*demoReport, error) {
 	})
 
 	step("session fork", func() (string, error) {
-		before := srv.TasksRegistered()
+		before := srv.Stats().TasksRegistered
 		parent := auth.ForSession("session-1")
 		pt, err := parent.TaskID(ctx)
 		if err != nil {
@@ -274,15 +278,15 @@ func demo(ctx context.Context, log io.Writer, n int) (*demoReport, error) {
 		if _, err := demoRequests(ctx, child, srv, 1, ct); err != nil {
 			return "", err
 		}
-		if d := srv.TasksRegistered() - before; d != 2 {
+		if d := srv.Stats().TasksRegistered - before; d != 2 {
 			return "", fmt.Errorf("%d tasks registered for two sessions, want 2", d)
 		}
 		return "session-1 has " + pt + ", its fork session-2 has " + ct, nil
 	})
 
-	if srv.RequestsRejected() != 0 {
+	if n := srv.Stats().RequestsRejected; n != 0 {
 		step("no request rejected", func() (string, error) {
-			return "", fmt.Errorf("the backend rejected %d requests", srv.RequestsRejected())
+			return "", fmt.Errorf("the backend rejected %d requests", n)
 		})
 	}
 	return finish()
@@ -293,7 +297,7 @@ func demo(ctx context.Context, log io.Writer, n int) (*demoReport, error) {
 // body sent.
 func demoRequests(ctx context.Context, auth *identity.RunAuth, srv *identitytest.Server, n int, wantTask string) (string, error) {
 	client := &http.Client{Transport: auth.Transport(nil), Timeout: 10 * time.Second}
-	before := srv.RequestsVerified()
+	before := srv.Stats().RequestsVerified
 	var ok atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
@@ -341,7 +345,7 @@ func demoRequests(ctx context.Context, auth *identity.RunAuth, srv *identitytest
 	if err := g.Wait(); err != nil {
 		return "", err
 	}
-	if d := srv.RequestsVerified() - before; d != n {
+	if d := srv.Stats().RequestsVerified - before; d != n {
 		return "", fmt.Errorf("the backend verified %d requests, want %d", d, n)
 	}
 	return fmt.Sprintf("%d/%d answered 200 with the body hash, verified by the backend", ok.Load(), n), nil

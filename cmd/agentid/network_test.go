@@ -97,8 +97,8 @@ func TestProvisionStatusRegisterTask(t *testing.T) {
 	assert.Equal(t, "agent_runtime_id "+rec.AgentRuntimeID+"\ntask_id "+rec.TaskID+"\naccount_id "+login.AccountID+"\n", r.stdout)
 	assert.Contains(t, r.stderr, "agentid: registering agent at "+srv.AuthAPIBaseURL+"/v1/agent/register\n")
 	assert.Contains(t, r.stderr, "agentid: registering task at "+srv.AuthAPIBaseURL+"/v1/agent/"+rec.AgentRuntimeID+"/task/register\n")
-	assert.Equal(t, 1, srv.AgentsRegistered())
-	assert.Equal(t, 1, srv.TasksRegistered())
+	assert.Equal(t, 1, srv.Stats().AgentsRegistered)
+	assert.Equal(t, 1, srv.Stats().TasksRegistered)
 
 	t.Run("provision again reuses everything", func(t *testing.T) {
 		r := runBin(t, invocation{args: []string{"provision", "--json", "--codex-home", home}, env: srv.Env()})
@@ -108,8 +108,8 @@ func TestProvisionStatusRegisterTask(t *testing.T) {
 		assert.Equal(t, rec.AgentRuntimeID, got["agent_runtime_id"])
 		assert.Equal(t, rec.TaskID, got["task_id"])
 		assert.Empty(t, r.stderr, "no network step")
-		assert.Equal(t, 1, srv.AgentsRegistered())
-		assert.Equal(t, 1, srv.TasksRegistered())
+		assert.Equal(t, 1, srv.Stats().AgentsRegistered)
+		assert.Equal(t, 1, srv.Stats().TasksRegistered)
 	})
 
 	t.Run("status after provisioning", func(t *testing.T) {
@@ -141,13 +141,13 @@ func TestProvisionStatusRegisterTask(t *testing.T) {
 		auth, err := os.ReadFile(filepath.Join(home, codexhome.AuthFileName))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(optInHome, codexhome.AuthFileName), auth, 0o600))
-		before := srv.TasksRegistered()
+		before := srv.Stats().TasksRegistered
 		r = runBin(t, invocation{args: []string{"register-task", "--codex-home", optInHome}, env: srv.Env()})
 		require.Equal(t, 0, r.code, r.stderr)
 		task := strings.TrimSuffix(r.stdout, "\n")
 		assert.Contains(t, srv.TaskIDs(rec.AgentRuntimeID), task)
 		assert.NotEqual(t, rec.TaskID, task)
-		assert.Equal(t, before+1, srv.TasksRegistered())
+		assert.Equal(t, before+1, srv.Stats().TasksRegistered)
 		assert.Equal(t, 1, strings.Count(r.stderr, "agentid: registering task at "), r.stderr)
 		assert.Equal(t, rec.TaskID, storedRecord(t, optInHome).TaskID, "the task is not saved")
 
@@ -156,11 +156,12 @@ func TestProvisionStatusRegisterTask(t *testing.T) {
 		freshHome := filepath.Join(t.TempDir(), "fresh")
 		freshLogin := srv.MintChatGPTLogin(identitytest.LoginOptions{})
 		require.NoError(t, srv.WriteCodexHome(freshHome, identitytest.CodexHomeOptions{Login: &freshLogin, UseAgentIdentity: true}))
-		agents, tasks := srv.AgentsRegistered(), srv.TasksRegistered()
+		st := srv.Stats()
+		agents, tasks := st.AgentsRegistered, st.TasksRegistered
 		r = runBin(t, invocation{args: []string{"register-task", "--codex-home", freshHome}, env: srv.Env()})
 		require.Equal(t, 0, r.code, r.stderr)
-		assert.Equal(t, agents+1, srv.AgentsRegistered())
-		assert.Equal(t, tasks+1, srv.TasksRegistered(), "one task, not one at provisioning and another")
+		assert.Equal(t, agents+1, srv.Stats().AgentsRegistered)
+		assert.Equal(t, tasks+1, srv.Stats().TasksRegistered, "one task, not one at provisioning and another")
 		fresh := storedRecord(t, freshHome)
 		assert.Contains(t, srv.TaskIDs(fresh.AgentRuntimeID), strings.TrimSuffix(r.stdout, "\n"))
 	})
@@ -325,7 +326,7 @@ func TestJWTHome(t *testing.T) {
 	r = runBin(t, invocation{args: []string{"provision"}, env: env})
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "agent_runtime_id "+claims.AgentRuntimeID+"\n")
-	assert.Equal(t, 0, srv.AgentsRegistered()-1, "no agent registered beyond the minted one")
+	assert.Equal(t, 0, srv.Stats().AgentsRegistered-1, "no agent registered beyond the minted one")
 
 	// $CODEX_ACCESS_TOKEN wins over auth.json, as in the Codex CLI.
 	other, otherClaims := mintJWT(t, srv, identitytest.JWTOptions{})

@@ -132,8 +132,9 @@ test values: never use them elsewhere.`)
 	fmt.Fprintf(c.stderr, "agentid: serving on %s; stop with Ctrl-C\n", srv.URL)
 	<-ctx.Done()
 	logMu.Lock()
+	st := srv.Stats()
 	fmt.Fprintf(c.stderr, "agentid: stopped (%d agents, %d tasks registered; %d requests verified, %d rejected; %d token refreshes)\n",
-		srv.AgentsRegistered(), srv.TasksRegistered(), srv.RequestsVerified(), srv.RequestsRejected(), srv.Refreshes())
+		st.AgentsRegistered, st.TasksRegistered, st.RequestsVerified, st.RequestsRejected, st.Refreshes)
 	logMu.Unlock()
 	return nil
 }

@@ -29,7 +29,8 @@ func newTLSServer(t *testing.T, o identitytest.Options) *identitytest.Server {
 	key, err := jwttest.LoadKey(jwttest.KeyA)
 	require.NoError(t, err)
 	o.SigningKey = key
-	srv := identitytest.NewTLSServer(o)
+	srv := identitytest.NewUnstartedServer(o)
+	require.NoError(t, srv.StartTLS())
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -166,7 +167,7 @@ func TestBearerSideRoutes(t *testing.T) {
 			assert.NotContains(t, string(body), login.AccessToken)
 		})
 	}
-	assert.Equal(t, 5, srv.BearerRequestsAccepted())
+	assert.Equal(t, 5, srv.Stats().BearerRequestsAccepted)
 }
 
 func TestDiscoveryShape(t *testing.T) {
@@ -207,7 +208,7 @@ func TestSignedRoutes(t *testing.T) {
 			assert.Contains(t, string(body), tt.wantContain)
 		})
 	}
-	assert.Equal(t, len(tests), srv.RequestsVerified())
+	assert.Equal(t, len(tests), srv.Stats().RequestsVerified)
 }
 
 func TestResponseStreamShape(t *testing.T) {
@@ -247,7 +248,7 @@ func TestResponseStreamShape(t *testing.T) {
 	assert.Equal(t, "assistant", item["role"])
 	content := item["content"].([]any)[0].(map[string]any)
 	assert.Equal(t, "output_text", content["type"])
-	assert.Equal(t, identitytest.DefaultResponseText, content["text"])
+	assert.Equal(t, "Hello from the identitytest fake backend.", content["text"])
 	completed := events[2].data["response"].(map[string]any)
 	assert.NotEmpty(t, completed["id"], "Codex refuses a response.completed without an id")
 	assert.Equal(t, events[0].data["response"].(map[string]any)["id"], completed["id"])
@@ -293,7 +294,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 			assert.Contains(t, string(data), `"type":"response.completed"`)
 			_, _, err = c.Read(ctx)
 			assert.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err))
-			assert.Equal(t, 1, srv.WebSocketsAccepted())
+			assert.Equal(t, 1, srv.Stats().WebSocketsAccepted)
 		})
 	}
 }
@@ -346,8 +347,8 @@ func TestTokenRefresh(t *testing.T) {
 	// The rotated refresh token works once.
 	status, second := refresh(t, body(first["refresh_token"]))
 	assert.Equal(t, 200, status, second)
-	assert.Equal(t, 2, srv.Refreshes())
-	assert.Equal(t, len(tests), srv.RefreshesRefused())
+	assert.Equal(t, 2, srv.Stats().Refreshes)
+	assert.Equal(t, len(tests), srv.Stats().RefreshesRefused)
 }
 
 func TestOnRequestLogLine(t *testing.T) {

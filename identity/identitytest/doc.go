@@ -1,6 +1,8 @@
 // Package identitytest runs a fake of the Agent Identity backend on a
 // loopback address, for tests, the way net/http/httptest runs a fake web
-// server.
+// server: [NewServer] and [NewTLSServer] start one, [NewUnstartedServer]
+// makes one to configure (with [Options]) and start with [Server.Start] or
+// [Server.StartTLS]; [Server.Close] stops it.
 //
 // A [Server] answers, under its URL:
 //
@@ -13,8 +15,8 @@
 //     (docs/protocol.md#task-registration). No Authorization header is allowed; an unknown agent gets
 //     404; the body is checked with gateway.VerifyTaskRegistration against
 //     the agent's key with a ±5 minute skew. It answers a fresh "task-<n>"
-//     in the spelling chosen with [Server.SetTaskIDMode] (sealed to the agent
-//     key for the encrypted spellings).
+//     in the members chosen with [Fault.TaskIDMembers] (sealed to the agent
+//     key in the encrypted ones).
 //   - GET /backend-api/wham/agent-identities/jwks: the JWKS that verifies
 //     the tokens of [Server.MintAgentJWT].
 //   - requests under /backend-api/ signed with "Authorization: AgentAssertion
@@ -40,21 +42,19 @@
 //     and /ps/mcp answer 404, which Codex tolerates.
 //   - POST /oauth/token: the ChatGPT token refresh; a refresh token the
 //     server minted is redeemed once for a new login, a reused one gets 401
-//     {"error":"refresh_token_reused"} ([Server.Refreshes]).
+//     {"error":"refresh_token_reused"} ([Stats.Refreshes]).
 //
-// With [Options.TLS] (or [NewTLSServer]) the server speaks https with a
+// Started with [Server.StartTLS] (or [NewTLSServer]) the server speaks https with a
 // certificate authority made for it alone and name-constrained to loopback,
 // as the real Codex CLI needs; [Server.WriteCodexHome] and [Server.CodexEnv]
 // give a $CODEX_HOME and the variables for it, and [Options.OnRequest]
 // sees every request with its verdict ([Exchange.LogLine] prints one
 // without credentials).
 //
-// Faults can be injected into the AuthAPI endpoints ([Server.FailNext],
-// [Server.FailNextRetryAfter], [Server.SetDelay], [Server.InjectBody],
-// [Server.RedirectTo]) and counters tell what happened
-// ([Server.AgentsRegistered], [Server.TasksRegistered],
-// [Server.AuthAPIRequests], [Server.RequestsVerified],
-// [Server.RequestsRejected], [Server.BearerRequestsAccepted]). A Server is safe for concurrent use.
+// [Server.SetFault] makes the AuthAPI endpoints slow, failing, redirecting
+// or answering broken bodies ([Fault]), and [Server.Stats] tells what
+// happened (agents and tasks registered, AuthAPI attempts, requests
+// verified and rejected, refreshes, …). A Server is safe for concurrent use.
 //
 // # A complete test
 //
@@ -100,8 +100,8 @@
 //			t.Fatal(err)
 //		}
 //		resp.Body.Close()
-//		if resp.StatusCode != 200 || srv.RequestsVerified() != 1 {
-//			t.Fatalf("status %d, %d verified", resp.StatusCode, srv.RequestsVerified())
+//		if st := srv.Stats(); resp.StatusCode != 200 || st.RequestsVerified != 1 {
+//			t.Fatalf("status %d, %d verified", resp.StatusCode, st.RequestsVerified)
 //		}
 //	}
 //

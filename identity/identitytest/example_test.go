@@ -59,7 +59,8 @@ func ExampleNewServer() {
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	fmt.Println(resp.StatusCode, strings.Contains(string(body), `"task_id":"`+taskID+`"`))
-	fmt.Println(srv.AgentsRegistered(), srv.TasksRegistered(), srv.RequestsVerified())
+	st := srv.Stats()
+	fmt.Println(st.AgentsRegistered, st.TasksRegistered, st.RequestsVerified)
 	// Output:
 	// 200 true
 	// 1 1 1
@@ -67,7 +68,7 @@ func ExampleNewServer() {
 
 // Make the next two registrations fail with 503, as a client with retries
 // sees a flaky backend.
-func ExampleServer_FailNext() {
+func ExampleServer_SetFault() {
 	srv := identitytest.NewServer()
 	defer srv.Close()
 	km, err := identity.GenerateKeyMaterial()
@@ -82,12 +83,12 @@ func ExampleServer_FailNext() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv.FailNext(2, http.StatusServiceUnavailable)
+	srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 2})
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
 	taskID, err := c.RegisterTask(context.Background(), signer)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(taskID, srv.AuthAPIRequests())
+	fmt.Println(taskID, srv.Stats().AuthAPIRequests)
 	// Output: task-1 3
 }

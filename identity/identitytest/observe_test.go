@@ -19,7 +19,7 @@ func TestWaitIdle(t *testing.T) {
 	release := make(chan struct{})
 	recorded := make(chan identitytest.Exchange, 1)
 	first := true
-	srv := identitytest.NewServerOptions(identitytest.Options{OnRequest: func(e identitytest.Exchange) {
+	srv := identitytest.NewUnstartedServer(identitytest.Options{OnRequest: func(e identitytest.Exchange) {
 		if first {
 			first = false
 			close(entered)
@@ -27,6 +27,7 @@ func TestWaitIdle(t *testing.T) {
 		}
 		recorded <- e
 	}})
+	require.NoError(t, srv.Start())
 	defer srv.Close()
 	require.NoError(t, srv.WaitIdle(context.Background()), "idle before any request")
 

@@ -20,8 +20,9 @@ import (
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
-// DefaultResponseText is the assistant message of the fake's model answers.
-const DefaultResponseText = "Hello from the identitytest fake backend."
+// defaultResponseText is the assistant message of model answers when
+// Options.ResponseText is empty.
+const defaultResponseText = "Hello from the identitytest fake backend."
 
 // route is what a first-party path asks for.
 type route int
@@ -81,7 +82,7 @@ func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 	}
 	rt := routeOf(r)
 	reject := func(reason string) {
-		s.rejected.Add(1)
+		s.bump(&s.stats.RequestsRejected)
 		setVerdict(r, "refused: "+reason)
 		writeError(w, http.StatusUnauthorized, reason)
 	}
@@ -115,7 +116,7 @@ func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	a := s.agents[id.AgentRuntimeID]
 	s.mu.Unlock()
-	s.verified.Add(1)
+	s.bump(&s.stats.RequestsVerified)
 	setVerdict(r, "verified")
 	switch rt {
 	case routeResponses:
@@ -159,7 +160,7 @@ func (s *Server) serveBearer(w http.ResponseWriter, r *http.Request, rt route, t
 		reject("X-OpenAI-Fedramp must be \"true\" exactly for FedRAMP accounts")
 		return
 	}
-	s.bearerAccepted.Add(1)
+	s.bump(&s.stats.BearerRequestsAccepted)
 	setVerdict(r, "verified")
 	s.serveSide(w, rt, login.AccountID, login.PlanType)
 }
@@ -254,7 +255,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has answered
 	}
-	s.wsAccepted.Add(1)
+	s.bump(&s.stats.WebSocketsAccepted)
 	defer func() { _ = c.CloseNow() }()
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
@@ -279,7 +280,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	body, err := limitio.ReadAll(r.Body, 64<<10)
 	refuse := func(status int, code, why string) {
-		s.refreshesRefused.Add(1)
+		s.bump(&s.stats.RefreshesRefused)
 		setVerdict(r, "refused: "+code+" ("+why+")")
 		writeJSON(w, status, map[string]string{"error": code, "error_description": why})
 	}
@@ -330,7 +331,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		AccountID: old.AccountID, UserID: old.UserID, Email: old.Email, PlanType: old.PlanType,
 		FedRAMP: old.FedRAMP, TTL: rs.ttl,
 	})
-	s.refreshes.Add(1)
+	s.bump(&s.stats.Refreshes)
 	setVerdict(r, "verified")
 	writeJSON(w, http.StatusOK, map[string]string{
 		"id_token":      next.IDToken,

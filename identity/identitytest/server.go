@@ -1,16 +1,16 @@
 package identitytest
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,77 +25,58 @@ import (
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
-// Constants of the fake backend.
 const (
-	// Issuer is the "iss" of the Agent Identity JWTs the server mints (the
-	// production issuer, docs/protocol.md#environment-table).
-	Issuer = agentidentity.ProductionIssuer
-	// Audience is the "aud" of the Agent Identity JWTs the server mints.
-	Audience = agentidentity.ProductionAudience
-	// DefaultMaxSkew is the clock skew the server accepts on signed
+	// defaultMaxSkew is the clock skew the server accepts on signed
 	// timestamps, as the real backend does.
-	DefaultMaxSkew = 5 * time.Minute
-	// HugeBodySize is the size of the bodies of BodyHuge and BodyHugeError.
-	HugeBodySize = 10 << 20
+	defaultMaxSkew = 5 * time.Minute
 
 	maxRequestBody = 1 << 20
 )
 
-// TaskIDMode chooses how task registration answers spell the task id.
-type TaskIDMode int
+// Fault is how the AuthAPI (agent and task registration) misbehaves, as set
+// by [Server.SetFault], to test how a client handles a slow, failing,
+// redirecting or odd backend. The zero Fault is a backend that behaves.
+// The steps apply in the order of the fields: the delay, then a due Status
+// failure, then the redirect, then the route's own checks and answer.
+type Fault struct {
+	// Delay holds every AuthAPI request this long before it is answered
+	// (or until the client gives up).
+	Delay time.Duration
+	// Status, if not 0, answers AuthAPI requests with this status before
+	// any other check (nothing is registered), with a short JSON error body
+	// (or Body).
+	Status int
+	// Count limits Status to the next Count requests; 0 (or less) means
+	// every request, until the next SetFault.
+	Count int
+	// RetryAfter, if not "", is sent as the Retry-After header of the Status
+	// answers (for example "2" or an HTTP date).
+	RetryAfter string
+	// RedirectTo, if not "", answers every AuthAPI request 307 Temporary
+	// Redirect to it.
+	RedirectTo string
+	// Body, if not nil, is the body (as application/json) of the Status
+	// answers and, when no Status failure is due, of the successful
+	// registration answers, whose agent or task is still registered and
+	// counted: a broken backend for the client's response parser.
+	Body []byte
+	// TaskIDMembers are the members of a task registration answer that
+	// carry the new task id (nil: just "task_id";
+	// docs/protocol.md#task-registration-answer). The id is sealed to the
+	// agent's key (gateway.SealTaskID) in "encrypted_task_id" and
+	// "encryptedTaskId", and plain in any other member: {"taskId"} is the
+	// camel-case spelling, {"task_id", "encrypted_task_id"} both at once.
+	TaskIDMembers []string
+}
 
-// Task id spellings (docs/protocol.md#task-registration-answer).
-const (
-	// TaskIDPlain answers {"task_id": "task-<n>"} (the default).
-	TaskIDPlain TaskIDMode = iota
-	// TaskIDCamel answers {"taskId": …}.
-	TaskIDCamel
-	// TaskIDEncrypted answers {"encrypted_task_id": …}, sealed to the agent key.
-	TaskIDEncrypted
-	// TaskIDEncryptedCamel answers {"encryptedTaskId": …}, sealed to the agent key.
-	TaskIDEncryptedCamel
-	// TaskIDBoth answers both "task_id" and a sealed "encrypted_task_id"
-	// of the same id (the plaintext wins on the client).
-	TaskIDBoth
-)
-
-// BodyFault replaces the body of successful registration answers, to test
-// how clients handle a broken backend.
-type BodyFault int
-
-// Body faults.
-const (
-	// BodyNormal answers correctly (the default).
-	BodyNormal BodyFault = iota
-	// BodyMalformedJSON answers 200 with text that is not JSON.
-	BodyMalformedJSON
-	// BodyHuge answers 200 with a valid JSON object of HugeBodySize bytes.
-	BodyHuge
-	// BodyHugeError answers 500 with a body of HugeBodySize bytes.
-	BodyHugeError
-	// BodyEmptyID answers 200 with an empty id ("task_id": "" or
-	// "agent_runtime_id": "").
-	BodyEmptyID
-	// BodyNullID answers 200 with the id member set to null.
-	BodyNullID
-	// BodyNumberID answers 200 with the id member set to a number.
-	BodyNumberID
-	// BodyMissingID answers 200 with {} .
-	BodyMissingID
-	// BodyDuplicateMember answers 200 with the id member written twice.
-	BodyDuplicateMember
-	// BodyBadCiphertext answers 200 with an encrypted task id that does
-	// not open (task registration only).
-	BodyBadCiphertext
-)
-
-// Options configures NewServerOptions. The zero value is what NewServer uses.
+// Options configures a server made by [NewUnstartedServer]. The zero value
+// is what [NewServer] and [NewTLSServer] use.
 type Options struct {
 	// Now is the server's clock (default time.Now), used to check signed
 	// timestamps and to mint tokens.
 	Now func() time.Time
-	// MaxSkew is the accepted clock skew of signed timestamps (default
-	// DefaultMaxSkew).
+	// MaxSkew is the accepted clock skew of signed timestamps (default 5
+	// minutes, as the real backend accepts).
 	MaxSkew time.Duration
 	// SigningKey signs the JWTs the server mints and is published in its
 	// JWKS. Nil means a 2048-bit RSA key generated on first use.
@@ -106,13 +87,6 @@ type Options struct {
 	// (localhost, 127.0.0.0/8 or ::1); "" means 127.0.0.1 and a free port.
 	// The fake backend never listens beyond loopback.
 	Addr string
-	// TLS serves https with a leaf certificate from a certificate authority
-	// made for this server alone: ECDSA P-256, valid for a day,
-	// name-constrained to 127.0.0.0/8, ::1 and localhost, its private key
-	// kept in memory only. [Server.CertPool], [Server.CACertificatePEM] and
-	// [Server.Client] give what a client needs to trust it. The Codex CLI
-	// needs https: it refuses a workspace backend origin that is not.
-	TLS bool
 	// AcceptWebSocket makes a verified WebSocket upgrade of
 	// GET /backend-api/codex/responses succeed: the server reads the
 	// client's first message, answers one response.completed event and
@@ -120,7 +94,7 @@ type Options struct {
 	// after which the Codex CLI falls back to HTTP at once.
 	AcceptWebSocket bool
 	// ResponseText is the assistant message of model answers (default
-	// DefaultResponseText).
+	// "Hello from the identitytest fake backend.").
 	ResponseText string
 	// OnRequest, if set, is called once for every request after it was
 	// answered (for a WebSocket, after it closed), from the request's
@@ -128,13 +102,14 @@ type Options struct {
 	OnRequest func(Exchange)
 }
 
-// Server is a running fake of the AuthAPI and the ChatGPT backend on a
-// loopback address, for tests. Its methods are safe for concurrent use.
+// Server is a fake of the AuthAPI and the ChatGPT backend on a loopback
+// address, for tests. Its methods are safe for concurrent use.
 //
-// The URL fields are set by NewServer and must not be changed.
+// The URL fields are set when the server starts ([Server.Start] or
+// [Server.StartTLS]) and must not be changed.
 type Server struct {
-	// URL is the root of the server, "http://127.0.0.1:<port>" (https with
-	// Options.TLS).
+	// URL is the root of the server, "http://127.0.0.1:<port>" (https after
+	// StartTLS).
 	URL string
 	// ChatGPTBaseURL is URL + "/backend-api": where first-party requests
 	// and the JWKS live.
@@ -147,12 +122,15 @@ type Server struct {
 	// RefreshTokenURL is URL + "/oauth/token", the ChatGPT token refresh
 	// (CODEX_REFRESH_TOKEN_URL_OVERRIDE for the Codex CLI).
 	RefreshTokenURL string
-	// Issuer and Audience are what minted Agent Identity JWTs carry.
+	// Issuer and Audience are what minted Agent Identity JWTs carry:
+	// agentidentity.ProductionIssuer and agentidentity.ProductionAudience.
 	Issuer, Audience string
 
+	listenAddr   string
+	started      bool // guarded by mu
 	srv          *httptest.Server
-	ca           *testCA      // nil without Options.TLS
-	client       *http.Client // with Options.TLS
+	ca           *testCA      // nil without StartTLS
+	client       *http.Client // after StartTLS
 	onRequest    func(Exchange)
 	acceptWS     bool
 	responseText string
@@ -172,26 +150,13 @@ type Server struct {
 	nextAgent     int
 	nextTask      int
 	nextLogin     int
-	taskMode      TaskIDMode
-	failLeft      int
-	failStatus    int
-	retryAfter    string
-	redirectTo    string
-	delay         time.Duration
-	fault         BodyFault
+	fault         Fault
+	failLeft      int // Status failures still due when fault.Count > 0
 	lastAuthAPI   *Request
 
-	agentsRegistered atomic.Int64
-	tasksRegistered  atomic.Int64
-	authAPIRequests  atomic.Int64
-	verified         atomic.Int64
-	rejected         atomic.Int64
-	jwksFetches      atomic.Int64
-	bearerAccepted   atomic.Int64
-	refreshes        atomic.Int64
-	refreshesRefused atomic.Int64
-	wsAccepted       atomic.Int64
-	responses        atomic.Int64
+	statsMu   sync.Mutex
+	stats     Stats
+	responses atomic.Int64 // model answers made, for their ids
 
 	verifierOnce sync.Once
 	verifier     *gateway.Verifier
@@ -199,6 +164,53 @@ type Server struct {
 	idleMu   sync.Mutex
 	inflight int
 	idle     chan struct{} // closed when inflight drops to 0
+}
+
+// Stats counts what a server did. [Server.Stats] returns a snapshot: all
+// fields read at one instant.
+type Stats struct {
+	// AgentsRegistered is the number of agents registered (through the
+	// AuthAPI, AddAgent or MintAgentJWT).
+	AgentsRegistered int
+	// TasksRegistered is the number of tasks registered.
+	TasksRegistered int
+	// AuthAPIRequests is the number of requests the AuthAPI received,
+	// failed ones included: the number of attempts a client made.
+	AuthAPIRequests int
+	// RequestsVerified is the number of first-party requests whose
+	// AgentAssertion was accepted.
+	RequestsVerified int
+	// RequestsRejected is the number of first-party requests refused with
+	// 401.
+	RequestsRejected int
+	// BearerRequestsAccepted is the number of first-party requests accepted
+	// with a Bearer access token this server minted (workspace discovery,
+	// models, settings, plugins).
+	BearerRequestsAccepted int
+	// Refreshes is the number of token refreshes that rotated a login.
+	Refreshes int
+	// RefreshesRefused is the number of token refreshes refused (unknown or
+	// reused refresh tokens, malformed requests).
+	RefreshesRefused int
+	// WebSocketsAccepted is the number of WebSocket handshakes accepted
+	// (only with Options.AcceptWebSocket).
+	WebSocketsAccepted int
+	// JWKSFetches is the number of JWKS requests served.
+	JWKSFetches int
+}
+
+// Stats returns the server's counters, all read at one instant.
+func (s *Server) Stats() Stats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	return s.stats
+}
+
+// bump adds one to the counter c, a field of s.stats.
+func (s *Server) bump(c *int) {
+	s.statsMu.Lock()
+	*c++
+	s.statsMu.Unlock()
 }
 
 // refreshState is a refresh token the server minted.
@@ -228,34 +240,42 @@ type Request struct {
 	Body   []byte
 }
 
-// NewServer starts a server on 127.0.0.1 with default Options. Like
-// httptest.NewServer, it panics only if it cannot listen. Call Close when
-// done.
-func NewServer() *Server { return NewServerOptions(Options{}) }
-
-// NewServerOptions starts a server with o.
-func NewServerOptions(o Options) *Server {
-	s, err := StartServer(o)
-	if err != nil {
+// NewServer starts and returns a plain-http server on 127.0.0.1 and a free
+// port with the zero Options. Like httptest.NewServer, it panics only if it
+// cannot listen. The caller should call Close when finished.
+func NewServer() *Server {
+	s := NewUnstartedServer(Options{})
+	if err := s.Start(); err != nil {
 		panic(err)
 	}
 	return s
 }
 
-// StartServer is NewServerOptions returning an error, rather than
-// panicking, when the address is refused or cannot be listened on.
-func StartServer(o Options) (*Server, error) {
-	ln, err := listenLoopback(o.Addr)
-	if err != nil {
-		return nil, err
+// NewTLSServer starts and returns an https server on 127.0.0.1 and a free
+// port with the zero Options, as [Server.StartTLS] does. It panics only if
+// it cannot listen. The caller should call Close when finished.
+func NewTLSServer() *Server {
+	s := NewUnstartedServer(Options{})
+	if err := s.StartTLS(); err != nil {
+		panic(err)
 	}
+	return s
+}
+
+// NewUnstartedServer returns a server configured by o but not started:
+// the caller may prepare it (logins, agents, a Fault) and then calls
+// [Server.Start] or [Server.StartTLS], and Close when finished.
+func NewUnstartedServer(o Options) *Server {
 	s := &Server{
-		now:     o.Now,
-		maxSkew: o.MaxSkew,
-		kid:     o.KeyID,
-		key:     o.SigningKey,
-		agents:  make(map[string]*agent),
-		logins:  make(map[string]ChatGPTLogin),
+		listenAddr: o.Addr,
+		now:        o.Now,
+		maxSkew:    o.MaxSkew,
+		kid:        o.KeyID,
+		key:        o.SigningKey,
+		agents:     make(map[string]*agent),
+		logins:     make(map[string]ChatGPTLogin),
+		Issuer:     agentidentity.ProductionIssuer,
+		Audience:   agentidentity.ProductionAudience,
 
 		refreshTokens: make(map[string]*refreshState),
 		onRequest:     o.OnRequest,
@@ -263,53 +283,86 @@ func StartServer(o Options) (*Server, error) {
 		responseText:  o.ResponseText,
 	}
 	if s.responseText == "" {
-		s.responseText = DefaultResponseText
+		s.responseText = defaultResponseText
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.maxSkew <= 0 {
-		s.maxSkew = DefaultMaxSkew
+		s.maxSkew = defaultMaxSkew
 	}
 	if s.kid == "" {
 		s.kid = "identitytest-1"
+	}
+	return s
+}
+
+// Start starts the server on Options.Addr (127.0.0.1 and a free port when
+// empty), serving plain http. It returns an error, and starts nothing, when
+// the address is not loopback or cannot be listened on, or when the server
+// was already started.
+func (s *Server) Start() error { return s.start(false) }
+
+// StartTLS is Start serving https, with a leaf certificate from a
+// certificate authority made for this server alone: ECDSA P-256, valid for
+// a day, name-constrained to 127.0.0.0/8, ::1 and localhost, its private
+// key kept in memory only. [Server.CertPool], [Server.CACertificatePEM] and
+// [Server.Client] give what a client needs to trust it. The Codex CLI needs
+// https: it refuses a workspace backend origin that is not.
+func (s *Server) StartTLS() error { return s.start(true) }
+
+func (s *Server) start(useTLS bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("identitytest: the server was already started")
+	}
+	ln, err := listenLoopback(s.listenAddr)
+	if err != nil {
+		return err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/accounts/v1/agent/register", s.handleAgentRegister)
 	mux.HandleFunc("POST /api/accounts/v1/agent/{id}/task/register", s.handleTaskRegister)
 	mux.HandleFunc("/api/accounts/", func(w http.ResponseWriter, r *http.Request) {
-		s.authAPIRequests.Add(1)
+		s.bump(&s.stats.AuthAPIRequests)
 		s.record(r, nil)
 		writeError(w, http.StatusNotFound, "no such AuthAPI endpoint")
 	})
 	mux.HandleFunc("GET /backend-api/wham/agent-identities/jwks", s.handleJWKS)
 	mux.HandleFunc("/backend-api/", s.handleFirstParty)
 	mux.HandleFunc("POST /oauth/token", s.handleRefresh)
-	s.srv = httptest.NewUnstartedServer(s.observe(mux))
-	_ = s.srv.Listener.Close()
-	s.srv.Listener = ln
-	if o.TLS {
+	srv := httptest.NewUnstartedServer(s.observe(mux))
+	_ = srv.Listener.Close()
+	srv.Listener = ln
+	scheme := "http"
+	if useTLS {
 		ca, err := newTestCA(time.Now())
 		if err != nil {
 			_ = ln.Close()
-			return nil, err
+			return err
 		}
 		s.ca = ca
-		s.srv.TLS = ca.config
-		s.srv.EnableHTTP2 = true
-		s.srv.StartTLS()
+		srv.TLS = ca.config
+		srv.EnableHTTP2 = true
 		s.client = s.tlsClient()
-	} else {
-		s.srv.Start()
+		scheme = "https"
 	}
-	s.URL = s.srv.URL
+	// The URLs are set before the first request can be served (the
+	// workspace discovery answer names s.URL).
+	s.URL = scheme + "://" + ln.Addr().String()
 	s.RefreshTokenURL = s.URL + "/oauth/token"
 	s.ChatGPTBaseURL = s.URL + "/backend-api"
 	s.AuthAPIBaseURL = s.URL + "/api/accounts"
 	s.JWKSURL = s.ChatGPTBaseURL + "/wham/agent-identities/jwks"
-	s.Issuer = Issuer
-	s.Audience = Audience
-	return s, nil
+	s.srv = srv
+	s.started = true
+	if useTLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	return nil
 }
 
 // listenLoopback listens on addr, which must have a loopback host.
@@ -332,26 +385,39 @@ func listenLoopback(addr string) (net.Listener, error) {
 }
 
 // Close shuts the server down and waits for requests in flight, like
-// httptest.Server.Close.
+// httptest.Server.Close. Closing a server that was never started does
+// nothing.
 func (s *Server) Close() {
-	s.srv.Close()
-	if s.client != nil {
-		s.client.CloseIdleConnections()
+	s.mu.Lock()
+	srv, client := s.srv, s.client
+	s.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	srv.Close()
+	if client != nil {
+		client.CloseIdleConnections()
 	}
 }
 
-// Client returns an *http.Client configured for the server: plain HTTP on
-// loopback, or with Options.TLS one that trusts the server's CA (and no
-// other).
+// Client returns an *http.Client configured for the started server: plain
+// HTTP on loopback, or after StartTLS one that trusts the server's CA (and
+// no other). Before the server starts it returns a new default client.
 func (s *Server) Client() *http.Client {
-	if s.client != nil {
-		return s.client
+	s.mu.Lock()
+	srv, client := s.srv, s.client
+	s.mu.Unlock()
+	switch {
+	case client != nil:
+		return client
+	case srv != nil:
+		return srv.Client()
 	}
-	return s.srv.Client()
+	return &http.Client{}
 }
 
 // CodexEnv returns the environment variables that point the Codex CLI at
-// this server (besides CODEX_HOME and the trust of Options.TLS, which
+// this server (besides CODEX_HOME and the trust of StartTLS, which
 // belong to the caller): the AuthAPI base under both the newer
 // CODEX_AUTHAPI_BASE_URL and CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL, the JWKS
 // base CODEX_AGENT_IDENTITY_JWKS_BASE_URL, and CODEX_REFRESH_TOKEN_URL_OVERRIDE.
@@ -391,54 +457,17 @@ func (s *Server) Getenv(fallback func(string) string) func(string) string {
 	}
 }
 
-// SetTaskIDMode chooses how later task registration answers spell the id.
-func (s *Server) SetTaskIDMode(m TaskIDMode) {
+// SetFault replaces the server's fault with f (a copy: later changes to
+// f's slices do not reach the server); SetFault(Fault{}) makes the server
+// behave again. A Status failure with a Count counts from this call.
+func (s *Server) SetFault(f Fault) {
+	f.Body = bytes.Clone(f.Body)
+	f.TaskIDMembers = slices.Clone(f.TaskIDMembers)
 	s.mu.Lock()
-	s.taskMode = m
+	s.fault = f
+	s.failLeft = f.Count
 	s.mu.Unlock()
 }
-
-// FailNext makes the next n AuthAPI requests (agent or task registration)
-// fail with status and a short JSON error body, before any other check.
-// n <= 0 turns failing off.
-func (s *Server) FailNext(n, status int) { s.FailNextRetryAfter(n, status, "") }
-
-// FailNextRetryAfter is FailNext with a Retry-After header on the failures
-// (for example "2" or an HTTP date); "" sends none.
-func (s *Server) FailNextRetryAfter(n, status int, retryAfter string) {
-	s.mu.Lock()
-	s.failLeft, s.failStatus, s.retryAfter = n, status, retryAfter
-	s.mu.Unlock()
-}
-
-// RedirectTo makes every AuthAPI request answer 307 Temporary Redirect to
-// location; "" turns it off.
-func (s *Server) RedirectTo(location string) {
-	s.mu.Lock()
-	s.redirectTo = location
-	s.mu.Unlock()
-}
-
-// SetDelay makes every AuthAPI request wait d before it is answered (or
-// until the client gives up). Zero turns it off.
-func (s *Server) SetDelay(d time.Duration) {
-	s.mu.Lock()
-	s.delay = d
-	s.mu.Unlock()
-}
-
-// InjectBody makes later successful registration answers use the broken
-// body kind; BodyNormal turns it off. An agent or task is still registered
-// (and counted) when its answer is broken.
-func (s *Server) InjectBody(kind BodyFault) {
-	s.mu.Lock()
-	s.fault = kind
-	s.mu.Unlock()
-}
-
-// AgentsRegistered returns the number of agents registered so far (through
-// the AuthAPI or MintAgentJWT).
-func (s *Server) AgentsRegistered() int { return int(s.agentsRegistered.Load()) }
 
 // EndTask ends the task taskID of the agent runtimeID, as the backend does
 // when a task expires: from then on every request signed for it is answered
@@ -455,40 +484,6 @@ func (s *Server) EndTask(runtimeID, taskID string) bool {
 	delete(a.tasks, taskID)
 	return ok
 }
-
-// TasksRegistered returns the number of tasks registered so far.
-func (s *Server) TasksRegistered() int { return int(s.tasksRegistered.Load()) }
-
-// AuthAPIRequests returns the number of requests the AuthAPI received,
-// failed ones included: the number of attempts a client made.
-func (s *Server) AuthAPIRequests() int { return int(s.authAPIRequests.Load()) }
-
-// RequestsVerified returns the number of first-party requests whose
-// AgentAssertion was accepted.
-func (s *Server) RequestsVerified() int { return int(s.verified.Load()) }
-
-// RequestsRejected returns the number of first-party requests refused with
-// 401.
-func (s *Server) RequestsRejected() int { return int(s.rejected.Load()) }
-
-// BearerRequestsAccepted returns the number of first-party requests
-// accepted with a Bearer access token this server minted (workspace
-// discovery, models, settings, plugins).
-func (s *Server) BearerRequestsAccepted() int { return int(s.bearerAccepted.Load()) }
-
-// Refreshes returns the number of token refreshes that rotated a login.
-func (s *Server) Refreshes() int { return int(s.refreshes.Load()) }
-
-// RefreshesRefused returns the number of token refreshes refused (unknown
-// or reused refresh tokens, malformed requests).
-func (s *Server) RefreshesRefused() int { return int(s.refreshesRefused.Load()) }
-
-// WebSocketsAccepted returns the number of WebSocket handshakes accepted
-// (only with Options.AcceptWebSocket).
-func (s *Server) WebSocketsAccepted() int { return int(s.wsAccepted.Load()) }
-
-// JWKSFetches returns the number of JWKS requests served.
-func (s *Server) JWKSFetches() int { return int(s.jwksFetches.Load()) }
 
 // LastAuthAPIRequest returns a copy of the last request the AuthAPI
 // received, or nil if none. Its body may hold signatures: it is test data.
@@ -526,47 +521,51 @@ func (s *Server) record(r *http.Request, body []byte) {
 	s.mu.Unlock()
 }
 
-// preamble runs the fault injection common to AuthAPI requests. It reports
-// false if it answered the request.
-func (s *Server) preamble(w http.ResponseWriter, r *http.Request) ([]byte, BodyFault, bool) {
-	s.authAPIRequests.Add(1)
+// preamble runs the fault injection common to AuthAPI requests. It returns
+// the request body and the fault of a request to answer, or reports false
+// if it answered the request.
+func (s *Server) preamble(w http.ResponseWriter, r *http.Request) ([]byte, Fault, bool) {
+	s.bump(&s.stats.AuthAPIRequests)
 	body, err := limitio.ReadAll(r.Body, maxRequestBody)
 	s.record(r, body)
 	s.mu.Lock()
-	delay, redirect, fault := s.delay, s.redirectTo, s.fault
-	fail := s.failLeft > 0
-	status, retryAfter := s.failStatus, s.retryAfter
-	if fail {
+	f := s.fault
+	fail := f.Status != 0 && (f.Count <= 0 || s.failLeft > 0)
+	if fail && f.Count > 0 {
 		s.failLeft--
 	}
 	s.mu.Unlock()
-	if delay > 0 {
-		t := time.NewTimer(delay)
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return nil, 0, false
+			return nil, Fault{}, false
 		}
 	}
 	switch {
 	case fail:
-		if retryAfter != "" {
-			w.Header().Set("Retry-After", retryAfter)
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
 		}
-		writeError(w, status, "injected failure")
-		return nil, 0, false
-	case redirect != "":
-		http.Redirect(w, r, redirect, http.StatusTemporaryRedirect)
-		return nil, 0, false
+		if f.Body != nil {
+			writeBody(w, f.Status, f.Body)
+		} else {
+			writeError(w, f.Status, "injected failure")
+		}
+		return nil, Fault{}, false
+	case f.RedirectTo != "":
+		http.Redirect(w, r, f.RedirectTo, http.StatusTemporaryRedirect)
+		return nil, Fault{}, false
 	case err != nil:
 		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
-		return nil, 0, false
+		return nil, Fault{}, false
 	case r.Header.Get("Content-Type") != "application/json":
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-		return nil, 0, false
+		return nil, Fault{}, false
 	}
-	return body, fault, true
+	return body, f, true
 }
 
 func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
@@ -593,8 +592,8 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := s.addAgent(pub, login.AccountID, login.UserID, login.PlanType, login.FedRAMP)
-	if fault != BodyNormal {
-		writeFault(w, fault, "agent_runtime_id")
+	if fault.Body != nil {
+		writeBody(w, http.StatusOK, fault.Body)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"agent_runtime_id": a.runtimeID})
@@ -653,7 +652,7 @@ func (s *Server) addAgent(pub ed25519.PublicKey, accountID, userID, planType str
 	}
 	s.agents[a.runtimeID] = a
 	s.mu.Unlock()
-	s.agentsRegistered.Add(1)
+	s.bump(&s.stats.AgentsRegistered)
 	return a
 }
 
@@ -669,7 +668,6 @@ func (s *Server) handleTaskRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	a := s.agents[id]
-	mode := s.taskMode
 	s.mu.Unlock()
 	if a == nil {
 		writeError(w, http.StatusNotFound, "unknown agent")
@@ -685,51 +683,34 @@ func (s *Server) handleTaskRegister(w http.ResponseWriter, r *http.Request) {
 	taskID := "task-" + strconv.Itoa(s.nextTask)
 	a.tasks[taskID] = struct{}{}
 	s.mu.Unlock()
-	s.tasksRegistered.Add(1)
+	s.bump(&s.stats.TasksRegistered)
 
-	switch fault {
-	case BodyNormal:
-	case BodyBadCiphertext:
-		writeJSON(w, http.StatusOK, map[string]string{"encrypted_task_id": base64.StdEncoding.EncodeToString(make([]byte, 64))})
-		return
-	default:
-		writeFault(w, fault, "task_id")
+	if fault.Body != nil {
+		writeBody(w, http.StatusOK, fault.Body)
 		return
 	}
+	members := fault.TaskIDMembers
+	if len(members) == 0 {
+		members = []string{"task_id"}
+	}
 	answer := map[string]string{}
-	seal := func() (string, bool) {
+	for _, m := range members {
+		if m != "encrypted_task_id" && m != "encryptedTaskId" {
+			answer[m] = taskID
+			continue
+		}
 		sealed, err := gateway.SealTaskID(a.pub, taskID)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "cannot seal the task id")
-			return "", false
-		}
-		return sealed, true
-	}
-	switch mode {
-	case TaskIDCamel:
-		answer["taskId"] = taskID
-	case TaskIDEncrypted, TaskIDEncryptedCamel, TaskIDBoth:
-		sealed, ok := seal()
-		if !ok {
 			return
 		}
-		switch mode {
-		case TaskIDEncryptedCamel:
-			answer["encryptedTaskId"] = sealed
-		case TaskIDBoth:
-			answer["task_id"] = taskID
-			answer["encrypted_task_id"] = sealed
-		default:
-			answer["encrypted_task_id"] = sealed
-		}
-	default:
-		answer["task_id"] = taskID
+		answer[m] = sealed
 	}
 	writeJSON(w, http.StatusOK, answer)
 }
 
 func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) {
-	s.jwksFetches.Add(1)
+	s.bump(&s.stats.JWKSFetches)
 	if err := s.loadKey(); err != nil {
 		writeError(w, http.StatusInternalServerError, "no signing key")
 		return
@@ -739,47 +720,11 @@ func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(s.jwks)
 }
 
-// writeFault writes the broken body kind, with idMember as the id member.
-func writeFault(w http.ResponseWriter, kind BodyFault, idMember string) {
+// writeBody answers status with body as JSON, whatever body holds.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
-	switch kind {
-	case BodyMalformedJSON:
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, `{"`+idMember+`": "x"`)
-	case BodyHuge, BodyHugeError:
-		status := http.StatusOK
-		if kind == BodyHugeError {
-			status = http.StatusInternalServerError
-		}
-		w.WriteHeader(status)
-		head := `{"` + idMember + `":"x","padding":"`
-		_, _ = io.WriteString(w, head)
-		pad := strings.Repeat("a", 64<<10)
-		for n := len(head) + 2; n < HugeBodySize; n += len(pad) {
-			if _, err := io.WriteString(w, pad); err != nil {
-				return
-			}
-		}
-		_, _ = io.WriteString(w, `"}`)
-	case BodyEmptyID:
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, `{"`+idMember+`":""}`)
-	case BodyNullID:
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, `{"`+idMember+`":null}`)
-	case BodyNumberID:
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, `{"`+idMember+`":42}`)
-	case BodyMissingID:
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, `{}`)
-	case BodyDuplicateMember:
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, `{"`+idMember+`":"a","`+idMember+`":"b"}`)
-	default:
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, `{"`+idMember+`":"x"}`)
-	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +31,8 @@ func newServer(t *testing.T, o identitytest.Options) *identitytest.Server {
 		require.NoError(t, err)
 		o.SigningKey = key
 	}
-	srv := identitytest.NewServerOptions(o)
+	srv := identitytest.NewUnstartedServer(o)
+	require.NoError(t, srv.Start())
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -136,8 +138,8 @@ func TestFirstPartyEndpoint(t *testing.T) {
 			}
 		})
 	}
-	assert.Equal(t, verified, srv.RequestsVerified())
-	assert.Equal(t, rejected, srv.RequestsRejected())
+	assert.Equal(t, verified, srv.Stats().RequestsVerified)
+	assert.Equal(t, rejected, srv.Stats().RequestsRejected)
 }
 
 func TestAgentRegistrationEndpoint(t *testing.T) {
@@ -197,8 +199,8 @@ func TestAgentRegistrationEndpoint(t *testing.T) {
 			}
 		})
 	}
-	assert.Equal(t, ok, srv.AgentsRegistered())
-	assert.Equal(t, len(tests), srv.AuthAPIRequests())
+	assert.Equal(t, ok, srv.Stats().AgentsRegistered)
+	assert.Equal(t, len(tests), srv.Stats().AuthAPIRequests)
 }
 
 func TestTaskRegistrationEndpoint(t *testing.T) {
@@ -239,7 +241,7 @@ func TestTaskRegistrationEndpoint(t *testing.T) {
 			}
 		})
 	}
-	assert.Equal(t, 3, srv.TasksRegistered(), "one from newAgent, two here")
+	assert.Equal(t, 3, srv.Stats().TasksRegistered, "one from newAgent, two here")
 }
 
 func TestMintAgentJWT(t *testing.T) {
@@ -254,7 +256,7 @@ func TestMintAgentJWT(t *testing.T) {
 	assert.Equal(t, "acct-9", claims.AccountID)
 	assert.Equal(t, "a@example.com", claims.Email)
 	assert.True(t, claims.FedRAMP)
-	assert.Equal(t, 1, srv.AgentsRegistered())
+	assert.Equal(t, 1, srv.Stats().AgentsRegistered)
 
 	// The minted agent works end to end.
 	s, err := identity.NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey.Reveal())
@@ -286,7 +288,7 @@ func TestMintAgentJWT(t *testing.T) {
 			assert.ErrorIs(t, err, identity.ErrInvalidJWT)
 		})
 	}
-	assert.GreaterOrEqual(t, srv.JWKSFetches(), 1)
+	assert.GreaterOrEqual(t, srv.Stats().JWKSFetches, 1)
 }
 
 func TestMintChatGPTLogin(t *testing.T) {
@@ -357,24 +359,147 @@ func TestFaultInjection(t *testing.T) {
 		_ = resp.Body.Close()
 		return resp
 	}
-	srv.FailNextRetryAfter(2, 503, "3")
+	srv.SetFault(identitytest.Fault{Status: 503, Count: 2, RetryAfter: "3"})
 	r := do()
 	assert.Equal(t, 503, r.StatusCode)
 	assert.Equal(t, "3", r.Header.Get("Retry-After"))
 	assert.Equal(t, 503, do().StatusCode)
 	assert.Equal(t, 200, do().StatusCode)
 
-	srv.RedirectTo("http://example.invalid/x")
+	srv.SetFault(identitytest.Fault{RedirectTo: "http://example.invalid/x"})
 	r = do()
 	assert.Equal(t, http.StatusTemporaryRedirect, r.StatusCode)
 	assert.Equal(t, "http://example.invalid/x", r.Header.Get("Location"))
-	srv.RedirectTo("")
+	srv.SetFault(identitytest.Fault{})
 
-	srv.SetDelay(50 * time.Millisecond)
+	srv.SetFault(identitytest.Fault{Delay: 50 * time.Millisecond})
 	start := time.Now()
 	assert.Equal(t, 200, do().StatusCode)
 	assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
-	srv.SetDelay(0)
+	srv.SetFault(identitytest.Fault{})
+}
+
+// registerTaskRaw posts one task registration for a and returns the answer.
+func registerTaskRaw(t *testing.T, srv *identitytest.Server, a testAgent) (*http.Response, []byte) {
+	t.Helper()
+	b, err := a.signer.TaskRegistrationBody(time.Now())
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, srv.AuthAPIBaseURL+"/v1/agent/"+a.signer.AgentRuntimeID()+"/task/register", bytes.NewReader(b))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, out
+}
+
+func TestFaultAnswers(t *testing.T) {
+	type answer struct {
+		status int
+		body   string // "" means any body
+	}
+	tests := []struct {
+		name       string
+		fault      identitytest.Fault
+		want       []answer
+		registered int // tasks registered by the answers
+	}{
+		{"status on every request", identitytest.Fault{Status: 500},
+			[]answer{{500, `{"error":"injected failure"}`}, {500, ""}, {500, ""}}, 0},
+		{"status with a body", identitytest.Fault{Status: 502, Body: []byte("<html>")},
+			[]answer{{502, "<html>"}, {502, "<html>"}}, 0},
+		{"body of successful answers", identitytest.Fault{Body: []byte(`{"task_id":42}`)},
+			[]answer{{200, `{"task_id":42}`}, {200, `{"task_id":42}`}}, 2},
+		{"counted failures, then the body", identitytest.Fault{Status: 503, Count: 1, Body: []byte("{}")},
+			[]answer{{503, "{}"}, {200, "{}"}}, 1},
+		{"counted failures, then healthy", identitytest.Fault{Status: 429, Count: 2},
+			[]answer{{429, ""}, {429, ""}, {200, ""}}, 1},
+		{"the zero fault", identitytest.Fault{}, []answer{{200, ""}}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, identitytest.Options{})
+			a := newAgent(t, srv, identitytest.LoginOptions{})
+			before := srv.Stats()
+			srv.SetFault(tt.fault)
+			for i, w := range tt.want {
+				resp, body := registerTaskRaw(t, srv, a)
+				assert.Equal(t, w.status, resp.StatusCode, "answer %d", i)
+				assert.Equal(t, "application/json", resp.Header.Get("Content-Type"), "answer %d", i)
+				if w.body != "" {
+					assert.Equal(t, w.body, string(body), "answer %d", i)
+				}
+			}
+			after := srv.Stats()
+			assert.Equal(t, tt.registered, after.TasksRegistered-before.TasksRegistered)
+			assert.Equal(t, len(tt.want), after.AuthAPIRequests-before.AuthAPIRequests)
+		})
+	}
+}
+
+func TestFaultTaskIDMembers(t *testing.T) {
+	tests := []struct {
+		name    string
+		members []string
+		want    []string // the members of the answer
+		sealed  []string // those of want that hold a sealed id
+	}{
+		{"default", nil, []string{"task_id"}, nil},
+		{"empty means the default", []string{}, []string{"task_id"}, nil},
+		{"camel case", []string{"taskId"}, []string{"taskId"}, nil},
+		{"encrypted", []string{"encrypted_task_id"}, []string{"encrypted_task_id"}, []string{"encrypted_task_id"}},
+		{"encrypted camel case", []string{"encryptedTaskId"}, []string{"encryptedTaskId"}, []string{"encryptedTaskId"}},
+		{"both", []string{"task_id", "encrypted_task_id"}, []string{"encrypted_task_id", "task_id"}, []string{"encrypted_task_id"}},
+		{"a spelling no client reads", []string{"taskID"}, []string{"taskID"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, identitytest.Options{})
+			a := newAgent(t, srv, identitytest.LoginOptions{})
+			srv.SetFault(identitytest.Fault{TaskIDMembers: tt.members})
+			resp, body := registerTaskRaw(t, srv, a)
+			require.Equal(t, 200, resp.StatusCode, string(body))
+			var got map[string]string
+			require.NoError(t, json.Unmarshal(body, &got))
+			var names []string
+			for k := range got {
+				names = append(names, k)
+			}
+			assert.ElementsMatch(t, tt.want, names)
+			var plain []string
+			for _, k := range tt.want {
+				if slices.Contains(tt.sealed, k) {
+					raw, err := base64.StdEncoding.DecodeString(got[k])
+					require.NoError(t, err, "a sealed id is base64")
+					assert.NotContains(t, string(raw), "task-")
+					continue
+				}
+				plain = append(plain, got[k])
+			}
+			ids := srv.TaskIDs(a.signer.AgentRuntimeID())
+			assert.Len(t, ids, 2, "one from newAgent, one here")
+			for _, id := range plain {
+				assert.Contains(t, ids, id)
+			}
+		})
+	}
+}
+
+// TestSetFaultCopies: the server keeps its own copy of a Fault's slices.
+func TestSetFaultCopies(t *testing.T) {
+	srv := newServer(t, identitytest.Options{})
+	a := newAgent(t, srv, identitytest.LoginOptions{})
+	f := identitytest.Fault{Body: []byte(`{"a":1}`), TaskIDMembers: []string{"taskId"}}
+	srv.SetFault(f)
+	f.Body[2] = 'b'
+	f.TaskIDMembers[0] = "other"
+	_, body := registerTaskRaw(t, srv, a)
+	assert.Equal(t, `{"a":1}`, string(body))
+	srv.SetFault(identitytest.Fault{TaskIDMembers: f.TaskIDMembers})
+	_, body = registerTaskRaw(t, srv, a)
+	assert.Contains(t, string(body), `"other":"task-`)
 }
 
 // TestConcurrentFirstParty sends 1,000 concurrent signed requests.
@@ -414,6 +539,6 @@ func TestConcurrentFirstParty(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	assert.Equal(t, 900, srv.RequestsVerified())
-	assert.Equal(t, 100, srv.RequestsRejected())
+	assert.Equal(t, 900, srv.Stats().RequestsVerified)
+	assert.Equal(t, 100, srv.Stats().RequestsRejected)
 }

@@ -95,14 +95,6 @@ func newTestCA(now time.Time) (*testCA, error) {
 	}, nil
 }
 
-// NewTLSServer starts a server like NewServerOptions with o.TLS set: it
-// serves https on loopback with a certificate from a CA made for this server
-// alone (see [Options.TLS]). It panics only if it cannot listen.
-func NewTLSServer(o Options) *Server {
-	o.TLS = true
-	return NewServerOptions(o)
-}
-
 // CertPool returns a new pool holding the server's CA certificate, for the
 // RootCAs of a client; nil for a plain-http server.
 func (s *Server) CertPool() *x509.CertPool {
