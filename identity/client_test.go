@@ -3,6 +3,7 @@ package identity_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -49,7 +50,8 @@ func clientServer(t *testing.T) *identitytest.Server {
 	t.Helper()
 	key, err := jwttest.LoadKey(jwttest.KeyA)
 	require.NoError(t, err)
-	srv := identitytest.NewServerOptions(identitytest.Options{SigningKey: key})
+	srv := identitytest.NewUnstartedServer(identitytest.Options{SigningKey: key})
+	require.NoError(t, srv.Start())
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -89,19 +91,19 @@ func clientRegistration(t *testing.T, fedRAMP bool) (identity.AgentRegistration,
 
 func TestClientRegisterTaskSpellings(t *testing.T) {
 	tests := []struct {
-		name string
-		mode identitytest.TaskIDMode
+		name    string
+		members []string
 	}{
-		{"task_id", identitytest.TaskIDPlain},
-		{"taskId", identitytest.TaskIDCamel},
-		{"encrypted_task_id", identitytest.TaskIDEncrypted},
-		{"encryptedTaskId", identitytest.TaskIDEncryptedCamel},
-		{"plaintext and encrypted", identitytest.TaskIDBoth},
+		{"task_id", []string{"task_id"}},
+		{"taskId", []string{"taskId"}},
+		{"encrypted_task_id", []string{"encrypted_task_id"}},
+		{"encryptedTaskId", []string{"encryptedTaskId"}},
+		{"plaintext and encrypted", []string{"task_id", "encrypted_task_id"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := clientServer(t)
-			srv.SetTaskIDMode(tt.mode)
+			srv.SetFault(identitytest.Fault{TaskIDMembers: tt.members})
 			s := clientAgent(t, srv, identitytest.LoginOptions{})
 			c, _ := clientFor(srv.AuthAPIBaseURL)
 
@@ -342,7 +344,7 @@ func TestClientRetries(t *testing.T) {
 				s := clientAgent(t, srv, identitytest.LoginOptions{})
 				login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
 				reg, _ := clientRegistration(t, false)
-				srv.FailNext(tt.failures, tt.status)
+				srv.SetFault(identitytest.Fault{Status: tt.status, Count: tt.failures})
 
 				var err error
 				if endpoint == "task" {
@@ -391,7 +393,7 @@ func TestClientBackoffBounds(t *testing.T) {
 			sl := &clientSleeps{}
 			c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
 			identity.SetClientTestHooks(c, identity.ClientTestHooks{Sleep: sl.sleep, Jitter: tt.jitter})
-			srv.FailNext(5, 503)
+			srv.SetFault(identitytest.Fault{Status: 503, Count: 5})
 			_, err := c.RegisterTask(context.Background(), s)
 			require.ErrorIs(t, err, identity.ErrBootstrapUnavailable)
 			got := sl.all()
@@ -406,7 +408,7 @@ func TestClientBackoffBounds(t *testing.T) {
 		s := clientAgent(t, srv, identitytest.LoginOptions{})
 		for range 20 {
 			c, sl := clientFor(srv.AuthAPIBaseURL)
-			srv.FailNext(3, 500)
+			srv.SetFault(identitytest.Fault{Status: 500, Count: 3})
 			_, err := c.RegisterTask(context.Background(), s)
 			require.Error(t, err)
 			got := sl.all()
@@ -439,7 +441,8 @@ func TestClientRetryAfter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := identitytest.NewServerOptions(identitytest.Options{Now: func() time.Time { return now }})
+			srv := identitytest.NewUnstartedServer(identitytest.Options{Now: func() time.Time { return now }})
+			require.NoError(t, srv.Start())
 			defer srv.Close()
 			s := clientAgent(t, srv, identitytest.LoginOptions{})
 			sl := &clientSleeps{}
@@ -449,7 +452,7 @@ func TestClientRetryAfter(t *testing.T) {
 				Now:    func() time.Time { return now },
 				Jitter: func(int64) int64 { return 0 },
 			})
-			srv.FailNextRetryAfter(1, 429, tt.retryAfter)
+			srv.SetFault(identitytest.Fault{Status: 429, Count: 1, RetryAfter: tt.retryAfter})
 			_, err := c.RegisterTask(context.Background(), s)
 			require.NoError(t, err)
 			assert.Equal(t, []time.Duration{tt.want}, sl.all())
@@ -478,7 +481,7 @@ func TestClientConnectionRefused(t *testing.T) {
 func TestClientAttemptTimeout(t *testing.T) {
 	srv := clientServer(t)
 	s := clientAgent(t, srv, identitytest.LoginOptions{})
-	srv.SetDelay(2 * time.Second)
+	srv.SetFault(identitytest.Fault{Delay: 2 * time.Second})
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
 	sl := &clientSleeps{}
 	identity.SetClientTestHooks(c, identity.ClientTestHooks{Sleep: sl.sleep, AttemptTimeout: 30 * time.Millisecond})
@@ -498,7 +501,7 @@ func TestClientContextCancellation(t *testing.T) {
 	t.Run("during back-off", func(t *testing.T) {
 		srv := clientServer(t)
 		s := clientAgent(t, srv, identitytest.LoginOptions{})
-		srv.FailNextRetryAfter(3, 503, "10")
+		srv.SetFault(identitytest.Fault{Status: 503, Count: 3, RetryAfter: "10"})
 		ctx, cancel := context.WithCancel(context.Background())
 		c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
 		identity.SetClientTestHooks(c, identity.ClientTestHooks{Sleep: func(ctx context.Context, d time.Duration) error {
@@ -513,7 +516,7 @@ func TestClientContextCancellation(t *testing.T) {
 	t.Run("real back-off timer stops at once", func(t *testing.T) {
 		srv := clientServer(t)
 		s := clientAgent(t, srv, identitytest.LoginOptions{})
-		srv.FailNextRetryAfter(3, 503, "10")
+		srv.SetFault(identitytest.Fault{Status: 503, Count: 3, RetryAfter: "10"})
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
@@ -526,7 +529,7 @@ func TestClientContextCancellation(t *testing.T) {
 	t.Run("during the request", func(t *testing.T) {
 		srv := clientServer(t)
 		s := clientAgent(t, srv, identitytest.LoginOptions{})
-		srv.SetDelay(5 * time.Second)
+		srv.SetFault(identitytest.Fault{Delay: 5 * time.Second})
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 		defer cancel()
 		c, sl := clientFor(srv.AuthAPIBaseURL)
@@ -548,33 +551,39 @@ func TestClientContextCancellation(t *testing.T) {
 }
 
 func TestClientBodyFaults(t *testing.T) {
+	// hugeBody is a valid JSON object of 10 MiB with the id member.
+	hugeBody := func(member string) string {
+		head := `{"` + member + `":"x","padding":"`
+		return head + strings.Repeat("a", 10<<20-len(head)-2) + `"}`
+	}
 	tests := []struct {
 		name      string
-		fault     identitytest.BodyFault
+		status    int                 // 0: the body of a successful registration
+		body      func(string) string // of the id member's name
 		wantErr   error
 		attempts  int
 		maxErrLen int
 	}{
-		{"malformed JSON", identitytest.BodyMalformedJSON, identity.ErrInvalidRegistrationResponse, 1, 0},
-		{"10 MiB 200", identitytest.BodyHuge, identity.ErrInvalidRegistrationResponse, 1, 0},
-		{"10 MiB 500", identitytest.BodyHugeError, identity.ErrBootstrapUnavailable, 3, 512},
-		{"empty id", identitytest.BodyEmptyID, identity.ErrInvalidRegistrationResponse, 1, 0},
-		{"null id", identitytest.BodyNullID, identity.ErrInvalidRegistrationResponse, 1, 0},
-		{"number id", identitytest.BodyNumberID, identity.ErrInvalidRegistrationResponse, 1, 0},
-		{"missing id", identitytest.BodyMissingID, identity.ErrInvalidRegistrationResponse, 1, 0},
-		{"duplicate member", identitytest.BodyDuplicateMember, identity.ErrInvalidRegistrationResponse, 1, 0},
+		{"malformed JSON", 0, func(m string) string { return `{"` + m + `": "x"` }, identity.ErrInvalidRegistrationResponse, 1, 0},
+		{"10 MiB 200", 0, hugeBody, identity.ErrInvalidRegistrationResponse, 1, 0},
+		{"10 MiB 500", 500, hugeBody, identity.ErrBootstrapUnavailable, 3, 512},
+		{"empty id", 0, func(m string) string { return `{"` + m + `":""}` }, identity.ErrInvalidRegistrationResponse, 1, 0},
+		{"null id", 0, func(m string) string { return `{"` + m + `":null}` }, identity.ErrInvalidRegistrationResponse, 1, 0},
+		{"number id", 0, func(m string) string { return `{"` + m + `":42}` }, identity.ErrInvalidRegistrationResponse, 1, 0},
+		{"missing id", 0, func(string) string { return `{}` }, identity.ErrInvalidRegistrationResponse, 1, 0},
+		{"duplicate member", 0, func(m string) string { return `{"` + m + `":"a","` + m + `":"b"}` }, identity.ErrInvalidRegistrationResponse, 1, 0},
 	}
 	for _, tt := range tests {
-		for _, endpoint := range []string{"task", "agent"} {
-			t.Run(tt.name+"/"+endpoint, func(t *testing.T) {
+		for _, endpoint := range []struct{ name, member string }{{"task", "task_id"}, {"agent", "agent_runtime_id"}} {
+			t.Run(tt.name+"/"+endpoint.name, func(t *testing.T) {
 				srv := clientServer(t)
 				s := clientAgent(t, srv, identitytest.LoginOptions{})
 				login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
 				reg, _ := clientRegistration(t, false)
 				c, _ := clientFor(srv.AuthAPIBaseURL)
-				srv.InjectBody(tt.fault)
+				srv.SetFault(identitytest.Fault{Status: tt.status, Body: []byte(tt.body(endpoint.member))})
 				var err error
-				if endpoint == "task" {
+				if endpoint.name == "task" {
 					_, err = c.RegisterTask(context.Background(), s)
 				} else {
 					_, err = c.RegisterAgent(context.Background(), login.AccessToken, reg)
@@ -592,7 +601,8 @@ func TestClientBodyFaults(t *testing.T) {
 	t.Run("bad ciphertext", func(t *testing.T) {
 		srv := clientServer(t)
 		s := clientAgent(t, srv, identitytest.LoginOptions{})
-		srv.InjectBody(identitytest.BodyBadCiphertext)
+		// 64 zero bytes: the shape of a sealed id, but it does not open.
+		srv.SetFault(identitytest.Fault{Body: []byte(`{"encrypted_task_id":"` + base64.StdEncoding.EncodeToString(make([]byte, 64)) + `"}`)})
 		c, _ := clientFor(srv.AuthAPIBaseURL)
 		_, err := c.RegisterTask(context.Background(), s)
 		require.ErrorIs(t, err, identity.ErrInvalidTaskIDCiphertext)
@@ -650,7 +660,7 @@ func TestClientRedirectNotFollowed(t *testing.T) {
 			}))
 			defer target.Close()
 			srv := clientServer(t)
-			srv.RedirectTo(target.URL + "/elsewhere")
+			srv.SetFault(identitytest.Fault{RedirectTo: target.URL + "/elsewhere"})
 			s := clientAgent(t, srv, identitytest.LoginOptions{})
 			login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
 			reg, _ := clientRegistration(t, false)
@@ -766,7 +776,7 @@ func TestClientNoSecretsInErrors(t *testing.T) {
 	// Transport errors and time-outs.
 	c, _ := clientFor(srv.AuthAPIBaseURL)
 	c.Logger = logger
-	srv.SetDelay(time.Second)
+	srv.SetFault(identitytest.Fault{Delay: time.Second})
 	identity.SetClientTestHooks(c, identity.ClientTestHooks{Sleep: (&clientSleeps{}).sleep, AttemptTimeout: 10 * time.Millisecond})
 	_, err = c.RegisterAgent(context.Background(), token, identity.AgentRegistration{PublicKeySSH: km.PublicKeySSH})
 	require.Error(t, err)

@@ -14,7 +14,7 @@ import (
 func ExampleClient_RegisterTask() {
 	srv := identitytest.NewServer()
 	defer srv.Close()
-	srv.SetTaskIDMode(identitytest.TaskIDEncrypted) // the id comes sealed to the agent key
+	srv.SetFault(identitytest.Fault{TaskIDMembers: []string{"encrypted_task_id"}}) // the id comes sealed to the agent key
 
 	// An agent whose key the backend knows.
 	km, err := identity.GenerateKeyMaterial()

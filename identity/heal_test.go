@@ -341,7 +341,7 @@ func TestTaskEndedReplacementFails(t *testing.T) {
 	code, _ := postJSON(t, c, url, []byte(`{}`))
 	require.Equal(t, http.StatusOK, code)
 	base.on.Store(true)
-	f.srv.FailNext(100, http.StatusForbidden)
+	f.srv.SetFault(identitytest.Fault{Status: http.StatusForbidden, Count: 100})
 	before := base.refused.Load()
 
 	resp, err := c.Post(url, "application/json", strings.NewReader(`{}`))

@@ -401,7 +401,7 @@ func TestLoadRefusals(t *testing.T) {
 func TestLoadBootstrapFailureRemembered(t *testing.T) {
 	f := newLoadFixture(t, identitytest.CodexHomeOptions{})
 	f.write(t, identitytest.CodexHomeOptions{Login: &f.login, UseAgentIdentity: true})
-	f.srv.FailNext(3, http.StatusServiceUnavailable)
+	f.srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 3})
 	ctx := context.Background()
 	_, err := f.load(ctx, 0, nil)
 	require.ErrorIs(t, err, identity.ErrBootstrapUnavailable)

@@ -406,7 +406,7 @@ func TestRoutedOriginNeverGetsBearer(t *testing.T) {
 		identity.WithFirstPartyOrigin(be.base()), identity.WithAccount(f.login.AccountID, false),
 		identity.WithChatGPTBearer(chatGPTToken), identity.WithBearerFallback(chatGPTAccessToken))
 	require.NoError(t, err)
-	f.srv.FailNext(3, http.StatusServiceUnavailable)
+	f.srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 3})
 	rec := &reqRecorder{}
 	tr := ra.Transport(rec)
 	req, _ := http.NewRequest("POST", be.base()+"/codex/responses", strings.NewReader("{}"))

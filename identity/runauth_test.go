@@ -130,7 +130,7 @@ func TestRunAuthOneTaskForConcurrentRequests(t *testing.T) {
 
 func TestRunAuthConcurrentTaskIDRegistersOnce(t *testing.T) {
 	f := newRunAuthFixture(t)
-	f.srv.SetDelay(50 * time.Millisecond)
+	f.srv.SetFault(identitytest.Fault{Delay: 50 * time.Millisecond})
 	ra := f.runAuth(t)
 	var wg sync.WaitGroup
 	ids := make([]string, 1000)
@@ -362,7 +362,7 @@ func (c *closeTracker) Close() error { c.closed.Store(true); return nil }
 
 func TestTransportClosesBodyOnError(t *testing.T) {
 	f := newRunAuthFixture(t)
-	f.srv.FailNext(10, http.StatusBadRequest)
+	f.srv.SetFault(identitytest.Fault{Status: http.StatusBadRequest, Count: 10})
 	ra := f.runAuth(t)
 	body := &closeTracker{Reader: strings.NewReader("x")}
 	req, err := http.NewRequest(http.MethodPost, f.srv.ChatGPTBaseURL+"/codex/responses", body)
@@ -377,7 +377,7 @@ func TestTransportClosesBodyOnError(t *testing.T) {
 
 func TestRunAuthCanceledContextStopsPendingRegistration(t *testing.T) {
 	f := newRunAuthFixture(t)
-	f.srv.SetDelay(5 * time.Second)
+	f.srv.SetFault(identitytest.Fault{Delay: 5 * time.Second})
 	ra := f.runAuth(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -390,7 +390,7 @@ func TestRunAuthCanceledContextStopsPendingRegistration(t *testing.T) {
 	// tries at once.
 	// A caller arriving right after starts a fresh registration instead
 	// of joining the abandoned one.
-	f.srv.SetDelay(0)
+	f.srv.SetFault(identitytest.Fault{})
 	id, err := ra.TaskID(context.Background())
 	require.NoError(t, err)
 	assert.NotEmpty(t, id)
@@ -404,7 +404,7 @@ func TestRunAuthFailureBackoff(t *testing.T) {
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	ra := f.runAuth(t, identity.WithClockForTest(clock))
 
-	f.srv.FailNext(1, http.StatusForbidden)
+	f.srv.SetFault(identitytest.Fault{Status: http.StatusForbidden, Count: 1})
 	_, err := ra.TaskID(context.Background())
 	var re *identity.RegistrationError
 	require.ErrorAs(t, err, &re)
@@ -468,7 +468,7 @@ func TestRunAuthBearerFallbackPerSession(t *testing.T) {
 	// Make the retries fast.
 	identity.SetClientTestHooks(f.client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
 
-	f.srv.FailNext(3, http.StatusServiceUnavailable)
+	f.srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 3})
 	down := &http.Client{Transport: ra.ForSession("down").Transport(nil)}
 	for range 3 {
 		resp, err := down.Get(rec.URL + "/x")
@@ -496,7 +496,7 @@ func TestRunAuthBearerFallbackPerSession(t *testing.T) {
 func TestRunAuthNoBearerFallbackWithoutToken(t *testing.T) {
 	f := newRunAuthFixture(t)
 	identity.SetClientTestHooks(f.client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
-	f.srv.FailNext(3, http.StatusServiceUnavailable)
+	f.srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 3})
 	ra := f.runAuth(t)
 	_, err := ra.AuthorizationHeader(context.Background())
 	require.ErrorIs(t, err, identity.ErrBootstrapUnavailable)
@@ -639,7 +639,7 @@ func TestRunAuthBearerFallbackFollowsTokenRefresh(t *testing.T) {
 	}
 	ra, err := identity.NewRunAuth(f.signer, f.client, identity.WithBearerFallbackFunc(source), identity.WithClockForTest(clock))
 	require.NoError(t, err)
-	f.srv.FailNext(3, http.StatusServiceUnavailable)
+	f.srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 3})
 	s := ra.ForSession("s")
 	ctx := context.Background()
 

@@ -262,18 +262,18 @@ func TestSignerFromCryptoRegisterTask(t *testing.T) {
 	srv, s, c, _ := cryptoAgentFixture(t, onlySigner{priv})
 	ctx := context.Background()
 	tests := []struct {
-		mode   identitytest.TaskIDMode
-		sealed bool
+		members []string
+		sealed  bool
 	}{
-		{identitytest.TaskIDPlain, false},
-		{identitytest.TaskIDCamel, false},
-		{identitytest.TaskIDBoth, false}, // the plaintext wins
-		{identitytest.TaskIDEncrypted, true},
-		{identitytest.TaskIDEncryptedCamel, true},
+		{[]string{"task_id"}, false},
+		{[]string{"taskId"}, false},
+		{[]string{"task_id", "encrypted_task_id"}, false}, // the plaintext wins
+		{[]string{"encrypted_task_id"}, true},
+		{[]string{"encryptedTaskId"}, true},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.mode), func(t *testing.T) {
-			srv.SetTaskIDMode(tt.mode)
+		t.Run(strings.Join(tt.members, "+"), func(t *testing.T) {
+			srv.SetFault(identitytest.Fault{TaskIDMembers: tt.members})
 			id, err := c.RegisterTask(ctx, s)
 			if tt.sealed {
 				require.ErrorIs(t, err, identity.ErrSealedTaskIDNeedsSeed)

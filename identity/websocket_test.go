@@ -39,12 +39,13 @@ func TestWebSocketHandshakeSigned(t *testing.T) {
 			// OnRequest reports an accepted WebSocket once it closed: wait
 			// for it on a channel, never by time.
 			upgrades := make(chan identitytest.Exchange, 4)
-			srv := identitytest.NewServerOptions(identitytest.Options{TLS: true, AcceptWebSocket: true,
+			srv := identitytest.NewUnstartedServer(identitytest.Options{AcceptWebSocket: true,
 				OnRequest: func(e identitytest.Exchange) {
 					if strings.EqualFold(e.Request.Header.Get("Upgrade"), "websocket") {
 						upgrades <- e
 					}
 				}})
+			require.NoError(t, srv.StartTLS())
 			t.Cleanup(srv.Close)
 			login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
 			home := t.TempDir()

@@ -39,6 +39,10 @@ const (
 
 	namespaceTimeout = 8 * time.Minute // the whole run inside the namespace
 	codexTimeout     = 60              // seconds, one codex command
+
+	// interopResponseText is the assistant message of the fake backend's
+	// model answers, which a Codex turn prints.
+	interopResponseText = "Hello from the identitytest fake backend."
 )
 
 // TestMain is the outer half outside the namespace: it gets the Codex
@@ -226,11 +230,14 @@ func TestInterop(t *testing.T) {
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
 	h.tmp = tmp
-	h.srv = identitytest.NewTLSServer(identitytest.Options{OnRequest: func(e identitytest.Exchange) {
+	h.srv = identitytest.NewUnstartedServer(identitytest.Options{ResponseText: interopResponseText, OnRequest: func(e identitytest.Exchange) {
 		h.mu.Lock()
 		h.ex = append(h.ex, e)
 		h.mu.Unlock()
 	}})
+	if err := h.srv.StartTLS(); err != nil {
+		t.Fatal(err)
+	}
 	defer h.srv.Close()
 	h.ca = filepath.Join(tmp, "ca.pem")
 	if err := os.WriteFile(h.ca, h.srv.CACertificatePEM(), 0o644); err != nil {
@@ -343,7 +350,7 @@ func (h *harness) runCodex(home string, extra ...string) codexRun {
 // turnOK checks that a run completed its turn with the fake's answer and
 // that every signed request verified and nothing was refused with 401.
 func (r codexRun) turnOK() error {
-	if r.rc != 0 || !strings.Contains(r.stdout, identitytest.DefaultResponseText) {
+	if r.rc != 0 || !strings.Contains(r.stdout, interopResponseText) {
 		return fmt.Errorf("codex exec rc=%d, stdout %q, stderr tail %q", r.rc, tail(r.stdout, 200), tail(r.stderr, 600))
 	}
 	inference := 0
@@ -757,20 +764,13 @@ func (h *harness) rowFedRAMP() {
 
 // (h) the four spellings of the task id.
 func (h *harness) rowTaskSpellings() {
-	modes := []struct {
-		name string
-		mode identitytest.TaskIDMode
-	}{
-		{"task_id", identitytest.TaskIDPlain},
-		{"taskId", identitytest.TaskIDCamel},
-		{"encrypted_task_id", identitytest.TaskIDEncrypted},
-		{"encryptedTaskId", identitytest.TaskIDEncryptedCamel},
-	}
-	defer h.srv.SetTaskIDMode(identitytest.TaskIDPlain)
+	// Each spelling is the one member of the answer that carries the id.
+	members := []string{"task_id", "taskId", "encrypted_task_id", "encryptedTaskId"}
+	defer h.srv.SetFault(identitytest.Fault{})
 	var ev []string
 	var errs []error
-	for i, m := range modes {
-		h.srv.SetTaskIDMode(m.mode)
+	for i, member := range members {
+		h.srv.SetFault(identitytest.Fault{TaskIDMembers: []string{member}})
 		home, _ := h.newHome(fmt.Sprintf("home-h%d", i), identitytest.LoginOptions{})
 		r := h.runCodex(home)
 		err := r.turnOK()
@@ -787,10 +787,10 @@ func (h *harness) rowTaskSpellings() {
 			}
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", m.name, err))
-			ev = append(ev, m.name+" FAIL")
+			errs = append(errs, fmt.Errorf("%s: %w", member, err))
+			ev = append(ev, member+" FAIL")
 		} else {
-			ev = append(ev, m.name+" ok")
+			ev = append(ev, member+" ok")
 		}
 	}
 	addRow("(h) task id in all four spellings (sealed ones by gateway.SealTaskID)", errors.Join(errs...), strings.Join(ev, ", "))
@@ -808,7 +808,7 @@ func (h *harness) rowRefresh() {
 			return err
 		}
 		if st := h.srv.Stats(); st.Refreshes-refreshes != 1 || st.RefreshesRefused != refused {
-			return fmt.Errorf("%d refreshes, %d refused, want 1 and 0", n, h.srv.Stats().RefreshesRefused-refused)
+			return fmt.Errorf("%d refreshes, %d refused, want 1 and 0", st.Refreshes-refreshes, st.RefreshesRefused-refused)
 		}
 		reqs := r.find(func(e identitytest.Exchange) bool { return e.Path == "/oauth/token" })
 		var raw map[string]string

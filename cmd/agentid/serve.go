@@ -76,16 +76,19 @@ test values: never use them elsewhere.`)
 	ctx, cancel := c.signalContext(0)
 	defer cancel()
 	var logMu sync.Mutex
-	srv, err := identitytest.StartServer(identitytest.Options{
+	srv := identitytest.NewUnstartedServer(identitytest.Options{
 		Addr: *addr,
-		TLS:  *useTLS,
 		OnRequest: func(e identitytest.Exchange) {
 			logMu.Lock()
 			defer logMu.Unlock()
 			fmt.Fprintf(c.stderr, "agentid: %s\n", e.LogLine())
 		},
 	})
-	if err != nil {
+	start := srv.Start
+	if *useTLS {
+		start = srv.StartTLS
+	}
+	if err := start(); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer srv.Close()
@@ -95,6 +98,7 @@ test values: never use them elsewhere.`)
 		if err := srv.WriteCodexHome(*home, identitytest.CodexHomeOptions{Login: &login, UseAgentIdentity: true}); err != nil {
 			return err
 		}
+		var err error
 		if absHome, err = filepath.Abs(*home); err != nil {
 			return err
 		}

@@ -172,7 +172,7 @@ func TestRegisterTaskWithSSHAgentKey(t *testing.T) {
 	assert.Contains(t, srv.TaskIDs(id), strings.TrimSuffix(r.stdout, "\n"))
 
 	// A sealed answer needs the seed, which the agent does not give out.
-	srv.SetTaskIDMode(identitytest.TaskIDEncrypted)
+	srv.SetFault(identitytest.Fault{TaskIDMembers: []string{"encrypted_task_id"}})
 	r = runBin(t, invocation{args: args, env: env})
 	require.Equal(t, exitInvalid, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "sealed task ids")
