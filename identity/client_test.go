@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
@@ -203,11 +204,11 @@ func TestClientRegisterAgent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := clientServer(t)
-			login := srv.MintChatGPTLogin(identitytest.LoginOptions{FedRAMP: tt.fedRAMP})
+			login := srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{FedRAMP: tt.fedRAMP}})
 			reg, km := clientRegistration(t, tt.fedRAMP)
 			c, _ := clientFor(srv.AuthAPIBaseURL)
 
-			id, err := c.RegisterAgent(context.Background(), login.AccessToken, reg)
+			id, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), reg)
 			require.NoError(t, err)
 			require.NoError(t, identity.ValidateRuntimeID(id))
 			assert.Equal(t, 1, srv.Stats().AgentsRegistered)
@@ -215,7 +216,7 @@ func TestClientRegisterAgent(t *testing.T) {
 			req := srv.LastAuthAPIRequest()
 			require.NotNil(t, req)
 			assert.Equal(t, "/api/accounts/v1/agent/register", req.Path)
-			assert.Equal(t, []string{"Bearer " + login.AccessToken}, req.Header.Values("Authorization"))
+			assert.Equal(t, []string{"Bearer " + login.AccessToken.Reveal()}, req.Header.Values("Authorization"))
 			if tt.fedRAMP {
 				assert.Equal(t, []string{"true"}, req.Header.Values("X-OpenAI-Fedramp"))
 			} else {
@@ -241,7 +242,7 @@ func TestClientAgentBodyEscaping(t *testing.T) {
 	reg.AgentVersion = "<1.0 & \"q\"\\>"
 	reg.AgentHarnessID = "h\u2028é\n"
 	c, _ := clientFor(srv.AuthAPIBaseURL)
-	_, err := c.RegisterAgent(context.Background(), login.AccessToken, reg)
+	_, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), reg)
 	require.NoError(t, err)
 	body := string(srv.LastAuthAPIRequest().Body)
 	assert.Contains(t, body, `"agent_version":"<1.0 & \"q\"\\>"`, "serde_json escaping: <>& as-is")
@@ -350,7 +351,7 @@ func TestClientRetries(t *testing.T) {
 				if endpoint == "task" {
 					_, err = c.RegisterTask(context.Background(), s)
 				} else {
-					_, err = c.RegisterAgent(context.Background(), login.AccessToken, reg)
+					_, err = c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), reg)
 				}
 				assert.Equal(t, tt.wantAttempts, srv.Stats().AuthAPIRequests)
 				assert.Len(t, sleeps.all(), tt.wantAttempts-1)
@@ -586,7 +587,7 @@ func TestClientBodyFaults(t *testing.T) {
 				if endpoint.name == "task" {
 					_, err = c.RegisterTask(context.Background(), s)
 				} else {
-					_, err = c.RegisterAgent(context.Background(), login.AccessToken, reg)
+					_, err = c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), reg)
 				}
 				require.ErrorIs(t, err, tt.wantErr)
 				assert.Equal(t, tt.attempts, srv.Stats().AuthAPIRequests)
@@ -680,7 +681,7 @@ func TestClientRedirectNotFollowed(t *testing.T) {
 			assert.Contains(t, err.Error(), "HTTP 307")
 			assert.Contains(t, err.Error(), "redirects are not followed")
 
-			_, err = c.RegisterAgent(context.Background(), login.AccessToken, reg)
+			_, err = c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), reg)
 			require.ErrorAs(t, err, &re)
 			assert.Equal(t, http.StatusTemporaryRedirect, re.StatusCode)
 

@@ -76,7 +76,8 @@
 // members, oversized bodies and files, JWTs with any algorithm but RS256 or
 // past their exp ([ErrJWTExpired]), signing times outside [2000, 9000), and
 // credentials for any origin but a first-party https one (plain http only on
-// loopback). Keys, JWTs and tokens are held in [Secret], which never prints.
+// loopback). Keys, JWTs and tokens are held in [codexhome.Secret], which
+// never prints.
 //
 // # The wire contract
 //

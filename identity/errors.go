@@ -7,7 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
@@ -56,12 +55,6 @@ var (
 	// the chosen policy; callers fall back to bearer auth.
 	ErrNoAgentIdentity = errors.New("identity: no agent identity configured")
 )
-
-// Secret is the module's one secret type: keys, JWTs and tokens are held in
-// it, and it prints "[REDACTED]" under every fmt verb and log/slog handler,
-// as a value and as a pointer. Reveal returns the text. It is the same type
-// as codexhome.Secret.
-type Secret = codexhome.Secret
 
 // maxErrorBody is the largest part of a response body kept in an error.
 const maxErrorBody = 512

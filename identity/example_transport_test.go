@@ -27,7 +27,7 @@ func ExampleNewRunAuth() {
 		panic(err)
 	}
 	client := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
-	runtimeID, err := client.RegisterAgent(ctx, login.AccessToken, identity.AgentRegistration{
+	runtimeID, err := client.RegisterAgent(ctx, login.AccessToken.Reveal(), identity.AgentRegistration{
 		AgentVersion: "1.0.0", AgentHarnessID: "example", RunningLocation: "local", PublicKeySSH: km.PublicKeySSH,
 	})
 	if err != nil {
@@ -60,7 +60,7 @@ func ExampleRunAuth_Transport() {
 	if err != nil {
 		panic(err)
 	}
-	claims, err := identity.DecodeJWTUnverified(token)
+	claims, err := identity.DecodeJWTUnverified(token.Reveal())
 	if err != nil {
 		panic(err)
 	}

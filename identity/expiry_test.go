@@ -68,7 +68,7 @@ func TestLoadRefusesExpiredJWT(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 
-	_, err = f.load(ctx, identity.PolicyJWTOnly, map[string]string{identity.EnvAccessToken: expired})
+	_, err = f.load(ctx, identity.PolicyJWTOnly, map[string]string{identity.EnvAccessToken: expired.Reveal()})
 	require.ErrorIs(t, err, identity.ErrJWTExpired)
 	assert.ErrorIs(t, err, identity.ErrInvalidJWT)
 	assert.Contains(t, err.Error(), "load a fresh token")

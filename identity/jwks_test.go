@@ -618,6 +618,9 @@ func TestKeyfuncWithBareJWTParse(t *testing.T) {
 	_, err = jwt.ParseWithClaims(good, &c, e.v.Keyfunc, jwt.WithTimeFunc(e.clock.Now))
 	require.NoError(t, err)
 	assert.Equal(t, "agent-runtime-test-1", c.AgentRuntimeID)
+	assert.Equal(t, "account-test-1", c.AccountID, "the account claims decode into the embedded Account")
+	assert.Equal(t, "user-test-1", c.UserID)
+	assert.Equal(t, jwttest.AgentPrivateKeyPKCS8(), c.AgentPrivateKey.Reveal())
 
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: must(x509.MarshalPKIXPublicKey(e.iss.PublicKey()))})
 	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, e.claims)

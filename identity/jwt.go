@@ -66,9 +66,9 @@ func fromJOSE(err error) error {
 
 // Claims are the claims of an Agent Identity JWT (docs/protocol.md#jwt-claims).
 //
-// AgentPrivateKey is a Secret, so Claims print and log it redacted, as a
-// value, a pointer or inside other values, and encoding/json writes
-// "[REDACTED]" for it. Note that golang-jwt encodes a one-element Audience as
+// AgentPrivateKey is a [codexhome.Secret], so Claims print and log it
+// redacted, as a value, a pointer or inside other values, and encoding/json
+// writes "[REDACTED]" for it. Note that golang-jwt encodes a one-element Audience as
 // an array by default, while Agent Identity JWTs carry "aud" as a single
 // string.
 type Claims struct {
@@ -80,17 +80,11 @@ type Claims struct {
 	AgentRuntimeID string `json:"agent_runtime_id"`
 	// AgentPrivateKey is the agent_private_key claim: the agent's Ed25519
 	// key as PKCS #8 DER in standard base64.
-	AgentPrivateKey Secret `json:"agent_private_key"`
-	// AccountID is the account_id claim, sent as ChatGPT-Account-ID.
-	AccountID string `json:"account_id"`
-	// ChatGPTUserID is the chatgpt_user_id claim.
-	ChatGPTUserID string `json:"chatgpt_user_id"`
-	// Email is the optional email claim ("" when absent).
-	Email string `json:"email,omitempty"`
-	// PlanType is the plan_type claim.
-	PlanType string `json:"plan_type"`
-	// FedRAMP is the chatgpt_account_is_fedramp claim.
-	FedRAMP bool `json:"chatgpt_account_is_fedramp"`
+	AgentPrivateKey codexhome.Secret `json:"agent_private_key"`
+	// Account holds the account_id (sent as ChatGPT-Account-ID),
+	// chatgpt_user_id, optional email ("" when absent), plan_type and
+	// chatgpt_account_is_fedramp claims.
+	codexhome.Account
 }
 
 // DecodeJWTUnverified decodes the claims of an Agent Identity JWT WITHOUT
@@ -162,11 +156,13 @@ func claimsFromJOSE(c *jose.AgentClaims) *Claims {
 		RegisteredClaims: c.RegisteredClaims,
 		AgentRuntimeID:   c.AgentRuntimeID,
 		AgentPrivateKey:  codexhome.NewSecret(c.AgentPrivateKey),
-		AccountID:        c.AccountID,
-		ChatGPTUserID:    c.ChatGPTUserID,
-		Email:            c.Email,
-		PlanType:         c.PlanType,
-		FedRAMP:          c.FedRAMP,
+		Account: codexhome.Account{
+			AccountID: c.AccountID,
+			UserID:    c.UserID,
+			Email:     c.Email,
+			PlanType:  c.PlanType,
+			FedRAMP:   c.FedRAMP,
+		},
 	}
 }
 

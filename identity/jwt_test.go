@@ -165,7 +165,7 @@ func TestVerifyValid(t *testing.T) {
 	assert.Equal(t, "agent-runtime-test-1", c.AgentRuntimeID)
 	assert.Equal(t, jwttest.AgentPrivateKeyPKCS8(), c.AgentPrivateKey.Reveal())
 	assert.Equal(t, "account-test-1", c.AccountID)
-	assert.Equal(t, "user-test-1", c.ChatGPTUserID)
+	assert.Equal(t, "user-test-1", c.UserID)
 	assert.Equal(t, "agent@example.com", c.Email)
 	assert.Equal(t, "plus", c.PlanType)
 	assert.False(t, c.FedRAMP)
@@ -187,7 +187,7 @@ func TestVerifyAccepts(t *testing.T) {
 		{"email null", func(c jwt.MapClaims) { c["email"] = nil },
 			func(t *testing.T, c *Claims) { assert.Empty(t, c.Email) }},
 		{"chatgpt_user_id absent (not needed to sign)", func(c jwt.MapClaims) { delete(c, "chatgpt_user_id") },
-			func(t *testing.T, c *Claims) { assert.Empty(t, c.ChatGPTUserID) }},
+			func(t *testing.T, c *Claims) { assert.Empty(t, c.UserID) }},
 		{"expired within leeway", func(c jwt.MapClaims) { c["exp"] = t0.Add(-20 * time.Second).Unix() }, nil},
 		{"iat in the future within leeway", func(c jwt.MapClaims) { c["iat"] = t0.Add(20 * time.Second).Unix() }, nil},
 		{"nbf in the past", func(c jwt.MapClaims) { c["nbf"] = t0.Add(-time.Minute).Unix() }, nil},
@@ -501,7 +501,7 @@ func TestDecodeJWTUnverified(t *testing.T) {
 	parts := strings.Split(good, ".")
 	c, err = DecodeJWTUnverified(parts[0] + "." + parts[1] + ".")
 	require.NoError(t, err)
-	assert.Equal(t, "user-test-1", c.ChatGPTUserID)
+	assert.Equal(t, "user-test-1", c.UserID)
 	expired := e.token(t, func(c jwt.MapClaims) { c["exp"] = 1 }, nil)
 	_, err = DecodeJWTUnverified(expired)
 	require.NoError(t, err)
@@ -536,8 +536,7 @@ func TestClaimsNeverShowPrivateKey(t *testing.T) {
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: DefaultJWTIssuer, Audience: jwt.ClaimStrings{DefaultJWTAudience}, ExpiresAt: jwt.NewNumericDate(t0)},
 		AgentRuntimeID:   "agent-1",
 		AgentPrivateKey:  codexhome.NewSecret("SECRET-PKCS8-KEY-MATERIAL"),
-		AccountID:        "acc-1",
-		Email:            "a@example.com",
+		Account:          codexhome.Account{AccountID: "acc-1", Email: "a@example.com"},
 	}
 	var logBuf strings.Builder
 	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("claims", "c", c, "p", &c)

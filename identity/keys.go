@@ -12,14 +12,14 @@ import (
 )
 
 // KeyMaterial is a freshly generated agent key pair in the forms the Codex
-// CLI stores and registers. The private key is a Secret, so a KeyMaterial
+// CLI stores and registers. The private key is a [codexhome.Secret], so a KeyMaterial
 // prints redacted under every fmt verb and log/slog handler.
 type KeyMaterial struct {
 	// PrivateKeyPKCS8Base64 is the private key as PKCS#8 v2 DER (RFC 8410,
 	// with the embedded public key, as ed25519-dalek writes it), in
 	// standard base64 with padding. Pass PrivateKeyPKCS8Base64.Reveal() to
 	// NewSigner, or call KeyMaterial.Signer.
-	PrivateKeyPKCS8Base64 Secret
+	PrivateKeyPKCS8Base64 codexhome.Secret
 	// PublicKeySSH is the public key as an OpenSSH line with no comment:
 	// "ssh-ed25519 AAAA…".
 	PublicKeySSH string

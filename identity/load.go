@@ -154,8 +154,8 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tok := af.AgentIdentityJWT(); tok != "" {
-		return l.fromJWT(ctx, tok, "the agent_identity JWT in auth.json")
+	if tok := af.AgentIdentityJWT(); !tok.IsZero() {
+		return l.fromJWT(ctx, tok.Reveal(), "the agent_identity JWT in auth.json")
 	}
 	if policy != PolicyChatGPTAuth {
 		return nil, fmt.Errorf("%w: no Agent Identity JWT in $%s or auth.json (a ChatGPT login can provision one when [features] use_agent_identity = true in config.toml)", ErrNoAgentIdentity, EnvAccessToken)
@@ -164,7 +164,7 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 	if err != nil {
 		return nil, err
 	}
-	if login == nil || login.AccessToken.IsZero() || login.AccountID == "" || login.ChatGPTUserID == "" {
+	if login == nil || login.AccessToken.IsZero() || login.AccountID == "" || login.UserID == "" {
 		return nil, fmt.Errorf("%w: no Agent Identity JWT and no complete ChatGPT login (account and user id, access token) in auth.json", ErrNoAgentIdentity)
 	}
 	if rec := af.AgentIdentityRecord(); rec != nil && recordMatches(rec, login) {
@@ -227,7 +227,7 @@ func (l *loader) fromJWT(ctx context.Context, token, where string) (*RunAuth, er
 }
 
 func recordMatches(rec *codexhome.AgentIdentityRecord, login *codexhome.ChatGPTLogin) bool {
-	return rec.AccountID == login.AccountID && rec.ChatGPTUserID == login.ChatGPTUserID
+	return rec.AccountID == login.AccountID && rec.UserID == login.UserID
 }
 
 // fromRecord reuses a stored record, and its stored task unless tasks are
@@ -339,7 +339,7 @@ func (l *loader) provision(ctx context.Context, login *codexhome.ChatGPTLogin) (
 		if !sameLogin(cur, login) {
 			return nil, ErrLoginChanged
 		}
-		if f.AgentIdentityJWT() != "" {
+		if !f.AgentIdentityJWT().IsZero() {
 			return nil, errors.New("identity: auth.json gained an Agent Identity JWT while loading; load again")
 		}
 		if rec := f.AgentIdentityRecord(); rec != nil && recordMatches(rec, cur) {
@@ -444,15 +444,11 @@ func (l *loader) register(ctx context.Context, login *codexhome.ChatGPTLogin) (*
 	return &codexhome.AgentIdentityRecord{
 		AgentRuntimeID:  runtimeID,
 		AgentPrivateKey: km.PrivateKeyPKCS8Base64,
-		AccountID:       login.AccountID,
-		ChatGPTUserID:   login.ChatGPTUserID,
-		Email:           login.Email,
-		PlanType:        login.PlanType,
-		FedRAMP:         login.FedRAMP,
+		Account:         login.Account,
 		TaskID:          taskID,
 	}, nil
 }
 
 func sameLogin(a, b *codexhome.ChatGPTLogin) bool {
-	return a != nil && b != nil && a.AccountID == b.AccountID && a.ChatGPTUserID == b.ChatGPTUserID
+	return a != nil && b != nil && a.AccountID == b.AccountID && a.UserID == b.UserID
 }

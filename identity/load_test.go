@@ -187,7 +187,7 @@ func TestLoadLoginChangedReprovisions(t *testing.T) {
 	require.NoError(t, err)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(raw, &m))
-	m["tokens"] = map[string]any{"id_token": other.IDToken, "access_token": other.AccessToken, "refresh_token": other.RefreshToken, "account_id": other.AccountID}
+	m["tokens"] = map[string]any{"id_token": other.IDToken.Reveal(), "access_token": other.AccessToken.Reveal(), "refresh_token": other.RefreshToken.Reveal(), "account_id": other.AccountID}
 	data, err := json.MarshalIndent(m, "", "  ")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(store.Path(), data, 0o600))
@@ -291,13 +291,13 @@ func holdAgentRegistration(t *testing.T, f *loadFixture) *heldRegistration {
 
 func TestLoadJWTFromEnvironment(t *testing.T) {
 	f := newLoadFixture(t, identitytest.CodexHomeOptions{})
-	token, err := f.srv.MintAgentJWT(identitytest.JWTOptions{FedRAMP: true})
+	token, err := f.srv.MintAgentJWT(identitytest.JWTOptions{Account: codexhome.Account{FedRAMP: true}})
 	require.NoError(t, err)
 	ctx := context.Background()
 	// No auth.json at all, and no config: nothing is written.
 	require.NoError(t, os.WriteFile(filepath.Join(f.home, "config.toml"), []byte(fmt.Sprintf("chatgpt_base_url = %q\n", f.srv.ChatGPTBaseURL)), 0o600))
 
-	ra, err := f.load(ctx, identity.PolicyJWTOnly, map[string]string{identity.EnvAccessToken: token})
+	ra, err := f.load(ctx, identity.PolicyJWTOnly, map[string]string{identity.EnvAccessToken: token.Reveal()})
 	require.NoError(t, err)
 	assert.True(t, ra.FedRAMP())
 	task, err := ra.TaskID(ctx)
@@ -350,9 +350,9 @@ func TestLoadRefusals(t *testing.T) {
 		{name: "personal access token in env", policy: identity.PolicyJWTOnly,
 			env: map[string]string{identity.EnvAccessToken: "at-abcdef"}, wantIs: identity.ErrPersonalAccessToken, wantMsg: "personal access token"},
 		{name: "ChatGPT access token in env", policy: identity.PolicyJWTOnly,
-			env: map[string]string{identity.EnvAccessToken: f.login.AccessToken}, wantIs: identity.ErrInvalidJWT},
+			env: map[string]string{identity.EnvAccessToken: f.login.AccessToken.Reveal()}, wantIs: identity.ErrInvalidJWT},
 		{name: "expired JWT in env fails Load", policy: identity.PolicyJWTOnly,
-			env: map[string]string{identity.EnvAccessToken: expired}, wantIs: identity.ErrInvalidJWT, notIs: identity.ErrNoAgentIdentity},
+			env: map[string]string{identity.EnvAccessToken: expired.Reveal()}, wantIs: identity.ErrInvalidJWT, notIs: identity.ErrNoAgentIdentity},
 		{name: "wrong audience stored JWT fails Load", home: identitytest.CodexHomeOptions{AgentJWT: wrongAud},
 			wantIs: identity.ErrInvalidJWT},
 		{name: "jwt-only without JWT", home: identitytest.CodexHomeOptions{Login: &f.login},
@@ -388,7 +388,7 @@ func TestLoadRefusals(t *testing.T) {
 			if tt.wantMsg != "" {
 				assert.Contains(t, err.Error(), tt.wantMsg)
 			}
-			for _, secret := range []string{expired, wrongAud, f.login.AccessToken} {
+			for _, secret := range []string{expired.Reveal(), wrongAud.Reveal(), f.login.AccessToken.Reveal()} {
 				assert.NotContains(t, err.Error(), secret, "no token in errors")
 			}
 			after, _ := os.ReadFile(filepath.Join(home, "auth.json"))
@@ -509,7 +509,7 @@ func otherWriterRecord(t *testing.T, f *loadFixture, taskID string) map[string]a
 	t.Helper()
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	id, err := f.srv.AddAgent(km.PublicKeySSH, identitytest.LoginOptions{AccountID: f.login.AccountID, UserID: f.login.UserID})
+	id, err := f.srv.AddAgent(km.PublicKeySSH, identitytest.LoginOptions{Account: codexhome.Account{AccountID: f.login.AccountID, UserID: f.login.UserID}})
 	require.NoError(t, err)
 	rec := map[string]any{
 		"agent_runtime_id": id, "agent_private_key": km.PrivateKeyPKCS8Base64.Reveal(),
@@ -556,12 +556,12 @@ func TestLoadProvisioningNeverOverwritesAnotherWriter(t *testing.T) {
 		token, err := f.srv.MintAgentJWT(identitytest.JWTOptions{})
 		require.NoError(t, err)
 		hc := &http.Client{Transport: &hookTransport{suffix: "/v1/agent/register", hook: func() {
-			writeMember(t, f.home, "agent_identity", token)
+			writeMember(t, f.home, "agent_identity", token.Reveal())
 		}}}
 		_, err = identity.Load(context.Background(), identity.LoadOptions{CodexHome: f.home, Getenv: f.getenv(nil), HTTPClient: hc})
 		require.Error(t, err)
-		assert.NotContains(t, err.Error(), token)
-		assert.Equal(t, token, readAuth(t, f.home)["agent_identity"])
+		assert.NotContains(t, err.Error(), token.Reveal())
+		assert.Equal(t, token.Reveal(), readAuth(t, f.home)["agent_identity"])
 	})
 }
 

@@ -62,7 +62,7 @@ func TestLoadOpenAIBaseURL(t *testing.T) {
 			extra := map[string]string{}
 			p := identity.PolicyChatGPTAuth
 			if tc.jwt {
-				extra[identity.EnvAccessToken] = token
+				extra[identity.EnvAccessToken] = token.Reveal()
 				p = identity.PolicyJWTOnly
 			}
 			ra, err := f.load(ctx, p, extra)
@@ -95,7 +95,7 @@ func TestLoadOpenAIBaseURLOtherOriginOfEnvironment(t *testing.T) {
 	// Production, with its AuthAPI and JWKS moved to the fake backend.
 	ra, err := identity.Load(ctx, identity.LoadOptions{
 		CodexHome: f.home, Policy: identity.PolicyJWTOnly, ChatGPTBaseURL: "https://chatgpt.com/backend-api",
-		Getenv: f.getenv(map[string]string{identity.EnvAccessToken: token}),
+		Getenv: f.getenv(map[string]string{identity.EnvAccessToken: token.Reveal()}),
 	})
 	require.NoError(t, err)
 	base, err := ra.InferenceBaseURL(ctx)

@@ -99,14 +99,14 @@ func TestRefreshProactive(t *testing.T) {
 			assert.Equal(t, stored.AccessToken.Reveal(), tok, "the Bearer token is the one in auth.json")
 			if !tt.wantRefresh {
 				assert.Equal(t, 0, f.srv.Stats().Refreshes)
-				assert.Equal(t, f.login.AccessToken, tok)
+				assert.Equal(t, f.login.AccessToken.Reveal(), tok)
 				assert.Equal(t, before, after, "auth.json is not touched")
 				return
 			}
 			assert.Equal(t, 1, f.srv.Stats().Refreshes)
 			assert.Equal(t, 0, f.srv.Stats().RefreshesRefused)
-			assert.NotEqual(t, f.login.AccessToken, tok)
-			assert.NotEqual(t, f.login.RefreshToken, stored.RefreshToken.Reveal(), "the rotated refresh token is saved")
+			assert.NotEqual(t, f.login.AccessToken.Reveal(), tok)
+			assert.NotEqual(t, f.login.RefreshToken.Reveal(), stored.RefreshToken.Reveal(), "the rotated refresh token is saved")
 			assert.Equal(t, f.login.AccountID, stored.AccountID)
 			lr, _ := after["last_refresh"].(string)
 			assert.Regexp(t, lastRefreshFormat, lr)
@@ -150,16 +150,16 @@ func TestRefreshNotWithoutExp(t *testing.T) {
 func TestRefreshAdoptsAConcurrentWriter(t *testing.T) {
 	f := newRefreshFixture(t, 58*time.Minute, nil)
 	ra := f.load(t)
-	theirs := f.srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: f.login.AccountID, UserID: f.login.UserID, Email: f.login.Email})
+	theirs := f.srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{AccountID: f.login.AccountID, UserID: f.login.UserID, Email: f.login.Email}})
 	m := readAuth(t, f.home)
 	tokens := m["tokens"].(map[string]any)
-	tokens["id_token"], tokens["access_token"], tokens["refresh_token"] = theirs.IDToken, theirs.AccessToken, theirs.RefreshToken
+	tokens["id_token"], tokens["access_token"], tokens["refresh_token"] = theirs.IDToken.Reveal(), theirs.AccessToken.Reveal(), theirs.RefreshToken.Reveal()
 	writeMember(t, f.home, "tokens", tokens)
 	before := readAuth(t, f.home)
 
 	tok, err := f.bearer(ra)
 	require.NoError(t, err)
-	assert.Equal(t, theirs.AccessToken, tok)
+	assert.Equal(t, theirs.AccessToken.Reveal(), tok)
 	assert.Equal(t, 0, f.srv.Stats().Refreshes)
 	assert.Equal(t, 0, f.srv.Stats().RefreshesRefused)
 	assert.Equal(t, before, readAuth(t, f.home))
@@ -191,7 +191,7 @@ func TestRefreshReusedIsPermanent(t *testing.T) {
 	ra := f.load(t)
 	// Someone redeemed the refresh token without saving the result.
 	resp, err := http.Post(f.srv.RefreshTokenURL, "application/json", strings.NewReader(
-		`{"client_id":"app_EMoamEEZ73f0CkXaXp7hrann","grant_type":"refresh_token","refresh_token":"`+f.login.RefreshToken+`"}`))
+		`{"client_id":"app_EMoamEEZ73f0CkXaXp7hrann","grant_type":"refresh_token","refresh_token":"`+f.login.RefreshToken.Reveal()+`"}`))
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -206,7 +206,7 @@ func TestRefreshReusedIsPermanent(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, re.StatusCode)
 		assert.Equal(t, "refresh_token_reused", re.Code)
 		assert.Contains(t, err.Error(), "codex login")
-		for _, secret := range []string{f.login.RefreshToken, f.login.AccessToken, f.login.IDToken} {
+		for _, secret := range []string{f.login.RefreshToken.Reveal(), f.login.AccessToken.Reveal(), f.login.IDToken.Reveal()} {
 			assert.NotContains(t, err.Error(), secret)
 		}
 	}
@@ -241,7 +241,7 @@ func TestRefreshKeepsUnknownMembers(t *testing.T) {
 
 func TestRefreshURLOverride(t *testing.T) {
 	f := newRefreshFixture(t, 2*time.Hour, nil)
-	next := f.srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: f.login.AccountID, UserID: f.login.UserID, Email: f.login.Email})
+	next := f.srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{AccountID: f.login.AccountID, UserID: f.login.UserID, Email: f.login.Email}})
 	var got atomic.Value
 	var calls atomic.Int64
 	custom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -249,19 +249,19 @@ func TestRefreshURLOverride(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		got.Store(r.Method + " " + r.URL.RequestURI() + " " + r.Header.Get("Content-Type") + " " + r.Header.Get("Authorization") + "|" + string(body))
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"access_token":"`+next.AccessToken+`","refresh_token":"rt-next"}`)
+		_, _ = io.WriteString(w, `{"access_token":"`+next.AccessToken.Reveal()+`","refresh_token":"rt-next"}`)
 	}))
 	t.Cleanup(custom.Close)
 	f.env = map[string]string{identity.EnvRefreshTokenURLOverride: custom.URL + "/custom/token?v=1"}
 	tok, err := f.bearer(f.load(t))
 	require.NoError(t, err)
-	assert.Equal(t, next.AccessToken, tok)
+	assert.Equal(t, next.AccessToken.Reveal(), tok)
 	assert.Equal(t, int64(1), calls.Load())
 	assert.Equal(t, "POST /custom/token?v=1 application/json |"+
-		`{"client_id":"app_EMoamEEZ73f0CkXaXp7hrann","grant_type":"refresh_token","refresh_reason":"proactive_expiry","refresh_token":"`+f.login.RefreshToken+`"}`,
+		`{"client_id":"app_EMoamEEZ73f0CkXaXp7hrann","grant_type":"refresh_token","refresh_reason":"proactive_expiry","refresh_token":"`+f.login.RefreshToken.Reveal()+`"}`,
 		got.Load())
 	stored := f.storedTokens(t)
-	assert.Equal(t, f.login.IDToken, stored.IDToken.Reveal(), "an absent id_token is left as it was")
+	assert.Equal(t, f.login.IDToken.Reveal(), stored.IDToken.Reveal(), "an absent id_token is left as it was")
 	assert.Equal(t, "rt-next", stored.RefreshToken.Reveal())
 	assert.Equal(t, 0, f.srv.Stats().Refreshes)
 }
@@ -316,7 +316,7 @@ func TestRefreshTransientBackoff(t *testing.T) {
 		f := newRefreshFixture(t, 58*time.Minute, env)
 		tok, err := f.bearer(f.load(t))
 		require.NoError(t, err)
-		assert.Equal(t, f.login.AccessToken, tok)
+		assert.Equal(t, f.login.AccessToken.Reveal(), tok)
 		assert.Equal(t, int64(1), calls.Load())
 	})
 }
@@ -371,7 +371,7 @@ func TestRefreshTransportErrorHidesURL(t *testing.T) {
 	var re *identity.RefreshError
 	require.ErrorAs(t, err, &re)
 	assert.NotContains(t, err.Error(), "s3cr3t")
-	assert.NotContains(t, err.Error(), f.login.RefreshToken)
+	assert.NotContains(t, err.Error(), f.login.RefreshToken.Reveal())
 }
 
 // TestRefreshKeepsAConcurrentRotation: while our refresh request is in
@@ -380,7 +380,7 @@ func TestRefreshTransportErrorHidesURL(t *testing.T) {
 // fresh access token is used from memory; nothing is sent twice.
 func TestRefreshKeepsAConcurrentRotation(t *testing.T) {
 	f := newRefreshFixture(t, 58*time.Minute, nil)
-	theirs := f.srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: f.login.AccountID, UserID: f.login.UserID, Email: f.login.Email})
+	theirs := f.srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{AccountID: f.login.AccountID, UserID: f.login.UserID, Email: f.login.Email}})
 	target, err := url.Parse(f.srv.RefreshTokenURL)
 	require.NoError(t, err)
 	var once sync.Once
@@ -389,7 +389,7 @@ func TestRefreshKeepsAConcurrentRotation(t *testing.T) {
 		once.Do(func() {
 			m := readAuth(t, f.home)
 			tokens := m["tokens"].(map[string]any)
-			tokens["id_token"], tokens["access_token"], tokens["refresh_token"] = theirs.IDToken, theirs.AccessToken, theirs.RefreshToken
+			tokens["id_token"], tokens["access_token"], tokens["refresh_token"] = theirs.IDToken.Reveal(), theirs.AccessToken.Reveal(), theirs.RefreshToken.Reveal()
 			writeMember(t, f.home, "tokens", tokens)
 		})
 		httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host}).ServeHTTP(w, r)
@@ -401,12 +401,12 @@ func TestRefreshKeepsAConcurrentRotation(t *testing.T) {
 
 	tok, err := f.bearer(ra)
 	require.NoError(t, err)
-	assert.NotEqual(t, f.login.AccessToken, tok, "the stale token is not used")
-	assert.NotEqual(t, theirs.AccessToken, tok, "our own refresh answered")
+	assert.NotEqual(t, f.login.AccessToken.Reveal(), tok, "the stale token is not used")
+	assert.NotEqual(t, theirs.AccessToken.Reveal(), tok, "our own refresh answered")
 	assert.Equal(t, 1, f.srv.Stats().Refreshes, "one refresh request")
 	after := readAuth(t, f.home)
-	assert.Equal(t, theirs.RefreshToken, after["tokens"].(map[string]any)["refresh_token"], "the other writer's file is kept")
-	assert.Equal(t, theirs.AccessToken, after["tokens"].(map[string]any)["access_token"])
+	assert.Equal(t, theirs.RefreshToken.Reveal(), after["tokens"].(map[string]any)["refresh_token"], "the other writer's file is kept")
+	assert.Equal(t, theirs.AccessToken.Reveal(), after["tokens"].(map[string]any)["access_token"])
 	assert.NotEqual(t, before["tokens"], after["tokens"])
 
 	again, err := f.bearer(ra)

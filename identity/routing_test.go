@@ -459,7 +459,7 @@ func TestLoadModesCredentials(t *testing.T) {
 	require.NoError(t, err)
 	token, err := f.srv.MintAgentJWT(identitytest.JWTOptions{})
 	require.NoError(t, err)
-	jwt, err := f.load(ctx, identity.PolicyJWTOnly, map[string]string{identity.EnvAccessToken: token})
+	jwt, err := f.load(ctx, identity.PolicyJWTOnly, map[string]string{identity.EnvAccessToken: token.Reveal()})
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name  string
@@ -468,7 +468,7 @@ func TestLoadModesCredentials(t *testing.T) {
 		check func(t *testing.T, v []string)
 	}{
 		{"ChatGPT inference", chat, "/codex/responses", func(t *testing.T, v []string) { assert.Equal(t, "assertion", scheme(v)) }},
-		{"ChatGPT models", chat, "/codex/models", func(t *testing.T, v []string) { assert.Equal(t, []string{"Bearer " + f.login.AccessToken}, v) }},
+		{"ChatGPT models", chat, "/codex/models", func(t *testing.T, v []string) { assert.Equal(t, []string{"Bearer " + f.login.AccessToken.Reveal()}, v) }},
 		{"ChatGPT jwks", chat, "/wham/agent-identities/jwks", func(t *testing.T, v []string) { assert.Empty(t, v) }},
 		{"JWT inference", jwt, "/codex/responses", func(t *testing.T, v []string) { assert.Equal(t, "assertion", scheme(v)) }},
 		{"JWT models", jwt, "/codex/models", func(t *testing.T, v []string) { assert.Equal(t, "assertion", scheme(v)) }},

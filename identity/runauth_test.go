@@ -44,7 +44,7 @@ func newRunAuthFixture(t *testing.T) *runAuthFixture {
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
-	id, err := c.RegisterAgent(context.Background(), login.AccessToken, identity.AgentRegistration{
+	id, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), identity.AgentRegistration{
 		AgentVersion: "1", AgentHarnessID: "test", RunningLocation: "local", PublicKeySSH: km.PublicKeySSH,
 	})
 	require.NoError(t, err)
@@ -462,7 +462,7 @@ func TestRunAuthBearerFallbackPerSession(t *testing.T) {
 	rec := newRecorder(t, nil)
 	ra, err := identity.NewRunAuth(f.signer, f.client,
 		identity.WithFirstPartyOrigin(rec.URL), identity.WithAccount("acct", false),
-		identity.WithBearerFallback(f.login.AccessToken), identity.WithLogger(logger),
+		identity.WithBearerFallback(f.login.AccessToken.Reveal()), identity.WithLogger(logger),
 		identity.WithClockForTest(clock))
 	require.NoError(t, err)
 	// Make the retries fast.
@@ -474,10 +474,10 @@ func TestRunAuthBearerFallbackPerSession(t *testing.T) {
 		resp, err := down.Get(rec.URL + "/x")
 		require.NoError(t, err)
 		resp.Body.Close()
-		assert.Equal(t, "Bearer "+f.login.AccessToken, rec.last().Get("Authorization"))
+		assert.Equal(t, "Bearer "+f.login.AccessToken.Reveal(), rec.last().Get("Authorization"))
 	}
 	assert.Equal(t, 1, strings.Count(logs.String(), "bearer"), "one log line says so")
-	assert.NotContains(t, logs.String(), f.login.AccessToken, "the token is never logged")
+	assert.NotContains(t, logs.String(), f.login.AccessToken.Reveal(), "the token is never logged")
 
 	// Another session is not affected: it registers its own task.
 	up := &http.Client{Transport: ra.ForSession("up").Transport(nil)}
@@ -504,9 +504,9 @@ func TestRunAuthNoBearerFallbackWithoutToken(t *testing.T) {
 
 func TestRunAuthDoesNotLeakSecrets(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra := f.runAuth(t, identity.WithBearerFallback(f.login.AccessToken))
+	ra := f.runAuth(t, identity.WithBearerFallback(f.login.AccessToken.Reveal()))
 	for _, s := range []string{ra.String(), ra.GoString()} {
-		assert.NotContains(t, s, f.login.AccessToken)
+		assert.NotContains(t, s, f.login.AccessToken.Reveal())
 	}
 }
 

@@ -218,7 +218,7 @@ func cryptoAgentFixture(t *testing.T, key crypto.Signer) (*identitytest.Server, 
 	// Signer to spell it, as a caller of RegisterAgent would.
 	probe, err := identity.NewSignerFromCrypto("unregistered", key)
 	require.NoError(t, err)
-	id, err := c.RegisterAgent(context.Background(), login.AccessToken, identity.AgentRegistration{
+	id, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), identity.AgentRegistration{
 		AgentVersion: "1", AgentHarnessID: "test", RunningLocation: "local", PublicKeySSH: probe.PublicKeySSH(),
 	})
 	require.NoError(t, err)

@@ -55,7 +55,7 @@ func TestWebSocketHandshakeSigned(t *testing.T) {
 			if tc.jwt {
 				tok, err := srv.MintAgentJWT(identitytest.JWTOptions{})
 				require.NoError(t, err)
-				extra[identity.EnvAccessToken], p = tok, identity.PolicyJWTOnly
+				extra[identity.EnvAccessToken], p = tok.Reveal(), identity.PolicyJWTOnly
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
@@ -680,7 +681,7 @@ func (h *harness) rowJWT() {
 		if err != nil {
 			return err
 		}
-		claims, err := jwtClaims(tok)
+		claims, err := jwtClaims(tok.Reveal())
 		if err != nil {
 			return err
 		}
@@ -691,8 +692,8 @@ func (h *harness) rowJWT() {
 			return err
 		}
 		jwks := h.srv.Stats().JWKSFetches
-		r = h.runCodex(dir, "CODEX_ACCESS_TOKEN="+tok)
-		h.jwtRun, h.jwtHome, h.jwtToken = r, dir, tok
+		r = h.runCodex(dir, "CODEX_ACCESS_TOKEN="+tok.Reveal())
+		h.jwtRun, h.jwtHome, h.jwtToken = r, dir, tok.Reveal()
 		if err := r.turnOK(); err != nil {
 			return err
 		}
@@ -734,7 +735,7 @@ func jwtClaims(tok string) (agentClaims, error) {
 
 // (g) FedRAMP.
 func (h *harness) rowFedRAMP() {
-	home, _ := h.newHome("home-g", identitytest.LoginOptions{FedRAMP: true})
+	home, _ := h.newHome("home-g", identitytest.LoginOptions{Account: codexhome.Account{FedRAMP: true}})
 	r := h.runCodex(home)
 	err := func() error {
 		if err := r.turnOK(); err != nil {
@@ -814,7 +815,7 @@ func (h *harness) rowRefresh() {
 		var raw map[string]string
 		// Codex 0.171 adds "refresh_reason" to the shape of the research notes.
 		if len(reqs) != 1 || json.Unmarshal(reqs[0].Body, &raw) != nil || raw["grant_type"] != "refresh_token" ||
-			raw["refresh_token"] != login.RefreshToken || raw["client_id"] == "" || len(raw) > 4 {
+			raw["refresh_token"] != login.RefreshToken.Reveal() || raw["client_id"] == "" || len(raw) > 4 {
 			return fmt.Errorf("%d refresh requests, body members %v", len(reqs), keys(raw))
 		}
 		refreshShape = fmt.Sprintf("body members %v, refresh_reason %q", keys(raw), raw["refresh_reason"])
@@ -831,12 +832,12 @@ func (h *harness) rowRefresh() {
 				RefreshToken string `json:"refresh_token"`
 			} `json:"tokens"`
 		}
-		if err := json.Unmarshal(data, &f); err != nil || f.Tokens.AccessToken == login.AccessToken || f.Tokens.RefreshToken == login.RefreshToken {
+		if err := json.Unmarshal(data, &f); err != nil || f.Tokens.AccessToken == login.AccessToken.Reveal() || f.Tokens.RefreshToken == login.RefreshToken.Reveal() {
 			return errors.New("auth.json does not hold the rotated tokens")
 		}
 		// The redeemed refresh token is refused if reused.
 		resp, err := h.srv.Client().Post(h.srv.RefreshTokenURL, "application/json",
-			strings.NewReader(`{"client_id":"x","grant_type":"refresh_token","refresh_token":"`+login.RefreshToken+`"}`))
+			strings.NewReader(`{"client_id":"x","grant_type":"refresh_token","refresh_token":"`+login.RefreshToken.Reveal()+`"}`))
 		if err != nil {
 			return err
 		}

@@ -233,7 +233,7 @@ func (h *harness) newKeyringHome(name string) (string, identitytest.ChatGPTLogin
 		return "", login, err
 	}
 	err = codexhome.OpenStoreMode(home, codexhome.CredentialsStoreAuto).Update(context.Background(), func(f *codexhome.AuthFile) error {
-		return f.SetRefreshedTokens(codexhome.RefreshedTokens{AccessToken: codexhome.NewSecret(login.AccessToken)}, time.Now())
+		return f.SetRefreshedTokens(codexhome.RefreshedTokens{AccessToken: login.AccessToken}, time.Now())
 	})
 	if err != nil {
 		return "", login, fmt.Errorf("move the login into the keyring: %v", err)

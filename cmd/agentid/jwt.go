@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
 const redacted = "<redacted>"
@@ -25,18 +26,13 @@ type claimsJSON struct {
 	ID              string           `json:"jti,omitempty"`
 	AgentRuntimeID  string           `json:"agent_runtime_id"`
 	AgentPrivateKey string           `json:"agent_private_key"`
-	AccountID       string           `json:"account_id"`
-	ChatGPTUserID   string           `json:"chatgpt_user_id"`
-	Email           string           `json:"email,omitempty"`
-	PlanType        string           `json:"plan_type"`
-	FedRAMP         bool             `json:"chatgpt_account_is_fedramp"`
+	codexhome.Account
 }
 
 func redactClaims(c *identity.Claims) claimsJSON {
 	out := claimsJSON{
 		Issuer: c.Issuer, Subject: c.Subject, ExpiresAt: c.ExpiresAt, NotBefore: c.NotBefore,
-		IssuedAt: c.IssuedAt, ID: c.ID, AgentRuntimeID: c.AgentRuntimeID, AccountID: c.AccountID,
-		ChatGPTUserID: c.ChatGPTUserID, Email: c.Email, PlanType: c.PlanType, FedRAMP: c.FedRAMP,
+		IssuedAt: c.IssuedAt, ID: c.ID, AgentRuntimeID: c.AgentRuntimeID, Account: c.Account,
 	}
 	switch len(c.Audience) {
 	case 0:

@@ -35,9 +35,9 @@ func fakeBackend(t *testing.T) *identitytest.Server {
 func loginHome(t *testing.T, srv *identitytest.Server, optIn bool) (string, map[string]string, identitytest.ChatGPTLogin) {
 	t.Helper()
 	login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
-	addSecret(t, "access token", login.AccessToken)
-	addSecret(t, "id token", login.IDToken)
-	addSecret(t, "refresh token", login.RefreshToken)
+	addSecret(t, "access token", login.AccessToken.Reveal())
+	addSecret(t, "id token", login.IDToken.Reveal())
+	addSecret(t, "refresh token", login.RefreshToken.Reveal())
 	home := filepath.Join(t.TempDir(), "codex")
 	require.NoError(t, srv.WriteCodexHome(home, identitytest.CodexHomeOptions{Login: &login, UseAgentIdentity: optIn}))
 	env := srv.Env()
@@ -49,8 +49,9 @@ func loginHome(t *testing.T, srv *identitytest.Server, optIn bool) (string, map[
 // secrets; it returns the token and its claims.
 func mintJWT(t *testing.T, srv *identitytest.Server, o identitytest.JWTOptions) (string, *identity.Claims) {
 	t.Helper()
-	tok, err := srv.MintAgentJWT(o)
+	minted, err := srv.MintAgentJWT(o)
 	require.NoError(t, err)
+	tok := minted.Reveal()
 	addSecret(t, "agent JWT", tok)
 	addSecret(t, "agent JWT signature", tok[strings.LastIndexByte(tok, '.')+1:])
 	claims, err := identity.DecodeJWTUnverified(tok)
@@ -245,11 +246,11 @@ func TestProvisionFailures(t *testing.T) {
 
 func TestJWT(t *testing.T) {
 	srv := fakeBackend(t)
-	tok, claims := mintJWT(t, srv, identitytest.JWTOptions{Email: "a@example.com"})
+	tok, claims := mintJWT(t, srv, identitytest.JWTOptions{Account: codexhome.Account{Email: "a@example.com"}})
 	expired, _ := mintJWT(t, srv, identitytest.JWTOptions{IssuedAt: time.Now().Add(-3 * time.Hour), TTL: time.Hour})
 	wrongAud, _ := mintJWT(t, srv, identitytest.JWTOptions{Audience: "someone-else"})
 	login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
-	addSecret(t, "chatgpt access token", login.AccessToken)
+	addSecret(t, "chatgpt access token", login.AccessToken.Reveal())
 	verifyArgs := []string{"jwt", "verify", "--chatgpt-base-url", srv.ChatGPTBaseURL}
 
 	tests := []struct {
@@ -272,7 +273,7 @@ func TestJWT(t *testing.T) {
 		{"verify expired", invocation{args: append(verifyArgs, "--token-stdin"), env: srv.Env(), stdin: expired}, 1, false, "expired"},
 		{"verify wrong audience", invocation{args: append(verifyArgs, "--token-stdin"), env: srv.Env(), stdin: wrongAud}, 1, false, "invalid Agent Identity JWT"},
 		{"verify wrong expected issuer", invocation{args: []string{"jwt", "verify", "--jwks-url", srv.JWKSURL, "--issuer", "https://evil.example", "--audience", srv.Audience, "--token-stdin"}, stdin: tok}, 1, false, "invalid Agent Identity JWT"},
-		{"verify chatgpt access token", invocation{args: append(verifyArgs, "--token-stdin"), env: srv.Env(), stdin: login.AccessToken}, 1, false, "looks like a ChatGPT access token"},
+		{"verify chatgpt access token", invocation{args: append(verifyArgs, "--token-stdin"), env: srv.Env(), stdin: login.AccessToken.Reveal()}, 1, false, "looks like a ChatGPT access token"},
 		{"verify http jwks off loopback", invocation{args: []string{"jwt", "verify", "--jwks-url", "http://example.com/jwks", "--token-stdin"}, stdin: tok}, 1, false, "JWTVerifier"},
 		{"verify unknown environment", invocation{args: []string{"jwt", "verify", "--chatgpt-base-url", "https://example.com", "--token-stdin"}, stdin: tok}, 1, false, "only supports production and staging"},
 	}
@@ -311,7 +312,7 @@ func TestJWTHome(t *testing.T) {
 	srv := fakeBackend(t)
 	tok, claims := mintJWT(t, srv, identitytest.JWTOptions{})
 	home := filepath.Join(t.TempDir(), "codex")
-	require.NoError(t, srv.WriteCodexHome(home, identitytest.CodexHomeOptions{AgentJWT: tok}))
+	require.NoError(t, srv.WriteCodexHome(home, identitytest.CodexHomeOptions{AgentJWT: codexhome.NewSecret(tok)}))
 	env := mergeEnv(srv.Env(), map[string]string{"CODEX_HOME": home})
 
 	r := runBin(t, invocation{args: []string{"status", "--json"}, env: env})

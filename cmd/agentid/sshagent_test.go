@@ -158,9 +158,9 @@ func TestRegisterTaskWithSSHAgentKey(t *testing.T) {
 	require.NoError(t, err)
 	line := a.add(t, priv)
 	login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
-	addSecret(t, "access token", login.AccessToken)
+	addSecret(t, "access token", login.AccessToken.Reveal())
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
-	id, err := c.RegisterAgent(context.Background(), login.AccessToken, identity.AgentRegistration{
+	id, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), identity.AgentRegistration{
 		AgentVersion: "1", AgentHarnessID: "test", RunningLocation: "local", PublicKeySSH: line,
 	})
 	require.NoError(t, err)

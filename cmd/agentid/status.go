@@ -65,7 +65,7 @@ type statusAgent struct {
 	Form           string `json:"form"`
 	AgentRuntimeID string `json:"agent_runtime_id,omitempty"`
 	AccountID      string `json:"account_id,omitempty"`
-	ChatGPTUserID  string `json:"chatgpt_user_id,omitempty"`
+	UserID         string `json:"chatgpt_user_id,omitempty"`
 	PlanType       string `json:"plan_type,omitempty"`
 	FedRAMP        bool   `json:"fedramp,omitempty"`
 	TaskID         string `json:"task_id,omitempty"`
@@ -78,13 +78,13 @@ type statusAgent struct {
 }
 
 type statusLogin struct {
-	Present       bool   `json:"present"`
-	AccountID     string `json:"account_id,omitempty"`
-	ChatGPTUserID string `json:"chatgpt_user_id,omitempty"`
-	Email         string `json:"email,omitempty"`
-	PlanType      string `json:"plan_type,omitempty"`
-	FedRAMP       bool   `json:"fedramp,omitempty"`
-	AccessToken   string `json:"access_token,omitempty"`
+	Present     bool   `json:"present"`
+	AccountID   string `json:"account_id,omitempty"`
+	UserID      string `json:"chatgpt_user_id,omitempty"`
+	Email       string `json:"email,omitempty"`
+	PlanType    string `json:"plan_type,omitempty"`
+	FedRAMP     bool   `json:"fedramp,omitempty"`
+	AccessToken string `json:"access_token,omitempty"`
 }
 
 func presence(ok bool) string {
@@ -202,18 +202,18 @@ func collectStatus(c *cli, dir string) *statusReport {
 	}
 	if login != nil {
 		rep.ChatGPTLogin = statusLogin{
-			Present: true, AccountID: login.AccountID, ChatGPTUserID: login.ChatGPTUserID,
+			Present: true, AccountID: login.AccountID, UserID: login.UserID,
 			Email: login.Email, PlanType: login.PlanType, FedRAMP: login.FedRAMP,
 			AccessToken: presence(!login.AccessToken.IsZero()),
 		}
 	}
 
-	if tok := af.AgentIdentityJWT(); tok != "" {
+	if tok := af.AgentIdentityJWT(); !tok.IsZero() {
 		a := statusAgent{Form: "jwt", Token: redacted, Note: "claims decoded WITHOUT verification"}
-		if claims, err := identity.DecodeJWTUnverified(tok); err != nil {
+		if claims, err := identity.DecodeJWTUnverified(tok.Reveal()); err != nil {
 			problem(fmt.Errorf("agent_identity JWT: %w", err))
 		} else {
-			a.AgentRuntimeID, a.AccountID, a.ChatGPTUserID = claims.AgentRuntimeID, claims.AccountID, claims.ChatGPTUserID
+			a.AgentRuntimeID, a.AccountID, a.UserID = claims.AgentRuntimeID, claims.AccountID, claims.UserID
 			a.PlanType, a.FedRAMP = claims.PlanType, claims.FedRAMP
 			a.PrivateKey = presence(!claims.AgentPrivateKey.IsZero())
 		}
@@ -221,13 +221,13 @@ func collectStatus(c *cli, dir string) *statusReport {
 	} else if rec := af.AgentIdentityRecord(); rec != nil {
 		a := statusAgent{
 			Form: "record", AgentRuntimeID: rec.AgentRuntimeID, AccountID: rec.AccountID,
-			ChatGPTUserID: rec.ChatGPTUserID, PlanType: rec.PlanType, FedRAMP: rec.FedRAMP, TaskID: rec.TaskID,
+			UserID: rec.UserID, PlanType: rec.PlanType, FedRAMP: rec.FedRAMP, TaskID: rec.TaskID,
 			PrivateKey: presence(!rec.AgentPrivateKey.IsZero()),
 		}
 		if !rec.AgentPrivateKey.IsZero() {
 			a.PrivateKey = redacted
 		}
-		m := login != nil && login.AccountID == rec.AccountID && login.ChatGPTUserID == rec.ChatGPTUserID
+		m := login != nil && login.AccountID == rec.AccountID && login.UserID == rec.UserID
 		a.MatchesLogin = &m
 		rep.AgentIdentity = a
 	}
@@ -291,7 +291,7 @@ func writeStatus(w io.Writer, r *statusReport) {
 	}
 	if r.ChatGPTLogin.Present {
 		l := r.ChatGPTLogin
-		line("chatgpt_login", fmt.Sprintf("present (account %s, user %s, plan %s, access token %s)", orDash(l.AccountID), orDash(l.ChatGPTUserID), orDash(l.PlanType), l.AccessToken))
+		line("chatgpt_login", fmt.Sprintf("present (account %s, user %s, plan %s, access token %s)", orDash(l.AccountID), orDash(l.UserID), orDash(l.PlanType), l.AccessToken))
 	} else {
 		line("chatgpt_login", "absent")
 	}
@@ -300,7 +300,7 @@ func writeStatus(w io.Writer, r *statusReport) {
 	if a.Form != "none" {
 		line("agent_runtime_id", orDash(a.AgentRuntimeID))
 		line("account_id", orDash(a.AccountID))
-		line("chatgpt_user_id", orDash(a.ChatGPTUserID))
+		line("chatgpt_user_id", orDash(a.UserID))
 		if a.Form == "record" {
 			line("task_id", orDash(a.TaskID))
 			line("matches_login", fmt.Sprint(*a.MatchesLogin))

@@ -222,13 +222,14 @@ func (f *AuthFile) SetAuthMode(mode string) error {
 }
 
 // OpenAIAPIKey returns OPENAI_API_KEY and whether it is a string (it is
-// usually null). The key is a secret: never log it.
-func (f *AuthFile) OpenAIAPIKey() (string, bool) {
+// usually null).
+func (f *AuthFile) OpenAIAPIKey() (Secret, bool) {
 	raw, ok := f.member(memberOpenAIAPIKey)
 	if !ok {
-		return "", false
+		return Secret{}, false
 	}
-	return strictjson.String(raw)
+	s, ok := strictjson.String(raw)
+	return NewSecret(s), ok
 }
 
 // Tokens returns a copy of the ChatGPT login tokens, or nil when tokens is
@@ -246,14 +247,14 @@ func (f *AuthFile) Tokens() *Tokens {
 }
 
 // AgentIdentityJWT returns agent_identity when it holds a standalone JWT
-// string, else "". The JWT is a secret: never log it.
-func (f *AuthFile) AgentIdentityJWT() string {
+// string, else the zero Secret.
+func (f *AuthFile) AgentIdentityJWT() Secret {
 	raw, ok := f.member(memberAgentIdentity)
 	if !ok {
-		return ""
+		return Secret{}
 	}
 	s, _ := strictjson.String(raw)
-	return s
+	return NewSecret(s)
 }
 
 // AgentIdentityRecord returns a copy of agent_identity when it holds a
@@ -274,18 +275,18 @@ func (f *AuthFile) AgentIdentityRecord() *AgentIdentityRecord {
 
 // SetAgentIdentityJWT stores a standalone Agent Identity JWT in
 // agent_identity, replacing any record. It does not verify the token (the
-// caller does, before storing it) but refuses an empty string and text that
+// caller does, before storing it) but refuses an empty token and text that
 // is not UTF-8 or holds whitespace or control characters.
-func (f *AuthFile) SetAgentIdentityJWT(token string) error {
-	if token == "" {
+func (f *AuthFile) SetAgentIdentityJWT(token Secret) error {
+	if token.IsZero() {
 		return errors.New("codexhome: empty agent identity JWT")
 	}
-	for _, c := range []byte(token) {
+	for _, c := range []byte(token.Reveal()) {
 		if c <= ' ' || c >= 0x7f {
 			return fmt.Errorf("%w: the token holds a character outside printable ASCII", ErrInvalidValue)
 		}
 	}
-	f.setMember(memberAgentIdentity, strictjson.Quote(token))
+	f.setMember(memberAgentIdentity, strictjson.Quote(token.Reveal()))
 	return nil
 }
 

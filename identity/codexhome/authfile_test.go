@@ -94,7 +94,9 @@ func TestAuthFileRoundTripAfterChange(t *testing.T) {
 			sample: "chatgpt_only_extra.json",
 			change: func(t *testing.T, f *AuthFile) {
 				require.NoError(t, f.SetAgentIdentityRecord(&AgentIdentityRecord{
-					AgentRuntimeID: "agent-9", AgentPrivateKey: NewSecret(testPrivateKey), AccountID: "acc-123", ChatGPTUserID: "user-123", PlanType: "plus",
+					AgentRuntimeID:  "agent-9",
+					AgentPrivateKey: NewSecret(testPrivateKey),
+					Account:         Account{AccountID: "acc-123", UserID: "user-123", PlanType: "plus"},
 				}))
 			},
 			changed: []string{"agent_identity"},
@@ -103,7 +105,7 @@ func TestAuthFileRoundTripAfterChange(t *testing.T) {
 			name:   "jwt replaced",
 			sample: "jwt_form.json",
 			change: func(t *testing.T, f *AuthFile) {
-				require.NoError(t, f.SetAgentIdentityJWT("aaa.bbb.ccc"))
+				require.NoError(t, f.SetAgentIdentityJWT(NewSecret("aaa.bbb.ccc")))
 			},
 			changed: []string{"agent_identity"},
 		},
@@ -176,12 +178,12 @@ func TestAgentIdentityRecordKeepsUnknownMembers(t *testing.T) {
 	assert.Equal(t, "agent-123", r.AgentRuntimeID)
 	assert.Equal(t, testPrivateKey, r.AgentPrivateKey.Reveal())
 	assert.Equal(t, "acc-123", r.AccountID)
-	assert.Equal(t, "user-123", r.ChatGPTUserID)
+	assert.Equal(t, "user-123", r.UserID)
 	assert.Equal(t, "user@example.com", r.Email)
 	assert.Equal(t, "plus", r.PlanType)
 	assert.False(t, r.FedRAMP)
 	assert.Equal(t, "task-123", r.TaskID)
-	assert.Empty(t, f.AgentIdentityJWT())
+	assert.True(t, f.AgentIdentityJWT().IsZero())
 
 	r.TaskID = ""
 	r.FedRAMP = true
@@ -200,7 +202,7 @@ func TestAuthFileNewFileLayout(t *testing.T) {
 		{
 			name: "jwt credentials",
 			set: func(f *AuthFile) error {
-				if err := f.SetAgentIdentityJWT("h.p.s"); err != nil {
+				if err := f.SetAgentIdentityJWT(NewSecret("h.p.s")); err != nil {
 					return err
 				}
 				return f.SetAuthMode(AuthModeAgentIdentity)
@@ -210,14 +212,14 @@ func TestAuthFileNewFileLayout(t *testing.T) {
 		{
 			name: "record without task or email",
 			set: func(f *AuthFile) error {
-				return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: NewSecret("k"), AccountID: "acc", ChatGPTUserID: "u", PlanType: "pro"})
+				return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: NewSecret("k"), Account: Account{AccountID: "acc", UserID: "u", PlanType: "pro"}})
 			},
 			want: "{\n  \"OPENAI_API_KEY\": null,\n  \"agent_identity\": {\n    \"agent_runtime_id\": \"a\",\n    \"agent_private_key\": \"k\",\n    \"account_id\": \"acc\",\n    \"chatgpt_user_id\": \"u\",\n    \"email\": \"\",\n    \"plan_type\": \"pro\",\n    \"chatgpt_account_is_fedramp\": false\n  }\n}",
 		},
 		{
 			name: "serde string escaping",
 			set: func(f *AuthFile) error {
-				return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: NewSecret("k"), Email: "é<>&\u2028\"\\\x01\n"})
+				return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: NewSecret("k"), Account: Account{Email: "é<>&\u2028\"\\\x01\n"}})
 			},
 			want: "{\n  \"OPENAI_API_KEY\": null,\n  \"agent_identity\": {\n    \"agent_runtime_id\": \"a\",\n    \"agent_private_key\": \"k\",\n    \"account_id\": \"\",\n    \"chatgpt_user_id\": \"\",\n    \"email\": \"é<>&\u2028\\\"\\\\\\u0001\\n\",\n    \"plan_type\": \"\",\n    \"chatgpt_account_is_fedramp\": false\n  }\n}",
 		},
@@ -237,7 +239,7 @@ func TestAuthFileNewFileLayout(t *testing.T) {
 func TestAuthFileInsertsKnownMembersInCodexOrder(t *testing.T) {
 	f := mustParse(t, []byte(`{"zeta":1,"tokens":{"access_token":"x"},"last_refresh":"2026-01-01T00:00:00Z","omega":2}`))
 	require.NoError(t, f.SetAuthMode("chatgpt"))
-	require.NoError(t, f.SetAgentIdentityJWT("a.b.c"))
+	require.NoError(t, f.SetAgentIdentityJWT(NewSecret("a.b.c")))
 	assert.Equal(t, []string{"zeta", "auth_mode", "tokens", "last_refresh", "agent_identity", "omega"}, f.MemberNames())
 	out, err := f.Marshal()
 	require.NoError(t, err)
@@ -258,9 +260,9 @@ func TestAuthFileSettersRefuse(t *testing.T) {
 		name string
 		set  func(f *AuthFile) error
 	}{
-		{"empty jwt", func(f *AuthFile) error { return f.SetAgentIdentityJWT("") }},
-		{"jwt with space", func(f *AuthFile) error { return f.SetAgentIdentityJWT("a.b c") }},
-		{"jwt with newline", func(f *AuthFile) error { return f.SetAgentIdentityJWT("a.b\nc") }},
+		{"empty jwt", func(f *AuthFile) error { return f.SetAgentIdentityJWT(NewSecret("")) }},
+		{"jwt with space", func(f *AuthFile) error { return f.SetAgentIdentityJWT(NewSecret("a.b c")) }},
+		{"jwt with newline", func(f *AuthFile) error { return f.SetAgentIdentityJWT(NewSecret("a.b\nc")) }},
 		{"nil record", func(f *AuthFile) error { return f.SetAgentIdentityRecord(nil) }},
 		{"record without runtime id", func(f *AuthFile) error {
 			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentPrivateKey: NewSecret("k")})
@@ -269,7 +271,7 @@ func TestAuthFileSettersRefuse(t *testing.T) {
 			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a"})
 		}},
 		{"record with invalid utf-8", func(f *AuthFile) error {
-			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: NewSecret("k"), Email: "\xff"})
+			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: NewSecret("k"), Account: Account{Email: "\xff"}})
 		}},
 		{"auth mode with invalid utf-8", func(f *AuthFile) error { return f.SetAuthMode("\xc3") }},
 	}
@@ -343,7 +345,7 @@ func TestParseAuthFileAcceptsNulls(t *testing.T) {
 	assert.False(t, ok)
 	assert.Nil(t, f.Tokens())
 	assert.Nil(t, f.AgentIdentityRecord())
-	assert.Empty(t, f.AgentIdentityJWT())
+	assert.True(t, f.AgentIdentityJWT().IsZero())
 	login, err := f.ChatGPTLogin()
 	require.NoError(t, err)
 	assert.Nil(t, login)
@@ -352,14 +354,14 @@ func TestParseAuthFileAcceptsNulls(t *testing.T) {
 func TestAuthFileAccessors(t *testing.T) {
 	f := mustParse(t, readSample(t, "jwt_form.json"))
 	assert.Equal(t, AuthModeAgentIdentity, f.AuthMode())
-	assert.True(t, strings.HasPrefix(f.AgentIdentityJWT(), "eyJ"))
+	assert.True(t, strings.HasPrefix(f.AgentIdentityJWT().Reveal(), "eyJ"))
 	assert.Nil(t, f.AgentIdentityRecord())
 	assert.Nil(t, f.Tokens())
 
 	f = mustParse(t, []byte(`{"OPENAI_API_KEY":"sk-test"}`))
 	key, ok := f.OpenAIAPIKey()
 	assert.True(t, ok)
-	assert.Equal(t, "sk-test", key)
+	assert.Equal(t, "sk-test", key.Reveal())
 
 	f = mustParse(t, readSample(t, "record_form.json"))
 	tok := f.Tokens()
@@ -395,32 +397,32 @@ func TestChatGPTLogin(t *testing.T) {
 		{
 			name:   "account from tokens",
 			tokens: tokensWith(`{"email":"e@x","https://api.openai.com/auth":{"chatgpt_account_id":"acc-id","chatgpt_user_id":"u1","chatgpt_plan_type":"pro"}}`, "acc-tok"),
-			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "acc-tok", ChatGPTUserID: "u1", Email: "e@x", PlanType: "pro"},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), Account: Account{AccountID: "acc-tok", UserID: "u1", Email: "e@x", PlanType: "pro"}},
 		},
 		{
 			name:   "account from id token",
 			tokens: tokensWith(`{"https://api.openai.com/auth":{"chatgpt_account_id":"acc-id","chatgpt_user_id":"u1"}}`, ""),
-			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "acc-id", ChatGPTUserID: "u1"},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), Account: Account{AccountID: "acc-id", UserID: "u1"}},
 		},
 		{
 			name:   "older user_id",
 			tokens: tokensWith(`{"https://api.openai.com/auth":{"user_id":"u-old"}}`, "a"),
-			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "a", ChatGPTUserID: "u-old"},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), Account: Account{AccountID: "a", UserID: "u-old"}},
 		},
 		{
 			name:   "chatgpt_user_id wins over user_id",
 			tokens: tokensWith(`{"https://api.openai.com/auth":{"user_id":"u-old","chatgpt_user_id":"u-new"}}`, "a"),
-			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "a", ChatGPTUserID: "u-new"},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), Account: Account{AccountID: "a", UserID: "u-new"}},
 		},
 		{
 			name:   "fedramp",
 			tokens: tokensWith(`{"https://api.openai.com/auth":{"chatgpt_user_id":"u","chatgpt_account_is_fedramp":true}}`, "a"),
-			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "a", ChatGPTUserID: "u", FedRAMP: true},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), Account: Account{AccountID: "a", UserID: "u", FedRAMP: true}},
 		},
 		{
 			name:   "nulls and unknown claims",
 			tokens: tokensWith(`{"email":null,"other":[1],"https://api.openai.com/auth":{"chatgpt_plan_type":null,"orgs":{}}}`, "a"),
-			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), AccountID: "a"},
+			want:   ChatGPTLogin{AccessToken: NewSecret("at-secret"), Account: Account{AccountID: "a"}},
 		},
 	}
 	for _, tt := range tests {
@@ -436,7 +438,7 @@ func TestChatGPTLogin(t *testing.T) {
 		login, err := mustParse(t, readSample(t, "record_form.json")).ChatGPTLogin()
 		require.NoError(t, err)
 		assert.Equal(t, "acc-123", login.AccountID)
-		assert.Equal(t, "user-123", login.ChatGPTUserID)
+		assert.Equal(t, "user-123", login.UserID)
 		assert.Equal(t, "user@example.com", login.Email)
 		assert.Equal(t, "plus", login.PlanType)
 	})
@@ -487,7 +489,7 @@ func TestSecretsNeverFormatted(t *testing.T) {
 	require.NoError(t, err)
 	tokens := f.Tokens()
 	jwtFile := mustParse(t, readSample(t, "jwt_form.json"))
-	secrets := []string{testPrivateKey, tokens.AccessToken.Reveal(), tokens.IDToken.Reveal(), tokens.RefreshToken.Reveal(), jwtFile.AgentIdentityJWT()}
+	secrets := []string{testPrivateKey, tokens.AccessToken.Reveal(), tokens.IDToken.Reveal(), tokens.RefreshToken.Reveal(), jwtFile.AgentIdentityJWT().Reveal()}
 	type holder struct {
 		Exported any
 		hidden   any
@@ -548,7 +550,7 @@ func TestChatGPTLoginReadsOnlyTheIDTokenPayload(t *testing.T) {
 	tokens := `{"id_token":"not-json.` + payload + `.not base64","access_token":"at-secret"}`
 	login, err := loginFile(t, tokens).ChatGPTLogin()
 	require.NoError(t, err)
-	assert.Equal(t, "u", login.ChatGPTUserID)
+	assert.Equal(t, "u", login.UserID)
 
 	dup := base64.RawURLEncoding.EncodeToString([]byte(`{"email":"a","email":"b"}`))
 	_, err = loginFile(t, `{"id_token":"e30.`+dup+`.c2ln","access_token":"at-secret"}`).ChatGPTLogin()

@@ -2,6 +2,7 @@ package codexhome_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log"
 	"os"
@@ -26,9 +27,7 @@ func ExampleStore_Update() {
 			rec = &codexhome.AgentIdentityRecord{
 				AgentRuntimeID:  "agent-123",
 				AgentPrivateKey: codexhome.NewSecret("MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH"),
-				AccountID:       "acc-123",
-				ChatGPTUserID:   "user-123",
-				PlanType:        "plus",
+				Account:         codexhome.Account{AccountID: "acc-123", UserID: "user-123", PlanType: "plus"},
 			}
 		}
 		rec.TaskID = "task-123"
@@ -68,4 +67,25 @@ func ExampleLoadConfig() {
 	}
 	fmt.Println("use_agent_identity:", cfg.UseAgentIdentity)
 	// Output: use_agent_identity: true
+}
+
+// ExampleSecret shows that a Secret never prints, logs or marshals its
+// text; Reveal is the one way to read it.
+func ExampleSecret() {
+	key := codexhome.NewSecret("sk-example")
+	login := struct {
+		User string
+		Key  codexhome.Secret
+	}{"alice", key}
+	out, _ := json.Marshal(login)
+
+	fmt.Println(key)
+	fmt.Printf("%+v %#v\n", login, &key)
+	fmt.Println(string(out))
+	fmt.Println(key.Reveal(), key.IsZero(), codexhome.Secret{}.IsZero())
+	// Output:
+	// [REDACTED]
+	// {User:alice Key:[REDACTED]} [REDACTED]
+	// {"User":"alice","Key":"[REDACTED]"}
+	// sk-example false true
 }

@@ -15,27 +15,22 @@ const maxIDTokenSize = 64 << 10
 // idTokenAuthClaim is the id token member holding the ChatGPT account data.
 const idTokenAuthClaim = "https://api.openai.com/auth"
 
-// ChatGPTLogin is the ChatGPT login found in auth.json (docs/protocol.md#chatgpt-login), the input
-// of agent registration through ChatGPT auth. AccessToken is a secret:
-// formatting a ChatGPTLogin with fmt or slog never prints it.
+// ChatGPTLogin is the ChatGPT login found in auth.json
+// (docs/protocol.md#chatgpt-login), the input of agent registration through
+// ChatGPT auth. AccessToken is a secret: formatting a ChatGPTLogin with fmt
+// or slog never prints it.
 //
-// AccountID or ChatGPTUserID may be empty for logins written by old Codex
-// releases; such a login cannot own an agent identity.
+// Account.AccountID is tokens.account_id, or else the id token's
+// chatgpt_account_id; UserID is the id token's chatgpt_user_id, or else its
+// user_id; Email is its top-level email, PlanType its chatgpt_plan_type and
+// FedRAMP its chatgpt_account_is_fedramp. AccountID or UserID may be empty
+// for logins written by old Codex releases; such a login cannot own an agent
+// identity.
 type ChatGPTLogin struct {
 	// AccessToken is tokens.access_token, the bearer token for agent
 	// registration.
 	AccessToken Secret
-	// AccountID is tokens.account_id, or else the id token's
-	// chatgpt_account_id.
-	AccountID string
-	// ChatGPTUserID is the id token's chatgpt_user_id, or else its user_id.
-	ChatGPTUserID string
-	// Email is the id token's top-level email.
-	Email string
-	// PlanType is the id token's chatgpt_plan_type.
-	PlanType string
-	// FedRAMP is the id token's chatgpt_account_is_fedramp.
-	FedRAMP bool
+	Account
 }
 
 // ChatGPTLogin returns the ChatGPT login held in tokens, or nil, nil when
@@ -63,13 +58,13 @@ func (f *AuthFile) ChatGPTLogin() (*ChatGPTLogin, error) {
 	if err != nil {
 		return nil, err
 	}
-	login := &ChatGPTLogin{AccessToken: t.AccessToken, AccountID: t.AccountID, Email: claims.email}
+	login := &ChatGPTLogin{AccessToken: t.AccessToken, Account: Account{AccountID: t.AccountID, Email: claims.email}}
 	if login.AccountID == "" {
 		login.AccountID = claims.accountID
 	}
-	login.ChatGPTUserID = claims.chatgptUserID
-	if login.ChatGPTUserID == "" {
-		login.ChatGPTUserID = claims.userID
+	login.UserID = claims.chatgptUserID
+	if login.UserID == "" {
+		login.UserID = claims.userID
 	}
 	login.PlanType = claims.planType
 	login.FedRAMP = claims.fedRAMP

@@ -26,9 +26,9 @@ const (
 var recordOrder = []string{recordRuntimeID, recordPrivateKey, recordAccountID, recordUserID, recordEmail, recordPlanType, recordFedRAMP, recordTaskID}
 
 // AgentIdentityRecord is the agent_identity record of auth.json: an agent
-// registered through a ChatGPT login (docs/protocol.md#agent-record). AgentPrivateKey is the
-// PKCS#8 Ed25519 key in standard base64 and is a secret: formatting a record
-// with fmt (any verb) or slog never prints it.
+// registered through a ChatGPT login (docs/protocol.md#agent-record).
+// AgentPrivateKey is the PKCS#8 Ed25519 key in standard base64 and is a
+// secret: formatting a record with fmt (any verb) or slog never prints it.
 //
 // A record returned by AuthFile.AgentIdentityRecord also carries the
 // record's unknown members and member order, so that a read-modify-write
@@ -36,12 +36,11 @@ var recordOrder = []string{recordRuntimeID, recordPrivateKey, recordAccountID, r
 type AgentIdentityRecord struct {
 	AgentRuntimeID  string // agent_runtime_id
 	AgentPrivateKey Secret // agent_private_key
-	AccountID       string // account_id
-	ChatGPTUserID   string // chatgpt_user_id
-	Email           string // email, written "" when absent
-	PlanType        string // plan_type
-	FedRAMP         bool   // chatgpt_account_is_fedramp
-	TaskID          string // task_id, omitted when empty
+	// Account is the account the agent was registered for: account_id,
+	// chatgpt_user_id, email (written "" when absent), plan_type and
+	// chatgpt_account_is_fedramp.
+	Account
+	TaskID string // task_id, omitted when empty
 
 	// orig holds the members as read, in order, so unknown members and
 	// unchanged values survive a rewrite byte for byte. It is boxed so that
@@ -110,7 +109,7 @@ func (r *AgentIdentityRecord) stringField(name string) *string {
 	case recordAccountID:
 		return &r.AccountID
 	case recordUserID:
-		return &r.ChatGPTUserID
+		return &r.UserID
 	case recordEmail:
 		return &r.Email
 	case recordPlanType:
@@ -227,8 +226,7 @@ func (r *AgentIdentityRecord) Equal(o *AgentIdentityRecord) bool {
 		return r == o
 	}
 	return r.AgentRuntimeID == o.AgentRuntimeID && r.AgentPrivateKey.Equal(o.AgentPrivateKey) &&
-		r.AccountID == o.AccountID && r.ChatGPTUserID == o.ChatGPTUserID && r.Email == o.Email &&
-		r.PlanType == o.PlanType && r.FedRAMP == o.FedRAMP && r.TaskID == o.TaskID
+		r.Account == o.Account && r.TaskID == o.TaskID
 }
 
 // check refuses a record the readers of auth.json would refuse: strings that

@@ -90,7 +90,7 @@ func TestStoreHelperProcess(t *testing.T) {
 		err := s.Update(ctx, setBigContent)
 		fmt.Println("update error:", err)
 	case "update-once":
-		err := s.Update(ctx, func(f *AuthFile) error { return f.SetAgentIdentityJWT("new.jwt.value") })
+		err := s.Update(ctx, func(f *AuthFile) error { return f.SetAgentIdentityJWT(NewSecret("new.jwt.value")) })
 		fmt.Println("update error:", err)
 	default:
 		fail(errors.New("unknown mode " + mode))
@@ -193,7 +193,7 @@ func TestStoreUpdateWritesPrivateFile(t *testing.T) {
 		if err := f.SetAuthMode(AuthModeAgentIdentity); err != nil {
 			return err
 		}
-		return f.SetAgentIdentityJWT("h.p.s")
+		return f.SetAgentIdentityJWT(NewSecret("h.p.s"))
 	}))
 	fi, err := os.Stat(s.Path())
 	require.NoError(t, err)
@@ -205,7 +205,7 @@ func TestStoreUpdateWritesPrivateFile(t *testing.T) {
 	got, err := s.Read()
 	require.NoError(t, err)
 	assert.True(t, got.Exists())
-	assert.Equal(t, "h.p.s", got.AgentIdentityJWT())
+	assert.Equal(t, "h.p.s", got.AgentIdentityJWT().Reveal())
 }
 
 func TestStoreUpdateKeepsCodexMembers(t *testing.T) {
@@ -267,7 +267,7 @@ func TestStoreTightensLooseFile(t *testing.T) {
 			writeFile(t, s.Path(), orig, 0o644)
 			require.NoError(t, s.Update(context.Background(), func(f *AuthFile) error {
 				if tt.change {
-					return f.SetAgentIdentityJWT("x.y.z")
+					return f.SetAgentIdentityJWT(NewSecret("x.y.z"))
 				}
 				return nil
 			}))
@@ -354,7 +354,7 @@ func TestStoreRefusesUnsafePaths(t *testing.T) {
 			called := false
 			err := s.Update(context.Background(), func(f *AuthFile) error {
 				called = true
-				return f.SetAgentIdentityJWT("a.b.c")
+				return f.SetAgentIdentityJWT(NewSecret("a.b.c"))
 			})
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrUnsafeAuthFile)
@@ -421,7 +421,7 @@ func TestStoreFailedWriteKeepsOldFile(t *testing.T) {
 					}
 					return nil
 				}
-				err := s.Update(context.Background(), func(f *AuthFile) error { return f.SetAgentIdentityJWT("n.e.w") })
+				err := s.Update(context.Background(), func(f *AuthFile) error { return f.SetAgentIdentityJWT(NewSecret("n.e.w")) })
 				require.Error(t, err)
 				assert.ErrorIs(t, err, errno)
 				assert.True(t, strings.HasPrefix(err.Error(), "codexhome: write "), err.Error())
@@ -473,7 +473,7 @@ func TestStoreWriteFailsInReadOnlyFolder(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(home, AuthLockFileName), nil, 0o600))
 		require.NoError(t, os.Chmod(home, 0o500))
 		t.Cleanup(func() { _ = os.Chmod(home, 0o700) })
-		err := s.Update(context.Background(), func(f *AuthFile) error { return f.SetAgentIdentityJWT("new.jwt.value") })
+		err := s.Update(context.Background(), func(f *AuthFile) error { return f.SetAgentIdentityJWT(NewSecret("new.jwt.value")) })
 		require.Error(t, err)
 		assert.ErrorIs(t, err, fs.ErrPermission)
 		data, rerr := os.ReadFile(s.Path())
@@ -717,7 +717,7 @@ func TestStoreRefusesFilesItsReaderRefuses(t *testing.T) {
 			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "../x", AgentPrivateKey: NewSecret("k")})
 		}},
 		{"file over MaxAuthFileSize", func(f *AuthFile) error {
-			return f.SetAgentIdentityJWT(strings.Repeat("a", MaxAuthFileSize))
+			return f.SetAgentIdentityJWT(NewSecret(strings.Repeat("a", MaxAuthFileSize)))
 		}},
 	}
 	for _, tt := range tests {

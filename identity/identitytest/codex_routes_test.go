@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
@@ -131,8 +132,8 @@ func TestTLSTrust(t *testing.T) {
 
 func TestBearerSideRoutes(t *testing.T) {
 	srv := newTLSServer(t, identitytest.Options{})
-	login := srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: "acct-1", PlanType: "pro"})
-	fed := srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: "acct-fed", FedRAMP: true})
+	login := srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-1", PlanType: "pro"}})
+	fed := srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-fed", FedRAMP: true}})
 	bearer := func(tok string) http.Header {
 		return http.Header{"Authorization": {"Bearer " + tok}, "Chatgpt-Account-Id": {login.AccountID}}
 	}
@@ -144,27 +145,27 @@ func TestBearerSideRoutes(t *testing.T) {
 		wantStatus int
 		wantBody   string // a substring
 	}{
-		{"models", "GET", "/backend-api/codex/models?client_version=0.171.0", bearer(login.AccessToken), 200, `{"models":[]}`},
-		{"settings", "GET", "/backend-api/wham/settings/user", bearer(login.AccessToken), 200, `{"commit_attribution_enabled":false}`},
-		{"plugins 404", "GET", "/backend-api/ps/plugins/installed?limit=200", bearer(login.AccessToken), 404, "not served"},
-		{"discovery", "GET", "/backend-api/wham/accounts/check", bearer(login.AccessToken), 200, `"workspace_backend_origin":"` + srv.URL + `"`},
+		{"models", "GET", "/backend-api/codex/models?client_version=0.171.0", bearer(login.AccessToken.Reveal()), 200, `{"models":[]}`},
+		{"settings", "GET", "/backend-api/wham/settings/user", bearer(login.AccessToken.Reveal()), 200, `{"commit_attribution_enabled":false}`},
+		{"plugins 404", "GET", "/backend-api/ps/plugins/installed?limit=200", bearer(login.AccessToken.Reveal()), 404, "not served"},
+		{"discovery", "GET", "/backend-api/wham/accounts/check", bearer(login.AccessToken.Reveal()), 200, `"workspace_backend_origin":"` + srv.URL + `"`},
 		{"mcp without credentials", "POST", "/backend-api/ps/mcp", nil, 404, "no MCP"},
 		{"unknown token", "GET", "/backend-api/codex/models", bearer("not-minted"), 401, "not an access token minted"},
-		{"ID token", "GET", "/backend-api/wham/accounts/check", bearer(login.IDToken), 401, "not an access token minted"},
-		{"wrong account", "GET", "/backend-api/wham/accounts/check", http.Header{"Authorization": {"Bearer " + login.AccessToken}, "Chatgpt-Account-Id": {"acct-2"}}, 401, "ChatGPT-Account-ID"},
-		{"FedRAMP header on a commercial login", "GET", "/backend-api/codex/models", http.Header{"Authorization": {"Bearer " + login.AccessToken}, "X-Openai-Fedramp": {"true"}}, 401, "Fedramp"},
-		{"FedRAMP login without the header", "GET", "/backend-api/codex/models", http.Header{"Authorization": {"Bearer " + fed.AccessToken}}, 401, "Fedramp"},
-		{"FedRAMP login with the header", "GET", "/backend-api/codex/models", http.Header{"Authorization": {"Bearer " + fed.AccessToken}, "X-Openai-Fedramp": {"true"}}, 200, `{"models":[]}`},
+		{"ID token", "GET", "/backend-api/wham/accounts/check", bearer(login.IDToken.Reveal()), 401, "not an access token minted"},
+		{"wrong account", "GET", "/backend-api/wham/accounts/check", http.Header{"Authorization": {"Bearer " + login.AccessToken.Reveal()}, "Chatgpt-Account-Id": {"acct-2"}}, 401, "ChatGPT-Account-ID"},
+		{"FedRAMP header on a commercial login", "GET", "/backend-api/codex/models", http.Header{"Authorization": {"Bearer " + login.AccessToken.Reveal()}, "X-Openai-Fedramp": {"true"}}, 401, "Fedramp"},
+		{"FedRAMP login without the header", "GET", "/backend-api/codex/models", http.Header{"Authorization": {"Bearer " + fed.AccessToken.Reveal()}}, 401, "Fedramp"},
+		{"FedRAMP login with the header", "GET", "/backend-api/codex/models", http.Header{"Authorization": {"Bearer " + fed.AccessToken.Reveal()}, "X-Openai-Fedramp": {"true"}}, 200, `{"models":[]}`},
 		{"no Authorization", "GET", "/backend-api/codex/models", nil, 401, "not an AgentAssertion"},
-		{"Bearer on inference", "POST", "/backend-api/codex/responses", bearer(login.AccessToken), 401, "not an AgentAssertion"},
-		{"Bearer on compaction", "POST", "/backend-api/codex/responses/compact", bearer(login.AccessToken), 401, "not an AgentAssertion"},
+		{"Bearer on inference", "POST", "/backend-api/codex/responses", bearer(login.AccessToken.Reveal()), 401, "not an AgentAssertion"},
+		{"Bearer on compaction", "POST", "/backend-api/codex/responses/compact", bearer(login.AccessToken.Reveal()), 401, "not an AgentAssertion"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := do(t, srv, tt.method, tt.path, tt.header, "")
 			assert.Equal(t, tt.wantStatus, resp.StatusCode, string(body))
 			assert.Contains(t, string(body), tt.wantBody)
-			assert.NotContains(t, string(body), login.AccessToken)
+			assert.NotContains(t, string(body), login.AccessToken.Reveal())
 		})
 	}
 	assert.Equal(t, 5, srv.Stats().BearerRequestsAccepted)
@@ -172,9 +173,9 @@ func TestBearerSideRoutes(t *testing.T) {
 
 func TestDiscoveryShape(t *testing.T) {
 	srv := newTLSServer(t, identitytest.Options{})
-	login := srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: "acct-d", PlanType: "team"})
+	login := srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-d", PlanType: "team"}})
 	resp, body := do(t, srv, "GET", "/backend-api/wham/accounts/check",
-		http.Header{"Authorization": {"Bearer " + login.AccessToken}}, "")
+		http.Header{"Authorization": {"Bearer " + login.AccessToken.Reveal()}}, "")
 	require.Equal(t, 200, resp.StatusCode)
 	assert.JSONEq(t, `{"accounts":[{"id":"acct-d","plan_type":"team","structure":"personal",
 		"workspace_backend_origin":"`+srv.URL+`","account_routing_override":"NO_CONSTRAINT"}],
@@ -183,7 +184,7 @@ func TestDiscoveryShape(t *testing.T) {
 
 func TestSignedRoutes(t *testing.T) {
 	srv := newTLSServer(t, identitytest.Options{ResponseText: "hi there"})
-	a := tlsAgent(t, srv, identitytest.LoginOptions{AccountID: "acct-s"})
+	a := tlsAgent(t, srv, identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-s"}})
 	sse := func(h http.Header) http.Header { h.Set("Accept", "text/event-stream"); return h }
 	tests := []struct {
 		name        string
@@ -213,7 +214,7 @@ func TestSignedRoutes(t *testing.T) {
 
 func TestResponseStreamShape(t *testing.T) {
 	srv := newTLSServer(t, identitytest.Options{})
-	a := tlsAgent(t, srv, identitytest.LoginOptions{AccountID: "acct-sse"})
+	a := tlsAgent(t, srv, identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-sse"}})
 	h := a.headers(t)
 	h.Set("Accept", "text/event-stream")
 	resp, body := do(t, srv, "POST", "/backend-api/codex/responses", h, `{}`)
@@ -268,7 +269,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newTLSServer(t, identitytest.Options{AcceptWebSocket: tt.accept})
-			a := tlsAgent(t, srv, identitytest.LoginOptions{AccountID: "acct-ws"})
+			a := tlsAgent(t, srv, identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-ws"}})
 			h := http.Header{"Openai-Beta": {"responses_websockets=2026-02-06"}}
 			if tt.signed {
 				h = a.headers(t)
@@ -301,7 +302,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 
 func TestTokenRefresh(t *testing.T) {
 	srv := newTLSServer(t, identitytest.Options{})
-	login := srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: "acct-r"})
+	login := srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-r"}})
 	refresh := func(t *testing.T, body string) (int, map[string]string) {
 		t.Helper()
 		resp, data := do(t, srv, "POST", "/oauth/token", http.Header{"Content-Type": {"application/json"}}, body)
@@ -313,13 +314,13 @@ func TestTokenRefresh(t *testing.T) {
 		return `{"client_id":"app_EMoamEEZ73f0CkXaXp7hrann","grant_type":"refresh_token","refresh_token":"` + rt + `","refresh_reason":"proactive_expiry"}`
 	}
 
-	status, first := refresh(t, body(login.RefreshToken))
+	status, first := refresh(t, body(login.RefreshToken.Reveal()))
 	require.Equal(t, 200, status, first)
 	for _, k := range []string{"id_token", "access_token", "refresh_token"} {
 		assert.NotEmpty(t, first[k])
 	}
-	assert.NotEqual(t, login.AccessToken, first["access_token"])
-	assert.NotEqual(t, login.RefreshToken, first["refresh_token"])
+	assert.NotEqual(t, login.AccessToken.Reveal(), first["access_token"])
+	assert.NotEqual(t, login.RefreshToken.Reveal(), first["refresh_token"])
 
 	// The rotated access token is accepted as a Bearer token.
 	resp, _ := do(t, srv, "GET", "/backend-api/wham/accounts/check", http.Header{"Authorization": {"Bearer " + first["access_token"]}}, "")
@@ -331,7 +332,7 @@ func TestTokenRefresh(t *testing.T) {
 		wantStatus int
 		wantError  string
 	}{
-		{"reused refresh token", body(login.RefreshToken), 401, "refresh_token_reused"},
+		{"reused refresh token", body(login.RefreshToken.Reveal()), 401, "refresh_token_reused"},
 		{"unknown refresh token", body("rt-made-up"), 401, "invalid_grant"},
 		{"wrong grant type", `{"client_id":"c","grant_type":"password","refresh_token":"x"}`, 400, "unsupported_grant_type"},
 		{"no client id", `{"grant_type":"refresh_token","refresh_token":"x"}`, 400, "invalid_request"},
@@ -359,10 +360,10 @@ func TestOnRequestLogLine(t *testing.T) {
 		lines = append(lines, e.LogLine())
 		mu.Unlock()
 	}})
-	login := srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: "acct-log"})
-	a := tlsAgent(t, srv, identitytest.LoginOptions{AccountID: "acct-log2"})
+	login := srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-log"}})
+	a := tlsAgent(t, srv, identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-log2"}})
 	h := a.headers(t)
-	do(t, srv, "GET", "/backend-api/codex/models?client_version=1&token=secret", http.Header{"Authorization": {"Bearer " + login.AccessToken}}, "")
+	do(t, srv, "GET", "/backend-api/codex/models?client_version=1&token=secret", http.Header{"Authorization": {"Bearer " + login.AccessToken.Reveal()}}, "")
 	do(t, srv, "GET", "/backend-api/codex/models", http.Header{"Authorization": {"Bearer not-minted-token"}}, "")
 	do(t, srv, "POST", "/backend-api/codex/responses", h, "{}")
 	mu.Lock()
@@ -373,7 +374,7 @@ func TestOnRequestLogLine(t *testing.T) {
 	assert.Equal(t, "GET /backend-api/codex/models Bearer refused: the Bearer token is not an access token minted by this server 401", lines[2])
 	assert.Equal(t, "POST /backend-api/codex/responses AgentAssertion verified 200", lines[3])
 	all := strings.Join(lines, "\n")
-	for _, secret := range []string{login.AccessToken, "not-minted-token", "secret", strings.TrimPrefix(h.Get("Authorization"), "AgentAssertion ")} {
+	for _, secret := range []string{login.AccessToken.Reveal(), "not-minted-token", "secret", strings.TrimPrefix(h.Get("Authorization"), "AgentAssertion ")} {
 		assert.NotContains(t, all, secret)
 	}
 }

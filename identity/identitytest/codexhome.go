@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
 // CodexHomeOptions says what [Server.WriteCodexHome] puts into a $CODEX_HOME.
@@ -15,7 +17,7 @@ type CodexHomeOptions struct {
 	Login *ChatGPTLogin
 	// AgentJWT, if not empty, is written as a standalone Agent Identity JWT
 	// ("agent_identity" with "auth_mode": "agentIdentity").
-	AgentJWT string
+	AgentJWT codexhome.Secret
 	// UseAgentIdentity writes [features] use_agent_identity = true.
 	UseAgentIdentity bool
 }
@@ -64,12 +66,12 @@ func (s *Server) WriteCodexHome(dir string, o CodexHomeOptions) error {
 	var f authFile
 	if o.Login != nil {
 		f.AuthMode = "chatgpt"
-		f.Tokens = &tokens{o.Login.IDToken, o.Login.AccessToken, o.Login.RefreshToken, o.Login.AccountID}
+		f.Tokens = &tokens{o.Login.IDToken.Reveal(), o.Login.AccessToken.Reveal(), o.Login.RefreshToken.Reveal(), o.Login.AccountID}
 		f.LastRefresh = s.now().UTC().Format(time.RFC3339Nano)
 	}
-	if o.AgentJWT != "" {
+	if !o.AgentJWT.IsZero() {
 		f.AuthMode = "agentIdentity"
-		f.AgentIdentity = o.AgentJWT
+		f.AgentIdentity = o.AgentJWT.Reveal()
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {

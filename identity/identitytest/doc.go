@@ -69,7 +69,7 @@
 //			t.Fatal(err)
 //		}
 //		c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
-//		runtimeID, err := c.RegisterAgent(context.Background(), login.AccessToken, identity.AgentRegistration{
+//		runtimeID, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), identity.AgentRegistration{
 //			AgentVersion: "1.0.0", AgentHarnessID: "my-harness", RunningLocation: "local",
 //			PublicKeySSH: km.PublicKeySSH,
 //		})

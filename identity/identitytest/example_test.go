@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
@@ -20,13 +21,13 @@ func ExampleNewServer() {
 	defer srv.Close()
 	ctx := context.Background()
 
-	login := srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: "acct-1"})
+	login := srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-1"}})
 	km, err := identity.GenerateKeyMaterial()
 	if err != nil {
 		log.Fatal(err)
 	}
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
-	runtimeID, err := c.RegisterAgent(ctx, login.AccessToken, identity.AgentRegistration{
+	runtimeID, err := c.RegisterAgent(ctx, login.AccessToken.Reveal(), identity.AgentRegistration{
 		AgentVersion: "1.0.0", AgentHarnessID: "example", RunningLocation: "local",
 		PublicKeySSH: km.PublicKeySSH,
 	})

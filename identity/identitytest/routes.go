@@ -327,16 +327,13 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	old := rs.login
-	next := s.mintLogin(LoginOptions{
-		AccountID: old.AccountID, UserID: old.UserID, Email: old.Email, PlanType: old.PlanType,
-		FedRAMP: old.FedRAMP, TTL: rs.ttl,
-	})
+	next := s.mintLogin(LoginOptions{Account: old.Account, TTL: rs.ttl})
 	s.bump(&s.stats.Refreshes)
 	setVerdict(r, "verified")
 	writeJSON(w, http.StatusOK, map[string]string{
-		"id_token":      next.IDToken,
-		"access_token":  next.AccessToken,
-		"refresh_token": next.RefreshToken,
+		"id_token":      next.IDToken.Reveal(),
+		"access_token":  next.AccessToken.Reveal(),
+		"refresh_token": next.RefreshToken.Reveal(),
 	})
 }
 

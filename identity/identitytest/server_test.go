@@ -20,6 +20,7 @@ import (
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
@@ -81,9 +82,9 @@ func post(t *testing.T, srv *identitytest.Server, url, body string, header http.
 func TestFirstPartyEndpoint(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	srv := newServer(t, identitytest.Options{Now: func() time.Time { return now }})
-	a := newAgent(t, srv, identitytest.LoginOptions{AccountID: "acct-a"})
-	b := newAgent(t, srv, identitytest.LoginOptions{AccountID: "acct-b"})
-	fed := newAgent(t, srv, identitytest.LoginOptions{AccountID: "acct-fed", FedRAMP: true})
+	a := newAgent(t, srv, identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-a"}})
+	b := newAgent(t, srv, identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-b"}})
+	fed := newAgent(t, srv, identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-fed", FedRAMP: true}})
 	other, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
 	impostor, err := identity.NewSigner(a.signer.AgentRuntimeID(), other.PrivateKeyPKCS8Base64.Reveal())
@@ -145,12 +146,12 @@ func TestFirstPartyEndpoint(t *testing.T) {
 func TestAgentRegistrationEndpoint(t *testing.T) {
 	srv := newServer(t, identitytest.Options{})
 	login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
-	fed := srv.MintChatGPTLogin(identitytest.LoginOptions{FedRAMP: true})
+	fed := srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{FedRAMP: true}})
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
 	good := `{"abom":{"agent_version":"1","agent_harness_id":"h","running_location":"l"},"agent_public_key":"` +
 		km.PublicKeySSH + `","capabilities":["responsesapi"],"ttl":null}`
-	bearer := func(l identitytest.ChatGPTLogin) []string { return []string{"Bearer " + l.AccessToken} }
+	bearer := func(l identitytest.ChatGPTLogin) []string { return []string{"Bearer " + l.AccessToken.Reveal()} }
 	json := http.Header{"Content-Type": {"application/json"}}
 	with := func(h http.Header, kv ...string) http.Header {
 		out := h.Clone()
@@ -171,7 +172,7 @@ func TestAgentRegistrationEndpoint(t *testing.T) {
 		{"FedRAMP header on commercial", good, with(json, "Authorization", bearer(login)[0], "X-OpenAI-Fedramp", "true"), 403},
 		{"no Authorization", good, json, 401},
 		{"unknown token", good, with(json, "Authorization", "Bearer not-minted"), 401},
-		{"ID token as Bearer", good, with(json, "Authorization", "Bearer "+login.IDToken), 401},
+		{"ID token as Bearer", good, with(json, "Authorization", "Bearer "+login.IDToken.Reveal()), 401},
 		{"AgentAssertion", good, with(json, "Authorization", "AgentAssertion x"), 401},
 		{"wrong content type", good, with(http.Header{"Content-Type": {"text/plain"}}, "Authorization", bearer(login)[0]), 415},
 		{"ttl not null", strings.Replace(good, `"ttl":null`, `"ttl":60`, 1), with(json, "Authorization", bearer(login)[0]), 400},
@@ -249,9 +250,9 @@ func TestMintAgentJWT(t *testing.T) {
 	v := &identity.JWTVerifier{JWKSURL: srv.JWKSURL, Issuer: srv.Issuer, Audience: srv.Audience}
 	ctx := context.Background()
 
-	tok, err := srv.MintAgentJWT(identitytest.JWTOptions{AccountID: "acct-9", Email: "a@example.com", FedRAMP: true})
+	tok, err := srv.MintAgentJWT(identitytest.JWTOptions{Account: codexhome.Account{AccountID: "acct-9", Email: "a@example.com", FedRAMP: true}})
 	require.NoError(t, err)
-	claims, err := v.Verify(ctx, tok)
+	claims, err := v.Verify(ctx, tok.Reveal())
 	require.NoError(t, err)
 	assert.Equal(t, "acct-9", claims.AccountID)
 	assert.Equal(t, "a@example.com", claims.Email)
@@ -284,7 +285,7 @@ func TestMintAgentJWT(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tok, err := srv.MintAgentJWT(tt.o)
 			require.NoError(t, err)
-			_, err = v.Verify(ctx, tok)
+			_, err = v.Verify(ctx, tok.Reveal())
 			assert.ErrorIs(t, err, identity.ErrInvalidJWT)
 		})
 	}
@@ -293,9 +294,9 @@ func TestMintAgentJWT(t *testing.T) {
 
 func TestMintChatGPTLogin(t *testing.T) {
 	srv := newServer(t, identitytest.Options{})
-	l := srv.MintChatGPTLogin(identitytest.LoginOptions{AccountID: "acct-1", UserID: "user-1", Email: "u@example.com", PlanType: "pro", FedRAMP: true})
+	l := srv.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-1", UserID: "user-1", Email: "u@example.com", PlanType: "pro", FedRAMP: true}})
 	assert.Equal(t, "acct-1", l.AccountID)
-	parts := strings.Split(l.IDToken, ".")
+	parts := strings.Split(l.IDToken.Reveal(), ".")
 	require.Len(t, parts, 3)
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	require.NoError(t, err)
@@ -314,15 +315,15 @@ func TestMintChatGPTLogin(t *testing.T) {
 	assert.Equal(t, "user-1", claims.Auth.UserID)
 	assert.Equal(t, "pro", claims.Auth.PlanType)
 	assert.True(t, claims.Auth.FedRAMP)
-	assert.True(t, strings.HasPrefix(l.RefreshToken, "rt-"))
+	assert.True(t, strings.HasPrefix(l.RefreshToken.Reveal(), "rt-"))
 
 	// The access token is a ChatGPT access token, not an Agent Identity JWT.
 	v := &identity.JWTVerifier{JWKSURL: srv.JWKSURL, Issuer: srv.Issuer, Audience: srv.Audience}
-	_, err = v.Verify(context.Background(), l.AccessToken)
+	_, err = v.Verify(context.Background(), l.AccessToken.Reveal())
 	assert.ErrorIs(t, err, identity.ErrChatGPTAccessToken)
 
 	other := srv.MintChatGPTLogin(identitytest.LoginOptions{})
-	assert.NotEqual(t, l.AccessToken, other.AccessToken)
+	assert.NotEqual(t, l.AccessToken.Reveal(), other.AccessToken.Reveal())
 	assert.NotEqual(t, l.AccountID, other.AccountID)
 }
 
@@ -505,7 +506,7 @@ func TestSetFaultCopies(t *testing.T) {
 // TestConcurrentFirstParty sends 1,000 concurrent signed requests.
 func TestConcurrentFirstParty(t *testing.T) {
 	srv := newServer(t, identitytest.Options{})
-	agents := []testAgent{newAgent(t, srv, identitytest.LoginOptions{AccountID: "a"}), newAgent(t, srv, identitytest.LoginOptions{AccountID: "b"})}
+	agents := []testAgent{newAgent(t, srv, identitytest.LoginOptions{Account: codexhome.Account{AccountID: "a"}}), newAgent(t, srv, identitytest.LoginOptions{Account: codexhome.Account{AccountID: "b"}})}
 	hc := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}}
 	defer hc.CloseIdleConnections()
 	const n = 1000

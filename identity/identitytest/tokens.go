@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
 
@@ -19,11 +20,7 @@ import (
 // fields get defaults ("account-<n>", "user-<n>", "user<n>@example.com",
 // "plus").
 type LoginOptions struct {
-	AccountID string
-	UserID    string
-	Email     string
-	PlanType  string
-	FedRAMP   bool
+	codexhome.Account
 	// TTL is the lifetime of the id and access tokens (default 1 h); the
 	// logins a refresh makes keep it. The Codex CLI refreshes a login whose
 	// access token has expired (newer releases: within 5 minutes of expiry).
@@ -41,33 +38,26 @@ type ChatGPTLogin struct {
 	// IDToken is a JWT whose payload has "email" at the top level and, under
 	// "https://api.openai.com/auth", chatgpt_account_id, chatgpt_user_id,
 	// chatgpt_plan_type and chatgpt_account_is_fedramp.
-	IDToken string
+	IDToken codexhome.Secret
 	// AccessToken is accepted by this server, and only this server, as the
 	// Bearer token of agent registration. It is a JWT with issuer
 	// https://auth.openai.com, as ChatGPT access tokens are.
-	AccessToken string
+	AccessToken codexhome.Secret
 	// RefreshToken is an opaque token that the server's token refresh
 	// (POST /oauth/token) redeems once for a new login.
-	RefreshToken string
+	RefreshToken codexhome.Secret
 
-	AccountID string
-	UserID    string
-	Email     string
-	PlanType  string
-	FedRAMP   bool
+	// Account is the login's account, with the defaults filled in.
+	codexhome.Account
 }
 
 // JWTOptions describes an Agent Identity JWT minted by MintAgentJWT. The
 // zero value gives a valid token for a fresh agent, issued now and expiring
 // in an hour. The override fields exist to build bad tokens.
 type JWTOptions struct {
-	// AccountID, UserID, Email, PlanType and FedRAMP are the agent's
-	// account claims (defaults as in LoginOptions; Email may stay "").
-	AccountID string
-	UserID    string
-	Email     string
-	PlanType  string
-	FedRAMP   bool
+	// Account holds the agent's account claims (defaults as in
+	// LoginOptions; Email may stay "").
+	codexhome.Account
 
 	// TTL is the lifetime (default 1 h); the token expires at IssuedAt+TTL.
 	TTL time.Duration
@@ -129,13 +119,13 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 	if ttl <= 0 {
 		ttl = time.Hour
 	}
-	l := ChatGPTLogin{
+	l := ChatGPTLogin{Account: codexhome.Account{
 		AccountID: orDefault(o.AccountID, "account-"+n),
 		UserID:    orDefault(o.UserID, "user-"+n),
 		Email:     orDefault(o.Email, "user"+n+"@example.com"),
 		PlanType:  orDefault(o.PlanType, "plus"),
 		FedRAMP:   o.FedRAMP,
-	}
+	}}
 	now := o.IssuedAt
 	if now.IsZero() {
 		now = s.now()
@@ -148,8 +138,7 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 	if l.FedRAMP {
 		auth["chatgpt_account_is_fedramp"] = true
 	}
-	var err error
-	l.IDToken, err = s.sign(jwt.MapClaims{
+	idToken, err := s.sign(jwt.MapClaims{
 		"iss":                         agentidentity.ChatGPTLoginIssuer,
 		"aud":                         []string{"app_identitytest"},
 		"sub":                         l.UserID,
@@ -161,7 +150,7 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 	if err != nil {
 		panic(err.Error())
 	}
-	l.AccessToken, err = s.sign(jwt.MapClaims{
+	accessToken, err := s.sign(jwt.MapClaims{
 		"iss":                         agentidentity.ChatGPTLoginIssuer,
 		"aud":                         []string{"https://api.openai.com/v1"},
 		"sub":                         l.UserID,
@@ -173,10 +162,11 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 	if err != nil {
 		panic(err.Error())
 	}
-	l.RefreshToken = "rt-" + randomToken()
+	refreshToken := "rt-" + randomToken()
+	l.IDToken, l.AccessToken, l.RefreshToken = codexhome.NewSecret(idToken), codexhome.NewSecret(accessToken), codexhome.NewSecret(refreshToken)
 	s.mu.Lock()
-	s.logins[l.AccessToken] = l
-	s.refreshTokens[l.RefreshToken] = &refreshState{login: l, ttl: ttl}
+	s.logins[accessToken] = l
+	s.refreshTokens[refreshToken] = &refreshState{login: l, ttl: ttl}
 	s.mu.Unlock()
 	return l
 }
@@ -185,14 +175,14 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 // account of o and returns an RS256 Agent Identity JWT for it with the
 // claims of docs/protocol.md#jwt-claims, signed by the key in the server's JWKS. The agent can
 // then register tasks and sign first-party requests.
-func (s *Server) MintAgentJWT(o JWTOptions) (string, error) {
+func (s *Server) MintAgentJWT(o JWTOptions) (codexhome.Secret, error) {
 	km, err := identity.GenerateKeyMaterial()
 	if err != nil {
-		return "", fmt.Errorf("identitytest: %w", err)
+		return codexhome.Secret{}, fmt.Errorf("identitytest: %w", err)
 	}
 	pub, err := identity.ParsePublicKeySSH(km.PublicKeySSH)
 	if err != nil {
-		return "", fmt.Errorf("identitytest: %w", err)
+		return codexhome.Secret{}, fmt.Errorf("identitytest: %w", err)
 	}
 	s.mu.Lock()
 	n := strconv.Itoa(s.nextAgent + 1)
@@ -226,7 +216,8 @@ func (s *Server) MintAgentJWT(o JWTOptions) (string, error) {
 	if !o.OmitExp {
 		claims["exp"] = iat.Add(ttl).Unix()
 	}
-	return s.sign(claims, o.KeyID)
+	tok, err := s.sign(claims, o.KeyID)
+	return codexhome.NewSecret(tok), err
 }
 
 func orDefault(s, def string) string {

@@ -27,7 +27,7 @@ type AgentClaims struct {
 	AgentRuntimeID  string
 	AgentPrivateKey string
 	AccountID       string
-	ChatGPTUserID   string
+	UserID          string
 	Email           string
 	PlanType        string
 	FedRAMP         bool
@@ -71,7 +71,7 @@ func DecodeAgentClaims(payload Members, loginIssuer string) (*AgentClaims, error
 		{"agent_runtime_id", &c.AgentRuntimeID},
 		{"agent_private_key", &c.AgentPrivateKey},
 		{"account_id", &c.AccountID},
-		{"chatgpt_user_id", &c.ChatGPTUserID},
+		{"chatgpt_user_id", &c.UserID},
 		{"email", &c.Email},
 		{"plan_type", &c.PlanType},
 	}

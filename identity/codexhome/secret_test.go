@@ -1,0 +1,121 @@
+package codexhome_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/identity/codexhome"
+)
+
+const secretText = "sk-very-secret-token-7f3a"
+
+// TestSecretNeverPrints is the matrix of the public type: value, pointer,
+// exported and unexported struct fields, slices and maps × every fmt verb,
+// log/slog's text and JSON handlers, and the JSON and XML encoders.
+func TestSecretNeverPrints(t *testing.T) {
+	s := codexhome.NewSecret(secretText)
+	type exported struct{ S codexhome.Secret }
+	type hidden struct{ s codexhome.Secret }
+	holders := []struct {
+		name string
+		val  any
+	}{
+		{"value", s}, {"pointer", &s},
+		{"exported field", exported{s}}, {"exported field pointer", &exported{s}},
+		{"unexported field", hidden{s}}, {"unexported field pointer", &hidden{s}},
+		{"slice", []codexhome.Secret{s, s}}, {"struct slice", []hidden{{s}}},
+		{"map", map[string]any{"s": s, "h": hidden{s}}},
+		{"login", codexhome.ChatGPTLogin{AccessToken: s, Account: codexhome.Account{AccountID: "acc"}}},
+		{"record", &codexhome.AgentIdentityRecord{AgentRuntimeID: "r", AgentPrivateKey: s}},
+	}
+	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%o", "%b", "%c", "%U", "%e", "%t", "%p", "%T", "%10.3s"}
+	for _, h := range holders {
+		for _, verb := range verbs {
+			t.Run(h.name+" "+verb, func(t *testing.T) {
+				out := fmt.Sprintf(verb, h.val)
+				assert.NotContains(t, out, secretText)
+				assert.NotContains(t, out, fmt.Sprintf("%x", secretText))
+				assert.NotContains(t, out, fmt.Sprint([]byte(secretText)))
+			})
+		}
+		t.Run(h.name+" slog", func(t *testing.T) {
+			var buf bytes.Buffer
+			slog.New(slog.NewTextHandler(&buf, nil)).Info("m", "v", h.val)
+			slog.New(slog.NewJSONHandler(&buf, nil)).Info("m", "v", h.val)
+			assert.NotContains(t, buf.String(), secretText)
+		})
+		t.Run(h.name+" json", func(t *testing.T) {
+			out, err := json.Marshal(h.val)
+			if err == nil {
+				assert.NotContains(t, string(out), secretText)
+			}
+		})
+	}
+	t.Run("marshalers", func(t *testing.T) {
+		text, err := s.MarshalText()
+		require.NoError(t, err)
+		assert.Equal(t, "[REDACTED]", string(text))
+		js, err := s.MarshalJSON()
+		require.NoError(t, err)
+		assert.Equal(t, `"[REDACTED]"`, string(js))
+		x, err := xml.Marshal(exported{s})
+		require.NoError(t, err)
+		assert.NotContains(t, string(x), secretText)
+		assert.Equal(t, "[REDACTED]", s.String())
+	})
+}
+
+func TestSecretReveal(t *testing.T) {
+	tests := []struct {
+		name string
+		s    codexhome.Secret
+		want string
+		zero bool
+	}{
+		{"zero value", codexhome.Secret{}, "", true},
+		{"empty text", codexhome.NewSecret(""), "", true},
+		{"set", codexhome.NewSecret(secretText), secretText, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.s.Reveal())
+			assert.Equal(t, tt.zero, tt.s.IsZero())
+			assert.True(t, tt.s.Equal(codexhome.NewSecret(tt.want)))
+			assert.False(t, tt.s.Equal(codexhome.NewSecret(tt.want+"x")))
+		})
+	}
+}
+
+func TestSecretUnmarshalJSON(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		err            bool
+	}{
+		{"string", `"sk-abc"`, "sk-abc", false},
+		{"escaped", `"a\"b"`, `a"b`, false},
+		{"null", `null`, "", false},
+		{"number", `12345678`, "", true},
+		{"object", `{"k":"sk-in-object"}`, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v struct{ K codexhome.Secret }
+			err := json.Unmarshal([]byte(`{"K":`+tt.in+`}`), &v)
+			if tt.err {
+				require.Error(t, err)
+				assert.NotContains(t, err.Error(), "sk-in-object")
+				assert.NotContains(t, err.Error(), "12345678")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, v.K.Reveal())
+		})
+	}
+}
