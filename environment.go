@@ -48,9 +48,10 @@ type Environment struct {
 // and host in lower case and a default port (443 for https, 80 for http)
 // left out: the origin to which first-party credentials may be sent. It is
 // the module's one origin rule (the one package identity applies): it
-// returns "" when ChatGPTBaseURL is not an absolute https URL (http only on
-// a loopback host) with a plain ASCII host and no user info, query or
-// fragment, so that a zero or hand-built Environment matches no request.
+// returns "" when ChatGPTBaseURL fails the module's one URL check (an
+// absolute https URL, http only on a loopback host, with a plain ASCII host
+// and path and no user info, query or fragment; one trailing '/' allowed),
+// so that a zero or hand-built Environment matches no request.
 func (e Environment) Origin() string {
 	o, err := netrule.CheckOrigin(e.ChatGPTBaseURL)
 	if err != nil {

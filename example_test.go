@@ -58,7 +58,7 @@ func ExampleResolveWithOverrides() {
 	// http://localhost:8081/api/accounts
 	// http://localhost:8080/api/codex/agent-identities/jwks
 	// https://chatgpt.com/codex-backend/agent-identity
-	// agentidentity: invalid base URL: override CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL: uses http on a host that is not loopback (localhost, 127.0.0.0/8, [::1]); use https
+	// agentidentity: invalid base URL: override CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL must use https (plain http only to a loopback host: localhost, 127.0.0.0/8 or [::1])
 }
 
 func ExampleEnvironments() {
@@ -87,7 +87,7 @@ func ExampleJWKSURL() {
 	// Output:
 	// https://chatgpt.com/backend-api/wham/agent-identities/jwks
 	// http://localhost:8080/api/codex/agent-identities/jwks
-	// agentidentity: invalid base URL: JWKS base: has a query
+	// agentidentity: invalid base URL: the JWKS base must not have a query
 }
 
 func ExampleResolveFromEnv() {

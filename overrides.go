@@ -3,10 +3,8 @@ package agentidentity
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/agentidentity/agentidentity/internal/endpointrule"
@@ -98,13 +96,13 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 	var jwks string
 	if auth != "" {
 		if _, err := parseBaseURL(auth); err != nil {
-			return Environment{}, fmt.Errorf("%w: override %s: %w", ErrInvalidBaseURL, EnvAuthAPIBaseURL, err)
+			return Environment{}, fmt.Errorf("%w: override %s %w", ErrInvalidBaseURL, EnvAuthAPIBaseURL, err)
 		}
 	}
 	if jwksBase != "" {
 		u, err := parseBaseURL(jwksBase)
 		if err != nil {
-			return Environment{}, fmt.Errorf("%w: override %s: %w", ErrInvalidBaseURL, EnvJWKSBaseURL, err)
+			return Environment{}, fmt.Errorf("%w: override %s %w", ErrInvalidBaseURL, EnvJWKSBaseURL, err)
 		}
 		jwks = endpointrule.JWKSURL(u)
 	}
@@ -121,7 +119,7 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 		}
 		if env, ok = resolveStatic(base); !ok {
 			if _, err := parseBaseURL(base); err != nil {
-				return Environment{}, fmt.Errorf("%w: custom deployment base URL: %w", ErrInvalidBaseURL, err)
+				return Environment{}, fmt.Errorf("%w: the custom deployment base URL %w", ErrInvalidBaseURL, err)
 			}
 			env = Environment{
 				Name:           CustomEnvironmentName,
@@ -149,87 +147,15 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 func JWKSURL(base string) (string, error) {
 	u, err := parseBaseURL(strings.TrimRight(base, "/"))
 	if err != nil {
-		return "", fmt.Errorf("%w: JWKS base: %w", ErrInvalidBaseURL, err)
+		return "", fmt.Errorf("%w: the JWKS base %w", ErrInvalidBaseURL, err)
 	}
 	return endpointrule.JWKSURL(u), nil
 }
 
-// parseBaseURL parses a base URL (already trimmed of trailing '/') that is to
-// be used for endpoints: http(s) with a host, http only on loopback, no user
-// info, query, fragment (not even an empty '?' or '#'), percent-encoding,
-// backslash, spaces or control characters, a valid port, and no ".", ".." or
-// empty path segments. Errors name the problem but never repeat the URL,
-// which may hold secrets.
+// parseBaseURL checks a base URL (already trimmed of trailing '/') that is to
+// be used for endpoints by the module's one URL rule (netrule.CheckURL):
+// https, or http only on a loopback host. Errors name the problem but never
+// repeat the URL, which may hold secrets.
 func parseBaseURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("empty")
-	}
-	if len(raw) > 2048 {
-		return nil, errors.New("longer than 2048 bytes")
-	}
-	for i := 0; i < len(raw); i++ {
-		if c := raw[i]; c <= ' ' || c >= 0x7f {
-			return nil, errors.New("holds a space, a control character or a non-ASCII byte (write hosts in punycode)")
-		}
-	}
-	switch {
-	case strings.Contains(raw, "#"):
-		return nil, errors.New("has a fragment")
-	case strings.Contains(raw, "?"):
-		return nil, errors.New("has a query")
-	case strings.Contains(raw, "%"):
-		return nil, errors.New("is percent-encoded")
-	case strings.Contains(raw, `\`):
-		return nil, errors.New("holds a backslash")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, errors.New("is not a URL")
-	}
-	if u.User != nil {
-		return nil, errors.New("has user info")
-	}
-	if u.Opaque != "" || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, errors.New("is not an absolute http or https URL with a host")
-	}
-	if !validHost(u.Hostname()) {
-		return nil, errors.New("has an invalid host")
-	}
-	if port := u.Port(); port != "" || strings.HasSuffix(u.Host, ":") {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return nil, errors.New("has an invalid port")
-		}
-	}
-	if u.Scheme == "http" && !netrule.IsLoopbackHost(u.Hostname()) {
-		return nil, errors.New("uses http on a host that is not loopback (localhost, 127.0.0.0/8, [::1]); use https")
-	}
-	if u.EscapedPath() != u.Path {
-		return nil, errors.New("has a path character that needs escaping")
-	}
-	if u.Path != "" {
-		for _, seg := range strings.Split(u.Path[1:], "/") {
-			if seg == "" || seg == "." || seg == ".." {
-				return nil, errors.New(`has an empty, "." or ".." path segment`)
-			}
-		}
-	}
-	return u, nil
-}
-
-// validHost accepts an IP address (IPv6 without a zone) or a name made of
-// ASCII letters, digits, '-', '_' and '.'.
-func validHost(h string) bool {
-	if h == "" {
-		return false
-	}
-	if a, err := netip.ParseAddr(h); err == nil {
-		return a.Zone() == ""
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
+	return netrule.CheckURL(raw, netrule.URLRule{HTTPOnLoopback: true})
 }

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -140,9 +139,6 @@ func (c *Client) RegisterTask(ctx context.Context, s *Signer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := requireSecureEndpoint(endpoint); err != nil {
-		return "", err
-	}
 	var id string
 	err = c.do(ctx, call{
 		name:    endpointTask,
@@ -188,9 +184,6 @@ func (c *Client) RegisterAgent(ctx context.Context, accessToken string, r AgentR
 	}
 	endpoint, err := AgentRegistrationURL(c.authAPIBase())
 	if err != nil {
-		return "", err
-	}
-	if err := requireSecureEndpoint(endpoint); err != nil {
 		return "", err
 	}
 	var id string
@@ -516,23 +509,6 @@ var defaultRegistrationClient = sync.OnceValue(func() *http.Client {
 		CheckRedirect: refuseRedirect,
 	}
 })
-
-// requireSecureEndpoint refuses plain http to any host but a loopback one:
-// registration carries a ChatGPT access token or a signature, which must
-// never cross a network in the clear.
-func requireSecureEndpoint(endpoint string) error {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return fmt.Errorf("%w: the AuthAPI endpoint does not parse", ErrInvalidURL)
-	}
-	if !netrule.IsASCIIHost(u.Host) {
-		return fmt.Errorf("%w: the AuthAPI host is not plain ASCII", ErrInvalidURL)
-	}
-	if !netrule.SecureScheme(u) {
-		return fmt.Errorf("%w: the AuthAPI base must use https (plain http only on loopback hosts)", ErrInvalidURL)
-	}
-	return nil
-}
 
 // authAPIBase is AuthAPIBaseURL, or else the Environment's.
 func (c *Client) authAPIBase() string {

@@ -55,17 +55,13 @@ func (e *configError) Unwrap() []error {
 	return []error{ErrInvalidJWTVerifier}
 }
 
-// checkJWKSURL accepts an absolute https URL, or http on a loopback host.
+// checkJWKSURL checks the JWKS URL by the module's one URL rule
+// (netrule.CheckURL) for an endpoint: https, or http on a loopback host,
+// with a plain host and path and no user info; a query is kept.
 func checkJWKSURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
-		return nil, &configError{"JWKSURL is not an absolute http(s) URL", ErrInvalidURL}
-	}
-	if u.User != nil {
-		return nil, &configError{"JWKSURL must not hold user information", ErrInvalidURL}
-	}
-	if !netrule.SecureScheme(u) {
-		return nil, &configError{"JWKSURL must use https (plain http is allowed only on loopback hosts)", ErrInvalidURL}
+	u, err := netrule.CheckURL(s, netrule.URLRule{HTTPOnLoopback: true, Endpoint: true})
+	if err != nil {
+		return nil, &configError{"JWKSURL " + err.Error(), ErrInvalidURL}
 	}
 	return u, nil
 }

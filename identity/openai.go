@@ -2,7 +2,6 @@ package identity
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/agentidentity/agentidentity"
@@ -19,8 +18,9 @@ import (
 // both modes, and only when it passes the rule chatgpt_base_url passes, so
 // that a config file never sends credentials to a host it merely names:
 //
-//   - https (http only on a loopback host), a plain ASCII host, no user
-//     info, query or fragment;
+//   - the module's one URL rule (netrule.CheckURL): https (http only on a
+//     loopback host), a plain ASCII host and path, no user info, query or
+//     fragment, one trailing '/' ignored;
 //   - its path is the configured base's path + "/codex" (where the route
 //     table puts the Responses API);
 //   - its origin is the configured base's (the common case: nothing moves),
@@ -36,19 +36,16 @@ import (
 // the configured base's own), or an error wrapping ErrInvalidURL.
 func checkOpenAIBaseURL(raw string, env agentidentity.Environment, o agentidentity.Overrides) (string, error) {
 	raw = strings.TrimSpace(raw)
-	origin, err := netrule.CheckOrigin(raw)
+	u, err := netrule.CheckURL(raw, netrule.URLRule{HTTPOnLoopback: true, TrimSlash: true})
 	if err != nil {
-		return "", fmt.Errorf("%w: openai_base_url in config.toml: %w", ErrInvalidURL, err)
+		return "", fmt.Errorf("%w: openai_base_url %s in config.toml %w", ErrInvalidURL, netrule.Redact(raw), err)
 	}
+	origin := netrule.Origin(u)
 	refuse := func(why string) error {
 		return fmt.Errorf("%w: openai_base_url %s in config.toml %s; it must be %s/codex or the same path on another origin of that environment",
 			ErrInvalidURL, netrule.Redact(raw), why, env.ChatGPTBaseURL)
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", refuse("does not parse")
-	}
-	if strings.TrimRight(u.Path, "/") != basePathOf(env.ChatGPTBaseURL)+"/codex" {
+	if u.Path != basePathOf(env.ChatGPTBaseURL)+"/codex" {
 		return "", refuse("has another path than the Responses API base of chatgpt_base_url")
 	}
 	if configured, err := netrule.CheckOrigin(env.ChatGPTBaseURL); err == nil && origin == configured {

@@ -258,13 +258,14 @@ func (r *loginRefresher) refresh(ctx context.Context, stale, reason string) (str
 var errLoginMismatch = errors.New("the refreshed tokens belong to another account or user")
 
 // refreshTokenURL returns the refresh endpoint if it may receive a refresh
-// token: an absolute https URL, or plain http to a loopback host, with an
-// ASCII host and no user information.
+// token, by the module's one URL rule (netrule.CheckURL): https, or plain
+// http to a loopback host, with a plain ASCII host and path and no user
+// information; a query is kept.
 func refreshTokenURL(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" || u.User != nil || !netrule.IsASCIIHost(u.Host) || !netrule.SecureScheme(u) {
-		return "", fmt.Errorf("%w: the token refresh URL %s (%s) must be https (plain http only to a loopback host), with an ASCII host and no user information",
-			ErrInvalidURL, netrule.Redact(raw), EnvRefreshTokenURLOverride)
+	u, err := netrule.CheckURL(raw, netrule.URLRule{HTTPOnLoopback: true, Endpoint: true})
+	if err != nil {
+		return "", fmt.Errorf("%w: the token refresh URL %s (%s) %w",
+			ErrInvalidURL, netrule.Redact(raw), EnvRefreshTokenURLOverride, err)
 	}
 	return u.String(), nil
 }

@@ -95,7 +95,10 @@ func TestDoublingBackoff(t *testing.T) {
 	assert.Equal(t, time.Duration(1<<62), doublingBackoff(40, time.Hour, 1<<62))
 }
 
-func TestRequireSecureEndpoint(t *testing.T) {
+// TestRegistrationEndpointsNeedHTTPS: the AuthAPI base rule gives
+// registration (a ChatGPT access token or a signature) only to https, or
+// plain http to a loopback host, with a plain ASCII host.
+func TestRegistrationEndpointsNeedHTTPS(t *testing.T) {
 	for raw, ok := range map[string]bool{
 		"https://auth.example/v1/agent/register": true,
 		"http://127.0.0.1:8080/v1/task":          true,
@@ -105,7 +108,7 @@ func TestRequireSecureEndpoint(t *testing.T) {
 		"https://аuth.example/v1/task":           false, // Cyrillic а
 		"https://auth.example\x7f/v1/task":       false,
 	} {
-		err := requireSecureEndpoint(raw)
+		_, err := parseBaseURL(raw)
 		if ok {
 			assert.NoError(t, err, raw)
 		} else {

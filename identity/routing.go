@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -266,28 +265,19 @@ func parseRouting(body []byte, account, configured string) (string, []string, er
 	return origin, override, nil
 }
 
-// checkWorkspaceOrigin applies the module's origin rule (netrule.CheckOrigin)
-// and more: https only (also on loopback), no path but "/", no surrounding
-// whitespace. The one exception to https is the configured first-party
-// origin itself (an http loopback test backend naming itself): it already
-// receives every credential, so naming it changes nothing.
+// checkWorkspaceOrigin applies the module's one URL rule (netrule.CheckURL)
+// for an origin: no path but "/", no surrounding whitespace, and https only
+// (also on loopback). The one exception to https is the configured
+// first-party origin itself (an http loopback test backend naming itself):
+// it already receives every credential, so naming it changes nothing.
 func checkWorkspaceOrigin(raw, configured string) (string, error) {
-	refuse := func(why string) (string, error) {
-		return "", fmt.Errorf("%w: workspace_backend_origin %s: %s", ErrRoutingUnavailable, netrule.Redact(raw), why)
-	}
-	if strings.TrimSpace(raw) != raw {
-		return refuse("surrounding whitespace")
-	}
-	o, err := netrule.CheckOrigin(raw)
+	u, err := netrule.CheckURL(raw, netrule.URLRule{HTTPOnLoopback: true, Origin: true, TrimSlash: true})
 	if err != nil {
-		return refuse(err.Error())
+		return "", fmt.Errorf("%w: workspace_backend_origin %s %w", ErrRoutingUnavailable, netrule.Redact(raw), err)
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (!strings.EqualFold(u.Scheme, "https") && o != configured) {
-		return refuse("must use https")
-	}
-	if (u.Path != "" && u.Path != "/") || u.RawPath != "" {
-		return refuse("must be an origin without a path")
+	o := netrule.Origin(u)
+	if u.Scheme != "https" && o != configured {
+		return "", fmt.Errorf("%w: workspace_backend_origin %s must use https", ErrRoutingUnavailable, netrule.Redact(raw))
 	}
 	return o, nil
 }

@@ -4,15 +4,17 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
 // AgentRegistrationURL returns the agent registration endpoint
 // `{authAPIBaseURL}/v1/agent/register` (docs/protocol.md#authapi-endpoints).
 //
-// The base must be an absolute http or https URL with a host and no user
-// info, query or fragment; one trailing '/' is ignored. Its path must be
-// plain (no dot segments, nothing that needs percent-encoding). Errors wrap
-// ErrInvalidURL.
+// The base must be an absolute https URL (plain http only to a loopback
+// host) with a plain ASCII host and no user info, query or fragment; one
+// trailing '/' is ignored. Its path must be plain (no empty or dot segments,
+// nothing that needs percent-encoding). Errors wrap ErrInvalidURL.
 func AgentRegistrationURL(authAPIBaseURL string) (string, error) {
 	return buildURL(authAPIBaseURL, "/v1/agent/register", "v1", "agent", "register")
 }
@@ -56,42 +58,13 @@ func buildURL(base, suffix string, elems ...string) (string, error) {
 	return s, nil
 }
 
-// parseBaseURL parses and checks an AuthAPI base URL.
+// parseBaseURL checks an AuthAPI base URL by the module's one URL rule
+// (netrule.CheckURL: https, plain http only on a loopback host, one
+// trailing '/' dropped).
 func parseBaseURL(base string) (*url.URL, error) {
-	if base == "" {
-		return nil, fmt.Errorf("%w: the AuthAPI base URL is empty", ErrInvalidURL)
-	}
-	u, err := url.Parse(base)
+	u, err := netrule.CheckURL(base, netrule.URLRule{HTTPOnLoopback: true, TrimSlash: true})
 	if err != nil {
-		// url.Error quotes the input; a base URL is not a secret, but keep
-		// the message short and stable.
-		return nil, fmt.Errorf("%w: the AuthAPI base URL does not parse", ErrInvalidURL)
+		return nil, fmt.Errorf("%w: the AuthAPI base URL %w", ErrInvalidURL, err)
 	}
-	switch {
-	case u.Scheme != "https" && u.Scheme != "http":
-		return nil, fmt.Errorf("%w: the AuthAPI base URL scheme must be https or http", ErrInvalidURL)
-	case u.Opaque != "" || u.Host == "":
-		return nil, fmt.Errorf("%w: the AuthAPI base URL has no host", ErrInvalidURL)
-	case u.User != nil:
-		return nil, fmt.Errorf("%w: the AuthAPI base URL holds user info", ErrInvalidURL)
-	case u.RawQuery != "" || u.ForceQuery:
-		return nil, fmt.Errorf("%w: the AuthAPI base URL holds a query", ErrInvalidURL)
-	case u.Fragment != "" || strings.Contains(base, "#"):
-		return nil, fmt.Errorf("%w: the AuthAPI base URL holds a fragment", ErrInvalidURL)
-	case u.RawPath != "" || strings.Contains(u.Path, "%"):
-		return nil, fmt.Errorf("%w: the AuthAPI base URL path holds escaped characters", ErrInvalidURL)
-	}
-	if u.Path != "" && u.Path[0] != '/' {
-		return nil, fmt.Errorf("%w: the AuthAPI base URL path is not absolute", ErrInvalidURL)
-	}
-	for _, seg := range strings.Split(strings.TrimSuffix(u.Path, "/"), "/")[1:] {
-		if seg == "" || seg == "." || seg == ".." {
-			return nil, fmt.Errorf("%w: the AuthAPI base URL path holds an empty or dot segment", ErrInvalidURL)
-		}
-	}
-	if u.EscapedPath() != u.Path {
-		return nil, fmt.Errorf("%w: the AuthAPI base URL path needs escaping", ErrInvalidURL)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
 	return u, nil
 }

@@ -175,9 +175,9 @@ be https, or http on a loopback host.`)
 	if err != nil {
 		return err
 	}
-	up, err := url.Parse(*upstreamFlag)
-	if err != nil || up.Host == "" || up.User != nil || up.RawQuery != "" || up.Fragment != "" || !netrule.SecureScheme(up) {
-		return fmt.Errorf("gateway: --upstream %s: want an https URL (http only on loopback) without user info, query or fragment", netrule.Redact(*upstreamFlag))
+	up, err := netrule.CheckURL(*upstreamFlag, netrule.URLRule{HTTPOnLoopback: true, TrimSlash: true})
+	if err != nil {
+		return fmt.Errorf("gateway: --upstream %s %w", netrule.Redact(*upstreamFlag), err)
 	}
 	host, _, err := net.SplitHostPort(*listen)
 	if err != nil {

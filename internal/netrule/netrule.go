@@ -60,26 +60,14 @@ func IsASCIIHost(host string) bool {
 	return true
 }
 
-// CheckOrigin parses raw as a first-party origin and returns it in the
-// canonical form of Origin. It must be an absolute https URL (http only on a
-// loopback host) with a plain ASCII host, no user info, and no query or
-// fragment; a path is ignored. Refusals wrap ErrInsecureOrigin.
+// CheckOrigin checks raw as a base URL that may receive first-party
+// credentials (CheckURL: https, http only on a loopback host, one trailing
+// '/' allowed) and returns its origin in the canonical form of Origin.
+// Refusals wrap ErrInsecureOrigin.
 func CheckOrigin(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		return "", fmt.Errorf("%w: %s is not an absolute URL with a host", ErrInsecureOrigin, Redact(raw))
-	}
-	if u.User != nil {
-		return "", fmt.Errorf("%w: %s holds user information", ErrInsecureOrigin, Redact(raw))
-	}
-	if !IsASCIIHost(u.Host) {
-		return "", fmt.Errorf("%w: %s: the host is not plain ASCII", ErrInsecureOrigin, Redact(raw))
-	}
-	if !SecureScheme(u) {
-		return "", fmt.Errorf("%w: %s must use https (plain http only on loopback hosts)", ErrInsecureOrigin, Redact(raw))
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return "", fmt.Errorf("%w: %s has a query or fragment", ErrInsecureOrigin, Redact(raw))
+	u, err := CheckURL(raw, URLRule{HTTPOnLoopback: true, TrimSlash: true})
+	if err != nil {
+		return "", fmt.Errorf("%w: %s %w", ErrInsecureOrigin, Redact(raw), err)
 	}
 	return Origin(u), nil
 }
