@@ -7,8 +7,8 @@ import (
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
-// PayloadFormat selects the bytes an AgentAssertion signature covers. It is
-// the same type as gateway.PayloadFormat.
+// PayloadFormat selects the bytes an AgentAssertion signature covers
+// (gateway.Verifier.JSONArrayPayload verifies the JSON array form).
 type PayloadFormat = wire.PayloadFormat
 
 const (

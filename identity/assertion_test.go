@@ -236,14 +236,14 @@ func TestPayloadFormats(t *testing.T) {
 		t.Run(f.String(), func(t *testing.T) {
 			h, err := s.AuthorizationHeaderFormat(`t"a\sk:1`, at, f)
 			require.NoError(t, err)
-			a, err := gateway.VerifyAuthorizationHeaderFormat(h, s.PublicKey(), at, time.Second, f)
+			a, err := wire.VerifyHeader(h, s.PublicKey(), at, time.Second, wire.PayloadFormat(f))
 			require.NoError(t, err)
 			assert.Equal(t, `t"a\sk:1`, a.TaskID)
 			other := PayloadColon
 			if f == PayloadColon {
 				other = PayloadJSONArray
 			}
-			_, err = gateway.VerifyAuthorizationHeaderFormat(h, s.PublicKey(), at, time.Second, other)
+			_, err = wire.VerifyHeader(h, s.PublicKey(), at, time.Second, wire.PayloadFormat(other))
 			require.ErrorIs(t, err, gateway.ErrInvalidAssertion)
 		})
 	}
@@ -255,7 +255,7 @@ func TestPayloadFormats(t *testing.T) {
 
 	_, err := s.AuthorizationHeaderFormat("t", at, PayloadFormat(7))
 	require.Error(t, err)
-	_, err = gateway.VerifyAuthorizationHeaderFormat("x", s.PublicKey(), at, time.Second, PayloadFormat(7))
+	_, err = wire.VerifyHeader("x", s.PublicKey(), at, time.Second, wire.PayloadFormat(7))
 	require.Error(t, err)
 	assert.Equal(t, "PayloadFormat(7)", PayloadFormat(7).String())
 }

@@ -138,10 +138,10 @@ header exits 1 with the reason.`)
 	if err != nil {
 		return fmt.Errorf("--public-key: %w", err)
 	}
-	data, err := limitio.ReadAll(bufio.NewReader(c.stdin), identity.MaxAuthorizationHeaderLen+2)
+	data, err := limitio.ReadAll(bufio.NewReader(c.stdin), gateway.MaxAuthorizationHeaderLen+2)
 	if err != nil {
 		if errors.Is(err, limitio.ErrTooLarge) {
-			return fmt.Errorf("header on standard input: longer than %d bytes", identity.MaxAuthorizationHeaderLen)
+			return fmt.Errorf("header on standard input: longer than %d bytes", gateway.MaxAuthorizationHeaderLen)
 		}
 		return fmt.Errorf("reading standard input: %w", err)
 	}

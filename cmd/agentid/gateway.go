@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/netrule"
+	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 const (
@@ -154,7 +155,7 @@ be https, or http on a loopback host.`)
 	tlsCert := fs.String("tls-cert", "", "TLS certificate chain `FILE` (PEM)")
 	tlsKey := fs.String("tls-key", "", "TLS private key `FILE` (PEM)")
 	keep := fs.Bool("keep-credentials", false, "forward Authorization and ChatGPT-Account-ID of verified requests")
-	maxSkew := fs.Duration("max-skew", gateway.DefaultMaxSkew, "accepted clock skew of signed timestamps (at most 24h)")
+	maxSkew := fs.Duration("max-skew", wire.DefaultMaxSkew, "accepted clock skew of signed timestamps (at most 24h)")
 	basePath := fs.String("base-path", "/backend-api", "the `path` of the ChatGPT backend base URL the gateway answers as")
 	other := fs.String("other", "verify", "other first-party routes: verify, pass (Bearer untouched) or refuse")
 	noCred := fs.String("no-credential", "pass", "the JWKS fetch and /ps/mcp, which carry no credential: pass, verify or refuse")
@@ -188,8 +189,8 @@ be https, or http on a loopback host.`)
 		return usagef("gateway: --listen %q: without TLS the gateway listens on loopback only (localhost, 127.0.0.0/8, ::1)", *listen)
 	}
 	// Checked here, not at the first request (which would answer 500).
-	if *maxSkew <= 0 || *maxSkew > gateway.MaxSkewLimit {
-		return usagef("gateway: --max-skew %v: want more than 0 and at most %v", *maxSkew, gateway.MaxSkewLimit)
+	if wire.CheckSkew(*maxSkew) != nil {
+		return usagef("gateway: --max-skew %v: want more than 0 and at most %v", *maxSkew, wire.MaxSkewLimit)
 	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
 	keys, err := gateway.NewFileKeys(*keysFile, gateway.FileKeysOptions{Logger: logger})

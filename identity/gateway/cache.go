@@ -7,13 +7,14 @@ import (
 	"time"
 )
 
-// Cache bounds used when the Verifier's fields are zero.
+// Cache bounds used when the Verifier's fields are zero (documented on
+// Verifier.CacheEntries).
 const (
-	// DefaultCacheEntries is the most headers a Verifier remembers.
-	DefaultCacheEntries = 4096
-	// DefaultCacheBytes bounds the bytes a Verifier's cache accounts for
+	// defaultCacheEntries is the most headers a Verifier remembers.
+	defaultCacheEntries = 4096
+	// defaultCacheBytes bounds the bytes a Verifier's cache accounts for
 	// (header bytes plus a fixed per-entry overhead).
-	DefaultCacheBytes = 8 << 20
+	defaultCacheBytes = 8 << 20
 	// cacheEntryOverhead is what an entry costs beside its header bytes:
 	// the entry, the ids, map and ring slots.
 	cacheEntryOverhead = 256

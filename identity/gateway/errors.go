@@ -6,16 +6,20 @@ import (
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
-// Sentinel errors that callers branch on with errors.Is. They are the same
-// values as the identically named errors of package identity, so a check
-// works whichever package returned the error.
+// Sentinel errors that callers branch on with errors.Is. A refusal of a
+// request wraps ErrInvalidAssertion and the sentinel of its reason; a failure
+// of the server rather than the request (a lookup that failed, a clock or
+// window that cannot verify anything) does not wrap ErrInvalidAssertion.
 var (
 	// ErrInvalidAssertion is wrapped by every refusal of an AgentAssertion
-	// header or task registration body; one of ErrMalformedAssertion,
-	// ErrBadSignature, ErrStaleAssertion or ErrImplausibleClock says why.
+	// header, a request or a task registration body; one of
+	// ErrNoAssertion, ErrMalformedAssertion, ErrBadSignature,
+	// ErrStaleAssertion, ErrUnknownAgent, ErrAccountMismatch,
+	// ErrFedRAMPMismatch or ErrTaskRefused says why.
 	ErrInvalidAssertion = wire.ErrInvalidAssertion
-	// ErrMalformedAssertion means the header is not in its one canonical
-	// form (scheme, base64url, envelope layout, ids, timestamp form, size).
+	// ErrMalformedAssertion means the header or body is not in its one
+	// canonical form (scheme, base64url, envelope layout, runtime and task
+	// ids, timestamp form, size).
 	ErrMalformedAssertion = wire.ErrMalformedAssertion
 	// ErrBadSignature means the signature does not verify for the agent's
 	// key.
@@ -24,18 +28,12 @@ var (
 	// future for the allowed window.
 	ErrStaleAssertion = wire.ErrStaleAssertion
 	// ErrImplausibleClock means the verifier's own clock reads a time outside
-	// [MinPlausibleTime, MaxPlausibleTime): nothing is verified against it.
+	// [2000-01-01, 9000-01-01) UTC (the zero time.Time of an unset field, for
+	// example): nothing is verified against it.
 	ErrImplausibleClock = wire.ErrImplausibleClock
-	// ErrInvalidSkew means a maximum clock skew outside (0, MaxSkewLimit].
+	// ErrInvalidSkew means a maximum clock skew that is not more than 0 and
+	// at most 24 hours.
 	ErrInvalidSkew = wire.ErrInvalidSkew
-	// ErrInvalidKey means an agent public key cannot be used to verify
-	// (wrong length, not a point, small order, not ssh-ed25519).
-	ErrInvalidKey = wire.ErrInvalidKey
-	// ErrInvalidRuntimeID means an agent runtime id is outside the allowlist.
-	ErrInvalidRuntimeID = wire.ErrInvalidRuntimeID
-	// ErrInvalidTaskID means a task id is empty, too long, not UTF-8 or
-	// holds a control character.
-	ErrInvalidTaskID = wire.ErrInvalidTaskID
 
 	// ErrUnknownAgent is what a Keys returns for a runtime id it does not
 	// know. Verify wraps it together with ErrInvalidAssertion; Middleware
@@ -71,5 +69,7 @@ var (
 	ErrKeysUnavailable = errors.New("gateway: agent lookup failed")
 )
 
-// ErrInvalidKeysFile is wrapped by every refusal of a keys file's content.
+// ErrInvalidKeysFile is wrapped by every refusal of a keys file's content
+// (ParseKeys, NewFileKeys, FileKeys.Reload), a bad runtime id or public key
+// on one of its lines among them.
 var ErrInvalidKeysFile = errors.New("gateway: invalid keys file")

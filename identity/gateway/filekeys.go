@@ -16,9 +16,9 @@ import (
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
-// MaxKeysFileSize is the largest keys file FileKeys and ParseKeys read, in
-// bytes.
-const MaxKeysFileSize = 4 << 20
+// maxKeysFileSize is the largest keys file FileKeys and ParseKeys read, in
+// bytes (documented on ParseKeys).
+const maxKeysFileSize = 4 << 20
 
 // keysCheckInterval is how often FileKeys looks at the file.
 const keysCheckInterval = time.Second
@@ -33,11 +33,10 @@ const keysCheckInterval = time.Second
 // lines and lines whose first byte is '#' are skipped. Refused, with an error
 // wrapping ErrInvalidKeysFile that names the line: other or repeated
 // members (a misspelt "account_id" would turn the account check off),
-// values of the wrong type, a runtime id that appears twice, more than
-// MaxKeysFileSize bytes.
+// values of the wrong type, a runtime id that appears twice, more than 4 MiB.
 func ParseKeys(data []byte) (StaticKeys, error) {
-	if len(data) > MaxKeysFileSize {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrInvalidKeysFile, MaxKeysFileSize)
+	if len(data) > maxKeysFileSize {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrInvalidKeysFile, maxKeysFileSize)
 	}
 	keys := make(StaticKeys)
 	for n := 1; len(data) > 0; n++ {
@@ -251,7 +250,7 @@ func (k *FileKeys) read() (StaticKeys, os.FileInfo, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fi, fmt.Errorf("%w: %s is not a regular file", ErrInvalidKeysFile, k.path)
 	}
-	data, err := limitio.ReadAll(f, MaxKeysFileSize)
+	data, err := limitio.ReadAll(f, maxKeysFileSize)
 	switch {
 	case errors.Is(err, limitio.ErrTooLarge):
 		return nil, fi, fmt.Errorf("%w: %s: %w", ErrInvalidKeysFile, k.path, err)

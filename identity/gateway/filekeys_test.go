@@ -51,7 +51,7 @@ func TestParseKeys(t *testing.T) {
 		{"account control char", `{"runtime_id":"a","public_key":"` + key + `","account_id":"a\u0000"}`, 0, "control"},
 		{"not JSON", "runtime_id=a", 0, "line 1"},
 		{"array", "[]", 0, "line 1"},
-		{"too large", strings.Repeat("#", gateway.MaxKeysFileSize+1), 0, "more than"},
+		{"too large", strings.Repeat("#", 4<<20+1), 0, "more than"}, // the documented 4 MiB
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, err := gateway.ParseKeys([]byte(tc.in))

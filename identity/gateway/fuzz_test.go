@@ -2,7 +2,10 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -39,12 +42,35 @@ func FuzzVerifyAuthorizationHeader(f *testing.F) {
 		}
 	}
 	pub := s.PublicKey()
+	// The JSON array form is verified by a Verifier whose Keys answers pub
+	// for every runtime id, as VerifyAuthorizationHeader does for the colon
+	// form.
+	jsonVerifier := &gateway.Verifier{
+		Keys: gateway.KeysFunc(func(_ context.Context, runtimeID string) (gateway.Agent, error) {
+			return gateway.Agent{RuntimeID: runtimeID, PublicKey: pub}, nil
+		}),
+		MaxSkew: fuzzSkew, Now: func() time.Time { return fuzzTime }, JSONArrayPayload: true, CacheEntries: -1,
+	}
 	f.Fuzz(func(t *testing.T, header string, jsonArray bool) {
 		pf := identity.PayloadColon
+		var a gateway.Assertion
+		var err error
 		if jsonArray {
 			pf = identity.PayloadJSONArray
+			r := httptest.NewRequest(http.MethodPost, "/codex/responses", nil)
+			r.Header["Authorization"] = []string{header}
+			var id gateway.Identity
+			id, err = jsonVerifier.Verify(r)
+			if err == nil && id.AccountID != "" {
+				t.Fatalf("an account appeared: %q", id.AccountID)
+			}
+			if err != nil && id != (gateway.Identity{}) {
+				t.Fatalf("non-zero identity with error %v", err)
+			}
+			a = gateway.Assertion{AgentRuntimeID: id.AgentRuntimeID, TaskID: id.TaskID, Timestamp: id.Timestamp}
+		} else {
+			a, err = gateway.VerifyAuthorizationHeader(header, pub, fuzzTime, fuzzSkew)
 		}
-		a, err := gateway.VerifyAuthorizationHeaderFormat(header, pub, fuzzTime, fuzzSkew, pf)
 		if err != nil {
 			if a != (gateway.Assertion{}) {
 				t.Fatalf("non-zero assertion with error %v", err)

@@ -12,12 +12,12 @@ import (
 // agent is unknown or the signature bad, and never hold any part of the
 // request.
 const (
-	// WWWAuthenticate401 is the WWW-Authenticate value of a 401.
-	WWWAuthenticate401 = `AgentAssertion error="invalid_token"`
-	// WWWAuthenticate403 is the WWW-Authenticate value of a 403 for a valid
+	// wwwAuthenticate401 is the WWW-Authenticate value of a 401.
+	wwwAuthenticate401 = `AgentAssertion error="invalid_token"`
+	// wwwAuthenticate403 is the WWW-Authenticate value of a 403 for a valid
 	// agent presenting another account or FedRAMP header (RFC 6750
 	// §3.1 insufficient_scope).
-	WWWAuthenticate403 = `AgentAssertion error="insufficient_scope"`
+	wwwAuthenticate403 = `AgentAssertion error="insufficient_scope"`
 
 	body401      = `{"error":"invalid_token","error_description":"the AgentAssertion was refused"}` + "\n"
 	body403      = `{"error":"insufficient_scope","error_description":"the agent may not act for this account"}` + "\n"
@@ -53,43 +53,44 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		mode := RouteVerify
 		switch {
 		case !routes.Canonical(r.URL.Path) || r.URL.RawPath != "":
-			class = RouteInference // the strictest: the server behind may read it as one
-		case class == RouteNoCredential:
+			class = routes.Inference // the strictest: the server behind may read it as one
+		case class == routes.NoCredential:
 			mode = v.Routes.NoCredential
-		case class == RouteOther || class == RouteOutside:
+		case class == routes.Other || class == routes.Outside:
 			mode = v.Routes.Other
 		}
+		route := class.String()
 		switch mode {
 		case RoutePassThrough:
-			v.outcome(Outcome{Reason: ReasonPassThrough, Route: class})
+			v.outcome(Outcome{Reason: reasonPassThrough, Route: route})
 			next.ServeHTTP(w, r)
 			return
 		case RouteVerify:
 		default: // RouteRefuse, and any unknown mode
-			o := Outcome{Reason: ReasonRouteRefused, Status: http.StatusForbidden, Route: class}
+			o := Outcome{Reason: reasonRouteRefused, Status: http.StatusForbidden, Route: route}
 			v.refuse(w, r, o, "", bodyRoute403)
 			return
 		}
 		id, runtimeID, cached, err := v.verify(r)
 		if err == nil {
-			v.outcome(Outcome{Reason: ReasonVerified, Route: class, RuntimeID: runtimeID, Cached: cached})
+			v.outcome(Outcome{Reason: reasonVerified, Route: route, RuntimeID: runtimeID, Cached: cached})
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), contextKey{}, id)))
 			return
 		}
-		o := Outcome{Reason: ReasonOf(err), Route: class, RuntimeID: runtimeID, Cached: cached, Err: err}
+		o := Outcome{Reason: reasonOf(err), Route: route, RuntimeID: runtimeID, Cached: cached, Err: err}
 		switch o.Reason {
-		case ReasonAccountMismatch, ReasonFedRAMPMismatch:
+		case reasonAccountMismatch, reasonFedRAMPMismatch:
 			o.Status = http.StatusForbidden
-			v.refuse(w, r, o, WWWAuthenticate403, body403)
-		case ReasonUnavailable:
+			v.refuse(w, r, o, wwwAuthenticate403, body403)
+		case reasonUnavailable:
 			o.Status = http.StatusServiceUnavailable
 			v.refuse(w, r, o, "", body503)
-		case ReasonMisconfigured, ReasonError:
+		case reasonMisconfigured, reasonError:
 			o.Status = http.StatusInternalServerError
 			v.refuse(w, r, o, "", body500)
 		default:
 			o.Status = http.StatusUnauthorized
-			v.refuse(w, r, o, WWWAuthenticate401, body401)
+			v.refuse(w, r, o, wwwAuthenticate401, body401)
 		}
 	})
 }
@@ -114,9 +115,9 @@ func (v *Verifier) refuse(w http.ResponseWriter, r *http.Request, o Outcome, www
 		level = slog.LevelError
 	}
 	attrs := []slog.Attr{
-		slog.String("reason", string(o.Reason)),
+		slog.String("reason", o.Reason),
 		slog.Int("status", o.Status),
-		slog.String("route", o.Route.String()),
+		slog.String("route", o.Route),
 		slog.String("method", truncate(r.Method, 20)),
 		slog.String("path", truncate(r.URL.Path, 200)),
 	}

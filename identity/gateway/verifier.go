@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/internal/netrule"
-	"github.com/agentidentity/agentidentity/internal/routes"
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
@@ -40,33 +39,8 @@ func FromContext(ctx context.Context) (Identity, bool) {
 	return id, ok
 }
 
-// RouteClass is the class of a request path under the ChatGPT backend base
-// path, from the route table shared with the client side.
-type RouteClass = routes.Class
-
-const (
-	// RouteOutside is a path outside Routes.BasePath.
-	RouteOutside = routes.Outside
-	// RouteInference is POST and the WebSocket upgrade GET of
-	// /codex/responses, and /codex/responses/compact: always verified.
-	RouteInference = routes.Inference
-	// RouteNoCredential is the JWKS fetch (/wham/agent-identities/jwks)
-	// and /ps/mcp, which carry no credential.
-	RouteNoCredential = routes.NoCredential
-	// RouteOther is every other first-party path under the base path.
-	RouteOther = routes.Other
-)
-
-// ClassifyRoute returns the class of requestPath (a decoded URL path) under
-// basePath, exact matches of the route table only. Middleware also treats a
-// path that is not in canonical form (dot or empty segments, a trailing
-// "/", ';', '\\', '%', or an escaped spelling) as RouteInference.
-func ClassifyRoute(basePath, requestPath string) RouteClass {
-	return routes.Classify(basePath, requestPath)
-}
-
-// RouteMode says what Middleware does with the requests of a route class
-// other than RouteInference.
+// RouteMode says what Middleware does with the requests of a route other
+// than inference (which is always verified).
 type RouteMode int
 
 const (
@@ -94,70 +68,77 @@ type Routes struct {
 	NoCredential RouteMode
 }
 
-// Reason labels the outcome of a request, for logs and metrics.
-type Reason string
-
-// The reasons of Outcome. Refusals map from Verify's errors by ReasonOf.
+// The reasons of Outcome: short stable labels for logs and metrics.
 const (
-	ReasonVerified        Reason = "verified"
-	ReasonPassThrough     Reason = "pass_through"
-	ReasonRouteRefused    Reason = "route_refused"
-	ReasonNoAssertion     Reason = "no_assertion"
-	ReasonMalformed       Reason = "malformed"
-	ReasonUnknownAgent    Reason = "unknown_agent"
-	ReasonBadSignature    Reason = "bad_signature"
-	ReasonStale           Reason = "stale"
-	ReasonAccountMismatch Reason = "account_mismatch"
-	ReasonFedRAMPMismatch Reason = "fedramp_mismatch"
-	ReasonTaskRefused     Reason = "task_refused"
-	ReasonUnavailable     Reason = "keys_unavailable"
-	ReasonMisconfigured   Reason = "misconfigured"
-	ReasonError           Reason = "error"
+	reasonVerified        = "verified"
+	reasonPassThrough     = "pass_through"
+	reasonRouteRefused    = "route_refused"
+	reasonNoAssertion     = "no_assertion"
+	reasonMalformed       = "malformed"
+	reasonUnknownAgent    = "unknown_agent"
+	reasonBadSignature    = "bad_signature"
+	reasonStale           = "stale"
+	reasonAccountMismatch = "account_mismatch"
+	reasonFedRAMPMismatch = "fedramp_mismatch"
+	reasonTaskRefused     = "task_refused"
+	reasonUnavailable     = "keys_unavailable"
+	reasonMisconfigured   = "misconfigured"
+	reasonError           = "error"
 )
 
-// ReasonOf maps an error of Verify to its Reason (ReasonVerified for nil).
-func ReasonOf(err error) Reason {
+// reasonOf maps an error of Verify to its reason (reasonVerified for nil).
+func reasonOf(err error) string {
 	switch {
 	case err == nil:
-		return ReasonVerified
+		return reasonVerified
 	case errors.Is(err, ErrTaskRefused):
-		return ReasonTaskRefused
+		return reasonTaskRefused
 	case errors.Is(err, ErrKeysUnavailable):
-		return ReasonUnavailable
+		return reasonUnavailable
 	case errors.Is(err, ErrNoAssertion):
-		return ReasonNoAssertion
+		return reasonNoAssertion
 	case errors.Is(err, ErrAccountMismatch):
-		return ReasonAccountMismatch
+		return reasonAccountMismatch
 	case errors.Is(err, ErrFedRAMPMismatch):
-		return ReasonFedRAMPMismatch
+		return reasonFedRAMPMismatch
 	case errors.Is(err, ErrUnknownAgent):
-		return ReasonUnknownAgent
+		return reasonUnknownAgent
 	case errors.Is(err, ErrBadSignature):
-		return ReasonBadSignature
+		return reasonBadSignature
 	case errors.Is(err, ErrStaleAssertion):
-		return ReasonStale
+		return reasonStale
 	case errors.Is(err, ErrMalformedAssertion):
-		return ReasonMalformed
-	case errors.Is(err, ErrImplausibleClock), errors.Is(err, ErrInvalidSkew), errors.Is(err, ErrInvalidKey), errors.Is(err, errMisconfigured):
-		return ReasonMisconfigured
+		return reasonMalformed
+	case errors.Is(err, ErrImplausibleClock), errors.Is(err, ErrInvalidSkew), errors.Is(err, wire.ErrInvalidKey), errors.Is(err, errMisconfigured):
+		return reasonMisconfigured
 	}
-	return ReasonError
+	return reasonError
 }
 
 // Outcome is what Middleware did with one request, for Verifier.OnOutcome.
 type Outcome struct {
-	// Reason labels the outcome; use it as a metrics label.
-	Reason Reason
+	// Reason is a short stable label of the outcome for logs and metrics:
+	// "verified", "pass_through" or "route_refused" when Verify did not
+	// refuse, else the refusal's: "no_assertion", "malformed",
+	// "unknown_agent", "bad_signature", "stale", "account_mismatch",
+	// "fedramp_mismatch", "task_refused", "keys_unavailable",
+	// "misconfigured" or "error". Code that decides something branches on
+	// Err with errors.Is instead.
+	Reason string
 	// Status is the status Middleware answered, or 0 when it called next.
 	Status int
-	// Route is the request's route class.
-	Route RouteClass
+	// Route is the request's route class: "inference" (also every path not
+	// in canonical form), "no-credential" (the JWKS fetch and /ps/mcp),
+	// "other" (any other path under Routes.BasePath) or "outside".
+	Route string
 	// RuntimeID is the runtime id the header named, "" when it could not
-	// be read. It is verified only when Reason is ReasonVerified.
+	// be read. It is verified only when Reason is "verified".
 	RuntimeID string
 	// Cached reports that the header's signature was verified earlier.
 	Cached bool
-	// Err is Verify's error, nil when next was called.
+	// Err is Verify's error, which wraps the sentinel of the reason
+	// (ErrNoAssertion, ErrUnknownAgent, ErrKeysUnavailable, ...); nil when
+	// next was called or Routes refused the route.
 	Err error
 }
 
@@ -179,20 +160,24 @@ type Verifier struct {
 	// Keys finds the agent of a runtime id (required).
 	Keys Keys
 	// MaxSkew is how far a signed timestamp may be from Now, either way
-	// (0: DefaultMaxSkew; at most MaxSkewLimit). Keep it short: an
-	// assertion is replayable within it.
+	// (0: 5 minutes; at most 24 hours, a longer or negative one refuses
+	// every request with ErrInvalidSkew). Keep it short: an assertion is
+	// replayable within it.
 	MaxSkew time.Duration
 	// Now is the verifier's clock (nil: time.Now). A reading outside
-	// [MinPlausibleTime, MaxPlausibleTime) verifies nothing.
+	// [2000-01-01, 9000-01-01) UTC verifies nothing (ErrImplausibleClock).
 	Now func() time.Time
 	// Task, if set, is called after the signature verified (and on every
 	// cache hit) to refuse unknown or ended tasks; an error refuses the
 	// request with ErrTaskRefused.
 	Task func(ctx context.Context, runtimeID, taskID string) error
 
-	// Format is the signed payload format (zero: PayloadColon, the only
-	// one the Codex CLI signs).
-	Format PayloadFormat
+	// JSONArrayPayload verifies signatures over the JSON array payload
+	// (the opt-in collision-free form that identity.Signer makes with
+	// identity.PayloadJSONArray) instead of the colon payload, the only one
+	// the Codex CLI signs and the ChatGPT backend verifies. A header signed
+	// in one form never verifies in the other.
+	JSONArrayPayload bool
 	// Routes says which requests Middleware verifies (zero: all).
 	Routes Routes
 	// Logger receives one line per refusal from Middleware, with the
@@ -204,14 +189,15 @@ type Verifier struct {
 	// safe for concurrent use and quick.
 	OnOutcome func(Outcome)
 	// CacheEntries and CacheBytes bound the cache of verified headers
-	// (0: DefaultCacheEntries, DefaultCacheBytes); a negative CacheEntries
-	// turns the cache off.
+	// (0: 4096 entries and 8 MiB, counting header bytes plus a fixed
+	// per-entry overhead); a negative CacheEntries turns the cache off.
 	CacheEntries int
 	CacheBytes   int64
 
 	once    sync.Once
 	initErr error
 	skew    time.Duration
+	format  wire.PayloadFormat
 	cache   *verifyCache
 	logger  *slog.Logger
 	dummy   ed25519.PublicKey
@@ -221,7 +207,7 @@ func (v *Verifier) init() error {
 	v.once.Do(func() {
 		v.skew = v.MaxSkew
 		if v.skew == 0 {
-			v.skew = DefaultMaxSkew
+			v.skew = wire.DefaultMaxSkew
 		}
 		if err := wire.CheckSkew(v.skew); err != nil {
 			v.initErr = fmt.Errorf("gateway: Verifier.MaxSkew: %w", err)
@@ -231,17 +217,17 @@ func (v *Verifier) init() error {
 			v.initErr = fmt.Errorf("%w: Keys is nil", errMisconfigured)
 			return
 		}
-		if v.Format != PayloadColon && v.Format != PayloadJSONArray {
-			v.initErr = fmt.Errorf("%w: unknown payload format %d", errMisconfigured, int(v.Format))
-			return
+		v.format = wire.PayloadColon
+		if v.JSONArrayPayload {
+			v.format = wire.PayloadJSONArray
 		}
 		if v.CacheEntries >= 0 {
 			n, b := v.CacheEntries, v.CacheBytes
 			if n == 0 {
-				n = DefaultCacheEntries
+				n = defaultCacheEntries
 			}
 			if b <= 0 {
-				b = DefaultCacheBytes
+				b = defaultCacheBytes
 			}
 			v.cache = newVerifyCache(n, b, v.skew)
 		}
@@ -285,9 +271,11 @@ var (
 //   - ErrAccountMismatch, ErrFedRAMPMismatch;
 //
 // all of which wrap ErrInvalidAssertion as well, or, for failures of the
-// server rather than the request, ErrKeysUnavailable, ErrImplausibleClock,
-// ErrInvalidSkew and ErrInvalidKey. Verify neither logs nor calls OnOutcome;
-// Middleware does. It is safe for concurrent use.
+// server rather than the request, which do not: ErrKeysUnavailable,
+// ErrImplausibleClock, ErrInvalidSkew, and errors for a Verifier that cannot
+// verify (no Keys, or a registered key that is not a usable Ed25519 key).
+// Verify neither logs nor calls OnOutcome; Middleware does. It is safe for
+// concurrent use.
 func (v *Verifier) Verify(r *http.Request) (Identity, error) {
 	id, _, _, err := v.verify(r)
 	return id, err
@@ -335,11 +323,11 @@ func (v *Verifier) verify(r *http.Request) (id Identity, runtimeID string, cache
 	agent, err := v.agent(ctx, h.RuntimeID)
 	if err != nil {
 		if errors.Is(err, ErrUnknownAgent) {
-			_ = h.Verify(v.dummy, now, v.skew, v.Format)
+			_ = h.Verify(v.dummy, now, v.skew, v.format)
 		}
 		return Identity{}, h.RuntimeID, false, err
 	}
-	if err := h.Verify(agent.PublicKey, now, v.skew, v.Format); err != nil {
+	if err := h.Verify(agent.PublicKey, now, v.skew, v.format); err != nil {
 		return Identity{}, h.RuntimeID, false, err
 	}
 	if v.cache != nil {

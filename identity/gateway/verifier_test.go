@@ -21,6 +21,7 @@ import (
 
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 var testNow = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -91,7 +92,19 @@ func (r *recorder) last() gateway.Outcome {
 	return r.outcomes[len(r.outcomes)-1]
 }
 
-// TestMiddleware is the issue's table: every row goes through httptest.
+// sentinelOf is the sentinel that Outcome.Err wraps for each refusal label.
+var sentinelOf = map[string]error{
+	"no_assertion":     gateway.ErrNoAssertion,
+	"malformed":        gateway.ErrMalformedAssertion,
+	"unknown_agent":    gateway.ErrUnknownAgent,
+	"bad_signature":    gateway.ErrBadSignature,
+	"stale":            gateway.ErrStaleAssertion,
+	"account_mismatch": gateway.ErrAccountMismatch,
+	"fedramp_mismatch": gateway.ErrFedRAMPMismatch,
+	"task_refused":     gateway.ErrTaskRefused,
+}
+
+// TestMiddleware is the table of refusals: every row goes through httptest.
 func TestMiddleware(t *testing.T) {
 	plain := newTestAgent(t, "agent-plain", "acct-1", false)
 	fed := newTestAgent(t, "agent-fed", "acct-gov", true)
@@ -104,38 +117,38 @@ func TestMiddleware(t *testing.T) {
 		headers [][2]string // added with Header.Add, in order
 		path    string
 		status  int
-		reason  gateway.Reason
+		reason  string
 	}
 	auth := func(h string) [2]string { return [2]string{"Authorization", h} }
 	acct := func(a string) [2]string { return [2]string{"ChatGPT-Account-ID", a} }
 	fedHdr := func(v string) [2]string { return [2]string{"X-OpenAI-Fedramp", v} }
 	valid := plain.header(t, "task-1", testNow)
 	rows := []row{
-		{"valid", [][2]string{auth(valid), acct("acct-1")}, "", 200, gateway.ReasonVerified},
-		{"valid at +max skew", [][2]string{auth(plain.header(t, "task-1", testNow.Add(5*time.Minute))), acct("acct-1")}, "", 200, gateway.ReasonVerified},
-		{"valid at -max skew", [][2]string{auth(plain.header(t, "task-1", testNow.Add(-5*time.Minute))), acct("acct-1")}, "", 200, gateway.ReasonVerified},
-		{"valid without account check", [][2]string{auth(free.header(t, "task-1", testNow))}, "", 200, gateway.ReasonVerified},
-		{"valid fedramp", [][2]string{auth(fed.header(t, "task-9", testNow)), acct("acct-gov"), fedHdr("true")}, "", 200, gateway.ReasonVerified},
-		{"missing", [][2]string{acct("acct-1")}, "", 401, gateway.ReasonNoAssertion},
-		{"empty", [][2]string{auth(""), acct("acct-1")}, "", 401, gateway.ReasonNoAssertion},
-		{"bearer", [][2]string{auth("Bearer abc.def.ghi"), acct("acct-1")}, "", 401, gateway.ReasonMalformed},
-		{"malformed base64", [][2]string{auth("AgentAssertion !!!"), acct("acct-1")}, "", 401, gateway.ReasonMalformed},
-		{"malformed padded", [][2]string{auth(valid + "="), acct("acct-1")}, "", 401, gateway.ReasonMalformed},
-		{"oversized", [][2]string{auth("AgentAssertion " + strings.Repeat("A", gateway.MaxAuthorizationHeaderLen)), acct("acct-1")}, "", 401, gateway.ReasonMalformed},
-		{"two Authorization headers", [][2]string{auth(valid), auth(valid), acct("acct-1")}, "", 401, gateway.ReasonMalformed},
-		{"tampered", [][2]string{auth(tamper(t, valid)), acct("acct-1")}, "", 401, gateway.ReasonBadSignature},
-		{"unknown agent", [][2]string{auth(stranger.header(t, "task-1", testNow)), acct("acct-1")}, "", 401, gateway.ReasonUnknownAgent},
-		{"stale", [][2]string{auth(plain.header(t, "task-1", testNow.Add(-5*time.Minute-time.Second))), acct("acct-1")}, "", 401, gateway.ReasonStale},
-		{"far future", [][2]string{auth(plain.header(t, "task-1", time.Date(8999, 12, 31, 23, 59, 59, 0, time.UTC))), acct("acct-1")}, "", 401, gateway.ReasonStale},
-		{"year 2000", [][2]string{auth(plain.header(t, "task-1", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))), acct("acct-1")}, "", 401, gateway.ReasonStale},
-		{"wrong account", [][2]string{auth(valid), acct("acct-2")}, "", 403, gateway.ReasonAccountMismatch},
-		{"missing account", [][2]string{auth(valid)}, "", 403, gateway.ReasonAccountMismatch},
-		{"two accounts", [][2]string{auth(valid), acct("acct-1"), acct("acct-1")}, "", 403, gateway.ReasonAccountMismatch},
-		{"missing fedramp", [][2]string{auth(fed.header(t, "task-9", testNow)), acct("acct-gov")}, "", 403, gateway.ReasonFedRAMPMismatch},
-		{"fedramp not exactly true", [][2]string{auth(fed.header(t, "task-9", testNow)), acct("acct-gov"), fedHdr("TRUE")}, "", 403, gateway.ReasonFedRAMPMismatch},
-		{"non-fedramp claiming it", [][2]string{auth(valid), acct("acct-1"), fedHdr("true")}, "", 403, gateway.ReasonFedRAMPMismatch},
-		{"ended task", [][2]string{auth(plain.header(t, "task-ended", testNow)), acct("acct-1")}, "", 401, gateway.ReasonTaskRefused},
-		{"non-canonical path is verified", [][2]string{acct("acct-1")}, "/backend-api/wham/agent-identities/jwks/../../../codex/responses", 401, gateway.ReasonNoAssertion},
+		{"valid", [][2]string{auth(valid), acct("acct-1")}, "", 200, "verified"},
+		{"valid at +max skew", [][2]string{auth(plain.header(t, "task-1", testNow.Add(5*time.Minute))), acct("acct-1")}, "", 200, "verified"},
+		{"valid at -max skew", [][2]string{auth(plain.header(t, "task-1", testNow.Add(-5*time.Minute))), acct("acct-1")}, "", 200, "verified"},
+		{"valid without account check", [][2]string{auth(free.header(t, "task-1", testNow))}, "", 200, "verified"},
+		{"valid fedramp", [][2]string{auth(fed.header(t, "task-9", testNow)), acct("acct-gov"), fedHdr("true")}, "", 200, "verified"},
+		{"missing", [][2]string{acct("acct-1")}, "", 401, "no_assertion"},
+		{"empty", [][2]string{auth(""), acct("acct-1")}, "", 401, "no_assertion"},
+		{"bearer", [][2]string{auth("Bearer abc.def.ghi"), acct("acct-1")}, "", 401, "malformed"},
+		{"malformed base64", [][2]string{auth("AgentAssertion !!!"), acct("acct-1")}, "", 401, "malformed"},
+		{"malformed padded", [][2]string{auth(valid + "="), acct("acct-1")}, "", 401, "malformed"},
+		{"oversized", [][2]string{auth("AgentAssertion " + strings.Repeat("A", gateway.MaxAuthorizationHeaderLen)), acct("acct-1")}, "", 401, "malformed"},
+		{"two Authorization headers", [][2]string{auth(valid), auth(valid), acct("acct-1")}, "", 401, "malformed"},
+		{"tampered", [][2]string{auth(tamper(t, valid)), acct("acct-1")}, "", 401, "bad_signature"},
+		{"unknown agent", [][2]string{auth(stranger.header(t, "task-1", testNow)), acct("acct-1")}, "", 401, "unknown_agent"},
+		{"stale", [][2]string{auth(plain.header(t, "task-1", testNow.Add(-5*time.Minute-time.Second))), acct("acct-1")}, "", 401, "stale"},
+		{"far future", [][2]string{auth(plain.header(t, "task-1", time.Date(8999, 12, 31, 23, 59, 59, 0, time.UTC))), acct("acct-1")}, "", 401, "stale"},
+		{"year 2000", [][2]string{auth(plain.header(t, "task-1", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))), acct("acct-1")}, "", 401, "stale"},
+		{"wrong account", [][2]string{auth(valid), acct("acct-2")}, "", 403, "account_mismatch"},
+		{"missing account", [][2]string{auth(valid)}, "", 403, "account_mismatch"},
+		{"two accounts", [][2]string{auth(valid), acct("acct-1"), acct("acct-1")}, "", 403, "account_mismatch"},
+		{"missing fedramp", [][2]string{auth(fed.header(t, "task-9", testNow)), acct("acct-gov")}, "", 403, "fedramp_mismatch"},
+		{"fedramp not exactly true", [][2]string{auth(fed.header(t, "task-9", testNow)), acct("acct-gov"), fedHdr("TRUE")}, "", 403, "fedramp_mismatch"},
+		{"non-fedramp claiming it", [][2]string{auth(valid), acct("acct-1"), fedHdr("true")}, "", 403, "fedramp_mismatch"},
+		{"ended task", [][2]string{auth(plain.header(t, "task-ended", testNow)), acct("acct-1")}, "", 401, "task_refused"},
+		{"non-canonical path is verified", [][2]string{acct("acct-1")}, "/backend-api/wham/agent-identities/jwks/../../../codex/responses", 401, "no_assertion"},
 	}
 	for _, cached := range []bool{false, true} {
 		for _, tc := range rows {
@@ -186,6 +199,12 @@ func TestMiddleware(t *testing.T) {
 					resp.Body.Close()
 					require.Equal(t, tc.status, resp.StatusCode, string(body))
 					assert.Equal(t, tc.reason, rec.last().Reason)
+					if want, ok := sentinelOf[tc.reason]; ok {
+						assert.ErrorIs(t, rec.last().Err, want, "Outcome.Err carries the reason's sentinel")
+						assert.ErrorIs(t, rec.last().Err, gateway.ErrInvalidAssertion)
+					} else {
+						assert.NoError(t, rec.last().Err)
+					}
 					for _, h := range tc.headers {
 						if h[0] != "Authorization" || len(h[1]) <= 40 {
 							continue
@@ -217,7 +236,7 @@ func TestMiddleware(t *testing.T) {
 					}
 					if tc.status != 200 {
 						assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
-						assert.Contains(t, logs.String(), "reason="+string(tc.reason))
+						assert.Contains(t, logs.String(), "reason="+tc.reason)
 					}
 				}
 				if tc.status == 200 {
@@ -225,7 +244,7 @@ func TestMiddleware(t *testing.T) {
 				} else {
 					assert.Zero(t, reached.Load(), "next never runs for a refused request")
 				}
-				if cached && tc.status != 200 && tc.reason != gateway.ReasonAccountMismatch && tc.reason != gateway.ReasonFedRAMPMismatch && tc.reason != gateway.ReasonTaskRefused {
+				if cached && tc.status != 200 && tc.reason != "account_mismatch" && tc.reason != "fedramp_mismatch" && tc.reason != "task_refused" {
 					assert.Zero(t, v.CacheStats().Entries, "only verified signatures are remembered")
 				}
 			})
@@ -302,7 +321,7 @@ func TestVerifierClockAndConfig(t *testing.T) {
 		{"keys down", &gateway.Verifier{Keys: gateway.KeysFunc(func(context.Context, string) (gateway.Agent, error) {
 			return gateway.Agent{}, errors.New("database down")
 		}), Now: func() time.Time { return testNow }}, gateway.ErrKeysUnavailable, 503},
-		{"small-order key", &gateway.Verifier{Keys: gateway.StaticKeys{"agent-1": {PublicKey: make([]byte, 32)}}, Now: func() time.Time { return testNow }}, gateway.ErrInvalidKey, 500},
+		{"small-order key", &gateway.Verifier{Keys: gateway.StaticKeys{"agent-1": {PublicKey: make([]byte, 32)}}, Now: func() time.Time { return testNow }}, wire.ErrInvalidKey, 500},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/codex/responses", nil)
@@ -332,26 +351,26 @@ func TestRoutes(t *testing.T) {
 		path   string
 		auth   string
 		status int
-		reason gateway.Reason
+		reason string
 	}
 	pass := gateway.Routes{BasePath: "/backend-api", Other: gateway.RoutePassThrough, NoCredential: gateway.RoutePassThrough}
 	refuse := gateway.Routes{BasePath: "/backend-api", Other: gateway.RouteRefuse, NoCredential: gateway.RouteRefuse}
 	valid := a.header(t, "task-1", testNow)
 	for _, tc := range []row{
-		{"zero value verifies jwks", gateway.Routes{}, "/backend-api/wham/agent-identities/jwks", "", 401, gateway.ReasonNoAssertion},
-		{"jwks passes", pass, "/backend-api/wham/agent-identities/jwks", "", 200, gateway.ReasonPassThrough},
-		{"mcp passes", pass, "/backend-api/ps/mcp", "", 200, gateway.ReasonPassThrough},
-		{"bearer passes on other", pass, "/backend-api/wham/settings/user", "Bearer tok", 200, gateway.ReasonPassThrough},
-		{"outside base follows Other", pass, "/elsewhere", "Bearer tok", 200, gateway.ReasonPassThrough},
-		{"inference never passes", pass, "/backend-api/codex/responses", "Bearer tok", 401, gateway.ReasonMalformed},
-		{"compaction never passes", pass, "/backend-api/codex/responses/compact", "", 401, gateway.ReasonNoAssertion},
-		{"trailing slash is verified", pass, "/backend-api/wham/agent-identities/jwks/", "", 401, gateway.ReasonNoAssertion},
-		{"encoded slash is verified", pass, "/backend-api/wham/agent-identities%2Fjwks", "", 401, gateway.ReasonNoAssertion},
-		{"semicolon is verified", pass, "/backend-api/ps/mcp;x", "", 401, gateway.ReasonNoAssertion},
-		{"inference verifies", pass, "/backend-api/codex/responses", valid, 200, gateway.ReasonVerified},
-		{"other refused", refuse, "/backend-api/codex/models", "Bearer tok", 403, gateway.ReasonRouteRefused},
-		{"jwks refused", refuse, "/backend-api/wham/agent-identities/jwks", "", 403, gateway.ReasonRouteRefused},
-		{"other verified by default", gateway.Routes{BasePath: "/backend-api"}, "/backend-api/codex/models", valid, 200, gateway.ReasonVerified},
+		{"zero value verifies jwks", gateway.Routes{}, "/backend-api/wham/agent-identities/jwks", "", 401, "no_assertion"},
+		{"jwks passes", pass, "/backend-api/wham/agent-identities/jwks", "", 200, "pass_through"},
+		{"mcp passes", pass, "/backend-api/ps/mcp", "", 200, "pass_through"},
+		{"bearer passes on other", pass, "/backend-api/wham/settings/user", "Bearer tok", 200, "pass_through"},
+		{"outside base follows Other", pass, "/elsewhere", "Bearer tok", 200, "pass_through"},
+		{"inference never passes", pass, "/backend-api/codex/responses", "Bearer tok", 401, "malformed"},
+		{"compaction never passes", pass, "/backend-api/codex/responses/compact", "", 401, "no_assertion"},
+		{"trailing slash is verified", pass, "/backend-api/wham/agent-identities/jwks/", "", 401, "no_assertion"},
+		{"encoded slash is verified", pass, "/backend-api/wham/agent-identities%2Fjwks", "", 401, "no_assertion"},
+		{"semicolon is verified", pass, "/backend-api/ps/mcp;x", "", 401, "no_assertion"},
+		{"inference verifies", pass, "/backend-api/codex/responses", valid, 200, "verified"},
+		{"other refused", refuse, "/backend-api/codex/models", "Bearer tok", 403, "route_refused"},
+		{"jwks refused", refuse, "/backend-api/wham/agent-identities/jwks", "", 403, "route_refused"},
+		{"other verified by default", gateway.Routes{BasePath: "/backend-api"}, "/backend-api/codex/models", valid, 200, "verified"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var rec recorder
@@ -360,7 +379,7 @@ func TestRoutes(t *testing.T) {
 			h := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				gotAuth = r.Header.Get("Authorization")
 				_, ok := gateway.FromContext(r.Context())
-				assert.Equal(t, tc.reason == gateway.ReasonVerified, ok)
+				assert.Equal(t, tc.reason == "verified", ok)
 			}))
 			r := httptest.NewRequest(http.MethodGet, "http://gw.example"+tc.path, nil)
 			if tc.auth != "" {
@@ -525,4 +544,70 @@ func TestConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	assert.EqualValues(t, 2000, accepted.Load()+refused.Load())
+}
+
+// TestPayloadForms: a Verifier verifies the colon payload unless
+// JSONArrayPayload is set, and a header signed in one form never verifies in
+// the other.
+func TestPayloadForms(t *testing.T) {
+	a := newTestAgent(t, "agent-1", "", false)
+	keys := gateway.StaticKeys{"agent-1": a.agent}
+	sign := func(f identity.PayloadFormat) string {
+		h, err := a.signer.AuthorizationHeaderFormat(`t"a\sk:1`, testNow, f)
+		require.NoError(t, err)
+		return h
+	}
+	colon, jsonArray := sign(identity.PayloadColon), sign(identity.PayloadJSONArray)
+	require.NotEqual(t, colon, jsonArray)
+	for _, tc := range []struct {
+		name      string
+		jsonArray bool
+		header    string
+		want      error
+	}{
+		{"colon verifies by default", false, colon, nil},
+		{"json array refused by default", false, jsonArray, gateway.ErrBadSignature},
+		{"json array verifies when set", true, jsonArray, nil},
+		{"colon refused when set", true, colon, gateway.ErrBadSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &gateway.Verifier{Keys: keys, Now: func() time.Time { return testNow }, JSONArrayPayload: tc.jsonArray}
+			r := httptest.NewRequest(http.MethodPost, "/codex/responses", nil)
+			r.Header.Set("Authorization", tc.header)
+			id, err := v.Verify(r)
+			if tc.want != nil {
+				require.ErrorIs(t, err, tc.want)
+				require.ErrorIs(t, err, gateway.ErrInvalidAssertion)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, `t"a\sk:1`, id.TaskID)
+		})
+	}
+	_, err := gateway.VerifyAuthorizationHeader(jsonArray, a.signer.PublicKey(), testNow, time.Second)
+	require.ErrorIs(t, err, gateway.ErrBadSignature, "VerifyAuthorizationHeader verifies the colon form only")
+}
+
+// TestOutcomeRoute: Outcome.Route labels the route class of every request.
+func TestOutcomeRoute(t *testing.T) {
+	a := newTestAgent(t, "agent-1", "", false)
+	routes := gateway.Routes{BasePath: "/backend-api", Other: gateway.RoutePassThrough, NoCredential: gateway.RoutePassThrough}
+	for _, tc := range []struct{ path, route string }{
+		{"/backend-api/codex/responses", "inference"},
+		{"/backend-api/codex/responses/compact", "inference"},
+		{"/backend-api/wham/agent-identities/../settings", "inference"},
+		{"/backend-api/wham/agent-identities/jwks", "no-credential"},
+		{"/backend-api/ps/mcp", "no-credential"},
+		{"/backend-api/codex/models", "other"},
+		{"/elsewhere", "outside"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			var rec recorder
+			v := &gateway.Verifier{Keys: gateway.StaticKeys{"agent-1": a.agent}, Now: func() time.Time { return testNow },
+				Routes: routes, OnOutcome: rec.record, Logger: slog.New(slog.DiscardHandler)}
+			r := httptest.NewRequest(http.MethodPost, "http://gw.example"+tc.path, nil)
+			v.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(httptest.NewRecorder(), r)
+			assert.Equal(t, tc.route, rec.last().Route)
+		})
+	}
 }

@@ -8,36 +8,10 @@ import (
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
-// Limits of verification. Times are compared as instants, never as a
-// time.Duration between two arbitrary times (which saturates at ±292 years).
-const (
-	// MaxAuthorizationHeaderLen is the longest header value read; longer
-	// values are refused unread.
-	MaxAuthorizationHeaderLen = wire.MaxAuthorizationHeaderLen
-	// MaxSkewLimit is the largest maximum clock skew a verification accepts.
-	MaxSkewLimit = wire.MaxSkewLimit
-	// DefaultMaxSkew is the window a Verifier uses when none is set.
-	DefaultMaxSkew = wire.DefaultMaxSkew
-)
-
-var (
-	// MinPlausibleTime is the earliest verifier clock reading accepted.
-	MinPlausibleTime = wire.MinPlausibleTime
-	// MaxPlausibleTime is the first verifier clock reading refused.
-	MaxPlausibleTime = wire.MaxPlausibleTime
-)
-
-// PayloadFormat selects the bytes an AgentAssertion signature covers. It is
-// the same type as identity.PayloadFormat.
-type PayloadFormat = wire.PayloadFormat
-
-const (
-	// PayloadColon is "{agent_runtime_id}:{task_id}:{timestamp}", the only
-	// form the ChatGPT backend verifies, and the zero value.
-	PayloadColon = wire.PayloadColon
-	// PayloadJSONArray is the opt-in collision-free JSON array form.
-	PayloadJSONArray = wire.PayloadJSONArray
-)
+// MaxAuthorizationHeaderLen is the longest Authorization header value, in
+// bytes, that the verifying functions read; a longer one is refused unread
+// (ErrMalformedAssertion).
+const MaxAuthorizationHeaderLen = wire.MaxAuthorizationHeaderLen
 
 // Assertion is the content of a verified AgentAssertion header.
 type Assertion struct {
@@ -62,27 +36,22 @@ type Assertion struct {
 // signature must be canonical padded standard base64 of 64 bytes, valid for
 // pub over the colon payload.
 //
-// Freshness is checked on instants: the timestamp must not be before
-// now-maxSkew nor after now+maxSkew (now truncated to whole seconds). now
-// must lie in [MinPlausibleTime, MaxPlausibleTime) (else ErrImplausibleClock:
-// the zero time.Time of an unset field verifies nothing) and maxSkew in
-// (0, MaxSkewLimit] (else ErrInvalidSkew). pub must be 32 bytes and not a
-// small-order point (ErrInvalidKey). Every refusal of the header wraps
-// ErrInvalidAssertion and one of ErrMalformedAssertion, ErrBadSignature or
-// ErrStaleAssertion; errors never quote the header. The zero Assertion is
-// returned with every error.
+// Freshness is checked on instants, never on a time.Duration between two
+// arbitrary times (which saturates at ±292 years): the timestamp must not be
+// before now-maxSkew nor after now+maxSkew (now truncated to whole seconds).
+// Every refusal of the header wraps ErrInvalidAssertion and one of
+// ErrMalformedAssertion, ErrBadSignature or ErrStaleAssertion; errors never
+// quote the header. Arguments that cannot verify anything are errors that do
+// not wrap ErrInvalidAssertion: now outside [2000-01-01, 9000-01-01) UTC
+// (ErrImplausibleClock: the zero time.Time of an unset field verifies
+// nothing), maxSkew not in (0, 24h] (ErrInvalidSkew), pub not 32 bytes or a
+// small-order point. The zero Assertion is returned with every error.
 //
 // It checks the runtime id the header names, not which runtime id pub belongs
 // to: the caller picks pub for Assertion.AgentRuntimeID (a Verifier does), or
 // compares the two afterwards.
 func VerifyAuthorizationHeader(header string, pub ed25519.PublicKey, now time.Time, maxSkew time.Duration) (Assertion, error) {
-	return VerifyAuthorizationHeaderFormat(header, pub, now, maxSkew, PayloadColon)
-}
-
-// VerifyAuthorizationHeaderFormat is VerifyAuthorizationHeader for a chosen
-// payload format. A header signed in one format never verifies in the other.
-func VerifyAuthorizationHeaderFormat(header string, pub ed25519.PublicKey, now time.Time, maxSkew time.Duration, f PayloadFormat) (Assertion, error) {
-	a, err := wire.VerifyHeader(header, pub, now, maxSkew, f)
+	a, err := wire.VerifyHeader(header, pub, now, maxSkew, wire.PayloadColon)
 	if err != nil {
 		return Assertion{}, err
 	}
@@ -97,8 +66,10 @@ func VerifyAuthorizationHeaderFormat(header string, pub ed25519.PublicKey, now t
 // fresh under the rules of VerifyAuthorizationHeader; the signature must be
 // canonical padded standard base64 of a 64-byte Ed25519 signature by pub over
 // "{agentRuntimeID}:{timestamp}". It returns the signed timestamp. Refusals
-// wrap ErrInvalidAssertion (ErrInvalidRuntimeID, ErrInvalidKey,
-// ErrImplausibleClock or ErrInvalidSkew for bad arguments). It is safe for
+// of the body wrap ErrInvalidAssertion and ErrMalformedAssertion,
+// ErrBadSignature or ErrStaleAssertion; bad arguments are errors that do not
+// (an agentRuntimeID outside the runtime-id allowlist, an unusable pub, and
+// now and maxSkew as for VerifyAuthorizationHeader). It is safe for
 // concurrent use.
 func VerifyTaskRegistration(agentRuntimeID string, body []byte, pub ed25519.PublicKey, now time.Time, maxSkew time.Duration) (time.Time, error) {
 	return wire.VerifyTaskRegistration(agentRuntimeID, body, pub, now, maxSkew)
@@ -108,10 +79,11 @@ func VerifyTaskRegistration(agentRuntimeID string, body []byte, pub ed25519.Publ
 // authorized_keys line: exactly "ssh-ed25519 <base64>", optionally followed
 // by one space and a comment (printable, no control characters).
 //
-// Refused with an error wrapping ErrInvalidKey: other key types, leading
-// options, leading or trailing whitespace, several lines, non-canonical
-// base64, a key blob with trailing bytes, a key that is not a valid Ed25519
-// point or that has small order (such a key lets anyone forge signatures).
+// Refused, with an error that names the rule the line breaks: other key
+// types, leading options, leading or trailing whitespace, several lines,
+// non-canonical base64, a key blob with trailing bytes, a key that is not a
+// valid Ed25519 point or that has small order (such a key lets anyone forge
+// signatures).
 func ParsePublicKeySSH(line string) (ed25519.PublicKey, error) {
 	return wire.ParsePublicKeySSH(line)
 }
@@ -123,9 +95,9 @@ func ParsePublicKeySSH(line string) (ed25519.PublicKey, error) {
 // and crypto/rand, in standard base64 with padding. Every call gives a
 // different ciphertext.
 //
-// taskID must pass the task-id rule (ErrInvalidTaskID). A recipient that is
-// not 32 bytes, not a valid point or of small order is refused with an error
-// wrapping ErrInvalidKey.
+// Refused with an error: a taskID that the task-id rule refuses (empty,
+// longer than 4096 bytes, not UTF-8, or holding a control character), a
+// recipient that is not 32 bytes, not a valid point or of small order.
 func SealTaskID(recipient ed25519.PublicKey, taskID string) (string, error) {
 	return wire.SealTaskID(rand.Reader, recipient, taskID)
 }
