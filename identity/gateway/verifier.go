@@ -57,6 +57,13 @@ const (
 
 // Routes configures which requests Middleware verifies. The zero value
 // verifies every request.
+//
+// Paths are matched exactly under BasePath. The inference routes,
+// /codex/responses (POST, and the GET of its WebSocket upgrade) and
+// /codex/responses/compact, are always verified, whatever the modes say, and
+// so is every path that is not in canonical form (an empty, "." or ".."
+// segment, a trailing "/", ';', '\\', '%', or an escaped spelling), which
+// the server behind might read as an inference route.
 type Routes struct {
 	// BasePath is the path of the ChatGPT backend base URL the server
 	// answers as, for example "/backend-api" ("" for the root).
@@ -64,7 +71,8 @@ type Routes struct {
 	// Other applies to first-party paths that are neither inference nor
 	// no-credential routes, and to paths outside BasePath.
 	Other RouteMode
-	// NoCredential applies to the JWKS fetch and /ps/mcp.
+	// NoCredential applies to the JWKS fetch (/wham/agent-identities/jwks)
+	// and /ps/mcp, which carry no credential.
 	NoCredential RouteMode
 }
 
