@@ -10,10 +10,10 @@ import (
 
 //go:generate go run ./cmd/genendpoints
 
-// CustomEnvironmentName is the Name of the Environment that
+// customEnvironmentName ("custom") is the Name of the Environment that
 // [ResolveWithOverrides] returns for a custom (self-hosted or development)
-// deployment.
-const CustomEnvironmentName = "custom"
+// deployment; the generator reserves it (one home: internal/endpointrule).
+const customEnvironmentName = endpointrule.CustomName
 
 // ErrUnknownEnvironment is wrapped by the error returned for a ChatGPT base
 // URL that is neither a known environment nor an allowed custom deployment.
@@ -26,8 +26,8 @@ var ErrUnknownEnvironment = errors.New("Agent Identity only supports production 
 // Environment is the set of endpoints and JWT expectations of one ChatGPT
 // deployment. It is a plain value: copies are independent and safe to share.
 type Environment struct {
-	// Name is the table name ("production", "staging", …) or
-	// CustomEnvironmentName.
+	// Name is the table name ("production", "staging", …) or "custom" for a
+	// custom deployment ([ResolveWithOverrides]).
 	Name string
 	// ChatGPTBaseURL is the canonical ChatGPT backend base
 	// ([DefaultChatGPTBaseURL] for production), whichever accepted

@@ -11,20 +11,12 @@ import (
 	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
-// Environment variables read by [OverridesFromEnv] (docs/protocol.md#overrides).
+// The environment variables read by [OverridesFromEnv]
+// (docs/protocol.md#overrides); their one home is internal/endpointrule.
 const (
-	// EnvAuthAPIBaseURLNew is the newer name of the AuthAPI override
-	// (docs/protocol.md#overrides): read before EnvAuthAPIBaseURL, it wins
-	// when both are set. The real Codex CLI 0.171 was observed to ignore it
-	// for registration (it read only EnvAuthAPIBaseURL, also when both were
-	// set: docs/protocol.md#codex-0171-differs), so set EnvAuthAPIBaseURL to
-	// keep Codex 0.171 and this module on the same AuthAPI.
-	EnvAuthAPIBaseURLNew = "CODEX_AUTHAPI_BASE_URL"
-	// EnvAuthAPIBaseURL replaces the AuthAPI base of the environment (the
-	// older name, still read when EnvAuthAPIBaseURLNew is unset or blank).
-	EnvAuthAPIBaseURL = "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL"
-	// EnvJWKSBaseURL replaces the base the JWKS URL is derived from.
-	EnvJWKSBaseURL = "CODEX_AGENT_IDENTITY_JWKS_BASE_URL"
+	envAuthAPIBaseURLNew = endpointrule.EnvAuthAPIBaseURLNew // CODEX_AUTHAPI_BASE_URL
+	envAuthAPIBaseURL    = endpointrule.EnvAuthAPIBaseURL    // CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL
+	envJWKSBaseURL       = endpointrule.EnvJWKSBaseURL       // CODEX_AGENT_IDENTITY_JWKS_BASE_URL
 )
 
 // ErrInvalidBaseURL is wrapped by the error returned for a base URL or an
@@ -37,30 +29,36 @@ var ErrInvalidBaseURL = errors.New("agentidentity: invalid base URL")
 // unset. Values are trimmed of surrounding white space and trailing '/' before
 // use, by [OverridesFromEnv] and again by [ResolveWithOverrides].
 type Overrides struct {
-	// AuthAPIBaseURL replaces the AuthAPI base (EnvAuthAPIBaseURLNew, else
-	// EnvAuthAPIBaseURL).
+	// AuthAPIBaseURL replaces the AuthAPI base (CODEX_AUTHAPI_BASE_URL, else
+	// CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL).
 	AuthAPIBaseURL string
 	// JWKSBaseURL replaces the base the JWKS URL is derived from
-	// (EnvJWKSBaseURL).
+	// (CODEX_AGENT_IDENTITY_JWKS_BASE_URL).
 	JWKSBaseURL string
 }
 
-// OverridesFromEnv reads the overrides from EnvAuthAPIBaseURLNew (else
-// EnvAuthAPIBaseURL) and EnvJWKSBaseURL through getenv (os.Getenv when nil),
-// trimmed of surrounding white space and trailing '/'; a value that is blank
-// after trimming counts as unset. It does not validate them;
-// ResolveWithOverrides does.
+// OverridesFromEnv reads the overrides through getenv (os.Getenv when nil):
+// the AuthAPI base from CODEX_AUTHAPI_BASE_URL, else (unset or blank) from
+// CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL, and the JWKS base from
+// CODEX_AGENT_IDENTITY_JWKS_BASE_URL, trimmed of surrounding white space and
+// trailing '/'; a value that is blank after trimming counts as unset. It does
+// not validate them; ResolveWithOverrides does.
+//
+// The Codex CLI 0.171 was observed to read only
+// CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL for registration, also when both were
+// set (docs/protocol.md#codex-0171-differs): set that one to keep Codex 0.171
+// and this module on the same AuthAPI.
 func OverridesFromEnv(getenv func(string) string) Overrides {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	auth := endpointrule.TrimBase(getenv(EnvAuthAPIBaseURLNew))
+	auth := endpointrule.TrimBase(getenv(envAuthAPIBaseURLNew))
 	if auth == "" {
-		auth = endpointrule.TrimBase(getenv(EnvAuthAPIBaseURL))
+		auth = endpointrule.TrimBase(getenv(envAuthAPIBaseURL))
 	}
 	return Overrides{
 		AuthAPIBaseURL: auth,
-		JWKSBaseURL:    endpointrule.TrimBase(getenv(EnvJWKSBaseURL)),
+		JWKSBaseURL:    endpointrule.TrimBase(getenv(envJWKSBaseURL)),
 	}
 }
 
@@ -79,7 +77,7 @@ func ResolveFromEnv(chatgptBaseURL string) (Environment, error) {
 //   - a base URL that is not a known environment is accepted only as a custom
 //     deployment: both overrides set, and JWKSBaseURL equal to the base URL
 //     (both trimmed of trailing '/'). The result has Name
-//     CustomEnvironmentName, ChatGPTBaseURL the trimmed base, the overridden
+//     "custom", ChatGPTBaseURL the trimmed base, the overridden
 //     AuthAPI base and JWKS URL, and the production environment's Issuer and
 //     Audience: tokens of a custom deployment must still carry the production
 //     issuer and audience.
@@ -96,13 +94,13 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 	var jwks string
 	if auth != "" {
 		if _, err := parseBaseURL(auth); err != nil {
-			return Environment{}, fmt.Errorf("%w: override %s %w", ErrInvalidBaseURL, EnvAuthAPIBaseURL, err)
+			return Environment{}, fmt.Errorf("%w: override %s %w", ErrInvalidBaseURL, envAuthAPIBaseURL, err)
 		}
 	}
 	if jwksBase != "" {
 		u, err := parseBaseURL(jwksBase)
 		if err != nil {
-			return Environment{}, fmt.Errorf("%w: override %s %w", ErrInvalidBaseURL, EnvJWKSBaseURL, err)
+			return Environment{}, fmt.Errorf("%w: override %s %w", ErrInvalidBaseURL, envJWKSBaseURL, err)
 		}
 		jwks = endpointrule.JWKSURL(u)
 	}
@@ -110,19 +108,19 @@ func ResolveWithOverrides(chatgptBaseURL string, o Overrides) (Environment, erro
 	if !ok {
 		if auth == "" || jwksBase == "" {
 			return Environment{}, unknownEnvironment(chatgptBaseURL,
-				"a custom deployment needs both "+EnvAuthAPIBaseURL+" and "+EnvJWKSBaseURL+" set, the latter equal to the base URL")
+				"a custom deployment needs both "+envAuthAPIBaseURL+" and "+envJWKSBaseURL+" set, the latter equal to the base URL")
 		}
 		base := endpointrule.TrimBase(chatgptBaseURL)
 		if base != jwksBase {
 			return Environment{}, unknownEnvironment(chatgptBaseURL,
-				"a custom deployment needs "+EnvJWKSBaseURL+" equal to the base URL")
+				"a custom deployment needs "+envJWKSBaseURL+" equal to the base URL")
 		}
 		if env, ok = resolveStatic(base); !ok {
 			if _, err := parseBaseURL(base); err != nil {
 				return Environment{}, fmt.Errorf("%w: the custom deployment base URL %w", ErrInvalidBaseURL, err)
 			}
 			env = Environment{
-				Name:           CustomEnvironmentName,
+				Name:           customEnvironmentName,
 				ChatGPTBaseURL: base,
 				Issuer:         ProductionIssuer,
 				Audience:       ProductionAudience,

@@ -16,26 +16,26 @@ func TestOverridesFromEnv(t *testing.T) {
 	}{
 		{"unset", nil, Overrides{}},
 		{"both", map[string]string{
-			EnvAuthAPIBaseURL: "https://auth.example.com/api/accounts",
-			EnvJWKSBaseURL:    "https://gw.example.com/backend-api",
+			envAuthAPIBaseURL: "https://auth.example.com/api/accounts",
+			envJWKSBaseURL:    "https://gw.example.com/backend-api",
 		}, Overrides{"https://auth.example.com/api/accounts", "https://gw.example.com/backend-api"}},
 		{"trimmed", map[string]string{
-			EnvAuthAPIBaseURL: "  https://auth.example.com/api/accounts/ \n",
-			EnvJWKSBaseURL:    "\thttp://localhost:8080/api/codex///",
+			envAuthAPIBaseURL: "  https://auth.example.com/api/accounts/ \n",
+			envJWKSBaseURL:    "\thttp://localhost:8080/api/codex///",
 		}, Overrides{"https://auth.example.com/api/accounts", "http://localhost:8080/api/codex"}},
-		{"blank is unset", map[string]string{EnvAuthAPIBaseURL: "   ", EnvJWKSBaseURL: "/"}, Overrides{}},
+		{"blank is unset", map[string]string{envAuthAPIBaseURL: "   ", envJWKSBaseURL: "/"}, Overrides{}},
 		{"other variables ignored", map[string]string{"CODEX_AGENT_IDENTITY": "x"}, Overrides{}},
-		{"newer name alone", map[string]string{EnvAuthAPIBaseURLNew: "https://new.example.com/api/accounts/"},
+		{"newer name alone", map[string]string{envAuthAPIBaseURLNew: "https://new.example.com/api/accounts/"},
 			Overrides{AuthAPIBaseURL: "https://new.example.com/api/accounts"}},
-		{"older name alone", map[string]string{EnvAuthAPIBaseURL: "https://old.example.com/api/accounts"},
+		{"older name alone", map[string]string{envAuthAPIBaseURL: "https://old.example.com/api/accounts"},
 			Overrides{AuthAPIBaseURL: "https://old.example.com/api/accounts"}},
 		{"newer name wins when both are set", map[string]string{
-			EnvAuthAPIBaseURLNew: "https://new.example.com/api/accounts",
-			EnvAuthAPIBaseURL:    "https://old.example.com/api/accounts",
+			envAuthAPIBaseURLNew: "https://new.example.com/api/accounts",
+			envAuthAPIBaseURL:    "https://old.example.com/api/accounts",
 		}, Overrides{AuthAPIBaseURL: "https://new.example.com/api/accounts"}},
 		{"blank newer name falls back to the older", map[string]string{
-			EnvAuthAPIBaseURLNew: "  /",
-			EnvAuthAPIBaseURL:    "https://old.example.com/api/accounts",
+			envAuthAPIBaseURLNew: "  /",
+			envAuthAPIBaseURL:    "https://old.example.com/api/accounts",
 		}, Overrides{AuthAPIBaseURL: "https://old.example.com/api/accounts"}},
 	}
 	for _, tt := range tests {
@@ -47,8 +47,8 @@ func TestOverridesFromEnv(t *testing.T) {
 }
 
 func TestOverridesFromProcessEnv(t *testing.T) {
-	t.Setenv(EnvAuthAPIBaseURL, " https://auth.example.com/ ")
-	t.Setenv(EnvJWKSBaseURL, "")
+	t.Setenv(envAuthAPIBaseURL, " https://auth.example.com/ ")
+	t.Setenv(envJWKSBaseURL, "")
 	assert.Equal(t, Overrides{AuthAPIBaseURL: "https://auth.example.com"}, OverridesFromEnv(nil))
 
 	env, err := ResolveFromEnv("https://chatgpt.com")
@@ -69,7 +69,7 @@ func TestResolveWithOverrides(t *testing.T) {
 
 	custom := func(base, auth, jwks string) Environment {
 		return Environment{
-			Name:           CustomEnvironmentName,
+			Name:           customEnvironmentName,
 			ChatGPTBaseURL: base,
 			AuthAPIBaseURL: auth,
 			JWKSURL:        jwks,
@@ -185,7 +185,7 @@ func TestResolveWithOverridesErrorsHideSecrets(t *testing.T) {
 	_, err := ResolveWithOverrides("https://chatgpt.com", Overrides{AuthAPIBaseURL: "https://user:hunter2@auth.example.com"})
 	require.ErrorIs(t, err, ErrInvalidBaseURL)
 	assert.NotContains(t, err.Error(), "hunter2")
-	assert.Contains(t, err.Error(), EnvAuthAPIBaseURL)
+	assert.Contains(t, err.Error(), envAuthAPIBaseURL)
 
 	_, err = ResolveWithOverrides("https://gw.example.com/?token=hunter2", Overrides{
 		AuthAPIBaseURL: "https://auth.example.com",

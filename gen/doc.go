@@ -13,7 +13,8 @@
 // audience, a table without a "production" environment, and a missing
 // top-level login_issuer (or one that is not an https origin without a path)
 // are all refused.
-// Every problem is reported as "file:line: key: message" in an [ErrorList].
+// Every problem is reported as one [Error] ("file:line: key: message"), all
+// of them joined with errors.Join.
 //
 // # Generating the lookup
 //

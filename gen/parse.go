@@ -16,13 +16,9 @@ import (
 // MaxFileSize is the largest endpoints file Parse reads.
 const MaxFileSize = 1 << 20
 
-// ProductionName is the environment every table must define: custom
+// productionName is the environment every table must define: custom
 // deployments take its issuer and audience.
-const ProductionName = "production"
-
-// CustomName is reserved for custom deployments and cannot name a table
-// environment.
-const CustomName = "custom"
+const productionName = "production"
 
 // Table is a parsed endpoints file. Parse returns it sorted and validated;
 // Generate validates it again, so a Table built by hand cannot produce a
@@ -69,31 +65,6 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Key, e.Msg)
 }
 
-// ErrorList is every problem Parse found, sorted by line and key. It
-// unwraps to its *Error values, so errors.As finds the first.
-type ErrorList []*Error
-
-// Error returns the messages of the list, one per line.
-func (l ErrorList) Error() string {
-	var b strings.Builder
-	for i, e := range l {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(e.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the errors of the list.
-func (l ErrorList) Unwrap() []error {
-	errs := make([]error, len(l))
-	for i, e := range l {
-		errs[i] = e
-	}
-	return errs
-}
-
 // field names of the top level and of an [environments.NAME] table, in
 // schema order.
 const (
@@ -125,12 +96,14 @@ type envTOML struct {
 // carry user info, a query, a fragment or a trailing '/', a base URL claimed
 // twice, a JWKS URL that does not follow the rule of docs/protocol.md#jwks-url, an empty issuer or
 // audience, and a login_issuer with a path are all errors. name is used in error messages and in the
-// generated header. The error, if any, is an ErrorList.
+// generated header. The error, if any, joins (errors.Join) one *Error per
+// problem, sorted by line and key, so errors.As finds the first; its message
+// has one line per problem.
 func Parse(name string, data []byte) (*Table, error) {
 	p := &tableParser{name: name, data: data}
 	if len(data) > MaxFileSize {
 		p.errf(1, "", "file is larger than %d bytes", MaxFileSize)
-		return nil, p.errs
+		return nil, p.err()
 	}
 	var doc struct {
 		LoginIssuer  toml.Primitive `toml:"login_issuer"`
@@ -144,7 +117,7 @@ func Parse(name string, data []byte) (*Table, error) {
 		} else {
 			p.errf(1, "", "cannot read TOML: %v", err)
 		}
-		return nil, p.errs
+		return nil, p.err()
 	}
 	p.md = &md
 	t := &Table{Source: baseName(name)}
@@ -155,7 +128,7 @@ func Parse(name string, data []byte) (*Table, error) {
 		p.bad = append(p.bad, toml.Key{keyLoginIssuer})
 	}
 	if !md.IsDefined("environments") {
-		p.errf(1, "environments", "missing: define at least the [environments.%s] table", ProductionName)
+		p.errf(1, "environments", "missing: define at least the [environments.%s] table", productionName)
 	} else {
 		// Decoding a non-table into a map succeeds silently, so check the
 		// type first; an implicitly defined table has no type of its own.
@@ -182,7 +155,7 @@ func Parse(name string, data []byte) (*Table, error) {
 			}
 			return strings.Compare(a.Key, b.Key)
 		})
-		return nil, p.errs
+		return nil, p.err()
 	}
 	return t, nil
 }
@@ -193,7 +166,16 @@ type tableParser struct {
 	md   *toml.MetaData
 	pos  map[string]int // line of every key, filled on first use
 	bad  []toml.Key     // keys already reported as mistyped
-	errs ErrorList
+	errs []*Error
+}
+
+// err joins the problems found.
+func (p *tableParser) err() error {
+	errs := make([]error, len(p.errs))
+	for i, e := range p.errs {
+		errs[i] = e
+	}
+	return errors.Join(errs...)
 }
 
 func (p *tableParser) errf(line int, key, format string, args ...any) {
@@ -315,7 +297,7 @@ func validate(t *Table) []tableError {
 		add(toml.Key{keyLoginIssuer}, "", "%v", err)
 	}
 	if len(t.Environments) == 0 {
-		add(toml.Key{"environments"}, "", "define at least the [environments.%s] table", ProductionName)
+		add(toml.Key{"environments"}, "", "define at least the [environments.%s] table", productionName)
 		return errs
 	}
 	hasProduction := false
@@ -330,7 +312,7 @@ func validate(t *Table) []tableError {
 			add(toml.Key{"environments", e.Name}, "", "environment defined twice")
 		}
 		names[e.Name] = true
-		hasProduction = hasProduction || e.Name == ProductionName
+		hasProduction = hasProduction || e.Name == productionName
 		base, err := checkURL(e.ChatGPTBaseURL)
 		if err != nil {
 			add(k(keyChatGPTBaseURL), "", "%v", err)
@@ -381,13 +363,13 @@ func validate(t *Table) []tableError {
 		}
 	}
 	if !hasProduction {
-		add(toml.Key{"environments"}, "", "an environment named %q is required (custom deployments take its issuer and audience)", ProductionName)
+		add(toml.Key{"environments"}, "", "an environment named %q is required (custom deployments take its issuer and audience)", productionName)
 	}
 	return errs
 }
 
 // checkName accepts lower-case letters, digits and '-', starting with a
-// letter, up to 63 characters, other than CustomName.
+// letter, up to 63 characters, other than endpointrule.CustomName.
 func checkName(name string) error {
 	if name == "" || len(name) > 63 || name[0] < 'a' || name[0] > 'z' {
 		return fmt.Errorf("environment name %q must start with a lower-case letter and be at most 63 characters", name)
@@ -398,7 +380,7 @@ func checkName(name string) error {
 			return fmt.Errorf("environment name %q may hold only lower-case letters, digits and '-'", name)
 		}
 	}
-	if name == CustomName {
+	if name == endpointrule.CustomName {
 		return fmt.Errorf("environment name %q is reserved for custom deployments", name)
 	}
 	return nil

@@ -21,10 +21,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
+	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
 
 type loadFixture struct {
@@ -281,7 +281,7 @@ func holdAgentRegistration(t *testing.T, f *loadFixture) *heldRegistration {
 	authAPI := strings.Replace(f.srv.AuthAPIBaseURL, f.srv.URL, front.URL, 1)
 	base := f.getenv(nil)
 	h.getenv = func(k string) string {
-		if k == "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL" || k == agentidentity.EnvAuthAPIBaseURLNew {
+		if k == "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL" || k == endpointrule.EnvAuthAPIBaseURLNew {
 			return authAPI
 		}
 		return base(k)

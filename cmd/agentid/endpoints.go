@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
 
 // endpointsJSON is the --json form of one environment.
@@ -28,8 +29,8 @@ func runEndpoints(c *cli, args []string) error {
 Show the environment a ChatGPT base URL resolves to: its canonical ChatGPT
 base, AuthAPI base, JWKS URL, and the issuer and audience of its Agent Identity
 JWTs. Without BASE_URL, every environment of the table is listed. The override
-variables `+agentidentity.EnvAuthAPIBaseURL+` and
-`+agentidentity.EnvJWKSBaseURL+` are honoured; an invalid override is an
+variables `+endpointrule.EnvAuthAPIBaseURL+` and
+`+endpointrule.EnvJWKSBaseURL+` are honoured; an invalid override is an
 error, and a base URL outside the table is accepted only as a custom
 deployment (both overrides set, the JWKS one equal to BASE_URL).`)
 	asJSON := fs.Bool("json", false, "print JSON: an object for BASE_URL, an array without")

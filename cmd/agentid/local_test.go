@@ -14,14 +14,15 @@ import (
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
 
 func TestEndpoints(t *testing.T) {
 	prod, err := agentidentity.Resolve(agentidentity.DefaultChatGPTBaseURL)
 	require.NoError(t, err)
 	custom := map[string]string{
-		agentidentity.EnvAuthAPIBaseURL: "http://127.0.0.1:9/api/accounts",
-		agentidentity.EnvJWKSBaseURL:    "http://127.0.0.1:9/backend-api",
+		endpointrule.EnvAuthAPIBaseURL: "http://127.0.0.1:9/api/accounts",
+		endpointrule.EnvJWKSBaseURL:    "http://127.0.0.1:9/backend-api",
 	}
 	tests := []struct {
 		name     string
@@ -56,7 +57,7 @@ func TestEndpoints(t *testing.T) {
 			assert.Contains(t, r.stdout, "jwks_url          "+prod.JWKSURL)
 			assert.Contains(t, r.stdout, "name              production")
 		}},
-		{"override applies", invocation{args: []string{"endpoints", "--json", "https://chatgpt.com"}, env: map[string]string{agentidentity.EnvAuthAPIBaseURL: "http://localhost:8080/api"}}, 0, func(t *testing.T, r result) {
+		{"override applies", invocation{args: []string{"endpoints", "--json", "https://chatgpt.com"}, env: map[string]string{endpointrule.EnvAuthAPIBaseURL: "http://localhost:8080/api"}}, 0, func(t *testing.T, r result) {
 			var got map[string]string
 			require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
 			assert.Equal(t, "http://localhost:8080/api", got["authapi_base_url"])
@@ -65,14 +66,14 @@ func TestEndpoints(t *testing.T) {
 		{"custom deployment", invocation{args: []string{"endpoints", "--json", "http://127.0.0.1:9/backend-api"}, env: custom}, 0, func(t *testing.T, r result) {
 			var got map[string]string
 			require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
-			assert.Equal(t, agentidentity.CustomEnvironmentName, got["name"])
+			assert.Equal(t, endpointrule.CustomName, got["name"])
 			assert.Equal(t, "http://127.0.0.1:9/backend-api/wham/agent-identities/jwks", got["jwks_url"])
 		}},
 		{"unknown base", invocation{args: []string{"endpoints", "https://example.com"}}, 1, func(t *testing.T, r result) {
 			assert.Contains(t, r.stderr, "only supports production and staging")
 		}},
 		{"http refused", invocation{args: []string{"endpoints", "http://chatgpt.com"}}, 1, nil},
-		{"invalid override", invocation{args: []string{"endpoints"}, env: map[string]string{agentidentity.EnvAuthAPIBaseURL: "http://evil.example/api"}}, 1, func(t *testing.T, r result) {
+		{"invalid override", invocation{args: []string{"endpoints"}, env: map[string]string{endpointrule.EnvAuthAPIBaseURL: "http://evil.example/api"}}, 1, func(t *testing.T, r result) {
 			assert.Contains(t, r.stderr, "agentid: environment ")
 		}},
 	}

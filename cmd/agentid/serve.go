@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
+	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
 
 const defaultServeAddr = "127.0.0.1:0"
@@ -36,8 +36,8 @@ on a loopback address (default: a free port of 127.0.0.1), until SIGINT or
 SIGTERM. Its settings are printed on standard output as shell lines to point
 a client of this module at it:
 
-  export `+agentidentity.EnvAuthAPIBaseURL+`=…
-  export `+agentidentity.EnvJWKSBaseURL+`=…
+  export `+endpointrule.EnvAuthAPIBaseURL+`=…
+  export `+endpointrule.EnvJWKSBaseURL+`=…
 
 with chatgpt_base_url to configure. With --codex-home DIR (which must not
 hold auth.json or config.toml yet), DIR is made a Codex home for the server: a

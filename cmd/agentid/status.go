@@ -12,6 +12,7 @@ import (
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
+	"github.com/agentidentity/agentidentity/internal/endpointrule"
 	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
@@ -159,7 +160,7 @@ func collectStatus(c *cli, dir string) *statusReport {
 		}
 	}
 
-	for _, name := range []string{agentidentity.EnvAuthAPIBaseURLNew, agentidentity.EnvAuthAPIBaseURL, agentidentity.EnvJWKSBaseURL, identity.EnvRefreshTokenURLOverride} {
+	for _, name := range []string{endpointrule.EnvAuthAPIBaseURLNew, endpointrule.EnvAuthAPIBaseURL, endpointrule.EnvJWKSBaseURL, identity.EnvRefreshTokenURLOverride} {
 		if v := c.getenv(name); v != "" {
 			rep.Variables[name] = redactURL(v)
 		}

@@ -1,10 +1,11 @@
 // Package endpointrule holds the rules that both the generator (package gen)
 // and package agentidentity apply to base URLs: the JWKS rule of
 // docs/protocol.md#jwks-url, the lookup key under which a ChatGPT base URL is found in the
-// static table and the trimming of configured bases. (The origin of a base,
-// to which credentials may go, is internal/netrule's one rule.) Keeping them
-// here, in one place, means that the generated table and the
-// run-time lookup cannot drift apart.
+// static table and the trimming of configured bases, and the names both
+// sides use: the custom environment's name and the override variables. (The
+// check of a URL and the origin of a base, to which credentials may go, are
+// internal/netrule's one rule.) Keeping them here, in one place, means that
+// the generated table and the run-time lookup cannot drift apart.
 //
 // It imports only the standard library, so the generator can use it without
 // importing the package it writes into.
@@ -13,6 +14,29 @@ package endpointrule
 import (
 	"net/url"
 	"strings"
+)
+
+// CustomName is the Name of the environment of a custom deployment (a base
+// URL outside the table, accepted with both overrides set); it cannot name
+// an environment of the table.
+const CustomName = "custom"
+
+// The environment variables of the endpoint overrides
+// (docs/protocol.md#overrides), read by the root package's OverridesFromEnv
+// and shown by agentid status.
+const (
+	// EnvAuthAPIBaseURLNew is the newer name of the AuthAPI override: read
+	// before EnvAuthAPIBaseURL, it wins when both are set. The real Codex CLI
+	// 0.171 was observed to ignore it for registration (it read only
+	// EnvAuthAPIBaseURL, also when both were set:
+	// docs/protocol.md#codex-0171-differs), so set EnvAuthAPIBaseURL to keep
+	// Codex 0.171 and this module on the same AuthAPI.
+	EnvAuthAPIBaseURLNew = "CODEX_AUTHAPI_BASE_URL"
+	// EnvAuthAPIBaseURL replaces the AuthAPI base of the environment (the
+	// older name, still read when EnvAuthAPIBaseURLNew is unset or blank).
+	EnvAuthAPIBaseURL = "CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL"
+	// EnvJWKSBaseURL replaces the base the JWKS URL is derived from.
+	EnvJWKSBaseURL = "CODEX_AGENT_IDENTITY_JWKS_BASE_URL"
 )
 
 // Scheme is the only scheme the static table holds; lookup keys leave it
