@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
@@ -73,7 +74,7 @@ func clientBenchSetup(b *testing.B) (*identitytest.Server, *identity.Signer) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	id, err := srv.AddAgent(km.PublicKeySSH, identitytest.LoginOptions{})
+	id, err := srv.AddAgent(km.PublicKeySSH, codexhome.Account{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
@@ -21,7 +22,7 @@ func ExampleClient_RegisterTask() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	runtimeID, err := srv.AddAgent(km.PublicKeySSH, identitytest.LoginOptions{})
+	runtimeID, err := srv.AddAgent(km.PublicKeySSH, codexhome.Account{})
 	if err != nil {
 		log.Fatal(err)
 	}

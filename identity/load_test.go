@@ -509,7 +509,7 @@ func otherWriterRecord(t *testing.T, f *loadFixture, taskID string) map[string]a
 	t.Helper()
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	id, err := f.srv.AddAgent(km.PublicKeySSH, identitytest.LoginOptions{Account: codexhome.Account{AccountID: f.login.AccountID, UserID: f.login.UserID}})
+	id, err := f.srv.AddAgent(km.PublicKeySSH, codexhome.Account{AccountID: f.login.AccountID, UserID: f.login.UserID})
 	require.NoError(t, err)
 	rec := map[string]any{
 		"agent_runtime_id": id, "agent_private_key": km.PrivateKeyPKCS8Base64.Reveal(),

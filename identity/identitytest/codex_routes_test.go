@@ -41,7 +41,7 @@ func tlsAgent(t *testing.T, srv *identitytest.Server, o identitytest.LoginOption
 	t.Helper()
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	id, err := srv.AddAgent(km.PublicKeySSH, o)
+	id, err := srv.AddAgent(km.PublicKeySSH, o.Account)
 	require.NoError(t, err)
 	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)

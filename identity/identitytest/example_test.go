@@ -76,7 +76,7 @@ func ExampleServer_SetFault() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	id, err := srv.AddAgent(km.PublicKeySSH, identitytest.LoginOptions{})
+	id, err := srv.AddAgent(km.PublicKeySSH, codexhome.Account{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -132,7 +132,7 @@ func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 		return
 	case routeOther:
 	default:
-		s.serveSide(w, rt, a.accountID, a.planType)
+		s.serveSide(w, rt, a.account.AccountID, a.account.PlanType)
 		return
 	}
 	sum := sha256.Sum256(body)
@@ -349,7 +349,7 @@ func (s *Server) assertionVerifier() *gateway.Verifier {
 				if a == nil {
 					return gateway.Agent{}, gateway.ErrUnknownAgent
 				}
-				return gateway.Agent{RuntimeID: runtimeID, PublicKey: a.pub, AccountID: a.accountID, FedRAMP: a.fedRAMP}, nil
+				return gateway.Agent{RuntimeID: runtimeID, PublicKey: a.pub, AccountID: a.account.AccountID, FedRAMP: a.account.FedRAMP}, nil
 			}),
 			MaxSkew: s.maxSkew,
 			Now:     s.now,

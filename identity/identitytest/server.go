@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 	"github.com/agentidentity/agentidentity/internal/netrule"
@@ -224,10 +225,7 @@ type refreshState struct {
 type agent struct {
 	runtimeID string
 	pub       ed25519.PublicKey
-	accountID string
-	userID    string
-	planType  string
-	fedRAMP   bool
+	account   codexhome.Account
 
 	tasks map[string]struct{} // guarded by Server.mu
 }
@@ -591,7 +589,7 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	a := s.addAgent(pub, login.AccountID, login.UserID, login.PlanType, login.FedRAMP)
+	a := s.addAgent(pub, login.Account)
 	if fault.Body != nil {
 		writeBody(w, http.StatusOK, fault.Body)
 		return
@@ -638,16 +636,13 @@ func checkAgentRegistrationBody(body []byte) (ed25519.PublicKey, error) {
 	return pub, nil
 }
 
-func (s *Server) addAgent(pub ed25519.PublicKey, accountID, userID, planType string, fedRAMP bool) *agent {
+func (s *Server) addAgent(pub ed25519.PublicKey, account codexhome.Account) *agent {
 	s.mu.Lock()
 	s.nextAgent++
 	a := &agent{
 		runtimeID: "agent-" + strconv.Itoa(s.nextAgent),
 		pub:       pub,
-		accountID: accountID,
-		userID:    userID,
-		planType:  planType,
-		fedRAMP:   fedRAMP,
+		account:   account,
 		tasks:     make(map[string]struct{}),
 	}
 	s.agents[a.runtimeID] = a

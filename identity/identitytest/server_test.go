@@ -52,7 +52,7 @@ func newAgent(t *testing.T, srv *identitytest.Server, o identitytest.LoginOption
 	if o.AccountID == "" {
 		o.AccountID = "acct-" + strings.ReplaceAll(t.Name(), "/", "-")
 	}
-	id, err := srv.AddAgent(km.PublicKeySSH, o)
+	id, err := srv.AddAgent(km.PublicKeySSH, o.Account)
 	require.NoError(t, err)
 	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)

@@ -65,8 +65,8 @@ type JWTOptions struct {
 	IssuedAt time.Time
 	// OmitExp leaves "exp" out.
 	OmitExp bool
-	// Issuer and Audience override "iss" and "aud" (default Issuer and
-	// Audience).
+	// Issuer and Audience override "iss" and "aud" (default Server.Issuer
+	// and Server.Audience).
 	Issuer   string
 	Audience string
 	// KeyID overrides the header "kid" (default the JWKS key's id).
@@ -187,9 +187,11 @@ func (s *Server) MintAgentJWT(o JWTOptions) (codexhome.Secret, error) {
 	s.mu.Lock()
 	n := strconv.Itoa(s.nextAgent + 1)
 	s.mu.Unlock()
-	accountID := orDefault(o.AccountID, "account-jwt-"+n)
-	userID := orDefault(o.UserID, "user-jwt-"+n)
-	a := s.addAgent(pub, accountID, userID, orDefault(o.PlanType, "plus"), o.FedRAMP)
+	acct := o.Account
+	acct.AccountID = orDefault(acct.AccountID, "account-jwt-"+n)
+	acct.UserID = orDefault(acct.UserID, "user-jwt-"+n)
+	acct.PlanType = orDefault(acct.PlanType, "plus")
+	a := s.addAgent(pub, acct)
 
 	iat := o.IssuedAt
 	if iat.IsZero() {
@@ -205,13 +207,13 @@ func (s *Server) MintAgentJWT(o JWTOptions) (codexhome.Secret, error) {
 		"iat":                        iat.Unix(),
 		"agent_runtime_id":           a.runtimeID,
 		"agent_private_key":          km.PrivateKeyPKCS8Base64.Reveal(),
-		"account_id":                 accountID,
-		"chatgpt_user_id":            userID,
-		"plan_type":                  orDefault(o.PlanType, "plus"),
-		"chatgpt_account_is_fedramp": o.FedRAMP,
+		"account_id":                 acct.AccountID,
+		"chatgpt_user_id":            acct.UserID,
+		"plan_type":                  acct.PlanType,
+		"chatgpt_account_is_fedramp": acct.FedRAMP,
 	}
-	if o.Email != "" {
-		claims["email"] = o.Email
+	if acct.Email != "" {
+		claims["email"] = acct.Email
 	}
 	if !o.OmitExp {
 		claims["exp"] = iat.Add(ttl).Unix()
@@ -236,9 +238,10 @@ func randomToken() string {
 
 // AddAgent registers an agent with the public key publicKeySSH
 // ("ssh-ed25519 AAAA…") directly on the server, as if agent registration
-// had succeeded for the account of o (defaults as in LoginOptions), and
-// returns its runtime id. It needs no tokens and no RSA key.
-func (s *Server) AddAgent(publicKeySSH string, o LoginOptions) (string, error) {
+// had succeeded for account (empty fields get the defaults of
+// LoginOptions), and returns its runtime id. It needs no tokens and no RSA
+// key.
+func (s *Server) AddAgent(publicKeySSH string, account codexhome.Account) (string, error) {
 	pub, err := identity.ParsePublicKeySSH(publicKeySSH)
 	if err != nil {
 		return "", fmt.Errorf("identitytest: %w", err)
@@ -246,6 +249,9 @@ func (s *Server) AddAgent(publicKeySSH string, o LoginOptions) (string, error) {
 	s.mu.Lock()
 	n := strconv.Itoa(s.nextAgent + 1)
 	s.mu.Unlock()
-	a := s.addAgent(pub, orDefault(o.AccountID, "account-"+n), orDefault(o.UserID, "user-"+n), orDefault(o.PlanType, "plus"), o.FedRAMP)
+	account.AccountID = orDefault(account.AccountID, "account-"+n)
+	account.UserID = orDefault(account.UserID, "user-"+n)
+	account.PlanType = orDefault(account.PlanType, "plus")
+	a := s.addAgent(pub, account)
 	return a.runtimeID, nil
 }
