@@ -83,7 +83,7 @@ func outer() int {
 		return 1
 	}
 	args := []string{fmt.Sprint(int(namespaceTimeout.Seconds())), "unshare", "-rn", "sh", "-c",
-		`ip link set lo up && exec "$0" "$@"`, self, "-test.run=^TestInterop$", "-test.timeout=" + namespaceTimeout.String()}
+		`ip link set lo up && exec "$0" "$@"`, self, "-test.run=^(TestInterop|TestCredentials)$", "-test.timeout=" + namespaceTimeout.String()}
 	cmd := exec.Command("timeout", args...)
 	cmd.Env = append(os.Environ(), insideEnv+"=1", codexEnv+"="+codex)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
