@@ -504,7 +504,7 @@ func (h *credHarness) rowPATFedRAMP() {
 }
 
 func (h *credHarness) rowPATLogin() {
-	const name = "(o) codex login --with-access-token: one lookup, auth.json byte for byte as recorded (0600); login status; exec uses the stored token"
+	const name = "(o) codex login --with-access-token: one lookup, auth.json byte for byte as recorded (0600), also over a ChatGPT login; login status; exec uses the stored token"
 	home := h.home("o", nil, false, "")
 	login := h.run("o-login-with-access-token", home, nil, testPAT+"\n", "login", "--with-access-token")
 	status := h.run("o-login-status", home, nil, "", "login", "status")
@@ -547,7 +547,21 @@ func (h *credHarness) rowPATLogin() {
 		if err != nil || !bytes.Equal(after, data) {
 			return fmt.Errorf("exec changed auth.json (%v)", err)
 		}
-		return nil
+		// The same login over a home that holds a ChatGPT login with an
+		// agent identity: what is left of it.
+		cg := h.s.fake.MintChatGPTLogin(identitytest.LoginOptions{})
+		over := h.home("o-over", &cg, true, "")
+		if r := h.exec("o-provision-over", over); r.rc != 0 {
+			return fmt.Errorf("provisioning the ChatGPT home: %v", r.turnErr())
+		}
+		if r := h.run("o-login-over-chatgpt", over, nil, testPAT+"\n", "login", "--with-access-token"); r.rc != 0 {
+			return fmt.Errorf("codex login over a ChatGPT login: rc=%d", r.rc)
+		}
+		overData, err := os.ReadFile(filepath.Join(over, "auth.json"))
+		if err != nil {
+			return err
+		}
+		return golden("o-login-over-chatgpt-auth.json", h.rd.apply(string(overData)))
 	}()
 	addRow(name, err, ev(fmt.Sprintf("login status %q", strings.TrimSpace(lastLine(status.stderr))), r.summary()))
 }

@@ -10,4 +10,15 @@
 // starts the fake backend and runs every Codex command under timeout, so
 // that Codex can reach no other address. It prints one PASS or FAIL row per
 // check with its evidence and, last, "codex-interop: N/M rows pass".
+//
+// The credential rows (credentials_test.go) run Codex without any base URL
+// override: each of those Codex commands starts in a mount namespace of its
+// own (unshare -m, inside the same loopback-only user and network
+// namespace) where a private hosts file, bind-mounted over /etc/hosts, maps
+// the hosts Codex has compiled in (auth.openai.com, chatgpt.com, their
+// staging twins and api.openai.com) to 127.0.0.1. A recording stand-in
+// serves them on 127.0.0.1:443 with a certificate from a CA made for the
+// run (name-constrained to those hosts, server authentication only) that
+// only the Codex process is told to trust. What Codex sent is compared with
+// the record in testdata/codex-0.171 (see testdata/codex-0.171-credentials.md).
 package interop
