@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
@@ -88,6 +89,14 @@ func TestCredentials(t *testing.T) {
 		return
 	}
 	defer s.close()
+	// The run's CA and leaf, checked with this module's side of the
+	// harness before Codex is asked to trust them.
+	resp, err := s.client().Get("https://" + hostChatGPT + "/backend-api/codex/models")
+	if err != nil {
+		addRow("credentials: stand-in for the compiled-in hosts on 127.0.0.1:443", err, "")
+		return
+	}
+	_ = resp.Body.Close()
 	h := &credHarness{t: t, codex: os.Getenv(codexEnv), tmp: tmp, s: s, dump: os.Getenv("AGENTID_INTEROP_DUMP")}
 	h.rd = redactor{testPATFedRAMP, "{{PAT_FEDRAMP}}", testPATRefused, "{{PAT_REFUSED}}", testPAT, "{{PAT}}",
 		testAssertion, "{{ASSERTION}}", tmp, "{{TMP}}"}
@@ -334,9 +343,9 @@ func patWhoami(tok string) whoamiAnswer {
 // chatgpt_user_id is user-wif), changed by edit.
 func (h *credHarness) wifAnswer(edit func(m map[string]any)) (exchangeAnswer, string) {
 	h.wifLogins.Add(1)
-	l := h.s.fake.MintChatGPTLogin(identitytest.LoginOptions{AccountID: "account-wif", UserID: "user-wif", PlanType: "enterprise"})
+	l := h.s.fake.MintChatGPTLogin(identitytest.LoginOptions{Account: codexhome.Account{AccountID: "account-wif", UserID: "user-wif", PlanType: "enterprise"}})
 	m := map[string]any{
-		"access_token":            l.AccessToken,
+		"access_token":            l.AccessToken.Reveal(),
 		"issued_token_type":       "urn:ietf:params:oauth:token-type:access_token",
 		"token_type":              "Bearer",
 		"expires_in":              3600,
@@ -350,7 +359,7 @@ func (h *credHarness) wifAnswer(edit func(m map[string]any)) (exchangeAnswer, st
 		edit(m)
 	}
 	body, _ := json.Marshal(m)
-	return exchangeAnswer{status: http.StatusOK, body: body}, l.AccessToken
+	return exchangeAnswer{status: http.StatusOK, body: body}, l.AccessToken.Reveal()
 }
 
 // wifCase sets a valid exchange answer and returns a func giving the access
@@ -419,14 +428,14 @@ func (h *credHarness) rowRefreshBeforeRegister() {
 			return fmt.Errorf("auth.json: %v", err)
 		}
 		fresh := f.Tokens.AccessToken
-		if fresh == "" || fresh == login.AccessToken {
+		if fresh == "" || fresh == login.AccessToken.Reveal() {
 			return errors.New("auth.json does not hold a refreshed access token")
 		}
 		if bearerOf(agents[0]) != fresh {
 			return errors.New("agent registration did not carry the refreshed access token")
 		}
 		for _, c := range r.caps {
-			if strings.Contains(c.Header.Get("Authorization"), login.AccessToken) {
+			if strings.Contains(c.Header.Get("Authorization"), login.AccessToken.Reveal()) {
 				return fmt.Errorf("the expired access token was sent: %s", c.line())
 			}
 		}
@@ -441,7 +450,7 @@ func (h *credHarness) rowRefreshBeforeRegister() {
 		if err := json.Unmarshal(tasks[0].Body, &task); err != nil {
 			return fmt.Errorf("task registration body: %v", err)
 		}
-		rd := append(redactor{login.RefreshToken, "{{REFRESH_TOKEN}}", fresh, "{{ACCESS_TOKEN}}",
+		rd := append(redactor{login.RefreshToken.Reveal(), "{{REFRESH_TOKEN}}", fresh, "{{ACCESS_TOKEN}}",
 			signer.PublicKeySSH(), "{{AGENT_PUBLIC_KEY}}", f.AgentIdentity.AgentRuntimeID, "{{AGENT_RUNTIME_ID}}",
 			task.Timestamp, "{{TIMESTAMP}}", task.Signature, "{{SIGNATURE}}"}, h.rd...)
 		var b strings.Builder
@@ -907,7 +916,8 @@ func (h *credHarness) rowWIFAnswers() {
 func (h *credHarness) rowPrecedence() {
 	tf := h.tokenFile("oidc-token-y", testAssertion)
 	wif := h.wifEnv(tf)
-	jwt, jwtErr := h.s.fake.MintAgentJWT(identitytest.JWTOptions{TTL: time.Hour})
+	jwtSecret, jwtErr := h.s.fake.MintAgentJWT(identitytest.JWTOptions{TTL: time.Hour})
+	jwt := jwtSecret.Reveal()
 	patHome := h.home("y-pat-file", nil, false, "")
 	h.s.setCase(patWhoami, nil)
 	if r := h.run("y-login-pat", patHome, nil, testPAT+"\n", "login", "--with-access-token"); r.rc != 0 {

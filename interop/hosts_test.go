@@ -206,7 +206,11 @@ func startStandIn(dir string) (*standIn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hosts CA: %v", err)
 	}
-	s := &standIn{ca: ca, dir: dir, fake: identitytest.NewServerOptions(identitytest.Options{})}
+	fake := identitytest.NewUnstartedServer(identitytest.Options{ResponseText: interopResponseText})
+	if err := fake.Start(); err != nil {
+		return nil, err
+	}
+	s := &standIn{ca: ca, dir: dir, fake: fake}
 	target, _ := url.Parse(s.fake.URL)
 	s.proxy = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) }}
 	s.caFile = filepath.Join(dir, "hosts-ca.pem")
@@ -525,7 +529,7 @@ func writeEventStream(w http.ResponseWriter) {
 		{"type": "response.created", "response": map[string]any{"id": id}},
 		{"type": "response.output_item.done", "output_index": 0, "item": map[string]any{
 			"type": "message", "id": "msg-hosts-" + n, "role": "assistant", "status": "completed",
-			"content": []any{map[string]any{"type": "output_text", "text": identitytest.DefaultResponseText, "annotations": []any{}}},
+			"content": []any{map[string]any{"type": "output_text", "text": interopResponseText, "annotations": []any{}}},
 		}},
 		{"type": "response.completed", "response": map[string]any{
 			"id": id, "usage": map[string]int{"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
@@ -643,7 +647,7 @@ func (r hostsRun) summary() string {
 
 // turnDone reports whether the run printed the stand-in's model answer.
 func (r hostsRun) turnDone() bool {
-	return r.rc == 0 && strings.Contains(r.stdout, identitytest.DefaultResponseText)
+	return r.rc == 0 && strings.Contains(r.stdout, interopResponseText)
 }
 
 // ---- rendering captures for the record and the golden files ----
