@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/agentidentity/agentidentity/internal/ids"
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
@@ -16,11 +17,11 @@ var (
 	// ErrInvalidRuntimeID means an agent runtime id is outside the allowlist:
 	// ASCII letters, digits, '-', '_', '.', '~', 1 to 256 characters, and
 	// neither "." nor "..".
-	ErrInvalidRuntimeID = wire.ErrInvalidRuntimeID
+	ErrInvalidRuntimeID = ids.ErrInvalidRuntimeID
 
 	// ErrInvalidTaskID means a task id is empty, longer than MaxTaskIDLen
 	// bytes, not UTF-8 or holds a control character (C0, DEL or C1).
-	ErrInvalidTaskID = wire.ErrInvalidTaskID
+	ErrInvalidTaskID = ids.ErrInvalidTaskID
 
 	// ErrInvalidKey means an agent private or public key could not be used.
 	ErrInvalidKey = wire.ErrInvalidKey

@@ -1,16 +1,19 @@
 package identity
 
-import "github.com/agentidentity/agentidentity/internal/wire"
+import (
+	"github.com/agentidentity/agentidentity/internal/ids"
+	"github.com/agentidentity/agentidentity/internal/wire"
+)
 
 // Limits of ids, shared with package identity/gateway.
 const (
 	// MaxRuntimeIDLen is the longest agent runtime id ValidateRuntimeID
 	// accepts.
-	MaxRuntimeIDLen = wire.MaxRuntimeIDLen
+	MaxRuntimeIDLen = ids.MaxRuntimeIDLen
 	// MaxTaskIDLen is the longest task id ValidateTaskID accepts, in bytes of
 	// UTF-8 before escaping. With a maximal runtime id, every header stays
 	// inside MaxAuthorizationHeaderLen.
-	MaxTaskIDLen = wire.MaxTaskIDLen
+	MaxTaskIDLen = ids.MaxTaskIDLen
 	// MaxAuthorizationHeaderLen is the longest AgentAssertion header value a
 	// verifier reads; a Signer never makes a longer one.
 	MaxAuthorizationHeaderLen = wire.MaxAuthorizationHeaderLen
@@ -24,7 +27,7 @@ const (
 // In particular '/', '?', '#', '%', ':' and control characters are refused,
 // which keeps the colon-joined payload of docs/protocol.md#signed-payload unambiguous. The error wraps
 // ErrInvalidRuntimeID and never quotes the id.
-func ValidateRuntimeID(id string) error { return wire.ValidateRuntimeID(id) }
+func ValidateRuntimeID(id string) error { return ids.ValidateRuntimeID(id) }
 
 // ValidateTaskID reports whether id can be used as a task id. It is the one
 // rule applied wherever a task id enters: registration answers in every
@@ -36,4 +39,4 @@ func ValidateRuntimeID(id string) error { return wire.ValidateRuntimeID(id) }
 // that wraps ErrInvalidTaskID: the empty string, more than MaxTaskIDLen bytes,
 // invalid UTF-8, and control characters: C0 (U+0000-U+001F), DEL (U+007F) and
 // C1 (U+0080-U+009F).
-func ValidateTaskID(id string) error { return wire.ValidateTaskID(id) }
+func ValidateTaskID(id string) error { return ids.ValidateTaskID(id) }

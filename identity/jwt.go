@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -152,10 +153,24 @@ func parseJWT(token string) (*parsedJWT, error) {
 }
 
 func claimsFromJOSE(c *jose.AgentClaims) *Claims {
+	date := func(t *time.Time) *jwt.NumericDate {
+		if t == nil {
+			return nil
+		}
+		return jwt.NewNumericDate(*t)
+	}
 	return &Claims{
-		RegisteredClaims: c.RegisteredClaims,
-		AgentRuntimeID:   c.AgentRuntimeID,
-		AgentPrivateKey:  codexhome.NewSecret(c.AgentPrivateKey),
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    c.Issuer,
+			Subject:   c.Subject,
+			ID:        c.ID,
+			Audience:  jwt.ClaimStrings(c.Audience),
+			ExpiresAt: date(c.ExpiresAt),
+			NotBefore: date(c.NotBefore),
+			IssuedAt:  date(c.IssuedAt),
+		},
+		AgentRuntimeID:  c.AgentRuntimeID,
+		AgentPrivateKey: codexhome.NewSecret(c.AgentPrivateKey),
 		Account: codexhome.Account{
 			AccountID: c.AccountID,
 			UserID:    c.UserID,

@@ -9,25 +9,35 @@ import (
 )
 
 // TestDependencies: the Codex CLI's files are read without the client side
-// (package identity), the verifying side (identity/gateway) or the fake
-// backend; `go list -deps` proves it.
+// (package identity), the verifying side (identity/gateway), the fake
+// backend, and without the modules only those need (SSH keys, sealed task
+// ids, Ed25519 point arithmetic, JWT verification); `go list -deps` proves
+// it.
 func TestDependencies(t *testing.T) {
 	_, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command is needed to list dependencies")
 	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
 	require.NoError(t, err, string(out))
-	forbidden := []string{
-		"github.com/agentidentity/agentidentity/identity",
-		"github.com/agentidentity/agentidentity/identity/gateway",
-		"github.com/agentidentity/agentidentity/identity/identitytest",
+	// Packages, matched exactly, and modules, matched with their
+	// subpackages.
+	forbidden := []struct {
+		path   string
+		module bool
+	}{
+		{"github.com/agentidentity/agentidentity/identity", false},
+		{"github.com/agentidentity/agentidentity/identity/gateway", false},
+		{"github.com/agentidentity/agentidentity/identity/identitytest", false},
+		{"golang.org/x/crypto/ssh", true},
+		{"golang.org/x/crypto/nacl/box", true},
+		{"filippo.io/edwards25519", true},
+		{"github.com/golang-jwt/jwt/v5", true},
 	}
-	deps := map[string]bool{}
-	for _, p := range strings.Fields(string(out)) {
-		deps[p] = true
-	}
-	for _, p := range forbidden {
-		if deps[p] {
-			t.Errorf("identity/codexhome depends on %s", p)
+	deps := strings.Fields(string(out))
+	for _, f := range forbidden {
+		for _, p := range deps {
+			if p == f.path || (f.module && strings.HasPrefix(p, f.path+"/")) {
+				t.Errorf("identity/codexhome depends on %s", p)
+			}
 		}
 	}
 }

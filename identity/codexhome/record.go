@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/agentidentity/agentidentity/internal/ids"
 	"github.com/agentidentity/agentidentity/internal/secret"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
-	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 // Member names of the agent_identity record (docs/protocol.md#agent-record), in the order the
@@ -244,11 +244,11 @@ func (r *AgentIdentityRecord) check() error {
 	if err := checkUTF8(memberAgentIdentity+"."+recordPrivateKey, r.AgentPrivateKey.Reveal()); err != nil {
 		return err
 	}
-	if err := wire.ValidateRuntimeID(r.AgentRuntimeID); err != nil {
+	if err := ids.ValidateRuntimeID(r.AgentRuntimeID); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrInvalidValue, memberAgentIdentity+"."+recordRuntimeID, err)
 	}
 	if r.TaskID != "" {
-		if err := wire.ValidateTaskID(r.TaskID); err != nil {
+		if err := ids.ValidateTaskID(r.TaskID); err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrInvalidValue, memberAgentIdentity+"."+recordTaskID, err)
 		}
 	}

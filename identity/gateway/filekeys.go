@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agentidentity/agentidentity/internal/ids"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 	"github.com/agentidentity/agentidentity/internal/wire"
@@ -92,7 +93,7 @@ func parseKeyLine(line []byte) (Agent, error) {
 	if a.RuntimeID, err = str("runtime_id", true); err != nil {
 		return Agent{}, err
 	}
-	if err := wire.ValidateRuntimeID(a.RuntimeID); err != nil {
+	if err := ids.ValidateRuntimeID(a.RuntimeID); err != nil {
 		return Agent{}, fmt.Errorf("runtime_id: %w", err)
 	}
 	line2, err := str("public_key", true)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/ids"
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
@@ -211,13 +212,13 @@ func TestVerifyAuthorizationHeaderRefuses(t *testing.T) {
 		{"signature too short", envelopeHeader(strings.Replace(env, sig, sig[:84]+"AA==", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
 		{"fractional timestamp", envelopeHeader(strings.Replace(env, "05Z", "05.000Z", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
 		{"offset timestamp", envelopeHeader(strings.Replace(env, "05Z", "05+00:00", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
-		{"runtime id with colon", envelopeHeader(strings.Replace(env, "agent-123", "agent:123", 1)), nil, now, time.Second, wire.ErrInvalidRuntimeID},
-		{"empty task id", envelopeHeader(strings.Replace(env, "task-123", "", 1)), nil, now, time.Second, wire.ErrInvalidTaskID},
-		{"control char in task id", envelopeHeader(strings.Replace(env, "task-123", `task\n123`, 1)), nil, now, time.Second, wire.ErrInvalidTaskID},
+		{"runtime id with colon", envelopeHeader(strings.Replace(env, "agent-123", "agent:123", 1)), nil, now, time.Second, ids.ErrInvalidRuntimeID},
+		{"empty task id", envelopeHeader(strings.Replace(env, "task-123", "", 1)), nil, now, time.Second, ids.ErrInvalidTaskID},
+		{"control char in task id", envelopeHeader(strings.Replace(env, "task-123", `task\n123`, 1)), nil, now, time.Second, ids.ErrInvalidTaskID},
 		{"raw control char in task id", envelopeHeader(strings.Replace(env, "task-123", "task\x01123", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
 		{"invalid utf-8 in task id", envelopeHeader(strings.Replace(env, "task-123", "task\xff123", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
 		{"changed task id", envelopeHeader(strings.Replace(env, "task-123", "task-124", 1)), nil, now, time.Second, gateway.ErrInvalidAssertion},
-		{"moved colon", envelopeHeader(strings.Replace(strings.Replace(string(mustDecodeHeader(t, colonTask)), `"agent-123"`, `"agent-123:task"`, 1), `"task:x"`, `"x"`, 1)), nil, now, time.Second, wire.ErrInvalidRuntimeID},
+		{"moved colon", envelopeHeader(strings.Replace(strings.Replace(string(mustDecodeHeader(t, colonTask)), `"agent-123"`, `"agent-123:task"`, 1), `"task:x"`, `"x"`, 1)), nil, now, time.Second, ids.ErrInvalidRuntimeID},
 		{"wrong key", v.AuthorizationHeader, other.PublicKey(), now, time.Hour, gateway.ErrInvalidAssertion},
 		{"too old", v.AuthorizationHeader, nil, now.Add(61 * time.Second), time.Minute, gateway.ErrInvalidAssertion},
 		{"too new", v.AuthorizationHeader, nil, now.Add(-61 * time.Second), time.Minute, gateway.ErrInvalidAssertion},
@@ -299,7 +300,7 @@ func TestVerifyTaskRegistration(t *testing.T) {
 		{"url alphabet signature", v.RuntimeID, strings.ReplaceAll(body, "/", "_"), now, gateway.ErrInvalidAssertion},
 		{"assertion signature", v.RuntimeID, strings.Replace(body, rsig, v.AssertionSignature, 1), now, gateway.ErrInvalidAssertion},
 		{"other runtime id", "agent-124", body, now, gateway.ErrInvalidAssertion},
-		{"bad runtime id", "../x", body, now, wire.ErrInvalidRuntimeID},
+		{"bad runtime id", "../x", body, now, ids.ErrInvalidRuntimeID},
 		{"stale", v.RuntimeID, body, now.Add(2 * time.Minute), gateway.ErrInvalidAssertion},
 		{"too large", v.RuntimeID, strings.TrimSuffix(body, "}") + strings.Repeat(" ", 5000) + "}", now, gateway.ErrInvalidAssertion},
 	}
@@ -328,8 +329,8 @@ func TestSealTaskIDRefuses(t *testing.T) {
 		{"identity point", append([]byte{1}, make([]byte, 31)...), "t", wire.ErrInvalidKey},
 		{"order 8 point", mustHex(t, "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "t", wire.ErrInvalidKey},
 		{"not a point", append([]byte{2}, make([]byte, 31)...), "t", wire.ErrInvalidKey},
-		{"empty task id", s.PublicKey(), "", wire.ErrInvalidTaskID},
-		{"control character", s.PublicKey(), "a\tb", wire.ErrInvalidTaskID},
+		{"empty task id", s.PublicKey(), "", ids.ErrInvalidTaskID},
+		{"control character", s.PublicKey(), "a\tb", ids.ErrInvalidTaskID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/internal/secret"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // ChatGPTAuthClaim is the claim of a ChatGPT access or id token that holds
@@ -20,9 +19,18 @@ import (
 const ChatGPTAuthClaim = "https://api.openai.com/auth"
 
 // AgentClaims are the claims of an Agent Identity JWT (docs/protocol.md#jwt-claims), decoded
-// strictly by exact member name.
+// strictly by exact member name. The registered claims are plain values
+// (package identity turns them into golang-jwt's RegisteredClaims), so that
+// this package, which the Codex CLI's files are read with, does not link
+// golang-jwt.
 type AgentClaims struct {
-	jwt.RegisteredClaims
+	Issuer   string   // iss
+	Subject  string   // sub
+	ID       string   // jti
+	Audience []string // aud: nil when absent, else the one audience
+	// ExpiresAt, NotBefore and IssuedAt are exp, nbf and iat; nil when
+	// absent or null.
+	ExpiresAt, NotBefore, IssuedAt *time.Time
 
 	AgentRuntimeID  string
 	AgentPrivateKey string
@@ -87,11 +95,11 @@ func DecodeAgentClaims(payload Members, loginIssuer string) (*AgentClaims, error
 		if err != nil {
 			return nil, malformed("claim \"aud\" must be a single string")
 		}
-		c.Audience = jwt.ClaimStrings{aud}
+		c.Audience = []string{aud}
 	}
 	dates := [...]struct {
 		name string
-		dst  **jwt.NumericDate
+		dst  **time.Time
 	}{
 		{"exp", &c.ExpiresAt},
 		{"nbf", &c.NotBefore},
@@ -122,7 +130,7 @@ func DecodeAgentClaims(payload Members, loginIssuer string) (*AgentClaims, error
 
 // numericDate decodes a NumericDate (RFC 7519 §2): a JSON number of seconds,
 // not a string, between 0 and the year 9999.
-func numericDate(raw json.RawMessage) (*jwt.NumericDate, error) {
+func numericDate(raw json.RawMessage) (*time.Time, error) {
 	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
 		return nil, errors.New("is not a number")
 	}
@@ -134,7 +142,8 @@ func numericDate(raw json.RawMessage) (*jwt.NumericDate, error) {
 		return nil, errors.New("is out of range")
 	}
 	sec, frac := math.Modf(f)
-	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
+	t := time.Unix(int64(sec), int64(frac*1e9))
+	return &t, nil
 }
 
 // get is Get for a value whose absence reads as null.

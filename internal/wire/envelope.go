@@ -11,12 +11,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentidentity/agentidentity/internal/b64"
+	"github.com/agentidentity/agentidentity/internal/ids"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
 // MaxAuthorizationHeaderLen is the longest AgentAssertion header value a
 // verifier reads; longer values are refused unread. Signers never make a
-// longer one (MaxRuntimeIDLen and MaxTaskIDLen keep them inside it).
+// longer one (ids.MaxRuntimeIDLen and ids.MaxTaskIDLen keep them inside it).
 const MaxAuthorizationHeaderLen = 16 << 10
 
 // Scheme starts an AgentAssertion Authorization header value.
@@ -147,7 +148,7 @@ func AppendEnvelope[T string | []byte](b []byte, runtimeID, taskID T, ts, sig []
 // header (docs/protocol.md#assertion-header) for runtimeID and taskID at the time at, signing the
 // payload of format f with key. It is the one encoder of the envelope.
 //
-// runtimeID must pass ValidateRuntimeID, taskID ValidateTaskID, and at
+// runtimeID must pass ids.ValidateRuntimeID, taskID ids.ValidateTaskID, and at
 // SigningTime. The timestamp, payload, envelope and encoding are built in one
 // scratch buffer, on the stack for ordinary ids; the only allocation is the
 // returned string.
@@ -155,10 +156,10 @@ func AuthorizationHeader(runtimeID, taskID string, at time.Time, f PayloadFormat
 	if err := f.check(); err != nil {
 		return "", err
 	}
-	if err := ValidateRuntimeID(runtimeID); err != nil {
+	if err := ids.ValidateRuntimeID(runtimeID); err != nil {
 		return "", err
 	}
-	if err := ValidateTaskID(taskID); err != nil {
+	if err := ids.ValidateTaskID(taskID); err != nil {
 		return "", err
 	}
 	t, err := SigningTime(at)
@@ -207,9 +208,9 @@ type Assertion struct {
 // call Verify with the key registered for RuntimeID.
 type Header struct {
 	// RuntimeID is the runtime id the header names (it passed
-	// ValidateRuntimeID).
+	// ids.ValidateRuntimeID).
 	RuntimeID string
-	// TaskID is the task id the header names (it passed ValidateTaskID).
+	// TaskID is the task id the header names (it passed ids.ValidateTaskID).
 	TaskID string
 	// Timestamp is the signed timestamp.
 	Timestamp time.Time
@@ -254,10 +255,10 @@ func DecodeHeader(header string) (Header, error) {
 	if err != nil {
 		return Header{}, err
 	}
-	if err := ValidateRuntimeID(env.runtimeID); err != nil {
+	if err := ids.ValidateRuntimeID(env.runtimeID); err != nil {
 		return Header{}, fmt.Errorf("%w: %w: %w", ErrInvalidAssertion, ErrMalformedAssertion, err)
 	}
-	if err := ValidateTaskID(env.taskID); err != nil {
+	if err := ids.ValidateTaskID(env.taskID); err != nil {
 		return Header{}, fmt.Errorf("%w: %w: %w", ErrInvalidAssertion, ErrMalformedAssertion, err)
 	}
 	ts, ok := ParseTimestamp(env.timestamp)

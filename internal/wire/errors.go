@@ -2,19 +2,10 @@ package wire
 
 import "errors"
 
-// Sentinel errors shared by identity and identity/gateway. Each refusal wraps
-// the most specific sentinel and, for assertion refusals, ErrInvalidAssertion
-// as well.
+// Sentinel errors shared by identity and identity/gateway (those of the id
+// rules are in internal/ids). Each refusal wraps the most specific sentinel
+// and, for assertion refusals, ErrInvalidAssertion as well.
 var (
-	// ErrInvalidRuntimeID means an agent runtime id is outside the allowlist:
-	// ASCII letters, digits, '-', '_', '.', '~', 1 to 256 characters, and
-	// neither "." nor "..".
-	ErrInvalidRuntimeID = errors.New("identity: invalid agent runtime id")
-
-	// ErrInvalidTaskID means a task id is empty, longer than MaxTaskIDLen
-	// bytes, not UTF-8, or holds a control character (C0, DEL or C1).
-	ErrInvalidTaskID = errors.New("identity: invalid task id")
-
 	// ErrInvalidKey means an agent private or public key could not be used.
 	ErrInvalidKey = errors.New("identity: invalid agent key")
 

@@ -7,10 +7,12 @@ import (
 	"io"
 
 	"golang.org/x/crypto/nacl/box"
+
+	"github.com/agentidentity/agentidentity/internal/ids"
 )
 
 // MaxSealedTaskID bounds an encrypted task id (base64 text) a reader opens.
-// It holds a sealed MaxTaskIDLen-byte task id with room to spare.
+// It holds a sealed ids.MaxTaskIDLen-byte task id with room to spare.
 const MaxSealedTaskID = 8 << 10
 
 // SealedOverhead is the ephemeral public key plus the Poly1305 tag.
@@ -19,7 +21,7 @@ const SealedOverhead = 32 + box.Overhead
 // SealTaskID seals taskID to the X25519 form of recipient with
 // box.SealAnonymous and randomness from r, in standard base64 with padding.
 func SealTaskID(r io.Reader, recipient ed25519.PublicKey, taskID string) (string, error) {
-	if err := ValidateTaskID(taskID); err != nil {
+	if err := ids.ValidateTaskID(taskID); err != nil {
 		return "", err
 	}
 	xpub, err := X25519PublicFromEd25519(recipient)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/internal/b64"
+	"github.com/agentidentity/agentidentity/internal/ids"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
@@ -18,7 +19,7 @@ const MaxTaskRegistrationBody = 4 << 10
 // base64 Ed25519 signature over "{agent_runtime_id}:{T}". at must pass
 // SigningTime.
 func TaskRegistrationBody(runtimeID string, at time.Time, key Key) ([]byte, error) {
-	if err := ValidateRuntimeID(runtimeID); err != nil {
+	if err := ids.ValidateRuntimeID(runtimeID); err != nil {
 		return nil, err
 	}
 	t, err := SigningTime(at)
@@ -52,10 +53,10 @@ func TaskRegistrationBody(runtimeID string, at time.Time, key Key) ([]byte, erro
 // signature must be canonical padded standard base64 of a 64-byte Ed25519
 // signature by pub over "{agentRuntimeID}:{timestamp}". It returns the signed
 // timestamp. Refusals wrap ErrInvalidAssertion and the reason's sentinel
-// (ErrInvalidRuntimeID, ErrInvalidKey, ErrImplausibleClock or ErrInvalidSkew
+// (ids.ErrInvalidRuntimeID, ErrInvalidKey, ErrImplausibleClock or ErrInvalidSkew
 // for bad arguments).
 func VerifyTaskRegistration(agentRuntimeID string, body []byte, pub ed25519.PublicKey, now time.Time, maxSkew time.Duration) (time.Time, error) {
-	if err := ValidateRuntimeID(agentRuntimeID); err != nil {
+	if err := ids.ValidateRuntimeID(agentRuntimeID); err != nil {
 		return time.Time{}, err
 	}
 	if err := CheckVerifyKey(pub); err != nil {

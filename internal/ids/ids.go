@@ -1,8 +1,27 @@
-package wire
+// Package ids holds the module's id rules: which agent runtime ids and task
+// ids are accepted, and their length limits. It imports only the standard
+// library, so every package that checks an id (the wire format, the client
+// side, the verifying side and the Codex CLI's files) can use it without
+// linking the others' dependencies.
+package ids
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
+)
+
+// The sentinels of the id rules. Package identity and identity/gateway export
+// them under the same names.
+var (
+	// ErrInvalidRuntimeID means an agent runtime id is outside the allowlist:
+	// ASCII letters, digits, '-', '_', '.', '~', 1 to 256 characters, and
+	// neither "." nor "..".
+	ErrInvalidRuntimeID = errors.New("identity: invalid agent runtime id")
+
+	// ErrInvalidTaskID means a task id is empty, longer than MaxTaskIDLen
+	// bytes, not UTF-8, or holds a control character (C0, DEL or C1).
+	ErrInvalidTaskID = errors.New("identity: invalid task id")
 )
 
 // MaxRuntimeIDLen is the longest agent runtime id ValidateRuntimeID accepts.
@@ -11,8 +30,8 @@ const MaxRuntimeIDLen = 256
 // MaxTaskIDLen is the longest task id ValidateTaskID accepts, in bytes of
 // UTF-8 before any escaping. Control characters are refused, so the worst
 // JSON escape doubles a byte ('"' or '\\'): with a runtime id of
-// MaxRuntimeIDLen bytes the AgentAssertion header stays inside
-// MaxAuthorizationHeaderLen whatever the task id holds.
+// MaxRuntimeIDLen bytes the AgentAssertion header stays inside its limit
+// (internal/wire.MaxAuthorizationHeaderLen) whatever the task id holds.
 const MaxTaskIDLen = 4096
 
 // ValidateRuntimeID reports whether id can be used as an agent runtime id.
