@@ -38,7 +38,9 @@ type LoadOptions struct {
 	// the endpoint overrides); nil means os.Getenv.
 	Getenv func(string) string
 	// HTTPClient is used for JWKS, agent and task registration; nil means a
-	// default with time-outs. Redirects are never followed with credentials.
+	// default with time-outs that trusts the system roots (and SSL_CERT_FILE)
+	// plus, as the Codex CLI does, the PEM bundle CODEX_CA_CERTIFICATE names.
+	// Redirects are never followed with credentials.
 	HTTPClient *http.Client
 	// ChatGPTBaseURL overrides config.toml's chatgpt_base_url; "" means the
 	// config's value, else https://chatgpt.com/backend-api.
@@ -95,6 +97,12 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 	getenv := opts.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
+	}
+	if opts.HTTPClient == nil {
+		var err error
+		if opts.HTTPClient, err = caHTTPClient(getenv); err != nil {
+			return nil, err
+		}
 	}
 	home := opts.CodexHome
 	if home == "" {

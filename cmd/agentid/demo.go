@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/agentidentity/agentidentity/identity"
@@ -49,9 +50,13 @@ type demoReport struct {
 	Steps            []demoStep `json:"steps"`
 }
 
-func runDemo(c *cli, args []string) error {
-	fs := newFlagSet(c, "demo", "[--requests N] [--json]", `
-Run Agent Identity end to end against an embedded fake backend (package
+func newDemoCmd(c *cli) *cobra.Command {
+	var n int
+	timeout := 30 * time.Second
+	cmd := &cobra.Command{
+		Use:   "demo [--requests N] [flags]",
+		Short: "Run the end-to-end demo against an embedded fake backend",
+		Long: `Run Agent Identity end to end against an embedded fake backend (package
 identitytest) on 127.0.0.1, in a temporary $CODEX_HOME that is removed at the
 end. Nothing is read from your environment or your real ~/.codex, and nothing
 leaves the machine.
@@ -62,44 +67,68 @@ agent identity (Load); get the run's task; send N signed requests through the
 Transport to the first-party endpoint, which verifies each one; check that
 credentials are not sent to another origin; load again (a restart) and show the
 same identity and task with zero new registrations; fork a session, which gets
-a task of its own. A summary table follows; any failed check exits 1.`)
-	n := fs.Int("requests", 20, "number of signed requests to send (1 to 1000)")
-	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if err := c.parse(fs, args, 0); err != nil {
-		return err
-	}
-	if *n < 1 || *n > 1000 {
-		return usagef("demo: --requests must be between 1 and 1000")
-	}
-	ctx, cancel := c.signalContext(*timeout)
-	defer cancel()
-	rep, err := demo(ctx, c.stderr, *n)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		if err := writeJSON(c.stdout, rep); err != nil {
-			return err
-		}
-	} else {
-		writeDemoTable(c.stdout, rep)
-	}
-	if !rep.OK {
-		failed := 0
-		for _, s := range rep.Steps {
-			if !s.OK {
-				failed++
+a task of its own. Each step and request is printed on standard error (on a
+terminal, a step that waits more than a second says for what); a summary table
+follows on standard output. Any failed check exits 1.
+
+JSON (--json): {"ok", "agent_runtime_id", "task_id", "agents_registered",
+"tasks_registered", "requests_verified", "requests_rejected", "seconds",
+"steps": [{"step", "ok", "result", "registrations", "requests_verified",
+"requests_rejected", "seconds"}]}.`,
+		Example: examples("agentid demo", "agentid demo --requests 5 --json"),
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if n < 1 || n > 1000 {
+				return withHint(fmt.Errorf("--requests %d: out of range", n), "give 1 to 1000")
 			}
-		}
-		return fmt.Errorf("demo: %d of %d steps failed", failed, len(rep.Steps))
+			ctx, cancel := c.signalContext(timeout)
+			defer cancel()
+			watch := func(step string, st *stepTransport) func() {
+				return c.waitNotice(cmd, func() string {
+					if r := st.inFlight(); r != "" {
+						return step + ": the answer: " + r
+					}
+					return step
+				})
+			}
+			rep, err := runDemoSteps(ctx, c.stderr, n, watch)
+			if err != nil {
+				return err
+			}
+			if c.json {
+				if err := c.writeJSON(rep); err != nil {
+					return err
+				}
+			} else {
+				writeDemoTable(c.stdout, rep)
+			}
+			if !rep.OK {
+				failed := 0
+				for _, s := range rep.Steps {
+					if !s.OK {
+						failed++
+					}
+				}
+				return withHint(fmt.Errorf("%d of %d steps failed", failed, len(rep.Steps)), "see the FAILED rows")
+			}
+			return nil
+		},
 	}
-	return nil
+	cmd.Flags().IntVar(&n, "requests", 20, "number of signed requests to send (1 to 1000)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	c.addJSONFlag(cmd)
+	return cmd
 }
 
 // demo runs the steps and returns the report; the error is for a demo that
 // could not run at all (a temporary folder that cannot be made).
 func demo(ctx context.Context, log io.Writer, n int) (*demoReport, error) {
+	return runDemoSteps(ctx, log, n, nil)
+}
+
+// runDemoSteps is demo; watch, if not nil, watches each step (see
+// cli.waitNotice) with the transport of its registrations.
+func runDemoSteps(ctx context.Context, log io.Writer, n int, watch func(step string, st *stepTransport) func()) (*demoReport, error) {
 	start := time.Now()
 	rep := &demoReport{OK: true}
 
@@ -123,9 +152,15 @@ func demo(ctx context.Context, log io.Writer, n int) (*demoReport, error) {
 		st := srv.Stats()
 		return st.AgentsRegistered + st.TasksRegistered
 	}
+	// httpc carries the registrations and the JWKS; each request is one line.
+	steps := &stepTransport{base: http.DefaultTransport, w: log}
+	httpc := &http.Client{Transport: steps, Timeout: 10 * time.Second}
 	// step runs fn as one row of the summary.
 	step := func(name string, fn func() (string, error)) bool {
 		fmt.Fprintf(log, "agentid: demo: %s …\n", name)
+		if watch != nil {
+			defer watch(name, steps)()
+		}
 		r0, v0, x0 := regs(), 0, 0
 		if srv != nil {
 			st := srv.Stats()
@@ -163,9 +198,6 @@ func demo(ctx context.Context, log io.Writer, n int) (*demoReport, error) {
 	// The library sees only the variables that point it at the fake
 	// backend: never the user's CODEX_HOME, CODEX_ACCESS_TOKEN or overrides.
 	var getenv func(string) string
-	// httpc carries the registrations and the JWKS; each request is one line.
-	httpc := &http.Client{Transport: &stepTransport{base: http.DefaultTransport, w: log}, Timeout: 10 * time.Second}
-
 	if !step("start fake backend", func() (string, error) {
 		srv = identitytest.NewServer()
 		getenv = srv.Getenv(func(string) string { return "" })

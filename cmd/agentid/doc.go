@@ -14,22 +14,30 @@
 //	agentid COMMAND [flags] [arguments]
 //	agentid help [COMMAND]
 //
-// Flags may be written -flag or --flag, before or after the arguments; "--"
-// ends the flags. Every command has -h, which prints its usage on standard
-// output and exits 0, as "agentid help COMMAND" does. "agentid" alone prints
-// the command list on standard error and exits 2; "agentid help" prints it on
-// standard output and exits 0. An unknown command gets one line pointing at
-// "agentid help". "agentid version" (or --version) prints the version from
-// the build information.
+// The command tree is built with cobra: flags are written --flag (before or
+// after the arguments; "--" ends them), every command has -h/--help (on
+// standard output, exit 0) and an Examples block, an unknown command gets a
+// "did you mean", and "agentid completion bash|zsh|fish|powershell" prints a
+// completion script. "agentid" alone prints the command list on standard
+// error and exits 2. Every command that prints data takes --json and then
+// prints one JSON object on standard output, also when it fails (with
+// "error" and "hint").
 //
 // # Exit codes
 //
-//   - 0: success (and -h).
-//   - 1: rejected or invalid input, or a failed check: a bad key or token, a
-//     refused header, an unknown base URL, a backend error, a failed demo
-//     step. One line "agentid: <message>" goes to standard error.
-//   - 2: usage error: unknown command or flag, missing required flag,
-//     unexpected argument, missing secret source.
+//   - 0: success (and --help).
+//   - 2: the command line cannot be parsed into a request: an unknown
+//     command or flag, a missing required argument or flag, conflicting
+//     flags, a flag value of the wrong form for its type (not a duration,
+//     not an RFC 3339 time, not host:port, not one of the listed choices).
+//   - 1: everything else that fails, including a value of the right form
+//     that the operation refuses (a non-loopback listen address, an http
+//     upstream, a runtime id outside the allowlist, a refused base URL), a
+//     refused verification, a backend error, no usable identity.
+//
+// Every error is one line on standard error, "agentid: COMMAND: what
+// happened; what to do", without the package prefixes of the library's
+// errors.
 //
 // # Secrets
 //

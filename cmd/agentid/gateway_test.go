@@ -153,33 +153,6 @@ func TestGatewayCommand(t *testing.T) {
 	assert.Contains(t, stderr.String(), "runtime_id=agent-1")
 }
 
-func TestGatewayUsage(t *testing.T) {
-	keys := filepath.Join(t.TempDir(), "agents.jsonl")
-	require.NoError(t, os.WriteFile(keys, []byte(newGWAgent(t, "agent-1", "").line+"\n"), 0o600))
-	for _, tc := range []struct {
-		name string
-		args []string
-		code int
-		msg  string
-	}{
-		{"no flags", []string{"gateway"}, 2, "--keys and --upstream are required"},
-		{"public listen without TLS", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--listen", "0.0.0.0:0"}, 2, "loopback only"},
-		{"empty host listen without TLS", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--listen", ":0"}, 2, "loopback only"},
-		{"half TLS", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--tls-cert", "x"}, 2, "both"},
-		{"plain http upstream elsewhere", []string{"gateway", "--keys", keys, "--upstream", "http://example.com"}, 1, "https"},
-		{"skew over the limit", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--max-skew", "25h"}, 2, "--max-skew"},
-		{"zero skew", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--max-skew", "0s"}, 2, "--max-skew"},
-		{"bad mode", []string{"gateway", "--keys", keys, "--upstream", "http://127.0.0.1:1", "--other", "maybe"}, 2, "verify, pass or refuse"},
-		{"broken keys file", []string{"gateway", "--keys", "/nonexistent/agents", "--upstream", "http://127.0.0.1:1"}, 1, "keys file"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := runBin(t, invocation{args: tc.args})
-			assert.Equal(t, tc.code, r.code, r.stderr)
-			assert.Contains(t, r.stderr, tc.msg)
-		})
-	}
-}
-
 // TestGatewayProxy checks the forwarding rules in-process.
 func TestGatewayProxy(t *testing.T) {
 	a := newGWAgent(t, "agent-1", "acct-1")

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/internal/testkit"
 )
 
 // binPath is the agentid binary built once by TestMain.
@@ -191,4 +193,59 @@ func TestSecretCheckCatchesLeaks(t *testing.T) {
 	leak.secrets, leak.outputs = savedSecrets, savedOutputs
 	leak.Unlock()
 	require.True(t, caught)
+}
+
+// inProcess describes one run of the command tree inside the test process,
+// with the seams the binary cannot offer: terminals, the clock of waits and
+// the signals.
+type inProcess struct {
+	args  []string
+	env   map[string]string
+	stdin io.Reader
+	// stdinTerminal and stderrTerminal make isTerminal say yes for them.
+	stdinTerminal, stderrTerminal bool
+	// after replaces time.After (nil: a channel that never fires, so no
+	// wait notice).
+	after func(time.Duration) <-chan time.Time
+	// stderr, if not nil, receives standard error (else a buffer).
+	stderr io.Writer
+	// notify replaces signal.Notify (nil: no signals).
+	notify func(c chan<- os.Signal, sig ...os.Signal)
+}
+
+// runInProcess runs the command tree in-process and records its output for
+// the secret check.
+func runInProcess(t *testing.T, p inProcess) result {
+	t.Helper()
+	var stdout bytes.Buffer
+	stderr := &testkit.Buffer{}
+	var errw io.Writer = stderr
+	if p.stderr != nil {
+		errw = io.MultiWriter(stderr, p.stderr)
+	}
+	stdin := p.stdin
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	after := p.after
+	if after == nil {
+		after = func(time.Duration) <-chan time.Time { return nil }
+	}
+	env := map[string]string{"HOME": t.TempDir()}
+	for k, v := range p.env {
+		env[k] = v
+	}
+	c := &cli{
+		stdin: stdin, stdout: &stdout, stderr: errw,
+		getenv: func(k string) string { return env[k] },
+		notify: p.notify,
+		isTerminal: func(s any) bool {
+			return s == stdin && p.stdinTerminal || s == errw && p.stderrTerminal
+		},
+		after: after,
+	}
+	code := run(p.args, c)
+	r := result{args: p.args, code: code, stdout: stdout.String(), stderr: stderr.String()}
+	recordOutput(r, nil, false)
+	return r
 }

@@ -95,7 +95,8 @@ func TestProvisionStatusRegisterTask(t *testing.T) {
 	r := runBin(t, invocation{args: []string{"provision"}, env: env})
 	require.Equal(t, 0, r.code, r.stderr)
 	rec := storedRecord(t, home)
-	assert.Equal(t, "agent_runtime_id "+rec.AgentRuntimeID+"\ntask_id "+rec.TaskID+"\naccount_id "+login.AccountID+"\n", r.stdout)
+	assert.Equal(t, "agent_runtime_id "+rec.AgentRuntimeID+"\ntask_id "+rec.TaskID+"\naccount_id "+login.AccountID+
+		"\nidentity registered (saved to "+filepath.Join(home, codexhome.AuthFileName)+")\ntask registered\n", r.stdout)
 	assert.Contains(t, r.stderr, "agentid: registering agent at "+srv.AuthAPIBaseURL+"/v1/agent/register\n")
 	assert.Contains(t, r.stderr, "agentid: registering task at "+srv.AuthAPIBaseURL+"/v1/agent/"+rec.AgentRuntimeID+"/task/register\n")
 	assert.Equal(t, 1, srv.Stats().AgentsRegistered)
@@ -233,8 +234,9 @@ func TestProvisionFailures(t *testing.T) {
 
 			r = runBin(t, invocation{args: []string{"status", "--codex-home", home}, env: srv.Env()})
 			if tt.name == "no login" {
-				require.Equal(t, 0, r.code, r.stderr)
+				require.Equal(t, 1, r.code, r.stderr)
 				assert.Contains(t, r.stdout, "chatgpt_login          absent\n")
+				assert.Contains(t, r.stderr, "no usable identity or credential")
 				return
 			}
 			require.Equal(t, 1, r.code, r.stdout)
@@ -251,7 +253,7 @@ func TestJWT(t *testing.T) {
 	wrongAud, _ := mintJWT(t, srv, identitytest.JWTOptions{Audience: "someone-else"})
 	login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
 	addSecret(t, "chatgpt access token", login.AccessToken.Reveal())
-	verifyArgs := []string{"jwt", "verify", "--chatgpt-base-url", srv.ChatGPTBaseURL}
+	verifyArgs := []string{"jwt", "verify", "--json", "--chatgpt-base-url", srv.ChatGPTBaseURL}
 
 	tests := []struct {
 		name     string
@@ -260,16 +262,16 @@ func TestJWT(t *testing.T) {
 		verified bool
 		wantErr  string
 	}{
-		{"decode file", invocation{args: []string{"jwt", "decode", "--insecure", "--token-file", writeFile(t, tok+"\n")}}, 0, false, ""},
-		{"decode stdin dash", invocation{args: []string{"jwt", "decode", "--insecure", "--token-file", "-"}, stdin: tok + "\r\n"}, 0, false, ""},
-		{"decode token-stdin", invocation{args: []string{"jwt", "decode", "--insecure", "--token-stdin"}, stdin: tok}, 0, false, ""},
-		{"decode CODEX_ACCESS_TOKEN", invocation{args: []string{"jwt", "decode", "--insecure"}, env: map[string]string{envCodexAccessToken: tok}}, 0, false, ""},
-		{"decode AGENTID_ACCESS_TOKEN first", invocation{args: []string{"jwt", "decode", "--insecure"}, env: map[string]string{envAccessToken: tok, envCodexAccessToken: "garbage"}}, 0, false, ""},
+		{"decode file", invocation{args: []string{"jwt", "decode", "--insecure", "--json", "--token-file", writeFile(t, tok+"\n")}}, 0, false, ""},
+		{"decode stdin dash", invocation{args: []string{"jwt", "decode", "--insecure", "--json", "--token-file", "-"}, stdin: tok + "\r\n"}, 0, false, ""},
+		{"decode token-stdin", invocation{args: []string{"jwt", "decode", "--insecure", "--json", "--token-stdin"}, stdin: tok}, 0, false, ""},
+		{"decode CODEX_ACCESS_TOKEN", invocation{args: []string{"jwt", "decode", "--insecure", "--json"}, env: map[string]string{envCodexAccessToken: tok}}, 0, false, ""},
+		{"decode AGENTID_ACCESS_TOKEN first", invocation{args: []string{"jwt", "decode", "--insecure", "--json"}, env: map[string]string{envAccessToken: tok, envCodexAccessToken: "garbage"}}, 0, false, ""},
 		{"decode garbage", invocation{args: []string{"jwt", "decode", "--insecure", "--token-stdin"}, stdin: "a.b.c"}, 1, false, "invalid Agent Identity JWT"},
 		{"decode personal access token", invocation{args: []string{"jwt", "decode", "--insecure", "--token-stdin"}, stdin: "at-0123456789abcdef"}, 1, false, "personal access token"},
 		{"decode two newlines", invocation{args: []string{"jwt", "decode", "--insecure", "--token-stdin"}, stdin: tok + "\n\n"}, 1, false, "only one trailing newline"},
 		{"verify", invocation{args: verifyArgs, env: mergeEnv(srv.Env(), map[string]string{envCodexAccessToken: tok})}, 0, true, ""},
-		{"verify explicit jwks", invocation{args: []string{"jwt", "verify", "--jwks-url", srv.JWKSURL, "--issuer", srv.Issuer, "--audience", srv.Audience, "--token-stdin"}, stdin: tok}, 0, true, ""},
+		{"verify explicit jwks", invocation{args: []string{"jwt", "verify", "--json", "--jwks-url", srv.JWKSURL, "--issuer", srv.Issuer, "--audience", srv.Audience, "--token-stdin"}, stdin: tok}, 0, true, ""},
 		{"verify expired", invocation{args: append(verifyArgs, "--token-stdin"), env: srv.Env(), stdin: expired}, 1, false, "expired"},
 		{"verify wrong audience", invocation{args: append(verifyArgs, "--token-stdin"), env: srv.Env(), stdin: wrongAud}, 1, false, "invalid Agent Identity JWT"},
 		{"verify wrong expected issuer", invocation{args: []string{"jwt", "verify", "--jwks-url", srv.JWKSURL, "--issuer", "https://evil.example", "--audience", srv.Audience, "--token-stdin"}, stdin: tok}, 1, false, "invalid Agent Identity JWT"},
@@ -282,7 +284,14 @@ func TestJWT(t *testing.T) {
 			r := runBin(t, tt.inv)
 			require.Equal(t, tt.wantCode, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
 			if tt.wantCode != 0 {
-				assert.Empty(t, r.stdout)
+				if hasArg(tt.inv.args, "--json") {
+					var got map[string]any
+					require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), "a JSON object also on failure")
+					assert.Equal(t, false, got["verified"])
+					assert.Contains(t, got["error"], tt.wantErr)
+				} else {
+					assert.Empty(t, r.stdout)
+				}
 				assert.Contains(t, r.stderr, tt.wantErr)
 				return
 			}

@@ -2,11 +2,12 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/agentidentity/agentidentity/internal/limitio"
 )
@@ -22,21 +23,24 @@ const (
 // keyFlags are the flags that say where the agent private key is: a file
 // (or standard input, or $AGENTID_PRIVATE_KEY), or an ssh-agent.
 type keyFlags struct {
-	file        *string
-	sshAgentKey *string
+	file        string
+	sshAgentKey string
 }
 
-// addKeyFlags defines --key-file and --ssh-agent-key on fs.
-func addKeyFlags(fs *flag.FlagSet) keyFlags {
-	return keyFlags{
-		file: fs.String("key-file", "", "read the private key from `FILE` (\"-\": standard input)"),
-		sshAgentKey: fs.String("ssh-agent-key", "", "sign with the key of this OpenSSH public `LINE` ('ssh-ed25519 AAAA…'), "+
-			"held by the ssh-agent at $"+envSSHAuthSock+" (excludes --key-file and $"+envPrivateKey+")"),
-	}
+// addKeyFlags defines --key-file and --ssh-agent-key on cmd; they exclude
+// each other.
+func addKeyFlags(cmd *cobra.Command) *keyFlags {
+	k := &keyFlags{}
+	cmd.Flags().StringVar(&k.file, "key-file", "", "read the private key from `FILE` (\"-\": standard input)")
+	cmd.Flags().StringVar(&k.sshAgentKey, "ssh-agent-key", "", "sign with the key of this OpenSSH public `LINE` ('ssh-ed25519 AAAA…'), "+
+		"held by the ssh-agent at $"+envSSHAuthSock+" (excludes --key-file and $"+envPrivateKey+")")
+	_ = cmd.MarkFlagFilename("key-file")
+	exclusive(cmd, "key-file", "ssh-agent-key")
+	return k
 }
 
 // given reports whether a key flag is set.
-func (k keyFlags) given() bool { return *k.file != "" || *k.sshAgentKey != "" }
+func (k *keyFlags) given() bool { return k.file != "" || k.sshAgentKey != "" }
 
 // maxSecretSize bounds a secret read from a file, standard input or the
 // environment (an Agent Identity JWT may have 64 KiB, plus a newline).
@@ -44,6 +48,7 @@ const maxSecretSize = 64<<10 + 2
 
 // secretSource says where a secret may come from.
 type secretSource struct {
+	cmd      *cobra.Command
 	what     string   // "agent private key"
 	fileFlag string   // "--key-file"
 	file     string   // the flag's value; "-" means standard input
@@ -61,9 +66,10 @@ func (s secretSource) read(c *cli) (string, string, error) {
 	)
 	switch {
 	case s.file != "" && s.stdin:
-		return "", "", usagef("give either %s or --token-stdin, not both", s.fileFlag)
+		return "", "", usagef(s.cmd, "give either %s or --token-stdin, not both", s.fileFlag)
 	case s.file == "-" || s.stdin:
 		from = "standard input"
+		c.stdinNotice(s.cmd, "the "+s.what)
 		data, err = limitio.ReadAll(c.stdin, maxSecretSize)
 	case s.file != "":
 		from = "file " + s.file
@@ -81,7 +87,7 @@ func (s secretSource) read(c *cli) (string, string, error) {
 			for i, n := range s.envNames {
 				envs[i] = "$" + n
 			}
-			return "", "", usagef("no %s: give %s FILE (\"-\" for standard input) or set %s", s.what, s.fileFlag, strings.Join(envs, " or "))
+			return "", "", &usageError{msg: "no " + s.what, hint: fmt.Sprintf("give %s FILE (\"-\" for standard input) or set %s", s.fileFlag, strings.Join(envs, " or "))}
 		}
 	}
 	if err != nil {

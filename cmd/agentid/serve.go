@@ -10,8 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
+	"github.com/agentidentity/agentidentity/internal/cacert"
 	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
 
@@ -29,45 +33,68 @@ const (
 // than the 8 days after which it refreshes whatever the token says.
 const serveLoginTTL = 7 * 24 * time.Hour
 
-func runServe(c *cli, args []string) error {
-	fset := newFlagSet(c, "serve", "[--addr 127.0.0.1:0] [--tls] [--codex-home DIR]", `
-Run the fake Agent Identity backend of package identitytest in the foreground,
-on a loopback address (default: a free port of 127.0.0.1), until SIGINT or
-SIGTERM. Its settings are printed on standard output as shell lines to point
-a client of this module at it:
+func newServeCmd(c *cli) *cobra.Command {
+	addr := &hostPortValue{value: defaultServeAddr}
+	var home, jwtFile string
+	var useTLS bool
+	cmd := &cobra.Command{
+		Use:   "serve [--addr 127.0.0.1:0] [--tls] [--codex-home DIR] [--jwt-file FILE] [flags]",
+		Short: "Run the fake backend (identitytest) in the foreground",
+		Long: `Run the fake Agent Identity backend of package identitytest in the foreground,
+on a loopback address (default: a free port of 127.0.0.1; another host exits
+1), until SIGINT or SIGTERM. Its settings are printed on standard output as
+shell lines to point a client of this module at it:
 
-  export `+endpointrule.EnvAuthAPIBaseURL+`=…
-  export `+endpointrule.EnvJWKSBaseURL+`=…
+  export ` + endpointrule.EnvAuthAPIBaseURL + `=…
+  export ` + endpointrule.EnvJWKSBaseURL + `=…
 
 with chatgpt_base_url to configure. With --codex-home DIR (which must not
 hold auth.json or config.toml yet), DIR is made a Codex home for the server: a
 ChatGPT login minted by it (valid 7 days), [features] use_agent_identity =
 true, openai_base_url, and update checks, analytics, feedback and telemetry
-off; "export CODEX_HOME=DIR" is printed too, so that "agentid provision"
-works at once.
+off; "export CODEX_HOME=DIR" and the "agentid provision" line are printed
+too.
 
 With --tls the server speaks https with a certificate authority made for this
 run (name-constrained to loopback; its key never leaves memory), as the real
-Codex CLI requires. Only the CA certificate is written, to DIR/`+serveCAFile+`
-(or a temporary folder without --codex-home), with DIR/`+serveEnvFile+`, the
+Codex CLI requires. Only the CA certificate is written, to DIR/` + serveCAFile + `
+(or a temporary folder without --codex-home), with DIR/` + serveEnvFile + `, the
 variables the Codex CLI needs (NAME=value lines). The trust variables
-(SSL_CERT_FILE, CODEX_CA_CERTIFICATE) are printed only as a prefix of the
-codex command line, never exported: they would replace the trust store of
-every other program in the shell.
+(` + cacert.EnvCodexCACertificate + ` and ` + cacert.EnvSSLCertFile + `) are printed only as a prefix of each
+command line shown (agentid and codex), never exported: they would replace
+the trust store of every other program in the shell.
 
-Each request is logged on standard error: method, path, the Authorization
-scheme and the verdict, never a credential. The server's tokens and keys are
-test values: never use them elsewhere.`)
-	addr := fset.String("addr", defaultServeAddr, "listen `address` host:port; the host must be loopback (localhost, 127.0.0.0/8, ::1)")
-	home := fset.String("codex-home", "", "make `DIR` a Codex home pointed at the server")
-	useTLS := fset.Bool("tls", false, "serve https with a per-run loopback CA (needed by the Codex CLI)")
-	if err := c.parse(fset, args, 0); err != nil {
-		return err
+With --jwt-file FILE an Agent Identity JWT the server's JWKS accepts (valid 7
+days) is written to FILE (mode 0600; an existing regular file is replaced, a
+symbolic link refused), with the lines that use it from the shell and from
+the Codex CLI ($` + identity.EnvAccessToken + `).
+
+Each request is logged on standard error as "agentid: METHOD PATH SCHEME
+VERDICT STATUS", never with a credential. The server's tokens and keys are
+test values: never use them elsewhere.`,
+		Example: examples(
+			"agentid serve --codex-home /tmp/codex-fake",
+			"agentid serve --tls --codex-home /tmp/codex-fake --jwt-file /tmp/agent.jwt"),
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServe(c, cmd, addr.value, home, jwtFile, useTLS)
+		},
 	}
-	if *home != "" {
+	f := cmd.Flags()
+	f.Var(addr, "addr", "listen `address`; the host must be loopback (localhost, 127.0.0.0/8, ::1)")
+	f.StringVar(&home, "codex-home", "", "make `DIR` a Codex home pointed at the server")
+	f.BoolVar(&useTLS, "tls", false, "serve https with a per-run loopback CA (needed by the Codex CLI)")
+	f.StringVar(&jwtFile, "jwt-file", "", "write an Agent Identity JWT the server accepts to `FILE` (mode 0600)")
+	_ = cmd.MarkFlagDirname("codex-home")
+	_ = cmd.MarkFlagFilename("jwt-file")
+	return cmd
+}
+
+func runServe(c *cli, cmd *cobra.Command, addr, home, jwtFile string, useTLS bool) error {
+	if home != "" {
 		for _, name := range []string{codexhome.AuthFileName, codexhome.ConfigFileName} {
-			if _, err := os.Lstat(filepath.Join(*home, name)); err == nil {
-				return fmt.Errorf("serve: %s already holds %s; give an empty or new folder", *home, name)
+			if _, err := os.Lstat(filepath.Join(home, name)); err == nil {
+				return withHint(fmt.Errorf("%s already holds %s", home, name), "give an empty or new folder to --codex-home")
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
@@ -76,8 +103,14 @@ test values: never use them elsewhere.`)
 	ctx, cancel := c.signalContext(0)
 	defer cancel()
 	var logMu sync.Mutex
+	c.progressf(cmd, "starting the fake backend on %s …", addr)
+	what := "the fake backend to start on " + addr
+	if useTLS {
+		what += " (making its certificate authority)"
+	}
+	stop := c.waitNotice(cmd, waitingFor(what))
 	srv := identitytest.NewUnstartedServer(identitytest.Options{
-		Addr: *addr,
+		Addr: addr,
 		OnRequest: func(e identitytest.Exchange) {
 			logMu.Lock()
 			defer logMu.Unlock()
@@ -85,21 +118,23 @@ test values: never use them elsewhere.`)
 		},
 	})
 	start := srv.Start
-	if *useTLS {
+	if useTLS {
 		start = srv.StartTLS
 	}
-	if err := start(); err != nil {
-		return fmt.Errorf("serve: %w", err)
+	err := start()
+	stop()
+	if err != nil {
+		return withHint(err, "listen on a loopback address, like --addr 127.0.0.1:8080")
 	}
 	defer srv.Close()
 	var absHome string
-	if *home != "" {
+	if home != "" {
+		c.progressf(cmd, "writing the Codex home %s …", home)
 		login := srv.MintChatGPTLogin(identitytest.LoginOptions{TTL: serveLoginTTL})
-		if err := srv.WriteCodexHome(*home, identitytest.CodexHomeOptions{Login: &login, UseAgentIdentity: true}); err != nil {
+		if err := srv.WriteCodexHome(home, identitytest.CodexHomeOptions{Login: &login, UseAgentIdentity: true}); err != nil {
 			return err
 		}
-		var err error
-		if absHome, err = filepath.Abs(*home); err != nil {
+		if absHome, err = filepath.Abs(home); err != nil {
 			return err
 		}
 	}
@@ -113,7 +148,10 @@ test values: never use them elsewhere.`)
 	if absHome != "" {
 		fmt.Fprintf(&b, "export CODEX_HOME=%s\n", shellQuote(absHome))
 	}
-	if *useTLS {
+	// trust is the prefix of every command line shown: the trust variables
+	// of the run's CA (with --tls), for that command only.
+	var trust, codexVars string
+	if useTLS {
 		dir := absHome
 		if dir == "" {
 			tmp, err := os.MkdirTemp("", "agentid-serve-")
@@ -123,7 +161,20 @@ test values: never use them elsewhere.`)
 			defer func() { _ = os.RemoveAll(tmp) }()
 			dir = tmp
 		}
-		if err := writeCodexTrust(&b, srv, dir, absHome); err != nil {
+		if trust, codexVars, err = writeCodexTrust(&b, srv, dir, absHome); err != nil {
+			return err
+		}
+	}
+	if absHome != "" {
+		fmt.Fprintf(&b, "# Provision the identity of $CODEX_HOME with this module:\n")
+		fmt.Fprintf(&b, "%sagentid provision\n", trust)
+	}
+	if useTLS {
+		fmt.Fprintf(&b, "# Run the Codex CLI (inside a loopback-only network namespace) with its variables for that command only:\n")
+		fmt.Fprintf(&b, "%scodex exec --skip-git-repo-check hi\n", codexVars)
+	}
+	if jwtFile != "" {
+		if err := writeServeJWT(&b, srv, jwtFile, trust, codexVars, absHome); err != nil {
 			return err
 		}
 	}
@@ -143,34 +194,70 @@ test values: never use them elsewhere.`)
 	return nil
 }
 
+// writeServeJWT writes an Agent Identity JWT the server accepts to path and
+// adds to b the lines that use it.
+func writeServeJWT(b *strings.Builder, srv *identitytest.Server, path, trust, codexVars, home string) error {
+	tok, err := srv.MintAgentJWT(identitytest.JWTOptions{TTL: serveLoginTTL})
+	if err != nil {
+		return err
+	}
+	if err := writeSecretFile(path, []byte(tok.Reveal()+"\n"), true); err != nil {
+		return withHint(fmt.Errorf("--jwt-file: %w", err), "give a new path or a regular file to replace")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	q := shellQuote(abs)
+	fmt.Fprintf(b, "# Agent Identity JWT the server accepts (test value, valid 7 days): %s\n", abs)
+	fmt.Fprintf(b, "# Use it from the shell:\n")
+	fmt.Fprintf(b, "%sagentid jwt verify --chatgpt-base-url %s --token-file %s\n", trust, shellQuote(srv.ChatGPTBaseURL), q)
+	if home != "" {
+		fmt.Fprintf(b, "%s%s=\"$(cat %s)\" agentid register-task\n", trust, identity.EnvAccessToken, q)
+	}
+	if codexVars == "" {
+		fmt.Fprintf(b, "# From the Codex CLI, as $%s (it needs https: run serve with --tls):\n", identity.EnvAccessToken)
+		fmt.Fprintf(b, "# %s=\"$(cat %s)\" codex exec --skip-git-repo-check hi\n", identity.EnvAccessToken, q)
+		return nil
+	}
+	fmt.Fprintf(b, "# From the Codex CLI, as $%s:\n", identity.EnvAccessToken)
+	fmt.Fprintf(b, "%s=\"$(cat %s)\" %scodex exec --skip-git-repo-check hi\n", identity.EnvAccessToken, q, codexVars)
+	return nil
+}
+
 // writeCodexTrust writes the CA certificate and the Codex env file into dir
-// and adds to b the command prefix that runs the Codex CLI against srv.
-func writeCodexTrust(b *strings.Builder, srv *identitytest.Server, dir, home string) error {
+// and returns the prefix that trusts the CA for one command, and the prefix
+// of the Codex command line (its variables, the trust ones included).
+func writeCodexTrust(b *strings.Builder, srv *identitytest.Server, dir, home string) (trust, codex string, err error) {
 	caPath := filepath.Join(dir, serveCAFile)
 	if err := os.WriteFile(caPath, srv.CACertificatePEM(), 0o644); err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return "", "", err
 	}
+	trustVars := map[string]string{cacert.EnvCodexCACertificate: caPath, cacert.EnvSSLCertFile: caPath}
 	vars := srv.CodexEnv()
-	vars["SSL_CERT_FILE"] = caPath
-	vars["CODEX_CA_CERTIFICATE"] = caPath
+	for k, v := range trustVars {
+		vars[k] = v
+	}
 	if home != "" {
 		vars["CODEX_HOME"] = home
 	}
-	var file, prefix strings.Builder
+	var file, prefix, tp strings.Builder
 	file.WriteString("# Variables for the Codex CLI against the identitytest fake backend (test values only).\n")
 	for _, k := range sortedKeys(vars) {
 		fmt.Fprintf(&file, "%s=%s\n", k, vars[k])
 		fmt.Fprintf(&prefix, "%s=%s ", k, shellQuote(vars[k]))
 	}
+	for _, k := range sortedKeys(trustVars) {
+		fmt.Fprintf(&tp, "%s=%s ", k, shellQuote(trustVars[k]))
+	}
 	envPath := filepath.Join(dir, serveEnvFile)
 	if err := os.WriteFile(envPath, []byte(file.String()), 0o600); err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return "", "", err
 	}
 	fmt.Fprintf(b, "# CA certificate of this run (certificate only): %s\n", caPath)
 	fmt.Fprintf(b, "# Codex CLI variables, one NAME=value a line: %s\n", envPath)
-	fmt.Fprintf(b, "# Run the Codex CLI (inside a loopback-only network namespace) with them for that command only:\n")
-	fmt.Fprintf(b, "%scodex exec --skip-git-repo-check hi\n", prefix.String())
-	return nil
+	fmt.Fprintf(b, "# Every command below trusts the CA for itself only (%s, %s): never export them.\n", cacert.EnvCodexCACertificate, cacert.EnvSSLCertFile)
+	return tp.String(), prefix.String(), nil
 }
 
 // shellQuote quotes s for a POSIX shell when it holds anything but safe

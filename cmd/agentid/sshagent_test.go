@@ -134,7 +134,7 @@ func TestAssertWithSSHAgentKey(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"with --key-file", invocation{args: append(args, "--key-file", writeFile(t, v.PKCS8V2)), env: env}, exitUsage, "--ssh-agent-key excludes --key-file"},
+		{"with --key-file", invocation{args: append(args, "--key-file", writeFile(t, v.PKCS8V2)), env: env}, exitUsage, "--key-file and --ssh-agent-key exclude each other"},
 		{"with the key variable", invocation{args: args, env: map[string]string{envSSHAuthSock: a.sock, envPrivateKey: v.PKCS8V2}}, exitUsage, "--ssh-agent-key excludes"},
 		{"no SSH_AUTH_SOCK", invocation{args: args}, exitInvalid, "SSH_AUTH_SOCK is not set"},
 		{"no agent", invocation{args: args, env: map[string]string{envSSHAuthSock: filepath.Join(a.dir, "none.sock")}}, exitInvalid, "cannot reach the ssh-agent"},

@@ -8,10 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
+	"github.com/agentidentity/agentidentity/internal/cacert"
 	"github.com/agentidentity/agentidentity/internal/endpointrule"
 	"github.com/agentidentity/agentidentity/internal/netrule"
 )
@@ -19,14 +23,44 @@ import (
 // statusReport is what status prints. Secrets appear only as "present",
 // "absent" or "<redacted>".
 type statusReport struct {
-	CodexHome     string            `json:"codex_home"`
-	Config        statusConfig      `json:"config"`
-	Environment   statusEnv         `json:"environment"`
-	AuthFile      statusAuthFile    `json:"auth_file"`
-	AgentIdentity statusAgent       `json:"agent_identity"`
-	ChatGPTLogin  statusLogin       `json:"chatgpt_login"`
-	Variables     map[string]string `json:"variables"`
-	Problems      []string          `json:"problems,omitempty"`
+	// OK is false when status exits 1: Problems say why.
+	OK              bool              `json:"ok"`
+	CodexHome       string            `json:"codex_home"`
+	CodexHomeExists bool              `json:"codex_home_exists"`
+	Config          statusConfig      `json:"config"`
+	Environment     statusEnv         `json:"environment"`
+	AuthFile        statusAuthFile    `json:"auth_file"`
+	AgentIdentity   statusAgent       `json:"agent_identity"`
+	ChatGPTLogin    statusLogin       `json:"chatgpt_login"`
+	Variables       map[string]string `json:"variables"`
+	// AccessToken is the check of $CODEX_ACCESS_TOKEN, when it is set.
+	AccessToken *statusToken `json:"access_token,omitempty"`
+	// Usable names what a client of this home would authenticate with
+	// ("" when nothing: status exits 1).
+	Usable   string   `json:"usable"`
+	Problems []string `json:"problems,omitempty"`
+	// Error and Hint are set when status exits 1 (the line on standard
+	// error).
+	Error string `json:"error,omitempty"`
+	Hint  string `json:"hint,omitempty"`
+
+	problems []statusProblem
+}
+
+// statusProblem is one reason status exits 1.
+type statusProblem struct{ msg, hint string }
+
+// statusToken is the check of a standalone Agent Identity JWT (from
+// $CODEX_ACCESS_TOKEN), claims decoded WITHOUT verification.
+type statusToken struct {
+	// State is "ok", "expired", "malformed" or "wrong-kind" (a token that is
+	// not an Agent Identity JWT: a ChatGPT access token, a personal access
+	// token).
+	State          string `json:"state"`
+	Detail         string `json:"detail,omitempty"`
+	ExpiresAt      string `json:"expires_at,omitempty"`
+	AgentRuntimeID string `json:"agent_runtime_id,omitempty"`
+	AccountID      string `json:"account_id,omitempty"`
 }
 
 type statusConfig struct {
@@ -76,6 +110,9 @@ type statusAgent struct {
 	// login (only then is it reused).
 	MatchesLogin *bool  `json:"matches_login,omitempty"`
 	Note         string `json:"note,omitempty"`
+	// ExpiresAt and Expired are those of a stored JWT.
+	ExpiresAt string `json:"expires_at,omitempty"`
+	Expired   bool   `json:"expired,omitempty"`
 }
 
 type statusLogin struct {
@@ -95,44 +132,127 @@ func presence(ok bool) string {
 	return "absent"
 }
 
-func runStatus(c *cli, args []string) error {
-	fset := newFlagSet(c, "status", "[--codex-home DIR] [--json]", `
-Show what $CODEX_HOME (or --codex-home) holds for Agent Identity: config.toml
+func newStatusCmd(c *cli) *cobra.Command {
+	var home string
+	cmd := &cobra.Command{
+		Use:   "status [--codex-home DIR] [flags]",
+		Short: "Show what $CODEX_HOME holds and whether it is usable, secrets redacted",
+		Long: `Show what $CODEX_HOME (or --codex-home) holds for Agent Identity: config.toml
 (chatgpt_base_url, use_agent_identity), the environment it resolves to,
 auth.json (auth mode, which agent_identity form, runtime id, account, task id),
-whether a ChatGPT login is present, and which variables are set. No network
-request is made. Secrets are shown only as "present", "absent" or "<redacted>";
-a standalone JWT's claims are decoded WITHOUT verification. Exits 1 when a file
-cannot be read or parsed.`)
-	home := fset.String("codex-home", "", "the Codex home `DIR` (default $CODEX_HOME, else ~/.codex)")
-	asJSON := fset.Bool("json", false, "print JSON")
-	if err := c.parse(fset, args, 0); err != nil {
-		return err
+whether a ChatGPT login is present, which variables are set, and what a client
+would authenticate with. No network request is made. Secrets are shown only as
+"present", "absent" or "<redacted>"; JWT claims are decoded WITHOUT
+verification.
+
+What it shows is checked: a $` + identity.EnvAccessToken + ` or stored JWT that has
+expired (with when), is malformed or is not an Agent Identity JWT at all, a
+Codex home that does not exist, or a file that cannot be read or parsed is a
+problem. status exits 1 when there is a problem or when the home holds no
+usable identity or credential (as "gh auth status" does).
+
+JSON (--json): {"ok", "codex_home", "codex_home_exists", "config": {"path",
+"exists", "chatgpt_base_url", "openai_base_url", "use_agent_identity",
+"policy"}, "environment": {"name", "authapi_base_url", "jwks_url", "error"},
+"auth_file": {"credentials_store", "held_by", "keyring", "path", "exists",
+"mode", "auth_mode", "members", "openai_api_key", "error"}, "agent_identity":
+{"form" ("none", "jwt" or "record"), "agent_runtime_id", "account_id",
+"chatgpt_user_id", "plan_type", "fedramp", "task_id", "private_key", "token",
+"matches_login", "note", "expires_at", "expired"}, "chatgpt_login":
+{"present", "account_id", "chatgpt_user_id", "email", "plan_type", "fedramp",
+"access_token"}, "variables": {NAME: what it holds}, "access_token": {"state"
+("ok", "expired", "malformed" or "wrong-kind"), "detail", "expires_at",
+"agent_runtime_id", "account_id"}, "usable", "problems", "error", "hint"}.`,
+		Example: examples("agentid status", "agentid status --codex-home /tmp/codex-fake --json"),
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := c.codexHome(home)
+			if err != nil {
+				return err
+			}
+			rep := collectStatus(c, dir, time.Now())
+			if c.json {
+				if err := c.writeJSON(rep); err != nil {
+					return err
+				}
+			} else {
+				writeStatus(c.stdout, rep)
+			}
+			if len(rep.problems) > 0 {
+				return &hintedError{err: errors.New(rep.Error), hint: rep.Hint}
+			}
+			return nil
+		},
 	}
-	dir, err := c.codexHome(*home)
-	if err != nil {
-		return err
-	}
-	rep := collectStatus(c, dir)
-	if *asJSON {
-		if err := writeJSON(c.stdout, rep); err != nil {
-			return err
-		}
-	} else {
-		writeStatus(c.stdout, rep)
-	}
-	if len(rep.Problems) > 0 {
-		return fmt.Errorf("status: %s", strings.Join(rep.Problems, "; "))
-	}
-	return nil
+	cmd.Flags().StringVar(&home, "codex-home", "", "the Codex home `DIR` (default $CODEX_HOME, else ~/.codex)")
+	_ = cmd.MarkFlagDirname("codex-home")
+	c.addJSONFlag(cmd)
+	return cmd
 }
 
-func collectStatus(c *cli, dir string) *statusReport {
+// checkToken checks a standalone Agent Identity JWT without verifying it.
+func checkToken(tok string, now time.Time) *statusToken {
+	claims, err := identity.DecodeJWTUnverified(tok)
+	switch {
+	case errors.Is(err, identity.ErrChatGPTAccessToken):
+		return &statusToken{State: "wrong-kind", Detail: "a ChatGPT access token, not an Agent Identity JWT"}
+	case errors.Is(err, identity.ErrPersonalAccessToken):
+		return &statusToken{State: "wrong-kind", Detail: "a personal access token (at-…), not an Agent Identity JWT"}
+	case err != nil:
+		return &statusToken{State: "malformed", Detail: oneLine(stripLibraryPrefixes(err.Error()))}
+	}
+	t := &statusToken{State: "ok", AgentRuntimeID: claims.AgentRuntimeID, AccountID: claims.AccountID}
+	if claims.ExpiresAt != nil {
+		exp := claims.ExpiresAt.UTC()
+		t.ExpiresAt = exp.Format(time.RFC3339)
+		if !now.Before(exp) {
+			t.State = "expired"
+			t.Detail = fmt.Sprintf("expired at %s (%s ago)", t.ExpiresAt, now.Sub(exp).Round(time.Second))
+		}
+	}
+	return t
+}
+
+// describeToken is the text status shows for a token check.
+func describeToken(t *statusToken) string {
+	switch t.State {
+	case "ok":
+		s := "Agent Identity JWT of agent " + orDash(t.AgentRuntimeID)
+		if t.ExpiresAt != "" {
+			s += ", expires " + t.ExpiresAt
+		}
+		return s + " (claims not verified)"
+	case "expired":
+		return "EXPIRED: " + t.Detail
+	case "wrong-kind":
+		return "NOT an Agent Identity JWT: " + t.Detail
+	default:
+		return "MALFORMED: " + t.Detail
+	}
+}
+
+func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 	rep := &statusReport{CodexHome: dir, Variables: map[string]string{}}
-	problem := func(err error) string {
-		msg := oneLine(err.Error())
+	addProblem := func(msg, hint string) {
+		msg = oneLine(stripLibraryPrefixes(msg))
 		rep.Problems = append(rep.Problems, msg)
-		return msg
+		rep.problems = append(rep.problems, statusProblem{msg, hint})
+	}
+	problem := func(err error) string {
+		addProblem(err.Error(), autoHint(err))
+		return oneLine(stripLibraryPrefixes(err.Error()))
+	}
+	defer finishStatus(rep)
+
+	switch st, err := os.Stat(dir); {
+	case err == nil && st.IsDir():
+		rep.CodexHomeExists = true
+	case err == nil:
+		addProblem(fmt.Sprintf("the Codex home %s is not a folder", dir), "give a folder with --codex-home or $CODEX_HOME")
+	case errors.Is(err, fs.ErrNotExist):
+		addProblem(fmt.Sprintf("the Codex home %s does not exist", dir), "log in with \"codex login\", or give the right folder with --codex-home or $CODEX_HOME")
+	default:
+		problem(err)
 	}
 
 	rep.Config.Path = filepath.Join(dir, codexhome.ConfigFileName)
@@ -146,7 +266,8 @@ func collectStatus(c *cli, dir string) *statusReport {
 	rep.Config.ChatGPTBaseURL = redactURL(cfg.ChatGPTBaseURL)
 	rep.Config.OpenAIBaseURL = redactURL(cfg.OpenAIBaseURL)
 	rep.Config.UseAgentIdentity = cfg.UseAgentIdentity
-	rep.Config.Policy = identity.PolicyFromConfig(cfg).String()
+	policy := identity.PolicyFromConfig(cfg)
+	rep.Config.Policy = policy.String()
 	if err == nil {
 		base := cfg.ChatGPTBaseURL
 		if base == "" {
@@ -160,13 +281,23 @@ func collectStatus(c *cli, dir string) *statusReport {
 		}
 	}
 
-	for _, name := range []string{endpointrule.EnvAuthAPIBaseURLNew, endpointrule.EnvAuthAPIBaseURL, endpointrule.EnvJWKSBaseURL, identity.EnvRefreshTokenURLOverride} {
+	for _, name := range []string{endpointrule.EnvAuthAPIBaseURLNew, endpointrule.EnvAuthAPIBaseURL, endpointrule.EnvJWKSBaseURL, identity.EnvRefreshTokenURLOverride, cacert.EnvCodexCACertificate, cacert.EnvSSLCertFile} {
 		if v := c.getenv(name); v != "" {
 			rep.Variables[name] = redactURL(v)
 		}
 	}
-	if c.getenv(identity.EnvAccessToken) != "" {
-		rep.Variables[identity.EnvAccessToken] = "present (takes precedence over auth.json)"
+	if _, err := cacert.Pool(c.getenv); err != nil {
+		addProblem(err.Error(), "point "+cacert.EnvCodexCACertificate+" at a PEM file of CA certificates, or unset it")
+	}
+	if tok := strings.TrimSpace(c.getenv(identity.EnvAccessToken)); tok != "" {
+		t := checkToken(tok, now)
+		rep.AccessToken = t
+		rep.Variables[identity.EnvAccessToken] = "present (takes precedence over auth.json): " + describeToken(t)
+		if t.State == "ok" {
+			rep.Usable = "$" + identity.EnvAccessToken
+		} else {
+			addProblem("$"+identity.EnvAccessToken+": "+describeToken(t), "unset it or give a fresh Agent Identity JWT: it takes precedence over auth.json")
+		}
 	}
 
 	store := codexhome.OpenStore(dir)
@@ -193,7 +324,8 @@ func collectStatus(c *cli, dir string) *statusReport {
 	rep.AuthFile.Exists = af.Exists()
 	rep.AuthFile.AuthMode = af.AuthMode()
 	rep.AuthFile.Members = af.MemberNames()
-	if _, ok := af.OpenAIAPIKey(); ok {
+	_, hasAPIKey := af.OpenAIAPIKey()
+	if hasAPIKey {
 		rep.AuthFile.OpenAIAPIKey = "present"
 	}
 
@@ -209,14 +341,27 @@ func collectStatus(c *cli, dir string) *statusReport {
 		}
 	}
 
-	if tok := af.AgentIdentityJWT(); !tok.IsZero() {
+	usable := func(what string) {
+		if rep.Usable == "" && rep.AccessToken == nil {
+			rep.Usable = what
+		}
+	}
+	if jwtSecret := af.AgentIdentityJWT(); !jwtSecret.IsZero() {
+		tok := jwtSecret.Reveal()
 		a := statusAgent{Form: "jwt", Token: redacted, Note: "claims decoded WITHOUT verification"}
-		if claims, err := identity.DecodeJWTUnverified(tok.Reveal()); err != nil {
+		if claims, err := identity.DecodeJWTUnverified(tok); err != nil {
 			problem(fmt.Errorf("agent_identity JWT: %w", err))
 		} else {
 			a.AgentRuntimeID, a.AccountID, a.UserID = claims.AgentRuntimeID, claims.AccountID, claims.UserID
 			a.PlanType, a.FedRAMP = claims.PlanType, claims.FedRAMP
 			a.PrivateKey = presence(!claims.AgentPrivateKey.IsZero())
+			t := checkToken(tok, now)
+			a.ExpiresAt, a.Expired = t.ExpiresAt, t.State == "expired"
+			if a.Expired && rep.AccessToken == nil {
+				addProblem("the agent_identity JWT in auth.json "+t.Detail, "store a fresh Agent Identity JWT in auth.json")
+			} else if !a.Expired {
+				usable("auth.json agent_identity JWT")
+			}
 		}
 		rep.AgentIdentity = a
 	} else if rec := af.AgentIdentityRecord(); rec != nil {
@@ -230,16 +375,47 @@ func collectStatus(c *cli, dir string) *statusReport {
 		}
 		m := login != nil && login.AccountID == rec.AccountID && login.UserID == rec.UserID
 		a.MatchesLogin = &m
+		if m && !rec.AgentPrivateKey.IsZero() && policy == identity.PolicyChatGPTAuth {
+			usable("auth.json agent identity record")
+		}
 		rep.AgentIdentity = a
 	}
+	if login != nil && !login.AccessToken.IsZero() {
+		usable("ChatGPT login (bearer; with use_agent_identity = true, \"agentid provision\" registers an identity)")
+	}
+	if hasAPIKey {
+		usable("OPENAI_API_KEY")
+	}
 	return rep
+}
+
+// finishStatus sets the verdict: a problem, or nothing usable, exits 1.
+func finishStatus(rep *statusReport) {
+	if rep.Usable == "" && len(rep.problems) == 0 {
+		msg := fmt.Sprintf("no usable identity or credential in %s", rep.CodexHome)
+		rep.Problems = append(rep.Problems, msg)
+		rep.problems = append(rep.problems, statusProblem{msg, "log in with \"codex login\" (then \"agentid provision\" with use_agent_identity = true), or set $" + identity.EnvAccessToken})
+	}
+	rep.OK = len(rep.problems) == 0
+	if rep.OK {
+		return
+	}
+	p := rep.problems[0]
+	rep.Error, rep.Hint = p.msg, p.hint
+	if n := len(rep.problems) - 1; n > 0 {
+		rep.Error += fmt.Sprintf(" (and %d more problems, listed on standard output)", n)
+	}
 }
 
 func writeStatus(w io.Writer, r *statusReport) {
 	// Every value may come from a file, a keyring entry or the environment:
 	// oneLine keeps control characters from reaching the terminal.
 	line := func(k, v string) { fmt.Fprintf(w, "%-22s %s\n", k, oneLine(v)) }
-	line("codex_home", r.CodexHome)
+	if r.CodexHomeExists {
+		line("codex_home", r.CodexHome)
+	} else {
+		line("codex_home", r.CodexHome+" (does not exist)")
+	}
 	cfg := "absent (defaults)"
 	if r.Config.Exists {
 		cfg = r.Config.Path
@@ -307,9 +483,16 @@ func writeStatus(w io.Writer, r *statusReport) {
 			line("matches_login", fmt.Sprint(*a.MatchesLogin))
 		} else {
 			line("token", a.Token+" ("+a.Note+")")
+			switch {
+			case a.Expired:
+				line("expires_at", a.ExpiresAt+" (EXPIRED)")
+			case a.ExpiresAt != "":
+				line("expires_at", a.ExpiresAt)
+			}
 		}
 		line("private_key", orDash(a.PrivateKey))
 	}
+	line("usable", orDefault(r.Usable, "nothing"))
 	for _, p := range r.Problems {
 		line("problem", p)
 	}
