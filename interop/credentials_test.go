@@ -790,7 +790,7 @@ func (h *credHarness) rowWIFStaging() {
 }
 
 func (h *credHarness) rowWIFReread() {
-	const name = "(v) workload identity: a token that lapsed is exchanged again, and the token file is read again for it"
+	const name = "(v) workload identity: a token that lapsed is exchanged again, the token file read again for it, and inference uses a new token"
 	tf := h.tokenFile("oidc-token-v", "assertion-1")
 	var n atomic.Int64
 	answered := h.wifCase(func(m map[string]any) { m["expires_in"] = 1 }, func(url.Values) {
@@ -810,15 +810,24 @@ func (h *credHarness) rowWIFReread() {
 		if len(ex) < 2 {
 			return fmt.Errorf("%d exchanges, want a second one after the token lapsed", len(ex))
 		}
+		// The file holds assertion-1, then assertion-<n+1> once the n-th
+		// exchange was answered: exchange i must send one the file held
+		// by then, the first assertion-1, and a later one a newer one.
+		reread := false
 		for i, c := range ex {
 			form, _ := url.ParseQuery(string(c.Body))
-			if want := fmt.Sprintf("assertion-%d", i+1); form.Get("assertion") != want {
-				return fmt.Errorf("exchange %d sent assertion %q, the file held %q", i+1, form.Get("assertion"), want)
+			var k int
+			if _, err := fmt.Sscanf(form.Get("assertion"), "assertion-%d", &k); err != nil || k < 1 || k > i+1 || (i == 0 && k != 1) {
+				return fmt.Errorf("exchange %d sent assertion %q", i+1, form.Get("assertion"))
 			}
+			reread = reread || k > 1
+		}
+		if !reread {
+			return errors.New("every exchange sent the first assertion: the token file was not read again")
 		}
 		last := r.find(func(c capture) bool { return c.Method == http.MethodPost && c.Path == "/backend-api/codex/responses" })
-		if len(last) == 0 || bearerOf(last[len(last)-1]) != toks[len(toks)-1] {
-			return errors.New("inference did not use the newest token")
+		if len(last) == 0 || len(toks) < 2 || bearerOf(last[len(last)-1]) == toks[0] {
+			return errors.New("inference after the lapse used the first token, not a new one")
 		}
 		return nil
 	}()
