@@ -211,6 +211,8 @@ type inProcess struct {
 	stderr io.Writer
 	// notify replaces signal.Notify (nil: no signals).
 	notify func(c chan<- os.Signal, sig ...os.Signal)
+	// printsSecret says stdout holds a secret on purpose (see invocation).
+	printsSecret bool
 }
 
 // runInProcess runs the command tree in-process and records its output for
@@ -246,6 +248,6 @@ func runInProcess(t *testing.T, p inProcess) result {
 	}
 	code := run(p.args, c)
 	r := result{args: p.args, code: code, stdout: stdout.String(), stderr: stderr.String()}
-	recordOutput(r, nil, false)
+	recordOutput(r, nil, p.printsSecret)
 	return r
 }

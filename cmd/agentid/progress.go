@@ -42,11 +42,19 @@ func (c *cli) waitNotice(cmd *cobra.Command, describe func() string) (stop func(
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		timer := c.after(waitThreshold)
 		select {
-		case <-c.after(waitThreshold):
-			fmt.Fprintf(c.stderr, "agentid: %s: still waiting for %s\n", commandName(cmd), describe())
+		case <-timer:
 		case <-done:
+			// Work that ended just as the threshold passed still waited
+			// that long: say so.
+			select {
+			case <-timer:
+			default:
+				return
+			}
 		}
+		fmt.Fprintf(c.stderr, "agentid: %s: still waiting for %s\n", commandName(cmd), describe())
 	}()
 	var once sync.Once
 	return func() {

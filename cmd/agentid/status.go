@@ -238,10 +238,17 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 		rep.Problems = append(rep.Problems, msg)
 		rep.problems = append(rep.problems, statusProblem{msg, hint})
 	}
-	problem := func(err error) string {
-		addProblem(err.Error(), autoHint(err))
+	problem := func(err error, hint string) string {
+		if h := autoHint(err); h != "" {
+			hint = h
+		}
+		addProblem(err.Error(), hint)
 		return oneLine(stripLibraryPrefixes(err.Error()))
 	}
+	const (
+		fixConfig = "fix config.toml or the override variables"
+		fixAuth   = "fix or move auth.json away, then log in again with \"codex login\""
+	)
 	defer finishStatus(rep)
 
 	switch st, err := os.Stat(dir); {
@@ -252,7 +259,7 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 	case errors.Is(err, fs.ErrNotExist):
 		addProblem(fmt.Sprintf("the Codex home %s does not exist", dir), "log in with \"codex login\", or give the right folder with --codex-home or $CODEX_HOME")
 	default:
-		problem(err)
+		problem(err, "check the permissions of the Codex home")
 	}
 
 	rep.Config.Path = filepath.Join(dir, codexhome.ConfigFileName)
@@ -261,7 +268,7 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 	}
 	cfg, err := codexhome.LoadConfig(dir)
 	if err != nil {
-		rep.Environment.Error = problem(err)
+		rep.Environment.Error = problem(err, fixConfig)
 	}
 	rep.Config.ChatGPTBaseURL = redactURL(cfg.ChatGPTBaseURL)
 	rep.Config.OpenAIBaseURL = redactURL(cfg.OpenAIBaseURL)
@@ -275,7 +282,7 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 		}
 		env, err := agentidentity.ResolveWithOverrides(base, agentidentity.OverridesFromEnv(c.getenv))
 		if err != nil {
-			rep.Environment.Error = problem(err)
+			rep.Environment.Error = problem(err, fixConfig)
 		} else {
 			rep.Environment = statusEnv{Name: env.Name, AuthAPIBaseURL: redactURL(env.AuthAPIBaseURL), JWKSURL: redactURL(env.JWKSURL)}
 		}
@@ -307,7 +314,7 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 	if st, err := os.Lstat(store.Path()); err == nil {
 		rep.AuthFile.Mode = st.Mode().String()
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		rep.AuthFile.Error = problem(err)
+		rep.AuthFile.Error = problem(err, fixAuth)
 	}
 	if mode, err := store.Mode(); err == nil {
 		rep.AuthFile.Store = string(mode)
@@ -317,7 +324,7 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 	}
 	af, src, err := store.ReadSource()
 	if err != nil {
-		rep.AuthFile.Error = problem(err)
+		rep.AuthFile.Error = problem(err, fixAuth)
 		return rep
 	}
 	rep.AuthFile.HeldBy = string(src)
@@ -331,7 +338,7 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 
 	login, err := af.ChatGPTLogin()
 	if err != nil {
-		problem(err)
+		problem(err, fixAuth)
 	}
 	if login != nil {
 		rep.ChatGPTLogin = statusLogin{
@@ -350,7 +357,7 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 		tok := jwtSecret.Reveal()
 		a := statusAgent{Form: "jwt", Token: redacted, Note: "claims decoded WITHOUT verification"}
 		if claims, err := identity.DecodeJWTUnverified(tok); err != nil {
-			problem(fmt.Errorf("agent_identity JWT: %w", err))
+			problem(fmt.Errorf("agent_identity JWT: %w", err), "store a valid Agent Identity JWT in auth.json")
 		} else {
 			a.AgentRuntimeID, a.AccountID, a.UserID = claims.AgentRuntimeID, claims.AccountID, claims.UserID
 			a.PlanType, a.FedRAMP = claims.PlanType, claims.FedRAMP

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/identity/codexhome"
+	"github.com/agentidentity/agentidentity/identity/identitytest"
+)
+
+// TestStatusChecksWhatItShows: status reports what is wrong with the
+// credential it shows, and exits 1 when nothing is usable.
+func TestStatusChecksWhatItShows(t *testing.T) {
+	srv := fakeBackend(t)
+	good, goodClaims := mintJWT(t, srv, identitytest.JWTOptions{})
+	issued := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
+	expired, _ := mintJWT(t, srv, identitytest.JWTOptions{IssuedAt: issued, TTL: time.Hour})
+	expiredAt := issued.Add(time.Hour).UTC().Format(time.RFC3339)
+	login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
+	addSecret(t, "status login access token", login.AccessToken.Reveal())
+	addSecret(t, "status login refresh token", login.RefreshToken.Reveal())
+	addSecret(t, "status login id token", login.IDToken.Reveal())
+	loginHome := filepath.Join(t.TempDir(), "login")
+	require.NoError(t, srv.WriteCodexHome(loginHome, identitytest.CodexHomeOptions{Login: &login}))
+	jwtHome := filepath.Join(t.TempDir(), "jwt")
+	require.NoError(t, srv.WriteCodexHome(jwtHome, identitytest.CodexHomeOptions{AgentJWT: codexhome.NewSecret(expired)}))
+	emptyHome := t.TempDir()
+
+	tests := []struct {
+		name      string
+		home      string
+		token     string
+		code      int
+		state     string // access_token.state ("" when unset)
+		usable    string // substring of "usable" ("" for none)
+		problem   string // substring of the stderr line and of a problem
+		textLines []string
+	}{
+		{name: "a good token", home: emptyHome, token: good, code: 0, state: "ok", usable: "$CODEX_ACCESS_TOKEN",
+			textLines: []string{"$CODEX_ACCESS_TOKEN    present (takes precedence over auth.json): Agent Identity JWT of agent " + goodClaims.AgentRuntimeID}},
+		{name: "an expired token", home: loginHome, token: expired, code: 1, state: "expired", problem: "EXPIRED: expired at " + expiredAt,
+			textLines: []string{"problem                $CODEX_ACCESS_TOKEN: EXPIRED: expired at " + expiredAt}},
+		{name: "a malformed token", home: loginHome, token: "a.b.c", code: 1, state: "malformed", problem: "MALFORMED: invalid Agent Identity JWT"},
+		{name: "a ChatGPT access token", home: emptyHome, token: login.AccessToken.Reveal(), code: 1, state: "wrong-kind", problem: "NOT an Agent Identity JWT: a ChatGPT access token"},
+		{name: "a personal access token", home: emptyHome, token: "at-0123456789abcdef", code: 1, state: "wrong-kind", problem: "a personal access token"},
+		{name: "an expired stored JWT", home: jwtHome, code: 1, problem: "the agent_identity JWT in auth.json expired at " + expiredAt,
+			textLines: []string{"expires_at             " + expiredAt + " (EXPIRED)"}},
+		{name: "a ChatGPT login", home: loginHome, code: 0, usable: "ChatGPT login"},
+		{name: "nothing", home: emptyHome, code: 1, problem: "no usable identity or credential in " + emptyHome,
+			textLines: []string{"usable                 nothing"}},
+		{name: "a home that does not exist", home: filepath.Join(emptyHome, "missing"), code: 1, problem: "does not exist",
+			textLines: []string{"codex_home             " + filepath.Join(emptyHome, "missing") + " (does not exist)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := mergeEnv(srv.Env(), map[string]string{"CODEX_HOME": tt.home})
+			if tt.token != "" {
+				env[envCodexAccessToken] = tt.token
+			}
+			r := runBin(t, invocation{args: []string{"status", "--json"}, env: env})
+			require.Equal(t, tt.code, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+			var rep statusReport
+			require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep), "one JSON object, also on exit 1")
+			assert.Equal(t, tt.code == 0, rep.OK)
+			if tt.state != "" {
+				require.NotNil(t, rep.AccessToken)
+				assert.Equal(t, tt.state, rep.AccessToken.State)
+			} else {
+				assert.Nil(t, rep.AccessToken)
+			}
+			if tt.usable != "" {
+				assert.Contains(t, rep.Usable, tt.usable)
+			} else {
+				assert.Empty(t, rep.Usable)
+			}
+			if tt.code == 0 {
+				assert.Empty(t, r.stderr)
+				assert.Empty(t, rep.Problems)
+			} else {
+				assert.True(t, strings.HasPrefix(r.stderr, "agentid: status: "), r.stderr)
+				assert.Equal(t, 1, strings.Count(r.stderr, "\n"))
+				assert.Contains(t, r.stderr, tt.problem)
+				assert.Contains(t, strings.Join(rep.Problems, "\n"), tt.problem)
+				assert.NotEmpty(t, rep.Hint, "what to do")
+				assert.Contains(t, rep.Error, tt.problem)
+			}
+
+			r = runBin(t, invocation{args: []string{"status"}, env: env})
+			require.Equal(t, tt.code, r.code)
+			for _, l := range tt.textLines {
+				assert.Contains(t, r.stdout, l)
+			}
+		})
+	}
+}
