@@ -2,25 +2,52 @@ package identity
 
 import (
 	"crypto/ed25519"
+	"fmt"
 	"time"
 
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
-// PayloadFormat selects the bytes an AgentAssertion signature covers
-// (gateway.Verifier.JSONArrayPayload verifies the JSON array form).
-type PayloadFormat = wire.PayloadFormat
+// PayloadFormat selects the bytes an AgentAssertion signature covers. The
+// client side owns it; a verifier is told which forms it accepts in its own
+// configuration (gateway.Verifier.JSONArrayPayload verifies the JSON array
+// form).
+type PayloadFormat int
 
 const (
 	// PayloadColon signs "{agent_runtime_id}:{task_id}:{timestamp}" (docs/protocol.md#signed-payload).
 	// It is the zero value and the only form the ChatGPT backend verifies.
-	PayloadColon = wire.PayloadColon
+	PayloadColon PayloadFormat = iota
 	// PayloadJSONArray signs the compact JSON array
 	// ["<agent_runtime_id>","<task_id>","<timestamp>"]. It is collision-free
 	// by construction, but the ChatGPT backend does not accept it today: use
 	// it only with a verifier that opted in to it.
-	PayloadJSONArray = wire.PayloadJSONArray
+	PayloadJSONArray
 )
+
+// String returns "colon", "json-array", or "PayloadFormat(n)" for an
+// unknown value.
+func (f PayloadFormat) String() string {
+	switch f {
+	case PayloadColon:
+		return "colon"
+	case PayloadJSONArray:
+		return "json-array"
+	}
+	return fmt.Sprintf("PayloadFormat(%d)", int(f))
+}
+
+// wireFormat converts f to the encoder's format; an unknown value stays
+// unknown, so that the encoder refuses it.
+func (f PayloadFormat) wireFormat() wire.PayloadFormat {
+	switch f {
+	case PayloadColon:
+		return wire.PayloadColon
+	case PayloadJSONArray:
+		return wire.PayloadJSONArray
+	}
+	return wire.PayloadFormat(f)
+}
 
 // AuthorizationHeader returns the value of the Authorization header for one
 // first-party request under taskID (docs/protocol.md#assertion-header): "AgentAssertion " followed by
@@ -29,7 +56,7 @@ const (
 // make a fresh header for every request.
 //
 // taskID must pass ValidateTaskID (the error wraps ErrInvalidTaskID); a time
-// outside [2000-01-01, 9000-01-01) is refused with ErrInvalidSigningTime, so
+// outside [2000-01-01, 9000-01-01) is refused, so
 // the Signer never makes a header that no verifier accepts. It is safe for
 // concurrent use.
 func (s *Signer) AuthorizationHeader(taskID string, at time.Time) (string, error) {
@@ -40,7 +67,7 @@ func (s *Signer) AuthorizationHeader(taskID string, at time.Time) (string, error
 // format. The envelope is the same; only the signed bytes differ. Headers
 // made with PayloadJSONArray are not accepted by the ChatGPT backend today.
 func (s *Signer) AuthorizationHeaderFormat(taskID string, at time.Time, f PayloadFormat) (string, error) {
-	return wire.AuthorizationHeader(s.runtimeID, taskID, at, f, s.wireKey())
+	return wire.AuthorizationHeader(s.runtimeID, taskID, at, f.wireFormat(), s.wireKey())
 }
 
 // sign is the Signer's wire.SignFunc.
@@ -62,11 +89,11 @@ func (s *Signer) wireKey() wire.Key {
 	return wire.Key{Sign: s.sign}
 }
 
-// TaskRegistrationBody returns the exact JSON body of a task registration
+// taskRegistrationBody returns the exact JSON body of a task registration
 // request (docs/protocol.md#task-registration-request): {"timestamp":T,"signature":S}, where S is the standard
 // base64 Ed25519 signature over "{agent_runtime_id}:{T}". at is taken in UTC
 // and truncated to whole seconds, within the range AuthorizationHeader
 // accepts. It is safe for concurrent use.
-func (s *Signer) TaskRegistrationBody(at time.Time) ([]byte, error) {
+func (s *Signer) taskRegistrationBody(at time.Time) ([]byte, error) {
 	return wire.TaskRegistrationBody(s.runtimeID, at, s.wireKey())
 }

@@ -52,7 +52,7 @@ func TestAuthorizationHeaderVectors(t *testing.T) {
 					require.NoError(t, err)
 					assert.Equal(t, v.AuthorizationHeader, h2)
 
-					body, err := s.TaskRegistrationBody(at.Add(123 * time.Millisecond))
+					body, err := s.taskRegistrationBody(at.Add(123 * time.Millisecond))
 					require.NoError(t, err)
 					assert.Equal(t, v.RegistrationBody, string(body))
 					assert.Contains(t, string(body), v.RegistrationSignature)
@@ -182,10 +182,10 @@ func TestSigningTime(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := s.AuthorizationHeader("t", tt.at)
-			body, berr := s.TaskRegistrationBody(tt.at)
+			body, berr := s.taskRegistrationBody(tt.at)
 			if tt.want == "" {
-				require.ErrorIs(t, err, ErrInvalidSigningTime)
-				require.ErrorIs(t, berr, ErrInvalidSigningTime)
+				require.ErrorIs(t, err, errInvalidSigningTime)
+				require.ErrorIs(t, berr, errInvalidSigningTime)
 				return
 			}
 			require.NoError(t, err)
@@ -236,18 +236,18 @@ func TestPayloadFormats(t *testing.T) {
 		t.Run(f.String(), func(t *testing.T) {
 			h, err := s.AuthorizationHeaderFormat(`t"a\sk:1`, at, f)
 			require.NoError(t, err)
-			a, err := wire.VerifyHeader(h, s.PublicKey(), at, time.Second, wire.PayloadFormat(f))
+			a, err := wire.VerifyHeader(h, s.PublicKey(), at, time.Second, f.wireFormat())
 			require.NoError(t, err)
 			assert.Equal(t, `t"a\sk:1`, a.TaskID)
 			other := PayloadColon
 			if f == PayloadColon {
 				other = PayloadJSONArray
 			}
-			_, err = wire.VerifyHeader(h, s.PublicKey(), at, time.Second, wire.PayloadFormat(other))
+			_, err = wire.VerifyHeader(h, s.PublicKey(), at, time.Second, other.wireFormat())
 			require.ErrorIs(t, err, gateway.ErrInvalidAssertion)
 		})
 	}
-	buf := wire.AppendPayload(nil, "agent-1", `x"y`, []byte("2026-01-02T03:04:05Z"), PayloadJSONArray)
+	buf := wire.AppendPayload(nil, "agent-1", `x"y`, []byte("2026-01-02T03:04:05Z"), wire.PayloadJSONArray)
 	assert.Equal(t, `["agent-1","x\"y","2026-01-02T03:04:05Z"]`, string(buf))
 	var arr []string
 	require.NoError(t, json.Unmarshal(buf, &arr))
@@ -255,7 +255,7 @@ func TestPayloadFormats(t *testing.T) {
 
 	_, err := s.AuthorizationHeaderFormat("t", at, PayloadFormat(7))
 	require.Error(t, err)
-	_, err = wire.VerifyHeader("x", s.PublicKey(), at, time.Second, wire.PayloadFormat(7))
+	_, err = wire.VerifyHeader("x", s.PublicKey(), at, time.Second, PayloadFormat(7).wireFormat())
 	require.Error(t, err)
 	assert.Equal(t, "PayloadFormat(7)", PayloadFormat(7).String())
 }
@@ -300,7 +300,7 @@ func TestPayloadCollisionFreedom(t *testing.T) {
 			tr := triple{randomRuntimeID(r), randomTaskID(r), times[r.Intn(len(times))]}
 			require.NoError(t, ValidateRuntimeID(tr.runtime))
 			require.NoError(t, ValidateTaskID(tr.task))
-			p := string(wire.AppendPayload(nil, tr.runtime, tr.task, []byte(tr.ts), f))
+			p := string(wire.AppendPayload(nil, tr.runtime, tr.task, []byte(tr.ts), f.wireFormat()))
 			if prev, ok := seen[p]; ok {
 				require.Equal(t, prev, tr, "two triples sign the same bytes in format %v", f)
 			}

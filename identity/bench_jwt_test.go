@@ -7,6 +7,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
 
@@ -19,7 +20,7 @@ func jwtBenchSetup(b *testing.B) (*JWTVerifier, *jwttest.Issuer, string) {
 		b.Fatal(err)
 	}
 	srv := newJWKSServer(b, iss.JWKS())
-	tok, err := iss.Sign(jwttest.AgentClaims(DefaultJWTIssuer, DefaultJWTAudience, time.Now()), nil)
+	tok, err := iss.Sign(jwttest.AgentClaims(agentidentity.ProductionIssuer, agentidentity.ProductionAudience, time.Now()), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

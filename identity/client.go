@@ -23,15 +23,15 @@ import (
 // Time-outs of one registration attempt (docs/protocol.md#task-registration-request,
 // docs/protocol.md#agent-registration).
 const (
-	// TaskRegistrationTimeout bounds one task registration attempt.
-	TaskRegistrationTimeout = 30 * time.Second
-	// AgentRegistrationTimeout bounds one agent registration attempt.
-	AgentRegistrationTimeout = 15 * time.Second
+	// taskRegistrationTimeout bounds one task registration attempt.
+	taskRegistrationTimeout = 30 * time.Second
+	// agentRegistrationTimeout bounds one agent registration attempt.
+	agentRegistrationTimeout = 15 * time.Second
 )
 
-// MaxRegistrationAttempts is the most attempts a Client makes for one
+// maxRegistrationAttempts is the most attempts a Client makes for one
 // registration, whatever its MaxAttempts says.
-const MaxRegistrationAttempts = 3
+const maxRegistrationAttempts = 3
 
 // maxRegistrationResponse is the largest 2xx registration body read.
 const maxRegistrationResponse = 1 << 20
@@ -50,14 +50,16 @@ const (
 // concurrent use.
 //
 // Every call is bounded: a per-attempt time-out (30 s for a task, 15 s for an
-// agent), at most [MaxRegistrationAttempts] attempts, back-off capped at
+// agent), at most 3 attempts, back-off capped at
 // 10 s, and bodies read through a size limit. Redirects are never followed,
 // whatever the CheckRedirect of HTTPClient: a 3xx answer is an error.
 // No error and no log line holds the access token, a key or a signature.
 type Client struct {
 	// AuthAPIBaseURL is the AuthAPI base, e.g.
-	// "https://auth.openai.com/api/accounts". Endpoints are built from it
-	// with AgentRegistrationURL and TaskRegistrationURL.
+	// "https://auth.openai.com/api/accounts". The endpoints are
+	// {AuthAPIBaseURL}/v1/agent/register and
+	// {AuthAPIBaseURL}/v1/agent/{agent_runtime_id}/task/register; the base
+	// must be http(s) with a plain path and no user info, query or fragment.
 	AuthAPIBaseURL string
 
 	// Environment is the environment the agent belongs to, as
@@ -79,8 +81,8 @@ type Client struct {
 
 	// MaxAttempts is the number of attempts for one registration when
 	// failures are retryable (429, 5xx, time-outs, connection errors).
-	// Zero or negative means MaxRegistrationAttempts; larger values are
-	// capped at MaxRegistrationAttempts. 1 disables retries.
+	// Zero or negative means 3, the most there are; larger values are
+	// capped at 3. 1 disables retries.
 	MaxAttempts int
 
 	// Logger receives one debug line per failed attempt and per retry
@@ -109,7 +111,7 @@ type AgentRegistration struct {
 	RunningLocation string
 	// PublicKeySSH is the agent's public key as an OpenSSH line with no
 	// comment ("ssh-ed25519 AAAA…"), as returned by Signer.PublicKeySSH or
-	// KeyMaterial.PublicKeySSH. It is checked with ParsePublicKeySSH.
+	// KeyMaterial.PublicKeySSH. It is checked as gateway.ParsePublicKeySSH checks it.
 	PublicKeySSH string
 	// FedRAMP adds the header "X-OpenAI-Fedramp: true", for FedRAMP
 	// accounts only.
@@ -128,14 +130,14 @@ type AgentRegistration struct {
 //
 // Errors: a non-2xx answer is a *RegistrationError (errors.As); once
 // retryable failures have used every attempt the error also wraps
-// ErrBootstrapUnavailable; a bad 2xx body wraps
-// ErrInvalidRegistrationResponse; the end of ctx stops at once with an error
-// wrapping ctx.Err().
+// ErrBootstrapUnavailable; a bad 2xx body is refused as an invalid
+// registration response, not retried; the end of ctx stops at once with an
+// error wrapping ctx.Err().
 func (c *Client) RegisterTask(ctx context.Context, s *Signer) (string, error) {
 	if s == nil {
 		return "", errors.New("identity: RegisterTask needs a Signer, got nil")
 	}
-	endpoint, err := TaskRegistrationURL(c.authAPIBase(), s.AgentRuntimeID())
+	endpoint, err := taskRegistrationURL(c.authAPIBase(), s.AgentRuntimeID())
 	if err != nil {
 		return "", err
 	}
@@ -143,9 +145,9 @@ func (c *Client) RegisterTask(ctx context.Context, s *Signer) (string, error) {
 	err = c.do(ctx, call{
 		name:    endpointTask,
 		url:     endpoint,
-		timeout: TaskRegistrationTimeout,
+		timeout: taskRegistrationTimeout,
 		body: func(now time.Time) ([]byte, []string, error) {
-			b, err := s.TaskRegistrationBody(now)
+			b, err := s.taskRegistrationBody(now)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -169,11 +171,11 @@ func (c *Client) RegisterTask(ctx context.Context, s *Signer) (string, error) {
 // {"abom":{…},"agent_public_key":…,"capabilities":["responsesapi"],"ttl":null}.
 //
 // Refused before any request: an empty access token or one with characters
-// not allowed in a header, a PublicKeySSH that ParsePublicKeySSH refuses or
-// that has a comment (wraps ErrInvalidKey) and abom strings that are not UTF-8 or longer than
-// 1 KiB. The returned id has passed ValidateRuntimeID (otherwise the error
-// wraps ErrInvalidRegistrationResponse and ErrInvalidRuntimeID). Other
-// errors are as for RegisterTask. No error quotes the access token.
+// not allowed in a header, a PublicKeySSH that gateway.ParsePublicKeySSH
+// refuses or that has a comment, and abom strings that are not UTF-8 or
+// longer than 1 KiB. The returned id has passed ValidateRuntimeID (otherwise
+// the error wraps ErrInvalidRuntimeID). Other errors are as for
+// RegisterTask. No error quotes the access token.
 func (c *Client) RegisterAgent(ctx context.Context, accessToken string, r AgentRegistration) (string, error) {
 	if err := checkAccessToken(accessToken); err != nil {
 		return "", err
@@ -182,7 +184,7 @@ func (c *Client) RegisterAgent(ctx context.Context, accessToken string, r AgentR
 	if err != nil {
 		return "", err
 	}
-	endpoint, err := AgentRegistrationURL(c.authAPIBase())
+	endpoint, err := agentRegistrationURL(c.authAPIBase())
 	if err != nil {
 		return "", err
 	}
@@ -190,7 +192,7 @@ func (c *Client) RegisterAgent(ctx context.Context, accessToken string, r AgentR
 	err = c.do(ctx, call{
 		name:    endpointAgent,
 		url:     endpoint,
-		timeout: AgentRegistrationTimeout,
+		timeout: agentRegistrationTimeout,
 		secrets: []string{accessToken},
 		headers: func(h http.Header) {
 			h.Set("Authorization", "Bearer "+accessToken)
@@ -230,8 +232,8 @@ func (c *Client) do(ctx context.Context, k call) error {
 	}
 	hc := c.httpClient()
 	attempts := c.MaxAttempts
-	if attempts <= 0 || attempts > MaxRegistrationAttempts {
-		attempts = MaxRegistrationAttempts
+	if attempts <= 0 || attempts > maxRegistrationAttempts {
+		attempts = maxRegistrationAttempts
 	}
 	var last *RegistrationError
 	for attempt := 1; ; attempt++ {
@@ -337,7 +339,7 @@ func (c *Client) attempt(ctx context.Context, hc *http.Client, k call) (*Registr
 	data, err := limitio.ReadAll(resp.Body, maxRegistrationResponse)
 	if err != nil {
 		if errors.Is(err, limitio.ErrTooLarge) {
-			return nil, "", fmt.Errorf("%w: %s: the body is larger than %d bytes", ErrInvalidRegistrationResponse, k.name, maxRegistrationResponse)
+			return nil, "", fmt.Errorf("%w: %s: the body is larger than %d bytes", errInvalidRegistrationResponse, k.name, maxRegistrationResponse)
 		}
 		// The body broke off: a connection error, retryable.
 		return &RegistrationError{

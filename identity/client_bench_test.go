@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -35,18 +36,18 @@ func BenchmarkClientRegisterTask(b *testing.B) {
 func BenchmarkClientRegisterTaskBaseline(b *testing.B) {
 	srv, s := clientBenchSetup(b)
 	hc := srv.Client()
-	url, err := identity.TaskRegistrationURL(srv.AuthAPIBaseURL, s.AgentRuntimeID())
+	endpoint, err := url.JoinPath(srv.AuthAPIBaseURL, "v1", "agent", s.AgentRuntimeID(), "task", "register")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		body, err := s.TaskRegistrationBody(time.Now())
+		body, err := identity.TaskRegistrationBodyForTest(s, time.Now())
 		if err != nil {
 			b.Fatal(err)
 		}
-		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(body))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/internal/wire"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -133,7 +136,7 @@ func TestClientTaskResponses(t *testing.T) {
 	require.NoError(t, err)
 	otherKey, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	otherPub, err := identity.ParsePublicKeySSH(otherKey.PublicKeySSH)
+	otherPub, err := gateway.ParsePublicKeySSH(otherKey.PublicKeySSH)
 	require.NoError(t, err)
 	sealedOther, err := gateway.SealTaskID(otherPub, "task-x")
 	require.NoError(t, err)
@@ -262,12 +265,12 @@ func TestClientRegisterAgentRefusedBeforeSending(t *testing.T) {
 		{name: "empty token", token: "", wantMsg: "empty"},
 		{name: "token with newline", token: "abc\ndef", wantMsg: "control"},
 		{name: "token with space", token: "abc def", wantMsg: "space"},
-		{name: "bad ssh key", token: "tok", mutate: func(r *identity.AgentRegistration) { r.PublicKeySSH = "ssh-rsa AAAA" }, wantErr: identity.ErrInvalidKey},
-		{name: "ssh key with comment", token: "tok", mutate: func(r *identity.AgentRegistration) { r.PublicKeySSH += " me@host" }, wantErr: identity.ErrInvalidKey},
-		{name: "empty ssh key", token: "tok", mutate: func(r *identity.AgentRegistration) { r.PublicKeySSH = "" }, wantErr: identity.ErrInvalidKey},
+		{name: "bad ssh key", token: "tok", mutate: func(r *identity.AgentRegistration) { r.PublicKeySSH = "ssh-rsa AAAA" }, wantErr: wire.ErrInvalidKey},
+		{name: "ssh key with comment", token: "tok", mutate: func(r *identity.AgentRegistration) { r.PublicKeySSH += " me@host" }, wantErr: wire.ErrInvalidKey},
+		{name: "empty ssh key", token: "tok", mutate: func(r *identity.AgentRegistration) { r.PublicKeySSH = "" }, wantErr: wire.ErrInvalidKey},
 		{name: "invalid UTF-8 abom", token: "tok", mutate: func(r *identity.AgentRegistration) { r.AgentVersion = "\xff" }, wantMsg: "UTF-8"},
 		{name: "huge abom", token: "tok", mutate: func(r *identity.AgentRegistration) { r.RunningLocation = strings.Repeat("x", 2000) }, wantMsg: "longer"},
-		{name: "bad base URL", token: "tok", base: "ftp://x", wantErr: identity.ErrInvalidURL},
+		{name: "bad base URL", token: "tok", base: "ftp://x", wantErr: agentidentity.ErrInvalidBaseURL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,7 +303,7 @@ func TestClientRegisterTaskRefusedBeforeSending(t *testing.T) {
 	s := clientAgent(t, srv, identitytest.LoginOptions{})
 	c, _ := clientFor("http://example.invalid/a/../b")
 	_, err := c.RegisterTask(context.Background(), s)
-	assert.ErrorIs(t, err, identity.ErrInvalidURL)
+	assert.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 	c, _ = clientFor(srv.AuthAPIBaseURL)
 	_, err = c.RegisterTask(context.Background(), nil)
 	assert.ErrorContains(t, err, "nil")
@@ -872,10 +875,10 @@ func TestClientRefusesPlainHTTPToRemoteHosts(t *testing.T) {
 		t.Run(base, func(t *testing.T) {
 			c := &identity.Client{AuthAPIBaseURL: base}
 			_, err := c.RegisterTask(context.Background(), s)
-			require.ErrorIs(t, err, identity.ErrInvalidURL)
+			require.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 			_, err = c.RegisterAgent(context.Background(), "token", identity.AgentRegistration{
 				AgentVersion: "1", AgentHarnessID: "h", RunningLocation: "l", PublicKeySSH: km.PublicKeySSH})
-			require.ErrorIs(t, err, identity.ErrInvalidURL)
+			require.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 		})
 	}
 }

@@ -44,7 +44,7 @@ func newBootstrapCooldown(now func() time.Time) *bootstrapCooldown {
 // processBootstrapCooldown is the process-wide memory Load uses.
 var processBootstrapCooldown = newBootstrapCooldown(time.Now)
 
-// check returns a *CachedBootstrapError when a failure for key is
+// check returns a *BackoffError when a failure for key is
 // remembered and younger than the period, else nil.
 func (c *bootstrapCooldown) check(key cooldownKey) error {
 	c.mu.Lock()
@@ -59,7 +59,7 @@ func (c *bootstrapCooldown) check(key cooldownKey) error {
 		delete(c.entries, key)
 		return nil
 	}
-	return &CachedBootstrapError{Since: e.since, RetryAfter: until, Err: e.err}
+	return &BackoffError{What: "agent identity bootstrap", Since: e.since, RetryAt: until, Err: e.err}
 }
 
 // record remembers err for key when it wraps ErrBootstrapUnavailable; other
@@ -69,7 +69,7 @@ func (c *bootstrapCooldown) record(key cooldownKey, err error) {
 	if err == nil || !errors.Is(err, ErrBootstrapUnavailable) {
 		return
 	}
-	var cached *CachedBootstrapError
+	var cached *BackoffError
 	if errors.As(err, &cached) {
 		return
 	}

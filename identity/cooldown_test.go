@@ -81,13 +81,13 @@ func TestBootstrapCooldown(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
-			var cached *CachedBootstrapError
+			var cached *BackoffError
 			require.ErrorAs(t, err, &cached)
 			assert.ErrorIs(t, err, ErrBootstrapUnavailable)
 			var reg *RegistrationError
 			assert.ErrorAs(t, err, &reg)
 			assert.Equal(t, start, cached.Since)
-			assert.Equal(t, start.Add(time.Hour), cached.RetryAfter)
+			assert.Equal(t, start.Add(time.Hour), cached.RetryAt)
 			assert.Contains(t, err.Error(), "cached, retry after 2026-01-02T04:04:05Z")
 			assert.Contains(t, err.Error(), "HTTP 503")
 		})

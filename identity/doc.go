@@ -71,7 +71,7 @@
 // # What is refused
 //
 // Runtime ids outside the allowlist (ASCII letters, digits, '-', '_', '.',
-// '~'; never "." or ".."), task ids over [MaxTaskIDLen] bytes or with control
+// '~'; never "." or ".."), task ids over 4096 bytes or with control
 // characters, non-canonical base64, PEM or foreign keys, duplicate JSON
 // members, oversized bodies and files, JWTs with any algorithm but RS256 or
 // past their exp ([ErrJWTExpired]), signing times outside [2000, 9000), and

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/internal/ids"
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
@@ -19,23 +20,9 @@ var (
 	// neither "." nor "..".
 	ErrInvalidRuntimeID = ids.ErrInvalidRuntimeID
 
-	// ErrInvalidTaskID means a task id is empty, longer than MaxTaskIDLen
-	// bytes, not UTF-8 or holds a control character (C0, DEL or C1).
+	// ErrInvalidTaskID means a task id is empty, longer than 4096 bytes, not
+	// UTF-8 or holds a control character (C0, DEL or C1).
 	ErrInvalidTaskID = ids.ErrInvalidTaskID
-
-	// ErrInvalidKey means an agent private or public key could not be used.
-	ErrInvalidKey = wire.ErrInvalidKey
-
-	// ErrInvalidSigningTime means a signing time outside
-	// [2000-01-01, 9000-01-01): no verifier would accept the header.
-	ErrInvalidSigningTime = wire.ErrInvalidSigningTime
-
-	// ErrInvalidURL means a base URL cannot be used to build an endpoint.
-	ErrInvalidURL = errors.New("identity: invalid URL")
-
-	// ErrInvalidTaskIDCiphertext means an encrypted task id could not be
-	// opened with the agent's key.
-	ErrInvalidTaskIDCiphertext = errors.New("identity: cannot open encrypted task id")
 
 	// ErrInvalidJWT means an Agent Identity JWT was refused.
 	ErrInvalidJWT = errors.New("identity: invalid Agent Identity JWT")
@@ -56,6 +43,36 @@ var (
 	// the chosen policy; callers fall back to bearer auth.
 	ErrNoAgentIdentity = errors.New("identity: no agent identity configured")
 )
+
+// Refusals a caller cannot act on beyond reading the message: a bad key, a
+// signing time no verifier accepts, a sealed task id that does not open.
+var (
+	// errInvalidKey means an agent private or public key could not be used.
+	errInvalidKey = wire.ErrInvalidKey
+
+	// errInvalidSigningTime means a signing time outside
+	// [2000-01-01, 9000-01-01): no verifier would accept the header.
+	errInvalidSigningTime = wire.ErrInvalidSigningTime
+
+	// errInvalidTaskIDCiphertext means an encrypted task id could not be
+	// opened with the agent's key.
+	errInvalidTaskIDCiphertext = errors.New("identity: cannot open encrypted task id")
+)
+
+// urlError is a URL this package refuses to send to or to build from. It
+// wraps agentidentity.ErrInvalidBaseURL, the module's one sentinel for URLs,
+// and the cause, if any.
+type urlError struct{ err error }
+
+func (e *urlError) Error() string { return "identity: invalid URL: " + e.err.Error() }
+
+func (e *urlError) Unwrap() []error { return []error{agentidentity.ErrInvalidBaseURL, e.err} }
+
+// invalidURL returns a *urlError saying why (format and args as for
+// fmt.Errorf; %w keeps a cause).
+func invalidURL(format string, args ...any) error {
+	return &urlError{err: fmt.Errorf(format, args...)}
+}
 
 // maxErrorBody is the largest part of a response body kept in an error.
 const maxErrorBody = 512
@@ -109,84 +126,78 @@ func truncateUTF8(s string, n int) string {
 	return s[:i]
 }
 
-// ErrInvalidRegistrationResponse means the AuthAPI answered a registration
+// errInvalidRegistrationResponse means the AuthAPI answered a registration
 // with a 2xx status but a body that is not what docs/protocol.md#task-registration-answer or
 // docs/protocol.md#agent-registration describes:
 // not one strict JSON object, larger than 1 MiB, or without a usable task id
 // or runtime id. Such an answer is not retried.
-var ErrInvalidRegistrationResponse = errors.New("identity: invalid registration response")
+var errInvalidRegistrationResponse = errors.New("identity: invalid registration response")
 
 // ErrInvalidJWTVerifier means a [JWTVerifier] is configured in a way it
-// refuses (a leeway over [MaxJWTLeeway], a JWKS URL that is not https outside
-// loopback, …). Every Verify call of that verifier fails with it.
+// refuses (a leeway over 60 s, a JWKS URL that is not https outside
+// loopback, …). Every Verify call of that verifier fails with it: it is the
+// verifier's fault, not the token's.
 var ErrInvalidJWTVerifier = errors.New("identity: invalid JWTVerifier configuration")
 
-// ErrJWKSNotCached means [JWTVerifier.Keyfunc] was asked for a key before
-// the JWKS was fetched, or after the cached copy grew older than
-// JWKSCacheTTL: call [JWTVerifier.Warm] (or Verify) first.
-var ErrJWKSNotCached = errors.New("identity: the JWKS is not cached; call JWTVerifier.Warm or Verify before using Keyfunc")
+// ErrJWKSUnavailable means the keys a token is checked with are not at hand:
+// the JWKS could not be fetched or parsed ([JWTVerifier.Verify],
+// [JWTVerifier.Warm]), or [JWTVerifier.Keyfunc] was asked for a key before
+// the JWKS was fetched or after the cached copy grew older than
+// JWKSCacheTTL (call Warm or Verify first). The token was not judged: it may
+// be good, and a later call may succeed.
+var ErrJWKSUnavailable = errors.New("identity: the JWKS is not available")
 
-// ErrLoginChanged is returned by [Load] when the ChatGPT login in auth.json
+// errLoginChanged is returned by [Load] when the ChatGPT login in auth.json
 // changed or disappeared while an identity was being provisioned for it.
 // Nothing is saved: an identity is never stored for a login that is gone.
-var ErrLoginChanged = errors.New("identity: the ChatGPT login in auth.json changed during provisioning; nothing was saved, load again")
+var errLoginChanged = errors.New("identity: the ChatGPT login in auth.json changed during provisioning; nothing was saved, load again")
 
-// ErrRoutingUnavailable is wrapped by the error [RunAuth.InferenceBaseURL]
+// errRoutingUnavailable is wrapped by the error [RunAuth.InferenceBaseURL]
 // and inference requests through [RunAuth.Transport] return in ChatGPT
 // opt-in mode when workspace routing discovery failed: the answer was a 401
 // or 403, malformed, or named a workspace origin that may not receive
 // credentials. Nothing is sent to inference then (the Codex CLI never
 // reaches inference after a failed discovery either). Discovery is tried
 // again on a later call, after a back-off (1 s doubling to 5 min).
-var ErrRoutingUnavailable = errors.New("identity: workspace routing discovery failed")
+var errRoutingUnavailable = errors.New("identity: workspace routing discovery failed")
 
-// ErrSessionEnded is returned for requests made through the handle of a
+// errSessionEnded is returned for requests made through the handle of a
 // session after [RunAuth.EndSession].
-var ErrSessionEnded = errors.New("identity: the session has ended")
+var errSessionEnded = errors.New("identity: the session has ended")
 
-// TaskBackoffError is returned by [RunAuth.TaskID] while a failed task
-// registration is in its back-off: no request is made until RetryAt. It
-// unwraps to the failure, so errors.Is(err, ErrBootstrapUnavailable) holds
-// when the backend was unavailable.
-type TaskBackoffError struct {
-	RetryAt time.Time
-	Err     error
-}
-
-// Error implements error.
-func (e *TaskBackoffError) Error() string {
-	return fmt.Sprintf("identity: task registration failed recently; next try after %s: %v",
-		e.RetryAt.UTC().Format(time.RFC3339), e.Err)
-}
-
-// Unwrap returns the failure being backed off from.
-func (e *TaskBackoffError) Unwrap() error { return e.Err }
-
-// CachedBootstrapError is returned instead of trying again when an agent
-// identity bootstrap for the same ChatGPT account and AuthAPI base failed
-// with ErrBootstrapUnavailable less than an hour ago. It unwraps to the
-// original error, so errors.Is(err, ErrBootstrapUnavailable) still holds.
-type CachedBootstrapError struct {
+// BackoffError is returned instead of trying again while a recent failure
+// is remembered: by [RunAuth.TaskID] (and requests that need a task) for
+// a task registration that failed less than its back-off ago (1 s, doubling
+// up to 5 min), and by [Load] for an agent identity bootstrap of the same
+// ChatGPT account and AuthAPI base that failed with ErrBootstrapUnavailable
+// less than an hour ago. No request is made before RetryAt. It unwraps to
+// the failure, so errors.Is(err, ErrBootstrapUnavailable) holds when the
+// backend was unavailable.
+type BackoffError struct {
+	// What names what failed: "task registration" or "agent identity
+	// bootstrap".
+	What string
 	// Since is when the remembered failure happened.
 	Since time.Time
-	// RetryAfter is when a new attempt will be made.
-	RetryAfter time.Time
-	// Err is the original failure.
+	// RetryAt is when a new attempt will be made.
+	RetryAt time.Time
+	// Err is the remembered failure.
 	Err error
 }
 
-// Error says that the failure is a cached one and when it will be retried.
-func (e *CachedBootstrapError) Error() string {
-	return fmt.Sprintf("identity: agent identity bootstrap failed at %s (cached, retry after %s): %v",
-		e.Since.UTC().Format(time.RFC3339), e.RetryAfter.UTC().Format(time.RFC3339), e.Err)
+// Error says what failed, when, and when it is tried again.
+func (e *BackoffError) Error() string {
+	return fmt.Sprintf("identity: %s failed at %s (cached, retry after %s): %v",
+		e.What, e.Since.UTC().Format(time.RFC3339), e.RetryAt.UTC().Format(time.RFC3339), e.Err)
 }
 
-// Unwrap returns the original failure.
-func (e *CachedBootstrapError) Unwrap() error { return e.Err }
+// Unwrap returns the remembered failure.
+func (e *BackoffError) Unwrap() error { return e.Err }
 
-// JWKSError means the JWKS could not be fetched or parsed. The token being
-// verified was not judged; a later attempt may succeed.
-type JWKSError struct {
+// jwksError means the JWKS could not be fetched or parsed. The token being
+// verified was not judged; a later attempt may succeed. It wraps
+// ErrJWKSUnavailable and the cause.
+type jwksError struct {
 	// URL is the JWKS URL with any user information, query and fragment
 	// redacted.
 	URL string
@@ -194,20 +205,18 @@ type JWKSError struct {
 	// than 200 (a redirect is never followed); 0 otherwise.
 	StatusCode int
 	// Err is the cause: a transport error, limitio.ErrTooLarge wrapped for a
-	// body over MaxJWKSSize, or a description of a malformed document.
+	// body over maxJWKSSize, or a description of a malformed document.
 	Err error
 }
 
-// Error implements error.
-func (e *JWKSError) Error() string {
+func (e *jwksError) Error() string {
 	if e.StatusCode != 0 {
 		return fmt.Sprintf("identity: fetching JWKS from %s: HTTP %d", e.URL, e.StatusCode)
 	}
 	return fmt.Sprintf("identity: fetching JWKS from %s: %v", e.URL, e.Err)
 }
 
-// Unwrap returns the cause.
-func (e *JWKSError) Unwrap() error { return e.Err }
+func (e *jwksError) Unwrap() []error { return []error{ErrJWKSUnavailable, e.Err} }
 
 var (
 	// ErrPersonalAccessToken means the token starts with "at-": it is a
@@ -225,25 +234,25 @@ var (
 // NewSignerFromCrypto failed: it returned an error (wrapped too, so
 // errors.Is also finds, say, ErrSSHAgentUnreachable), a signature that is not
 // 64 bytes, or one that does not verify under its public key. No header or
-// body is made from such a signature.
+// body is made from such a signature. An [SSHAgentKey] whose agent refuses a
+// request (a signature: a confirmation denied, a locked agent, a hardware
+// token unplugged, an answer that is not an Ed25519 signature; or the list
+// of its keys) fails with it too.
 var ErrKeySignFailed = errors.New("identity: the agent key's signer failed")
 
-// Conditions of an ssh-agent key, for errors.Is. Every error a SSHAgentKey
-// returns wraps one of them.
+// Conditions of an ssh-agent key, for errors.Is. Every error an
+// [SSHAgentKey] returns wraps one of them, or ErrKeySignFailed when the
+// agent refused to sign.
 var (
 	// ErrSSHAgentUnreachable means the agent socket could not be reached
-	// ($SSH_AUTH_SOCK unset, no such socket, connection refused) or the
-	// agent went away during an exchange and could not be reached again.
+	// ($SSH_AUTH_SOCK unset, no such socket, connection refused), the agent
+	// went away during an exchange and could not be reached again, or it did
+	// not answer within the time-out (that error also wraps
+	// os.ErrDeadlineExceeded). A later attempt may succeed.
 	ErrSSHAgentUnreachable = errors.New("identity: cannot reach the ssh-agent")
-	// ErrSSHAgentKeyNotFound means the agent does not hold the agent key.
+	// ErrSSHAgentKeyNotFound means the agent does not hold the agent key:
+	// add it with ssh-add.
 	ErrSSHAgentKeyNotFound = errors.New("identity: the ssh-agent does not hold the agent key")
-	// ErrSSHAgentRefused means the agent answered a signing request with a
-	// failure (a confirmation denied, a locked agent, a hardware token
-	// unplugged) or with something that is not an Ed25519 signature.
-	ErrSSHAgentRefused = errors.New("identity: the ssh-agent refused to sign")
-	// ErrSSHAgentTimeout means an exchange with the agent did not finish
-	// within the time-out. It also wraps os.ErrDeadlineExceeded.
-	ErrSSHAgentTimeout = errors.New("identity: the ssh-agent did not answer in time")
 )
 
 // ErrSealedTaskIDNeedsSeed means a sealed task id (encrypted_task_id or
@@ -251,9 +260,9 @@ var (
 // needs the X25519 key derived from the private key seed, which a
 // crypto.Signer does not give out. Only plaintext answers (task_id, taskId)
 // work with such a key; use NewSigner with the PKCS#8 key where the AuthAPI
-// seals task ids. It wraps ErrInvalidTaskIDCiphertext.
+// seals task ids.
 var ErrSealedTaskIDNeedsSeed = fmt.Errorf("%w: sealed task ids (encrypted_task_id, encryptedTaskId) need the agent private key seed, "+
-	"and a key behind a crypto.Signer gives none; only plaintext task_id or taskId answers work with it", ErrInvalidTaskIDCiphertext)
+	"and a key behind a crypto.Signer gives none; only plaintext task_id or taskId answers work with it", errInvalidTaskIDCiphertext)
 
 // ErrLoginExpired means the ChatGPT login in auth.json can no longer be
 // refreshed: the refresh token expired, was revoked or was already used
@@ -261,14 +270,14 @@ var ErrSealedTaskIDNeedsSeed = fmt.Errorf("%w: sealed task ids (encrypted_task_i
 // refresh_token_invalidated, refresh_token_reused), or the login holds no
 // refresh token. Bearer routes and the bearer fallback fail with it until
 // the user logs in again (`codex login`); the refresh is not attempted
-// again for that refresh token. Errors carrying it are *RefreshError.
+// again for that refresh token.
 var ErrLoginExpired = errors.New("identity: the ChatGPT login has expired or was revoked; log in again with `codex login`")
 
-// RefreshError is a failed ChatGPT token refresh (POST
+// refreshError is a failed ChatGPT token refresh (POST
 // https://auth.openai.com/oauth/token, or $CODEX_REFRESH_TOKEN_URL_OVERRIDE).
 // A Permanent one wraps ErrLoginExpired; any other is retried, with
 // back-off, no sooner than RetryAt. It never holds a token.
-type RefreshError struct {
+type refreshError struct {
 	// StatusCode is the HTTP status of the answer, 0 when none came.
 	StatusCode int
 	// Code is the answer's error code ("refresh_token_reused"), if it had
@@ -282,7 +291,7 @@ type RefreshError struct {
 	Err error
 }
 
-func (e *RefreshError) Error() string {
+func (e *refreshError) Error() string {
 	var b strings.Builder
 	if e.Permanent {
 		b.WriteString("identity: the ChatGPT login cannot be refreshed")
@@ -308,7 +317,7 @@ func (e *RefreshError) Error() string {
 }
 
 // Unwrap returns ErrLoginExpired for a permanent failure, and the cause.
-func (e *RefreshError) Unwrap() []error {
+func (e *refreshError) Unwrap() []error {
 	var errs []error
 	if e.Permanent {
 		errs = append(errs, ErrLoginExpired)
@@ -319,19 +328,14 @@ func (e *RefreshError) Unwrap() []error {
 	return errs
 }
 
-// ErrTaskRejected is wrapped by the [*TaskRejectedError] of a request the
-// backend answered 401 although it was signed for the run's (or session's)
-// task.
-var ErrTaskRejected = errors.New("identity: the backend refused the task of an AgentAssertion-signed request")
-
 // TaskRejectedError is returned by [RunAuth.Transport] when the backend
 // answered 401 to an AgentAssertion-signed request and the task could not
 // heal: the replacement task was refused too (Retried), the request body
 // could not be replayed after the task was replaced (NotReplayable: send the
 // request again), no replacement may be registered yet (RetryAt), or the
 // retry could not be prepared (Err). (When registering the replacement
-// fails, the 401 answer itself is returned instead.) It matches ErrTaskRejected with errors.Is; it never holds a
-// credential.
+// fails, the 401 answer itself is returned instead.) Find it with errors.As;
+// it never holds a credential.
 type TaskRejectedError struct {
 	// StatusCode is the backend's status (401).
 	StatusCode int
@@ -368,9 +372,6 @@ func (e *TaskRejectedError) Error() string {
 	}
 	return msg
 }
-
-// Is reports whether target is ErrTaskRejected.
-func (e *TaskRejectedError) Is(target error) bool { return target == ErrTaskRejected }
 
 // Unwrap returns Err.
 func (e *TaskRejectedError) Unwrap() error { return e.Err }

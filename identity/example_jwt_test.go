@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
@@ -26,7 +27,7 @@ func ExampleJWTVerifier_Verify() {
 	}))
 	defer jwks.Close()
 
-	token, err := issuer.Sign(jwttest.AgentClaims(identity.DefaultJWTIssuer, identity.DefaultJWTAudience, time.Now()), nil)
+	token, err := issuer.Sign(jwttest.AgentClaims(agentidentity.ProductionIssuer, agentidentity.ProductionAudience, time.Now()), nil)
 	if err != nil {
 		panic(err)
 	}
@@ -57,7 +58,7 @@ func ExampleDecodeJWTUnverified() {
 	if err != nil {
 		panic(err)
 	}
-	token, err := issuer.Sign(jwttest.AgentClaims(identity.DefaultJWTIssuer, identity.DefaultJWTAudience, time.Now()), nil)
+	token, err := issuer.Sign(jwttest.AgentClaims(agentidentity.ProductionIssuer, agentidentity.ProductionAudience, time.Now()), nil)
 	if err != nil {
 		panic(err)
 	}

@@ -26,7 +26,7 @@ func ExampleSigner_AuthorizationHeader() {
 	fmt.Println(header[:40] + "…")
 
 	// The server knows the agent's public key from its registration.
-	pub, err := identity.ParsePublicKeySSH(signer.PublicKeySSH())
+	pub, err := gateway.ParsePublicKeySSH(signer.PublicKeySSH())
 	if err != nil {
 		panic(err)
 	}
@@ -57,24 +57,13 @@ func ExampleGenerateKeyMaterial() {
 	// 80
 }
 
-// Registering the run's task: the URL, the body, and opening an encrypted
-// task id from the answer.
-func ExampleSigner_TaskRegistrationBody() {
+// Opening an encrypted task id, as the AuthAPI may answer a task
+// registration (Client.RegisterTask does this by itself).
+func ExampleSigner_OpenTaskID() {
 	signer, err := identity.NewSigner("agent-123", examplePrivateKey)
 	if err != nil {
 		panic(err)
 	}
-	url, err := identity.TaskRegistrationURL("https://auth.openai.com/api/accounts", signer.AgentRuntimeID())
-	if err != nil {
-		panic(err)
-	}
-	body, err := signer.TaskRegistrationBody(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(url)
-	fmt.Println(string(body[:46]) + "…")
-
 	// What the backend does (see identitytest), and what the client does.
 	sealed, err := gateway.SealTaskID(signer.PublicKey(), "task-abc")
 	if err != nil {
@@ -86,15 +75,14 @@ func ExampleSigner_TaskRegistrationBody() {
 	}
 	fmt.Println(taskID)
 	// Output:
-	// https://auth.openai.com/api/accounts/v1/agent/agent-123/task/register
-	// {"timestamp":"2026-01-02T03:04:05Z","signature…
 	// task-abc
 }
 
-// Runtime ids cannot change the path of an endpoint.
-func ExampleTaskRegistrationURL() {
-	_, err := identity.TaskRegistrationURL("https://auth.openai.com/api/accounts", "../admin")
-	fmt.Println(err)
+// Runtime ids are checked before they go into a URL path.
+func ExampleValidateRuntimeID() {
+	fmt.Println(identity.ValidateRuntimeID("agent-123"))
+	fmt.Println(identity.ValidateRuntimeID("../admin"))
 	// Output:
+	// <nil>
 	// identity: invalid agent runtime id: byte 2 is not an ASCII letter, digit, '-', '_', '.' or '~'
 }

@@ -63,8 +63,9 @@ func ExampleRunAuth_ForkSession() {
 	childTask, _ := child.TaskID(ctx)
 	fmt.Println(parent != childTask)
 	auth.EndSession("session-2")
-	fmt.Println(auth.Sessions())
+	_, err = child.TaskID(ctx)
+	fmt.Println(err)
 	// Output:
 	// true
-	// 1
+	// identity: the session has ended
 }

@@ -33,7 +33,7 @@ func ExampleNewRunAuth() {
 	if err != nil {
 		panic(err)
 	}
-	signer, err := km.Signer(runtimeID)
+	signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
 	if err != nil {
 		panic(err)
 	}

@@ -38,9 +38,9 @@ func TestRunAuthStopsAtExpiry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			at := tt.at
 			now.Store(&at)
-			_, err := ra.AuthorizationHeader(context.Background())
+			_, err := identity.AuthorizationHeaderForTest(context.Background(), ra)
 			session := ra.ForSession("s")
-			_, serr := session.AuthorizationHeader(context.Background())
+			_, serr := identity.AuthorizationHeaderForTest(context.Background(), session)
 			if !tt.expired {
 				require.NoError(t, err)
 				require.NoError(t, serr)

@@ -30,3 +30,16 @@ var ParseRetryAfter = parseRetryAfter
 func ClientBackoff(c *Client, attempt int, retryAfter string) time.Duration {
 	return c.backoff(attempt, retryAfter)
 }
+
+// Conditions the package keeps unexported, for the tests of package
+// identity_test.
+var (
+	ErrInvalidRegistrationResponse = errInvalidRegistrationResponse
+	ErrInvalidTaskIDCiphertext     = errInvalidTaskIDCiphertext
+	ErrRoutingUnavailable          = errRoutingUnavailable
+	ErrSessionEnded                = errSessionEnded
+	ErrLoginChanged                = errLoginChanged
+)
+
+// RefreshError is the unexported refreshError.
+type RefreshError = refreshError

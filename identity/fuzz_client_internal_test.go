@@ -67,7 +67,7 @@ func FuzzParseRetryAfter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		c := &Client{now: func() time.Time { return now }}
 		d := c.backoff(1, v)
-		if d < 0 || d > MaxRetryDelay {
+		if d < 0 || d > maxRetryDelay {
 			t.Fatalf("delay %v out of range", d)
 		}
 		if ra, ok := parseRetryAfter(v, now); ok && ra < 0 {

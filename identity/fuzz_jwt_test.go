@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/internal/jose"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
@@ -95,7 +96,7 @@ func FuzzDecodeJWTUnverified(f *testing.F) {
 		if len(c.Audience) > 1 {
 			t.Fatal("more than one audience accepted")
 		}
-		if strings.Count(token, ".") != 2 || len(token) > MaxJWTSize {
+		if strings.Count(token, ".") != 2 || len(token) > maxJWTSize {
 			t.Fatal("malformed token accepted")
 		}
 	})
@@ -133,10 +134,10 @@ func FuzzJWTVerify(f *testing.F) {
 		if rsa.VerifyPKCS1v15(pub, crypto.SHA256, h[:], sig) != nil {
 			t.Fatal("accepted a token not signed by the issuer")
 		}
-		if c.Issuer != DefaultJWTIssuer || len(c.Audience) != 1 || c.Audience[0] != DefaultJWTAudience {
+		if c.Issuer != agentidentity.ProductionIssuer || len(c.Audience) != 1 || c.Audience[0] != agentidentity.ProductionAudience {
 			t.Fatal("accepted wrong iss or aud")
 		}
-		if c.ExpiresAt == nil || !c.ExpiresAt.Add(DefaultJWTLeeway).After(t0) {
+		if c.ExpiresAt == nil || !c.ExpiresAt.Add(defaultJWTLeeway).After(t0) {
 			t.Fatal("accepted an expired token")
 		}
 		if !jwtRuntimeIDValid(c.AgentRuntimeID) || c.AgentPrivateKey.IsZero() {

@@ -50,7 +50,7 @@ func FuzzParsePublicKeySSH(f *testing.F) {
 		f.Add(v.PublicKeySSH + " comment")
 	}
 	f.Fuzz(func(t *testing.T, line string) {
-		pub, err := ParsePublicKeySSH(line)
+		pub, err := wire.ParsePublicKeySSH(line)
 		if err != nil {
 			return
 		}
@@ -74,7 +74,7 @@ func FuzzTaskRegistrationURL(f *testing.F) {
 		f.Add("https://auth.openai.com/api/accounts", h.id)
 	}
 	f.Fuzz(func(t *testing.T, base, id string) {
-		u, err := TaskRegistrationURL(base, id)
+		u, err := taskRegistrationURL(base, id)
 		if err != nil {
 			if u != "" {
 				t.Fatal("url with error")
@@ -85,7 +85,7 @@ func FuzzTaskRegistrationURL(f *testing.F) {
 			t.Fatalf("accepted runtime id %q", id)
 		}
 		checkTaskURL(t, base, id, u)
-		a, err := AgentRegistrationURL(base)
+		a, err := agentRegistrationURL(base)
 		if err != nil {
 			t.Fatalf("task URL accepted a base the agent URL refuses: %v", err)
 		}

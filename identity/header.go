@@ -212,7 +212,7 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 			return credential{}, nil
 		}
 		return r.inferenceCredential(ctx, slot,
-			fmt.Errorf("%w: this session fell back to bearer auth, which is never sent to the openai_base_url origin", ErrInvalidURL))
+			invalidURL("this session fell back to bearer auth, which is never sent to the openai_base_url origin"))
 	}
 	// The routed workspace origin: inference only, AgentAssertion only.
 	if !r.routingEnabled() || !r.isRoutedCandidate(u) {
@@ -230,7 +230,7 @@ func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL
 		return credential{}, err
 	}
 	if strings.HasPrefix(a[0], "Bearer ") {
-		return credential{}, fmt.Errorf("%w: this session fell back to bearer auth, which is never sent to the routed workspace origin", ErrRoutingUnavailable)
+		return credential{}, fmt.Errorf("%w: this session fell back to bearer auth, which is never sent to the routed workspace origin", errRoutingUnavailable)
 	}
 	return credential{touch: true, authz: a, override: override, task: task}, nil
 }
@@ -302,7 +302,7 @@ func (a *RunAuth) Header(ctx context.Context, rawURL string) (http.Header, error
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("%w: Header needs an absolute URL", ErrInvalidURL)
+		return nil, invalidURL("Header needs an absolute URL")
 	}
 	c, err := a.run.credentialFor(ctx, a.slot, u)
 	if err != nil {

@@ -60,7 +60,7 @@ func (r *runState) replaceTask(ctx context.Context, slot *taskSlot, ended string
 	switch {
 	case slot.ended:
 		slot.mu.Unlock()
-		return "", ErrSessionEnded
+		return "", errSessionEnded
 	case slot.taskID != "" && slot.taskID != ended:
 		// Replaced meanwhile (by another request of this slot).
 		id := slot.taskID

@@ -2,28 +2,24 @@ package identity
 
 import (
 	"github.com/agentidentity/agentidentity/internal/ids"
-	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 // Limits of ids, shared with package identity/gateway.
 const (
-	// MaxRuntimeIDLen is the longest agent runtime id ValidateRuntimeID
+	// maxRuntimeIDLen is the longest agent runtime id ValidateRuntimeID
 	// accepts.
-	MaxRuntimeIDLen = ids.MaxRuntimeIDLen
-	// MaxTaskIDLen is the longest task id ValidateTaskID accepts, in bytes of
+	maxRuntimeIDLen = ids.MaxRuntimeIDLen
+	// maxTaskIDLen is the longest task id ValidateTaskID accepts, in bytes of
 	// UTF-8 before escaping. With a maximal runtime id, every header stays
-	// inside MaxAuthorizationHeaderLen.
-	MaxTaskIDLen = ids.MaxTaskIDLen
-	// MaxAuthorizationHeaderLen is the longest AgentAssertion header value a
-	// verifier reads; a Signer never makes a longer one.
-	MaxAuthorizationHeaderLen = wire.MaxAuthorizationHeaderLen
+	// inside the longest one a verifier reads (16 KiB).
+	maxTaskIDLen = ids.MaxTaskIDLen
 )
 
 // ValidateRuntimeID reports whether id can be used as an agent runtime id.
 //
 // Runtime ids are placed in URL paths and in the signed AgentAssertion
 // payload, so only an allowlist is accepted: ASCII letters, digits, '-', '_',
-// '.' and '~', 1 to MaxRuntimeIDLen characters, and neither "." nor "..".
+// '.' and '~', 1 to 256 characters, and neither "." nor "..".
 // In particular '/', '?', '#', '%', ':' and control characters are refused,
 // which keeps the colon-joined payload of docs/protocol.md#signed-payload unambiguous. The error wraps
 // ErrInvalidRuntimeID and never quotes the id.
@@ -36,7 +32,7 @@ func ValidateRuntimeID(id string) error { return ids.ValidateRuntimeID(id) }
 // The backend owns the format of task ids, so printable text is accepted,
 // including ':' (the fixed timestamp form keeps the signed payload
 // unambiguous), quotes, backslashes and non-ASCII text. Refused, with an error
-// that wraps ErrInvalidTaskID: the empty string, more than MaxTaskIDLen bytes,
+// that wraps ErrInvalidTaskID: the empty string, more than 4096 bytes,
 // invalid UTF-8, and control characters: C0 (U+0000-U+001F), DEL (U+007F) and
 // C1 (U+0080-U+009F).
 func ValidateTaskID(id string) error { return ids.ValidateTaskID(id) }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/internal/b64"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 	"github.com/agentidentity/agentidentity/internal/netrule"
@@ -29,16 +30,19 @@ const (
 	// jwksFailureBackoff is how long after a failed fetch no new fetch is
 	// tried; known keys are served meanwhile.
 	jwksFailureBackoff = 30 * time.Second
-	// MaxJWKSSize is the largest JWKS document read, in bytes.
-	MaxJWKSSize = 1 << 20
+	// maxJWKSSize is the largest JWKS document read, in bytes.
+	maxJWKSSize = 1 << 20
 
 	minRSABits = 2048
 	maxRSABits = 8192
 	maxRSAExp  = 1<<31 - 1
 )
 
+// errJWKSNotCached is the error of Keyfunc on a cold (or stale) cache.
+var errJWKSNotCached = fmt.Errorf("%w: it is not cached; call JWTVerifier.Warm or Verify before using Keyfunc", ErrJWKSUnavailable)
+
 // configError is a JWTVerifier configuration error; it wraps
-// ErrInvalidJWTVerifier and, for URLs, ErrInvalidURL.
+// ErrInvalidJWTVerifier and, for URLs, agentidentity.ErrInvalidBaseURL.
 type configError struct {
 	reason string
 	cause  error
@@ -61,7 +65,7 @@ func (e *configError) Unwrap() []error {
 func checkJWKSURL(s string) (*url.URL, error) {
 	u, err := netrule.CheckURL(s, netrule.URLRule{HTTPOnLoopback: true, Endpoint: true})
 	if err != nil {
-		return nil, &configError{"JWKSURL " + err.Error(), ErrInvalidURL}
+		return nil, &configError{"JWKSURL " + err.Error(), agentidentity.ErrInvalidBaseURL}
 	}
 	return u, nil
 }
@@ -146,14 +150,14 @@ func (c *jwksCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error)
 }
 
 // cachedKey returns the key for kid from the cached JWKS without fetching:
-// ErrJWKSNotCached if there is none or it is older than the TTL.
+// errJWKSNotCached if there is none or it is older than the TTL.
 func (c *jwksCache) cachedKey(kid string) (*rsa.PublicKey, error) {
 	now := c.now()
 	c.mu.Lock()
 	keys, fresh := c.keys, c.keys != nil && now.Sub(c.fetchedAt) < c.ttl
 	c.mu.Unlock()
 	if !fresh {
-		return nil, ErrJWKSNotCached
+		return nil, errJWKSNotCached
 	}
 	if k, ok := keys[kid]; ok {
 		return k.get()
@@ -226,7 +230,7 @@ func (c *jwksCache) refresh(ctx context.Context, gen uint64) error {
 	case r := <-ch:
 		return r.Err
 	case <-ctx.Done():
-		return &JWKSError{URL: c.redactedURL(), Err: ctx.Err()}
+		return &jwksError{URL: c.redactedURL(), Err: ctx.Err()}
 	}
 }
 
@@ -247,7 +251,7 @@ func redactError(err error) error {
 
 func (c *jwksCache) fetch(ctx context.Context) (map[string]jwk, error) {
 	fail := func(status int, err error) error {
-		return &JWKSError{URL: c.redactedURL(), StatusCode: status, Err: redactError(err)}
+		return &jwksError{URL: c.redactedURL(), StatusCode: status, Err: redactError(err)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
 	if err != nil {
@@ -265,7 +269,7 @@ func (c *jwksCache) fetch(ctx context.Context) (map[string]jwk, error) {
 		}
 		return nil, fail(resp.StatusCode, fmt.Errorf("HTTP %d", resp.StatusCode))
 	}
-	body, err := limitio.ReadAll(resp.Body, MaxJWKSSize)
+	body, err := limitio.ReadAll(resp.Body, maxJWKSSize)
 	if err != nil {
 		return nil, fail(0, err)
 	}

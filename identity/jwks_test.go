@@ -176,13 +176,13 @@ func TestJWKSStaleKeysServedWhenRefreshFails(t *testing.T) {
 
 func TestJWKSFetchFailures(t *testing.T) {
 	okKeys := jwttest.JWKS(mustIssuer(t, "kid-a", jwttest.KeyA).JWK())
-	padded := append([]byte(strings.Repeat(" ", MaxJWKSSize-len(okKeys))), okKeys...)
-	require.Len(t, padded, MaxJWKSSize)
+	padded := append([]byte(strings.Repeat(" ", maxJWKSSize-len(okKeys))), okKeys...)
+	require.Len(t, padded, maxJWKSSize)
 	tests := []struct {
 		name    string
 		status  int
 		body    []byte
-		status2 int // expected JWKSError.StatusCode
+		status2 int // expected jwksError.StatusCode
 		is      error
 		want    string
 	}{
@@ -201,7 +201,7 @@ func TestJWKSFetchFailures(t *testing.T) {
 			e := newTestEnv(t)
 			e.srv.set(tt.status, tt.body)
 			_, err := e.v.Verify(context.Background(), e.token(t, nil, nil))
-			var je *JWKSError
+			var je *jwksError
 			require.ErrorAs(t, err, &je)
 			assert.Equal(t, tt.status2, je.StatusCode)
 			assert.NotErrorIs(t, err, ErrInvalidJWT, "the token was not judged")
@@ -228,7 +228,7 @@ func TestJWKSRedirectNotFollowed(t *testing.T) {
 	// Even a client that would follow redirects does not.
 	v := &JWTVerifier{JWKSURL: redirector.URL, HTTPClient: &http.Client{}, now: e.clock.Now}
 	_, err := v.Verify(context.Background(), e.token(t, nil, nil))
-	var je *JWKSError
+	var je *jwksError
 	require.ErrorAs(t, err, &je)
 	assert.Equal(t, http.StatusFound, je.StatusCode)
 	assert.EqualValues(t, 0, target.hits.Load())
@@ -258,7 +258,7 @@ func TestJWKSCallerContext(t *testing.T) {
 	cancel()
 	err := <-done
 	require.ErrorIs(t, err, context.Canceled)
-	var je *JWKSError
+	var je *jwksError
 	require.ErrorAs(t, err, &je)
 	// The cancelled caller did not fail the shared fetch.
 	close(gate)
@@ -275,7 +275,7 @@ func TestJWKSFetchTimeout(t *testing.T) {
 	e.srv.mu.Unlock()
 	e.v.FetchTimeout = 50 * time.Millisecond
 	_, err := e.v.Verify(context.Background(), e.token(t, nil, nil))
-	var je *JWKSError
+	var je *jwksError
 	require.ErrorAs(t, err, &je)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
@@ -586,7 +586,7 @@ func TestJWKSErrorsRedactTheURL(t *testing.T) {
 			}
 			v := &JWTVerifier{JWKSURL: tt.url, now: e.clock.Now}
 			_, err := v.Verify(context.Background(), tok)
-			var je *JWKSError
+			var je *jwksError
 			require.ErrorAs(t, err, &je)
 			assert.NotContains(t, err.Error(), "SECRET")
 			assert.NotContains(t, je.URL, "SECRET")
@@ -601,7 +601,7 @@ func TestKeyfuncWithBareJWTParse(t *testing.T) {
 
 	// Cold cache: an error that says what to do, no fetch.
 	_, err := jwt.Parse(good, e.v.Keyfunc)
-	require.ErrorIs(t, err, ErrJWKSNotCached)
+	require.ErrorIs(t, err, ErrJWKSUnavailable)
 	require.ErrorIs(t, err, jwt.ErrTokenUnverifiable)
 	assert.Contains(t, err.Error(), "call JWTVerifier.Warm or Verify")
 	assert.EqualValues(t, 0, e.srv.hits.Load())
@@ -667,7 +667,7 @@ func TestKeyfuncWithBareJWTParse(t *testing.T) {
 	t.Run("stale cache", func(t *testing.T) {
 		e.clock.Advance(defaultJWKSTTL)
 		_, err := jwt.Parse(good, e.v.Keyfunc)
-		require.ErrorIs(t, err, ErrJWKSNotCached)
+		require.ErrorIs(t, err, ErrJWKSUnavailable)
 		require.NoError(t, e.v.Warm(context.Background()))
 		assert.EqualValues(t, 2, e.srv.hits.Load())
 	})
@@ -684,7 +684,7 @@ func TestWarmFailure(t *testing.T) {
 	e := newTestEnv(t)
 	e.srv.set(500, nil)
 	err := e.v.Warm(context.Background())
-	var je *JWKSError
+	var je *jwksError
 	require.ErrorAs(t, err, &je)
 	// Within the back-off, the same error and no new request.
 	require.ErrorAs(t, e.v.Warm(context.Background()), &je)

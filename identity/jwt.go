@@ -16,9 +16,9 @@ import (
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
-// MaxJWTSize is the longest Agent Identity JWT accepted, in bytes. Longer
+// maxJWTSize is the longest Agent Identity JWT accepted, in bytes. Longer
 // tokens are refused before any decoding.
-const MaxJWTSize = 64 << 10
+const maxJWTSize = 64 << 10
 
 // Errors for tokens that are not Agent Identity JWTs at all. Errors wrapping
 // them also wrap [ErrInvalidJWT].
@@ -93,8 +93,8 @@ type Claims struct {
 // pre-read claims (for example to choose which account a token is for); its
 // result must never grant access: use [JWTVerifier.Verify] for that.
 //
-// It is still strict about the form of the token: at most [MaxJWTSize]
-// bytes, three segments in canonical unpadded base64url, header and payload
+// It is still strict about the form of the token: at most 64 KiB, three
+// segments in canonical unpadded base64url, header and payload
 // JSON objects without duplicate members, "aud" a single string and the
 // claims of the right JSON types. Every error wraps [ErrInvalidJWT]; a
 // personal access token also gets [ErrPersonalAccessToken].
@@ -120,10 +120,10 @@ type parsedJWT struct {
 // three segments, canonical base64url, a strict JSON header and the header
 // rules. The payload is not read.
 func parseJWS(token string) (*parsedJWT, error) {
-	if len(token) <= MaxJWTSize && strings.HasPrefix(token, "at-") {
+	if len(token) <= maxJWTSize && strings.HasPrefix(token, "at-") {
 		return nil, invalidJWT(ErrPersonalAccessToken, "token starts with \"at-\": it is a personal access token, not an Agent Identity JWT")
 	}
-	j, err := jose.SplitCompact(token, MaxJWTSize)
+	j, err := jose.SplitCompact(token, maxJWTSize)
 	if err != nil {
 		return nil, fromJOSE(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
@@ -121,7 +122,7 @@ func newTestEnv(t testing.TB) *testEnv {
 	alg["alg"] = "RS512"
 	e.srv = newJWKSServer(t, jwttest.JWKS(e.iss.JWK(), enc, e.weak.JWK(), ops, alg))
 	e.v = &JWTVerifier{JWKSURL: e.srv.URL + "/jwks", now: e.clock.Now}
-	e.claims = jwttest.AgentClaims(DefaultJWTIssuer, DefaultJWTAudience, t0)
+	e.claims = jwttest.AgentClaims(agentidentity.ProductionIssuer, agentidentity.ProductionAudience, t0)
 	return e
 }
 
@@ -160,8 +161,8 @@ func TestVerifyValid(t *testing.T) {
 	tok := e.token(t, nil, nil)
 	c, err := e.v.Verify(context.Background(), tok)
 	require.NoError(t, err)
-	assert.Equal(t, DefaultJWTIssuer, c.Issuer)
-	assert.Equal(t, jwt.ClaimStrings{DefaultJWTAudience}, c.Audience)
+	assert.Equal(t, agentidentity.ProductionIssuer, c.Issuer)
+	assert.Equal(t, jwt.ClaimStrings{agentidentity.ProductionAudience}, c.Audience)
 	assert.Equal(t, "agent-runtime-test-1", c.AgentRuntimeID)
 	assert.Equal(t, jwttest.AgentPrivateKeyPKCS8(), c.AgentPrivateKey.Reveal())
 	assert.Equal(t, "account-test-1", c.AccountID)
@@ -308,14 +309,14 @@ func TestVerifyAttacks(t *testing.T) {
 		{"iat string", claims(func(c jwt.MapClaims) { c["iat"] = "now" }), `"iat" is not a number`, nil},
 		{"iss wrong", claims(func(c jwt.MapClaims) { c["iss"] = "https://attacker.example" }), `"iss" is not`, jwt.ErrTokenInvalidIssuer},
 		{"iss missing", claims(func(c jwt.MapClaims) { delete(c, "iss") }), `"iss" is missing`, jwt.ErrTokenRequiredClaimMissing},
-		{"iss differently cased", claims(func(c jwt.MapClaims) { c["iss"] = strings.ToUpper(DefaultJWTIssuer) }), `"iss" is not`, jwt.ErrTokenInvalidIssuer},
-		{"iss trailing slash", claims(func(c jwt.MapClaims) { c["iss"] = DefaultJWTIssuer + "/" }), `"iss" is not`, nil},
-		{"iss array", claims(func(c jwt.MapClaims) { c["iss"] = []string{DefaultJWTIssuer} }), `"iss" is not a string`, nil},
+		{"iss differently cased", claims(func(c jwt.MapClaims) { c["iss"] = strings.ToUpper(agentidentity.ProductionIssuer) }), `"iss" is not`, jwt.ErrTokenInvalidIssuer},
+		{"iss trailing slash", claims(func(c jwt.MapClaims) { c["iss"] = agentidentity.ProductionIssuer + "/" }), `"iss" is not`, nil},
+		{"iss array", claims(func(c jwt.MapClaims) { c["iss"] = []string{agentidentity.ProductionIssuer} }), `"iss" is not a string`, nil},
 		{"aud wrong", claims(func(c jwt.MapClaims) { c["aud"] = "other-audience" }), `"aud" is not`, jwt.ErrTokenInvalidAudience},
 		{"aud missing", claims(func(c jwt.MapClaims) { delete(c, "aud") }), `"aud" is missing`, jwt.ErrTokenRequiredClaimMissing},
 		{"aud differently cased", claims(func(c jwt.MapClaims) { c["aud"] = "Codex-App-Server" }), `"aud" is not`, nil},
-		{"aud array of the right one", claims(func(c jwt.MapClaims) { c["aud"] = []string{DefaultJWTAudience} }), "single string", nil},
-		{"aud array with extra", claims(func(c jwt.MapClaims) { c["aud"] = []string{DefaultJWTAudience, "x"} }), "single string", nil},
+		{"aud array of the right one", claims(func(c jwt.MapClaims) { c["aud"] = []string{agentidentity.ProductionAudience} }), "single string", nil},
+		{"aud array with extra", claims(func(c jwt.MapClaims) { c["aud"] = []string{agentidentity.ProductionAudience, "x"} }), "single string", nil},
 		{"aud number", claims(func(c jwt.MapClaims) { c["aud"] = 1 }), "single string", nil},
 		{"signature tampered", parts[0] + "." + parts[1] + "." + jwttest.Segment(tampered), "signature does not verify", jwt.ErrTokenSignatureInvalid},
 		{"signature truncated", parts[0] + "." + parts[1] + "." + jwttest.Segment(sigBytes[:len(sigBytes)-1]), "signature does not verify", nil},
@@ -342,7 +343,7 @@ func TestVerifyAttacks(t *testing.T) {
 		{"JWK with use enc", encTok, `use "enc" is not sig`, nil},
 		{"JWK with key_ops without verify", opsTok, "key_ops does not allow verify", nil},
 		{"JWK with alg RS512", algTok, `alg "RS512" is not RS256`, nil},
-		{"token over 64 KiB", signed(hdr(nil), []byte(`{"x":"`+strings.Repeat("a", MaxJWTSize)+`"}`)), "more than the 65536 allowed", nil},
+		{"token over 64 KiB", signed(hdr(nil), []byte(`{"x":"`+strings.Repeat("a", maxJWTSize)+`"}`)), "more than the 65536 allowed", nil},
 		{"empty token", "", "token is empty", nil},
 		{"personal access token", "at-0123456789abcdef", "personal access token", ErrPersonalAccessToken},
 		{"ChatGPT access token", must(e.iss.Sign(jwt.MapClaims{
@@ -417,7 +418,7 @@ func TestVerifierConfig(t *testing.T) {
 		name string
 		v    *JWTVerifier
 		want string
-		url  bool // also ErrInvalidURL
+		url  bool // also agentidentity.ErrInvalidBaseURL
 	}{
 		{"leeway over 60s", &JWTVerifier{JWKSURL: "https://example.com/jwks", Leeway: 61 * time.Second}, "Leeway 1m1s is more than", false},
 		{"negative leeway", &JWTVerifier{JWKSURL: "https://example.com/jwks", Leeway: -time.Second}, "Leeway is negative", false},
@@ -437,7 +438,7 @@ func TestVerifierConfig(t *testing.T) {
 			assert.NotErrorIs(t, err, ErrInvalidJWT)
 			assert.Contains(t, err.Error(), tt.want)
 			if tt.url {
-				assert.ErrorIs(t, err, ErrInvalidURL)
+				assert.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 			}
 			assert.NotContains(t, err.Error(), "pw")
 			// The error sticks.
@@ -463,9 +464,9 @@ func TestCheckJWKSURLLoopback(t *testing.T) {
 func TestZeroVerifierDefaults(t *testing.T) {
 	var v JWTVerifier
 	require.NoError(t, v.init())
-	assert.Equal(t, DefaultJWTIssuer, v.issuer)
-	assert.Equal(t, DefaultJWTAudience, v.audience)
-	assert.Equal(t, DefaultJWKSURL, v.keys.url)
+	assert.Equal(t, agentidentity.ProductionIssuer, v.issuer)
+	assert.Equal(t, agentidentity.ProductionAudience, v.audience)
+	assert.Equal(t, agentidentity.ProductionJWKSURL, v.keys.url)
 	assert.Equal(t, defaultJWKSTTL, v.keys.ttl)
 	assert.Equal(t, defaultJWKSTimeout, v.keys.timeout)
 }
@@ -510,7 +511,7 @@ func TestDecodeJWTUnverified(t *testing.T) {
 		name, token, want string
 	}{
 		{"empty", "", "token is empty"},
-		{"too large", strings.Repeat("a", MaxJWTSize+1), "more than the 65536 allowed"},
+		{"too large", strings.Repeat("a", maxJWTSize+1), "more than the 65536 allowed"},
 		{"two segments", parts[0] + "." + parts[1], "has 2 segments"},
 		{"padding", parts[0] + "." + parts[1] + "." + parts[2] + "=", "signature segment is not canonical"},
 		{"newline in payload", parts[0] + "." + parts[1][:5] + "\n" + parts[1][5:] + "." + parts[2], "payload segment is not canonical"},
@@ -533,7 +534,7 @@ func TestDecodeJWTUnverified(t *testing.T) {
 
 func TestClaimsNeverShowPrivateKey(t *testing.T) {
 	c := Claims{
-		RegisteredClaims: jwt.RegisteredClaims{Issuer: DefaultJWTIssuer, Audience: jwt.ClaimStrings{DefaultJWTAudience}, ExpiresAt: jwt.NewNumericDate(t0)},
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: agentidentity.ProductionIssuer, Audience: jwt.ClaimStrings{agentidentity.ProductionAudience}, ExpiresAt: jwt.NewNumericDate(t0)},
 		AgentRuntimeID:   "agent-1",
 		AgentPrivateKey:  codexhome.NewSecret("SECRET-PKCS8-KEY-MATERIAL"),
 		Account:          codexhome.Account{AccountID: "acc-1", Email: "a@example.com"},

@@ -14,18 +14,15 @@ import (
 	"github.com/agentidentity/agentidentity"
 )
 
-// Defaults of a [JWTVerifier] whose fields are left empty. The issuer and the
-// audience are the same in production and staging (docs/protocol.md#environment-table); the JWKS URL is
-// production's.
+// A [JWTVerifier] whose fields are left empty takes production's values:
+// [agentidentity.ProductionJWKSURL], [agentidentity.ProductionIssuer] and
+// [agentidentity.ProductionAudience] (the issuer and the audience are the
+// same in staging, docs/protocol.md#environment-table).
 const (
-	DefaultJWTIssuer   = agentidentity.ProductionIssuer
-	DefaultJWTAudience = agentidentity.ProductionAudience
-	DefaultJWKSURL     = agentidentity.ProductionJWKSURL
-
-	// DefaultJWTLeeway is the clock skew allowed when Leeway is zero.
-	DefaultJWTLeeway = 30 * time.Second
-	// MaxJWTLeeway is the largest Leeway a JWTVerifier accepts.
-	MaxJWTLeeway = 60 * time.Second
+	// defaultJWTLeeway is the clock skew allowed when Leeway is zero.
+	defaultJWTLeeway = 30 * time.Second
+	// maxJWTLeeway is the largest Leeway a JWTVerifier accepts.
+	maxJWTLeeway = 60 * time.Second
 )
 
 // JWTVerifier verifies Agent Identity JWTs (docs/protocol.md#agent-jwt) against a JWKS.
@@ -34,8 +31,8 @@ const (
 // is refused" below); [JWTVerifier.Keyfunc] plugs the cached keys into
 // golang-jwt directly.
 //
-// The zero value verifies production tokens: empty fields take the Default
-// values above. Set the fields before the first call to Verify and do not
+// The zero value verifies production tokens: empty fields take
+// production's values. Set the fields before the first call to Verify and do not
 // change them afterwards; the verifier reads them once. A JWTVerifier is
 // safe for concurrent use, and concurrent callers share one cached JWKS.
 //
@@ -47,24 +44,25 @@ const (
 // aud that is not exactly Issuer or Audience (aud must be one string, not an
 // array); a missing exp; exp in the past or nbf or iat in the future beyond
 // the leeway; duplicate JSON members in header or payload; non-canonical
-// base64url; tokens over [MaxJWTSize] bytes; an agent_runtime_id outside the
+// base64url; tokens over 64 KiB; an agent_runtime_id outside the
 // runtime-id allowlist and an empty agent_private_key or account_id (the
 // two a run needs besides the runtime id).
 type JWTVerifier struct {
 	// JWKSURL is where the signing keys are fetched (default
-	// DefaultJWKSURL). It must be https, except on a loopback host
+	// agentidentity.ProductionJWKSURL). It must be https, except on a loopback host
 	// (localhost, 127.0.0.0/8, ::1).
 	JWKSURL string
-	// Issuer is the exact expected "iss" (default DefaultJWTIssuer).
+	// Issuer is the exact expected "iss" (default
+	// agentidentity.ProductionIssuer).
 	Issuer string
-	// Audience is the exact expected "aud" (default DefaultJWTAudience).
+	// Audience is the exact expected "aud" (default
+	// agentidentity.ProductionAudience).
 	Audience string
 	// HTTPClient fetches the JWKS. Nil means a client with a 10 s
 	// time-out. Redirects are never followed, whatever its CheckRedirect.
 	HTTPClient *http.Client
 	// Leeway is the clock skew allowed on exp, nbf and iat: zero means
-	// DefaultJWTLeeway; negative values and values over MaxJWTLeeway are
-	// refused.
+	// 30 s; negative values and values over 60 s are refused.
 	Leeway time.Duration
 	// JWKSCacheTTL is how long a fetched JWKS is used before it is fetched
 	// again (default 1 h). A token with an unknown kid causes an early
@@ -100,16 +98,16 @@ func (v *JWTVerifier) init() error {
 }
 
 func (v *JWTVerifier) setup() error {
-	v.issuer = orDefault(v.Issuer, DefaultJWTIssuer)
-	v.audience = orDefault(v.Audience, DefaultJWTAudience)
+	v.issuer = orDefault(v.Issuer, agentidentity.ProductionIssuer)
+	v.audience = orDefault(v.Audience, agentidentity.ProductionAudience)
 	leeway := v.Leeway
 	switch {
 	case leeway == 0:
-		leeway = DefaultJWTLeeway
+		leeway = defaultJWTLeeway
 	case leeway < 0:
 		return fmt.Errorf("%w: Leeway is negative", ErrInvalidJWTVerifier)
-	case leeway > MaxJWTLeeway:
-		return fmt.Errorf("%w: Leeway %s is more than the %s allowed", ErrInvalidJWTVerifier, leeway, MaxJWTLeeway)
+	case leeway > maxJWTLeeway:
+		return fmt.Errorf("%w: Leeway %s is more than the %s allowed", ErrInvalidJWTVerifier, leeway, maxJWTLeeway)
 	}
 	ttl := v.JWKSCacheTTL
 	if ttl == 0 {
@@ -123,7 +121,7 @@ func (v *JWTVerifier) setup() error {
 	} else if timeout < 0 {
 		return fmt.Errorf("%w: FetchTimeout is negative", ErrInvalidJWTVerifier)
 	}
-	u, err := checkJWKSURL(orDefault(v.JWKSURL, DefaultJWKSURL))
+	u, err := checkJWKSURL(orDefault(v.JWKSURL, agentidentity.ProductionJWKSURL))
 	if err != nil {
 		return err
 	}
@@ -159,8 +157,8 @@ func orDefault(s, def string) string {
 // An error wrapping [ErrInvalidJWT] means the token was refused (and may
 // also wrap [ErrPersonalAccessToken], [ErrChatGPTAccessToken],
 // [ErrJWTExpired] or a golang-jwt error such as jwt.ErrTokenExpired). An
-// error wrapping a [*JWKSError] means the keys could not be fetched: the
-// token may be good, and a later call may succeed. An error wrapping
+// error wrapping [ErrJWKSUnavailable] means the keys could not be fetched:
+// the token may be good, and a later call may succeed. An error wrapping
 // [ErrInvalidJWTVerifier] means v itself is misconfigured. No error quotes
 // the token.
 //
@@ -252,7 +250,7 @@ func (v *JWTVerifier) parseError(err error, c *Claims) error {
 // cold cache (or one older than JWKSCacheTTL) it returns an error saying to
 // call [JWTVerifier.Verify] or [JWTVerifier.Warm] first, and an unknown kid
 // never causes a refresh. Errors wrap [ErrInvalidJWT], [ErrInvalidJWTVerifier]
-// or [ErrJWKSNotCached].
+// or [ErrJWKSUnavailable].
 //
 // A bare jwt.Parse with Keyfunc checks the signature only: it skips this
 // package's strict pre-pass (size, canonical base64url, duplicate JSON
@@ -285,8 +283,8 @@ func (v *JWTVerifier) Keyfunc(t *jwt.Token) (any, error) {
 }
 
 // Warm fetches the JWKS now unless a fresh copy is cached, so that
-// [JWTVerifier.Keyfunc] can serve keys. It returns a [*JWKSError] if the
-// fetch fails (and within 30 s of a failed fetch, that error again, without
+// [JWTVerifier.Keyfunc] can serve keys. It returns an error wrapping
+// [ErrJWKSUnavailable] if the fetch fails (and within 30 s of a failed fetch, that error again, without
 // a new request). ctx bounds the wait, as for Verify.
 func (v *JWTVerifier) Warm(ctx context.Context) error {
 	if err := v.init(); err != nil {

@@ -109,9 +109,9 @@ func TestKeyVectors(t *testing.T) {
 					assert.Equal(t, v.PublicKeySSH, s.PublicKeySSH())
 					assert.Equal(t, v.RuntimeID, s.AgentRuntimeID())
 					assert.Equal(t, v.X25519PrivateKeyHex, hex.EncodeToString(s.key.Get().x25519Priv[:]))
-					assert.Equal(t, v.X25519PublicKeyHex, hex.EncodeToString(s.X25519PublicKey()))
+					assert.Equal(t, v.X25519PublicKeyHex, hex.EncodeToString(s.x25519PublicKey()))
 
-					pub, err := ParsePublicKeySSH(v.PublicKeySSH)
+					pub, err := wire.ParsePublicKeySSH(v.PublicKeySSH)
 					require.NoError(t, err)
 					assert.Equal(t, s.PublicKey(), pub)
 				})
@@ -187,26 +187,26 @@ func TestNewSignerRefuses(t *testing.T) {
 		name, runtime, key string
 		want               error
 	}{
-		{"mismatched embedded public key", "a", std(mismatched), ErrInvalidKey},
-		{"trailing bytes", "a", std(append(bytes.Clone(v1), 0)), ErrInvalidKey},
-		{"trailing bytes v2", "a", std(append(bytes.Clone(v2), 0, 0)), ErrInvalidKey},
-		{"line break", "a", v.PKCS8v1[:20] + "\n" + v.PKCS8v1[20:], ErrInvalidKey},
-		{"crlf", "a", v.PKCS8v2[:20] + "\r\n" + v.PKCS8v2[20:], ErrInvalidKey},
-		{"missing padding", "a", strings.TrimRight(v.PKCS8v2, "="), ErrInvalidKey},
-		{"url alphabet", "a", base64.URLEncoding.EncodeToString(v2), ErrInvalidKey},
-		{"leading space", "a", " " + v.PKCS8v1, ErrInvalidKey},
-		{"trailing newline", "a", v.PKCS8v1 + "\n", ErrInvalidKey},
-		{"pem", "a", "-----BEGIN PRIVATE KEY-----\n" + v.PKCS8v1 + "\n-----END PRIVATE KEY-----\n", ErrInvalidKey},
-		{"empty", "a", "", ErrInvalidKey},
-		{"ecdsa p-256 key", "a", ecKey, ErrInvalidKey},
-		{"x25519 oid", "a", mutate(v1, 11, 0x70^0x6e), ErrInvalidKey},
-		{"version 2", "a", mutate(v1, 4, 2), ErrInvalidKey},
-		{"version 0 with public key", "a", std(v0WithPub), ErrInvalidKey},
-		{"attributes", "a", std(withAttrs), ErrInvalidKey},
-		{"non-minimal length (BER)", "a", std(longLen), ErrInvalidKey},
-		{"raw 32-byte seed", "a", std(bytes.Repeat([]byte{7}, 32)), ErrInvalidKey},
-		{"raw 64-byte key", "a", std(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))), ErrInvalidKey},
-		{"spki public key", "a", v.SPKI, ErrInvalidKey},
+		{"mismatched embedded public key", "a", std(mismatched), errInvalidKey},
+		{"trailing bytes", "a", std(append(bytes.Clone(v1), 0)), errInvalidKey},
+		{"trailing bytes v2", "a", std(append(bytes.Clone(v2), 0, 0)), errInvalidKey},
+		{"line break", "a", v.PKCS8v1[:20] + "\n" + v.PKCS8v1[20:], errInvalidKey},
+		{"crlf", "a", v.PKCS8v2[:20] + "\r\n" + v.PKCS8v2[20:], errInvalidKey},
+		{"missing padding", "a", strings.TrimRight(v.PKCS8v2, "="), errInvalidKey},
+		{"url alphabet", "a", base64.URLEncoding.EncodeToString(v2), errInvalidKey},
+		{"leading space", "a", " " + v.PKCS8v1, errInvalidKey},
+		{"trailing newline", "a", v.PKCS8v1 + "\n", errInvalidKey},
+		{"pem", "a", "-----BEGIN PRIVATE KEY-----\n" + v.PKCS8v1 + "\n-----END PRIVATE KEY-----\n", errInvalidKey},
+		{"empty", "a", "", errInvalidKey},
+		{"ecdsa p-256 key", "a", ecKey, errInvalidKey},
+		{"x25519 oid", "a", mutate(v1, 11, 0x70^0x6e), errInvalidKey},
+		{"version 2", "a", mutate(v1, 4, 2), errInvalidKey},
+		{"version 0 with public key", "a", std(v0WithPub), errInvalidKey},
+		{"attributes", "a", std(withAttrs), errInvalidKey},
+		{"non-minimal length (BER)", "a", std(longLen), errInvalidKey},
+		{"raw 32-byte seed", "a", std(bytes.Repeat([]byte{7}, 32)), errInvalidKey},
+		{"raw 64-byte key", "a", std(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))), errInvalidKey},
+		{"spki public key", "a", v.SPKI, errInvalidKey},
 		{"invalid runtime id", "a/b", v.PKCS8v1, ErrInvalidRuntimeID},
 		{"empty runtime id", "", v.PKCS8v1, ErrInvalidRuntimeID},
 	}
@@ -240,7 +240,7 @@ func TestParsePublicKeySSH(t *testing.T) {
 	}
 	for _, tt := range good {
 		t.Run(tt.name, func(t *testing.T) {
-			pub, err := ParsePublicKeySSH(tt.line)
+			pub, err := wire.ParsePublicKeySSH(tt.line)
 			require.NoError(t, err)
 			assert.Equal(t, v.PublicKeyHex, hex.EncodeToString(pub))
 		})
@@ -267,8 +267,8 @@ func TestParsePublicKeySSH(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			pub, err := ParsePublicKeySSH(tt.line)
-			require.ErrorIs(t, err, ErrInvalidKey)
+			pub, err := wire.ParsePublicKeySSH(tt.line)
+			require.ErrorIs(t, err, errInvalidKey)
 			assert.Nil(t, pub)
 		})
 	}
@@ -283,7 +283,7 @@ func TestSmallOrderBlocklist(t *testing.T) {
 			t.Run(fmt.Sprintf("entry-%d-sign-%x", i, sign), func(t *testing.T) {
 				enc := y
 				enc[31] |= sign
-				require.ErrorIs(t, wire.CheckVerifyKey(enc[:]), ErrInvalidKey)
+				require.ErrorIs(t, wire.CheckVerifyKey(enc[:]), errInvalidKey)
 				p, err := new(edwards25519.Point).SetBytes(enc[:])
 				if err != nil {
 					return // not a valid point at all: refused either way
@@ -294,7 +294,7 @@ func TestSmallOrderBlocklist(t *testing.T) {
 	}
 	for _, c := range loadCCTV(t) {
 		if c.has("low_order_A") {
-			require.ErrorIs(t, wire.CheckVerifyKey(mustHex(t, c.Key)), ErrInvalidKey, "cctv %d", c.Number)
+			require.ErrorIs(t, wire.CheckVerifyKey(mustHex(t, c.Key)), errInvalidKey, "cctv %d", c.Number)
 		}
 	}
 }

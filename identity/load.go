@@ -20,9 +20,9 @@ const EnvAccessToken = "CODEX_ACCESS_TOKEN"
 
 // Defaults for the abom of an agent registered by [Load].
 const (
-	DefaultAgentVersion    = "0.1.0"
-	DefaultAgentHarnessID  = "agentidentity-go"
-	DefaultRunningLocation = "local"
+	defaultAgentVersion    = "0.1.0"
+	defaultAgentHarnessID  = "agentidentity-go"
+	defaultRunningLocation = "local"
 )
 
 // LoadOptions configures [Load]. The zero value loads from $CODEX_HOME (or
@@ -32,7 +32,8 @@ type LoadOptions struct {
 	// $CODEX_HOME, else ~/.codex.
 	CodexHome string
 	// Policy says whether a ChatGPT login may register or reuse an identity;
-	// the zero value takes it from config.toml ([PolicyFromConfig]).
+	// the zero value takes it from config.toml: PolicyChatGPTAuth when
+	// [features] use_agent_identity = true, else PolicyJWTOnly.
 	Policy Policy
 	// Getenv reads environment variables (CODEX_HOME, CODEX_ACCESS_TOKEN and
 	// the endpoint overrides); nil means os.Getenv.
@@ -68,15 +69,16 @@ type LoadOptions struct {
 //     ChatGPT login and its key parses;
 //  4. with [PolicyChatGPTAuth] and a ChatGPT login: a new key, an agent
 //     registration, the run task's registration (unless TaskInMemoryOnly),
-//     and the record saved to auth.json under its lock. The file is read again before it is written;
-//     if the login changed meanwhile nothing is saved ([ErrLoginChanged]).
+//     and the record saved to auth.json under its lock. The file is read
+//     again before it is written; if the login changed meanwhile nothing is
+//     saved and Load fails (call it again).
 //
 // With no identity to use, the error wraps [ErrNoAgentIdentity] and callers
 // fall back to bearer auth. A JWT that fails verification fails Load itself;
 // a corrupt auth.json wraps [codexhome.ErrCorruptAuthFile], never ErrNoAgentIdentity.
 // A bootstrap that failed with [ErrBootstrapUnavailable] is not retried for
 // an hour per (account, AuthAPI base): the remembered error is returned as a
-// [*CachedBootstrapError].
+// [*BackoffError].
 //
 // An identity used through a ChatGPT login (3 and 4) runs in ChatGPT opt-in
 // mode ([WithChatGPTBearer], docs/protocol.md#route-credentials): only inference is signed, other
@@ -92,7 +94,7 @@ type LoadOptions struct {
 // openai_base_url when it is another origin of the same environment (in
 // both modes, as the Codex CLI sends model traffic there; see
 // [RunAuth.InferenceBaseURL]). An openai_base_url that does not pass that
-// rule fails Load with an error wrapping [ErrInvalidURL].
+// rule fails Load with an error wrapping [agentidentity.ErrInvalidBaseURL].
 func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 	getenv := opts.Getenv
 	if getenv == nil {
@@ -273,7 +275,7 @@ func (l *loader) refresher(login *codexhome.ChatGPTLogin) *loginRefresher {
 	}
 	endpoint := getenv(EnvRefreshTokenURLOverride) // verbatim, as the Codex CLI reads it
 	if endpoint == "" {
-		endpoint = DefaultRefreshTokenURL
+		endpoint = defaultRefreshTokenURL
 	}
 	r := &loginRefresher{store: l.store, login: login, url: endpoint,
 		client: refreshClient(l.opts.HTTPClient), logger: l.logger, ledger: processRefreshes}
@@ -345,7 +347,7 @@ func (l *loader) provision(ctx context.Context, login *codexhome.ChatGPTLogin) (
 			return nil, err
 		}
 		if !sameLogin(cur, login) {
-			return nil, ErrLoginChanged
+			return nil, errLoginChanged
 		}
 		if !f.AgentIdentityJWT().IsZero() {
 			return nil, errors.New("identity: auth.json gained an Agent Identity JWT while loading; load again")
@@ -427,9 +429,9 @@ func (l *loader) register(ctx context.Context, login *codexhome.ChatGPTLogin) (*
 		return nil, err
 	}
 	reg := AgentRegistration{
-		AgentVersion:    orDefault(l.opts.AgentVersion, DefaultAgentVersion),
-		AgentHarnessID:  orDefault(l.opts.AgentHarnessID, DefaultAgentHarnessID),
-		RunningLocation: orDefault(l.opts.RunningLocation, DefaultRunningLocation),
+		AgentVersion:    orDefault(l.opts.AgentVersion, defaultAgentVersion),
+		AgentHarnessID:  orDefault(l.opts.AgentHarnessID, defaultAgentHarnessID),
+		RunningLocation: orDefault(l.opts.RunningLocation, defaultRunningLocation),
 		PublicKeySSH:    km.PublicKeySSH,
 		FedRAMP:         login.FedRAMP,
 	}

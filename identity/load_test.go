@@ -409,7 +409,7 @@ func TestLoadBootstrapFailureRemembered(t *testing.T) {
 
 	_, err = f.load(ctx, 0, nil)
 	require.ErrorIs(t, err, identity.ErrBootstrapUnavailable)
-	var cached *identity.CachedBootstrapError
+	var cached *identity.BackoffError
 	require.ErrorAs(t, err, &cached, "the remembered failure is returned, clearly marked")
 	assert.Contains(t, err.Error(), "cached")
 	assert.Equal(t, requests, f.srv.Stats().AuthAPIRequests, "no request within the hour")

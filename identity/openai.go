@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/agentidentity/agentidentity"
@@ -33,17 +32,16 @@ import (
 // and nothing on any other route (never the Bearer token).
 
 // checkOpenAIBaseURL returns the origin inference moves to ("" when it is
-// the configured base's own), or an error wrapping ErrInvalidURL.
+// the configured base's own), or an error wrapping agentidentity.ErrInvalidBaseURL.
 func checkOpenAIBaseURL(raw string, env agentidentity.Environment, o agentidentity.Overrides) (string, error) {
 	raw = strings.TrimSpace(raw)
 	u, err := netrule.CheckURL(raw, netrule.URLRule{HTTPOnLoopback: true, TrimSlash: true})
 	if err != nil {
-		return "", fmt.Errorf("%w: openai_base_url %s in config.toml %w", ErrInvalidURL, netrule.Redact(raw), err)
+		return "", invalidURL("openai_base_url %s in config.toml %w", netrule.Redact(raw), err)
 	}
 	origin := netrule.Origin(u)
 	refuse := func(why string) error {
-		return fmt.Errorf("%w: openai_base_url %s in config.toml %s; it must be %s/codex or the same path on another origin of that environment",
-			ErrInvalidURL, netrule.Redact(raw), why, env.ChatGPTBaseURL)
+		return invalidURL("openai_base_url %s in config.toml %s; it must be %s/codex or the same path on another origin of that environment", netrule.Redact(raw), why, env.ChatGPTBaseURL)
 	}
 	if u.Path != basePathOf(env.ChatGPTBaseURL)+"/codex" {
 		return "", refuse("has another path than the Responses API base of chatgpt_base_url")

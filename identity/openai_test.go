@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
@@ -67,7 +68,7 @@ func TestLoadOpenAIBaseURL(t *testing.T) {
 			}
 			ra, err := f.load(ctx, p, extra)
 			if tc.wantErr {
-				require.ErrorIs(t, err, identity.ErrInvalidURL)
+				require.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 				assert.Contains(t, err.Error(), "openai_base_url")
 				if tc.secret != "" {
 					assert.NotContains(t, err.Error(), tc.secret)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 )
 
@@ -44,7 +45,7 @@ func TestFirstPartyOriginOnlyHTTPS(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			require.ErrorIs(t, err, identity.ErrInvalidURL)
+			require.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 			assert.NotContains(t, err.Error(), "pass")
 			assert.NotContains(t, err.Error(), "token=x")
 		})
@@ -126,13 +127,13 @@ func TestZeroRunAuth(t *testing.T) {
 			require.ErrorIs(t, err, identity.ErrNoAgentIdentity)
 			_, err = a.TaskID(context.Background())
 			require.ErrorIs(t, err, identity.ErrNoAgentIdentity)
-			_, err = a.AuthorizationHeader(context.Background())
+			_, err = identity.AuthorizationHeaderForTest(context.Background(), a)
 			require.ErrorIs(t, err, identity.ErrNoAgentIdentity)
 			_, err = a.ForkSession("a", "b")
 			require.ErrorIs(t, err, identity.ErrNoAgentIdentity)
 			a.EndSession("a")
 			assert.Empty(t, a.AgentRuntimeID())
-			assert.Zero(t, a.Sessions())
+			assert.Zero(t, identity.SessionsForTest(a))
 			assert.NotPanics(t, func() { _ = a.String() })
 			_, err = a.ForSession("s").TaskID(context.Background())
 			require.ErrorIs(t, err, identity.ErrNoAgentIdentity)

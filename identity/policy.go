@@ -6,9 +6,10 @@ import (
 	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
-// Policy says when a Codex home may use Agent Identity (docs/protocol.md#policy). The zero
-// value means "take it from config.toml" (see PolicyFromConfig); the two
-// named policies are both non-zero.
+// Policy says when a Codex home may use Agent Identity (docs/protocol.md#policy).
+// The zero value means "take it from config.toml": PolicyChatGPTAuth when
+// [features] use_agent_identity = true, else PolicyJWTOnly. The two named
+// policies are both non-zero.
 type Policy int
 
 const (

@@ -30,8 +30,8 @@ const (
 	// verbatim as the Codex CLI does (but, unlike it, refused unless https
 	// or plain http to a loopback host).
 	EnvRefreshTokenURLOverride = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
-	// DefaultRefreshTokenURL is the ChatGPT login's token endpoint.
-	DefaultRefreshTokenURL = agentidentity.ChatGPTLoginIssuer + "/oauth/token"
+	// defaultRefreshTokenURL is the ChatGPT login's token endpoint.
+	defaultRefreshTokenURL = agentidentity.ChatGPTLoginIssuer + "/oauth/token"
 
 	refreshClientID = "app_EMoamEEZ73f0CkXaXp7hrann"
 	// refreshMargin: an access token whose exp is less than this away is
@@ -95,7 +95,7 @@ func (l *refreshLedger) record(k [32]byte, tokens *codexhome.RefreshedTokens, er
 		o = &refreshOutcome{}
 		l.m[k] = o
 	}
-	var re *RefreshError
+	var re *refreshError
 	switch {
 	case err == nil:
 		o.tokens, o.transient = tokens, nil
@@ -105,7 +105,7 @@ func (l *refreshLedger) record(k [32]byte, tokens *codexhome.RefreshedTokens, er
 		o.failures++
 		o.retryAt = refreshNow().Add(doublingBackoff(o.failures, refreshBackoffMin, refreshBackoffMax))
 		if re == nil {
-			re = &RefreshError{Err: err}
+			re = &refreshError{Err: err}
 		}
 		cp := *re
 		cp.RetryAt = o.retryAt
@@ -151,7 +151,7 @@ func (r *loginRefresher) current() (*codexhome.Tokens, error) {
 // when its exp is less than refreshMargin away (a token without a readable
 // exp is used as it is). When a refresh fails for a reason that may pass
 // and the old token has not expired yet, the old one is used, as the Codex
-// CLI does; otherwise the failure is returned (a *RefreshError).
+// CLI does; otherwise the failure is returned (a *refreshError).
 func (r *loginRefresher) token(ctx context.Context) (string, error) {
 	t, err := r.current()
 	if err != nil {
@@ -198,7 +198,7 @@ func (r *loginRefresher) refresh(ctx context.Context, stale, reason string) (str
 		}
 		rt := t.RefreshToken
 		if rt.IsZero() {
-			return &RefreshError{Permanent: true, Err: errors.New("auth.json holds no refresh_token")}
+			return &refreshError{Permanent: true, Err: errors.New("auth.json holds no refresh_token")}
 		}
 		key := refreshKey(rt)
 		o := r.ledger.get(key)
@@ -240,7 +240,7 @@ func (r *loginRefresher) refresh(ctx context.Context, stale, reason string) (str
 		switch {
 		case errors.Is(err, errLoginMismatch):
 			result = ""
-			return &RefreshError{Permanent: true, Err: err}
+			return &refreshError{Permanent: true, Err: err}
 		case err != nil:
 			r.logger.Warn("agent identity: the refreshed ChatGPT tokens could not be saved; using them from memory",
 				slog.String("auth_file", r.store.Path()), slog.String("error", err.Error()))
@@ -264,8 +264,8 @@ var errLoginMismatch = errors.New("the refreshed tokens belong to another accoun
 func refreshTokenURL(raw string) (string, error) {
 	u, err := netrule.CheckURL(raw, netrule.URLRule{HTTPOnLoopback: true, Endpoint: true})
 	if err != nil {
-		return "", fmt.Errorf("%w: the token refresh URL %s (%s) %w",
-			ErrInvalidURL, netrule.Redact(raw), EnvRefreshTokenURLOverride, err)
+		return "", invalidURL("the token refresh URL %s (%s) %w",
+			netrule.Redact(raw), EnvRefreshTokenURLOverride, err)
 	}
 	return u.String(), nil
 }
@@ -274,7 +274,7 @@ func refreshTokenURL(raw string) (string, error) {
 func (r *loginRefresher) post(ctx context.Context, rt codexhome.Secret, reason string) (*codexhome.RefreshedTokens, error) {
 	endpoint, err := refreshTokenURL(r.url)
 	if err != nil {
-		return nil, &RefreshError{Err: err}
+		return nil, &refreshError{Err: err}
 	}
 	// The members in the order Codex 0.171 sends them.
 	body := make([]byte, 0, 160+len(rt.Reveal()))
@@ -290,7 +290,7 @@ func (r *loginRefresher) post(ctx context.Context, rt codexhome.Secret, reason s
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, &RefreshError{Err: fmt.Errorf("build the request: %w", err)}
+		return nil, &refreshError{Err: fmt.Errorf("build the request: %w", err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -300,12 +300,12 @@ func (r *loginRefresher) post(ctx context.Context, rt codexhome.Secret, reason s
 		if errors.As(err, &ue) {
 			err = ue.Err // without the URL: its query could be anything
 		}
-		return nil, &RefreshError{Err: err}
+		return nil, &refreshError{Err: err}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	data, err := limitio.ReadAll(resp.Body, maxRefreshBody)
 	if err != nil {
-		return nil, &RefreshError{StatusCode: resp.StatusCode, Err: fmt.Errorf("read the answer: %w", err)}
+		return nil, &refreshError{StatusCode: resp.StatusCode, Err: fmt.Errorf("read the answer: %w", err)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		code := refreshErrorCode(data)
@@ -314,11 +314,11 @@ func (r *loginRefresher) post(ctx context.Context, rt codexhome.Secret, reason s
 		case "refresh_token_expired", "refresh_token_reused", "refresh_token_invalidated":
 			permanent = true
 		}
-		return nil, &RefreshError{StatusCode: resp.StatusCode, Code: code, Permanent: permanent}
+		return nil, &refreshError{StatusCode: resp.StatusCode, Code: code, Permanent: permanent}
 	}
 	out, err := parseRefreshAnswer(data)
 	if err != nil {
-		return nil, &RefreshError{StatusCode: resp.StatusCode, Err: err}
+		return nil, &refreshError{StatusCode: resp.StatusCode, Err: err}
 	}
 	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
@@ -271,7 +272,7 @@ func TestRefreshURLRefused(t *testing.T) {
 		t.Run(raw, func(t *testing.T) {
 			f := newRefreshFixture(t, 2*time.Hour, map[string]string{identity.EnvRefreshTokenURLOverride: raw})
 			_, err := f.bearer(f.load(t))
-			require.ErrorIs(t, err, identity.ErrInvalidURL)
+			require.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 			assert.NotErrorIs(t, err, identity.ErrLoginExpired)
 			assert.NotContains(t, err.Error(), "pw")
 		})

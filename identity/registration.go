@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentidentity/agentidentity/internal/strictjson"
+	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 // maxABOMField bounds each abom string of an agent registration.
@@ -25,7 +26,7 @@ var taskIDMembers = [...]string{"task_id", "taskId", "encrypted_task_id", "encry
 // unknown members are ignored. The members of taskIDMembers are read in
 // order, a null member counting as absent; the first one present decides and
 // must be a non-empty string. Exactly one of plain and encrypted is set on
-// success. Errors wrap ErrInvalidRegistrationResponse and never quote the
+// success. Errors wrap errInvalidRegistrationResponse and never quote the
 // body.
 func parseTaskRegistrationResponse(body []byte) (plain, encrypted string, err error) {
 	members, err := responseObject(body)
@@ -39,17 +40,17 @@ func parseTaskRegistrationResponse(body []byte) (plain, encrypted string, err er
 		}
 		var s string
 		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-			return "", "", fmt.Errorf("%w: %q is not a string", ErrInvalidRegistrationResponse, name)
+			return "", "", fmt.Errorf("%w: %q is not a string", errInvalidRegistrationResponse, name)
 		}
 		if s == "" {
-			return "", "", fmt.Errorf("%w: %q is empty", ErrInvalidRegistrationResponse, name)
+			return "", "", fmt.Errorf("%w: %q is empty", errInvalidRegistrationResponse, name)
 		}
 		if i < 2 {
 			return s, "", nil
 		}
 		return "", s, nil
 	}
-	return "", "", fmt.Errorf("%w: no task_id, taskId, encrypted_task_id or encryptedTaskId", ErrInvalidRegistrationResponse)
+	return "", "", fmt.Errorf("%w: no task_id, taskId, encrypted_task_id or encryptedTaskId", errInvalidRegistrationResponse)
 }
 
 // taskIDFromResponse parses a task registration answer and returns the
@@ -62,12 +63,12 @@ func taskIDFromResponse(s *Signer, body []byte) (string, error) {
 	if encrypted != "" {
 		id, err := s.OpenTaskID(encrypted)
 		if err != nil {
-			return "", fmt.Errorf("%w: %w", ErrInvalidRegistrationResponse, err)
+			return "", fmt.Errorf("%w: %w", errInvalidRegistrationResponse, err)
 		}
 		return id, nil
 	}
 	if err := ValidateTaskID(plain); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalidRegistrationResponse, err)
+		return "", fmt.Errorf("%w: %w", errInvalidRegistrationResponse, err)
 	}
 	return plain, nil
 }
@@ -81,14 +82,14 @@ func parseAgentRegistrationResponse(body []byte) (string, error) {
 	}
 	raw, ok := members["agent_runtime_id"]
 	if !ok || string(raw) == "null" {
-		return "", fmt.Errorf("%w: no agent_runtime_id", ErrInvalidRegistrationResponse)
+		return "", fmt.Errorf("%w: no agent_runtime_id", errInvalidRegistrationResponse)
 	}
 	var id string
 	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &id) != nil {
-		return "", fmt.Errorf("%w: agent_runtime_id is not a string", ErrInvalidRegistrationResponse)
+		return "", fmt.Errorf("%w: agent_runtime_id is not a string", errInvalidRegistrationResponse)
 	}
 	if err := ValidateRuntimeID(id); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalidRegistrationResponse, err)
+		return "", fmt.Errorf("%w: %w", errInvalidRegistrationResponse, err)
 	}
 	return id, nil
 }
@@ -97,13 +98,13 @@ func parseAgentRegistrationResponse(body []byte) (string, error) {
 func responseObject(body []byte) (map[string]json.RawMessage, error) {
 	if err := strictjson.CheckObject(body); err != nil {
 		if errors.Is(err, strictjson.ErrDuplicateMember) {
-			return nil, fmt.Errorf("%w: a member appears twice", ErrInvalidRegistrationResponse)
+			return nil, fmt.Errorf("%w: a member appears twice", errInvalidRegistrationResponse)
 		}
-		return nil, fmt.Errorf("%w: the body is not one JSON object", ErrInvalidRegistrationResponse)
+		return nil, fmt.Errorf("%w: the body is not one JSON object", errInvalidRegistrationResponse)
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(body, &members); err != nil {
-		return nil, fmt.Errorf("%w: the body is not one JSON object", ErrInvalidRegistrationResponse)
+		return nil, fmt.Errorf("%w: the body is not one JSON object", errInvalidRegistrationResponse)
 	}
 	return members, nil
 }
@@ -124,11 +125,11 @@ func agentRegistrationBody(r AgentRegistration) ([]byte, error) {
 			return nil, fmt.Errorf("identity: AgentRegistration.%s is not valid UTF-8", f.name)
 		}
 	}
-	if _, err := ParsePublicKeySSH(r.PublicKeySSH); err != nil {
+	if _, err := wire.ParsePublicKeySSH(r.PublicKeySSH); err != nil {
 		return nil, fmt.Errorf("identity: AgentRegistration.PublicKeySSH: %w", err)
 	}
 	if strings.Count(r.PublicKeySSH, " ") != 1 {
-		return nil, fmt.Errorf("identity: AgentRegistration.PublicKeySSH: %w: the OpenSSH public key has a comment; send it without one", ErrInvalidKey)
+		return nil, fmt.Errorf("identity: AgentRegistration.PublicKeySSH: %w: the OpenSSH public key has a comment; send it without one", errInvalidKey)
 	}
 	b := make([]byte, 0, 160+len(r.AgentVersion)+len(r.AgentHarnessID)+len(r.RunningLocation)+len(r.PublicKeySSH))
 	b = append(b, `{"abom":{"agent_version":"`...)

@@ -14,9 +14,9 @@ const (
 	// retryBaseDelay is the back-off before the second attempt; it doubles
 	// for each further attempt.
 	retryBaseDelay = 250 * time.Millisecond
-	// MaxRetryDelay caps every wait between registration attempts,
+	// maxRetryDelay caps every wait between registration attempts,
 	// including one asked for by a Retry-After header.
-	MaxRetryDelay = 10 * time.Second
+	maxRetryDelay = 10 * time.Second
 )
 
 // backoff returns the wait after failed attempt number attempt (1-based).
@@ -24,19 +24,19 @@ const (
 // Without Retry-After it is "equal jitter": half of base·2^(attempt-1) plus
 // a uniformly random part of the other half, so the wait lies in
 // [d/2, d]. A valid Retry-After (delay-seconds or an HTTP date) replaces it
-// when it asks for longer. Every result is capped at MaxRetryDelay.
+// when it asks for longer. Every result is capped at maxRetryDelay.
 func (c *Client) backoff(attempt int, retryAfter string) time.Duration {
 	d := retryBaseDelay
-	for i := 1; i < attempt && d < MaxRetryDelay; i++ {
+	for i := 1; i < attempt && d < maxRetryDelay; i++ {
 		d *= 2
 	}
-	d = min(d, MaxRetryDelay)
+	d = min(d, maxRetryDelay)
 	half := d / 2
 	d = half + time.Duration(c.randN(int64(d-half)+1))
 	if ra, ok := parseRetryAfter(retryAfter, c.clock()); ok && ra > d {
 		d = ra
 	}
-	return min(max(d, 0), MaxRetryDelay)
+	return min(max(d, 0), maxRetryDelay)
 }
 
 // randN returns a uniform integer in [0, n).
@@ -67,9 +67,9 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 			}
 		}
 		secs, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || secs > uint64(MaxRetryDelay/time.Second) {
+		if err != nil || secs > uint64(maxRetryDelay/time.Second) {
 			// Out of range (or absurdly large): the cap applies.
-			return MaxRetryDelay, true
+			return maxRetryDelay, true
 		}
 		return time.Duration(secs) * time.Second, true
 	}

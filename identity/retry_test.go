@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -21,8 +22,8 @@ func TestClientParseRetryAfter(t *testing.T) {
 		{"seconds", "3", 3 * time.Second, true},
 		{"spaces trimmed", " 3 ", 3 * time.Second, true},
 		{"at the cap", "10", 10 * time.Second, true},
-		{"over the cap", "11", MaxRetryDelay, true},
-		{"overflow", "184467440737095516160", MaxRetryDelay, true},
+		{"over the cap", "11", maxRetryDelay, true},
+		{"overflow", "184467440737095516160", maxRetryDelay, true},
 		{"leading zeros", "007", 7 * time.Second, true},
 		{"negative", "-1", 0, false},
 		{"plus sign", "+1", 0, false},
@@ -58,11 +59,11 @@ func TestClientBackoffTable(t *testing.T) {
 		{"second, least", 2, "", 0, 250 * time.Millisecond},
 		{"second, most", 2, "", -1, 500 * time.Millisecond},
 		{"sixth, most", 6, "", -1, 8 * time.Second},
-		{"large attempt capped", 40, "", -1, MaxRetryDelay},
-		{"huge attempt capped", 1 << 30, "", -1, MaxRetryDelay},
+		{"large attempt capped", 40, "", -1, maxRetryDelay},
+		{"huge attempt capped", 1 << 30, "", -1, maxRetryDelay},
 		{"Retry-After longer wins", 1, "4", 0, 4 * time.Second},
 		{"Retry-After shorter loses", 2, "0", -1, 500 * time.Millisecond},
-		{"Retry-After capped", 1, "3600", 0, MaxRetryDelay},
+		{"Retry-After capped", 1, "3600", 0, maxRetryDelay},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,7 +113,7 @@ func TestRegistrationEndpointsNeedHTTPS(t *testing.T) {
 		if ok {
 			assert.NoError(t, err, raw)
 		} else {
-			assert.ErrorIs(t, err, ErrInvalidURL, raw)
+			assert.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL, raw)
 		}
 	}
 }

@@ -45,7 +45,7 @@ type routingState struct {
 func (r *runState) routingEnabled() bool { return r.chatgpt != nil && r.accountID != "" }
 
 // routing returns the run's routed origin ("" for none) and override header,
-// discovering it first if needed. Errors wrap ErrRoutingUnavailable.
+// discovering it first if needed. Errors wrap errRoutingUnavailable.
 func (r *runState) routing(ctx context.Context) (string, []string, error) {
 	if !r.routingEnabled() {
 		return "", nil, nil
@@ -114,15 +114,15 @@ func (r *runState) baseURL() string { return r.origin + r.basePath }
 // for the run's workspace routing.
 func (r *runState) fetchRouting(ctx context.Context) (string, []string, error) {
 	if r.origin == "" {
-		return "", nil, fmt.Errorf("%w: no first-party origin", ErrRoutingUnavailable)
+		return "", nil, fmt.Errorf("%w: no first-party origin", errRoutingUnavailable)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.checkURL(), http.NoBody)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: %w", ErrRoutingUnavailable, err)
+		return "", nil, fmt.Errorf("%w: %w", errRoutingUnavailable, err)
 	}
 	authz, err := r.chatgpt.header(ctx, r.now())
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: %w", ErrRoutingUnavailable, err)
+		return "", nil, fmt.Errorf("%w: %w", errRoutingUnavailable, err)
 	}
 	req.Header[hdrAuthorization] = authz
 	req.Header[hdrAccountID] = r.accountHeader
@@ -132,7 +132,7 @@ func (r *runState) fetchRouting(ctx context.Context) (string, []string, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := r.client.httpClient().Do(req)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: %w", ErrRoutingUnavailable, err)
+		return "", nil, fmt.Errorf("%w: %w", errRoutingUnavailable, err)
 	}
 	defer resp.Body.Close()
 	switch {
@@ -143,11 +143,11 @@ func (r *runState) fetchRouting(ctx context.Context) (string, []string, error) {
 		// library treats 404 as "no routing" (docs/protocol.md#codex-0171-differs).
 		return "", nil, nil
 	case resp.StatusCode != http.StatusOK:
-		return "", nil, fmt.Errorf("%w: %s answered %d", ErrRoutingUnavailable, netrule.Redact(r.checkURL()), resp.StatusCode)
+		return "", nil, fmt.Errorf("%w: %s answered %d", errRoutingUnavailable, netrule.Redact(r.checkURL()), resp.StatusCode)
 	}
 	body, err := limitio.ReadAll(resp.Body, maxRoutingBody)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: %w", ErrRoutingUnavailable, err)
+		return "", nil, fmt.Errorf("%w: %w", errRoutingUnavailable, err)
 	}
 	origin, override, err := parseRouting(body, r.accountID, r.origin)
 	if origin == r.origin {
@@ -190,7 +190,7 @@ func (e *accountEntry) id() (string, bool) {
 // value than NO_CONSTRAINT, "us" or "us_cr" is refused by both.
 func parseRouting(body []byte, account, configured string) (string, []string, error) {
 	bad := func(why string) (string, []string, error) {
-		return "", nil, fmt.Errorf("%w: malformed accounts/check answer: %s", ErrRoutingUnavailable, why)
+		return "", nil, fmt.Errorf("%w: malformed accounts/check answer: %s", errRoutingUnavailable, why)
 	}
 	if err := strictjson.CheckObject(body); err != nil {
 		return bad(err.Error())
@@ -273,11 +273,11 @@ func parseRouting(body []byte, account, configured string) (string, []string, er
 func checkWorkspaceOrigin(raw, configured string) (string, error) {
 	u, err := netrule.CheckURL(raw, netrule.URLRule{HTTPOnLoopback: true, Origin: true, TrimSlash: true})
 	if err != nil {
-		return "", fmt.Errorf("%w: workspace_backend_origin %s %w", ErrRoutingUnavailable, netrule.Redact(raw), err)
+		return "", fmt.Errorf("%w: workspace_backend_origin %s %w", errRoutingUnavailable, netrule.Redact(raw), err)
 	}
 	o := netrule.Origin(u)
 	if u.Scheme != "https" && o != configured {
-		return "", fmt.Errorf("%w: workspace_backend_origin %s must use https", ErrRoutingUnavailable, netrule.Redact(raw))
+		return "", fmt.Errorf("%w: workspace_backend_origin %s must use https", errRoutingUnavailable, netrule.Redact(raw))
 	}
 	return o, nil
 }
@@ -289,8 +289,10 @@ func checkWorkspaceOrigin(raw, configured string) (string, error) {
 // path (Load, both modes); otherwise the configured ChatGPT backend base. In
 // ChatGPT opt-in mode the first call
 // makes the run's discovery (GET {chatgpt_base}/wham/accounts/check with the
-// ChatGPT Bearer token and ChatGPT-Account-ID); an error wraps
-// [ErrRoutingUnavailable].
+// ChatGPT Bearer token and ChatGPT-Account-ID). When discovery fails (a 401
+// or 403, a malformed answer, a workspace origin that may not receive
+// credentials) the error says so and nothing is sent to inference; discovery
+// is tried again on a later call, after a back-off (1 s doubling to 5 min).
 //
 // Trust: the routed origin receives replayable AgentAssertion headers on
 // inference, so it is taken only from the configured first-party origin's

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
@@ -425,7 +426,7 @@ func TestHeaderArguments(t *testing.T) {
 	f := newRunAuthFixture(t)
 	ra := f.runAuth(t)
 	_, err := ra.Header(context.Background(), "/relative")
-	require.ErrorIs(t, err, identity.ErrInvalidURL)
+	require.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 	var zero *identity.RunAuth
 	_, err = zero.Header(context.Background(), "https://chatgpt.com/backend-api/codex/responses")
 	require.Error(t, err)

@@ -56,7 +56,7 @@ func (f runAuthOption) applyRunAuth(r *runState) error { return f(r) }
 func WithAccount(accountID string, fedRAMP bool) RunAuthOption {
 	return runAuthOption(func(r *runState) error {
 		if strings.ContainsAny(accountID, "\r\n\x00") {
-			return fmt.Errorf("%w: account id holds a control character", ErrInvalidURL)
+			return invalidURL("account id holds a control character")
 		}
 		r.accountID = accountID
 		r.fedRAMP = fedRAMP
@@ -70,7 +70,7 @@ func WithAccount(accountID string, fedRAMP bool) RunAuthOption {
 // other origin pass through the [RunAuth.Transport] untouched.
 //
 // Credentials travel only over https: an http origin is refused (the error
-// wraps ErrInvalidURL) unless its host is loopback, and so is a host that is
+// wraps agentidentity.ErrInvalidBaseURL) unless its host is loopback, and so is a host that is
 // not plain ASCII, user info, a query or a fragment. A request gets
 // credentials only when the ASCII host net/http dials equals the origin's
 // under ASCII-only case folding (no Unicode folding, no IDNA mapping).
@@ -234,6 +234,7 @@ type taskSlot struct {
 	taskID   string
 	flight   *taskFlight
 	failures int
+	failedAt time.Time
 	retryAt  time.Time
 	lastErr  error
 	ended    bool
@@ -338,36 +339,11 @@ func (a *RunAuth) AccountID() string {
 // FedRAMP reports whether requests carry X-OpenAI-Fedramp: true.
 func (a *RunAuth) FedRAMP() bool { return a.usable() && a.run.fedRAMP }
 
-// Signer returns the agent's signer.
-func (a *RunAuth) Signer() *Signer {
-	if !a.usable() {
-		return nil
-	}
-	return a.run.signer
-}
-
-// RegistrationClient returns the client that registers this run's tasks
-// (for example to register an extra task with [Client.RegisterTask]).
-func (a *RunAuth) RegistrationClient() *Client {
-	if !a.usable() {
-		return nil
-	}
-	return a.run.client
-}
-
 // Client returns an *http.Client whose Transport is a.Transport(nil), the
 // way x/oauth2's Config.Client does: requests to the first-party origin are
 // signed, every other request is sent untouched. It has no overall time-out;
 // bound each request with its context.
 func (a *RunAuth) Client() *http.Client { return &http.Client{Transport: a.Transport(nil)} }
-
-// SessionID returns the session this handle is bound to, or "" for the run.
-func (a *RunAuth) SessionID() string {
-	if !a.usable() {
-		return ""
-	}
-	return a.slot.session
-}
 
 // String describes the handle without secrets.
 func (a *RunAuth) String() string {
@@ -380,7 +356,6 @@ func (a *RunAuth) String() string {
 	return fmt.Sprintf("identity.RunAuth{agent=%s}", a.run.signer.AgentRuntimeID())
 }
 
-// GoString is String, so %#v shows no secrets either.
 func (a *RunAuth) GoString() string { return a.String() }
 
 // ForSession returns a handle bound to the session sessionID: it has a task of
@@ -445,8 +420,8 @@ func (a *RunAuth) EndSession(sessionID string) {
 	}
 }
 
-// Sessions returns the number of sessions currently remembered.
-func (a *RunAuth) Sessions() int {
+// sessionCount returns the number of sessions currently remembered.
+func (a *RunAuth) sessionCount() int {
 	if !a.usable() {
 		return 0
 	}
@@ -495,7 +470,7 @@ func (r *runState) task(ctx context.Context, slot *taskSlot) (string, error) {
 	slot.mu.Lock()
 	if slot.ended {
 		slot.mu.Unlock()
-		return "", ErrSessionEnded
+		return "", errSessionEnded
 	}
 	if slot.taskID != "" {
 		id := slot.taskID
@@ -505,7 +480,7 @@ func (r *runState) task(ctx context.Context, slot *taskSlot) (string, error) {
 	f := slot.flight
 	if f == nil {
 		if now := r.now(); slot.lastErr != nil && now.Before(slot.retryAt) {
-			err := &TaskBackoffError{RetryAt: slot.retryAt, Err: slot.lastErr}
+			err := &BackoffError{What: endpointTask, Since: slot.failedAt, RetryAt: slot.retryAt, Err: slot.lastErr}
 			slot.mu.Unlock()
 			return "", err
 		}
@@ -567,7 +542,7 @@ func (r *runState) register(ctx context.Context, slot *taskSlot, f *taskFlight) 
 	adopted := false
 	switch {
 	case slot.ended:
-		id, err = "", ErrSessionEnded
+		id, err = "", errSessionEnded
 	case err == nil && slot.taskID != "":
 		// A newer registration won meanwhile; keep one task per slot.
 		id = slot.taskID
@@ -581,7 +556,8 @@ func (r *runState) register(ctx context.Context, slot *taskSlot, f *taskFlight) 
 	case current:
 		slot.failures++
 		slot.lastErr = err
-		slot.retryAt = r.now().Add(doublingBackoff(slot.failures, minTaskBackoff, maxTaskBackoff))
+		slot.failedAt = r.now()
+		slot.retryAt = slot.failedAt.Add(doublingBackoff(slot.failures, minTaskBackoff, maxTaskBackoff))
 	}
 	slot.mu.Unlock()
 	f.taskID, f.err = id, err
@@ -600,11 +576,12 @@ func (r *runState) register(ctx context.Context, slot *taskSlot, f *taskFlight) 
 	}
 }
 
-// AuthorizationHeader returns the value of the Authorization header for a
+// authorizationHeader returns the value of the Authorization header for a
 // first-party request made now: a fresh AgentAssertion for this handle's
 // task (registering it if needed), or, for a session that fell back to
-// bearer auth, "Bearer <ChatGPT access token>".
-func (a *RunAuth) AuthorizationHeader(ctx context.Context) (string, error) {
+// bearer auth, "Bearer <ChatGPT access token>". [RunAuth.Header] gives it
+// with the other headers of a request.
+func (a *RunAuth) authorizationHeader(ctx context.Context) (string, error) {
 	if !a.usable() {
 		return "", errUnusable
 	}
@@ -620,7 +597,7 @@ func (a *RunAuth) AuthorizationHeader(ctx context.Context) (string, error) {
 // task it was signed for ("" for a bearer header).
 func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string, string, error) {
 	if slot.gone.Load() {
-		return nil, "", ErrSessionEnded
+		return nil, "", errSessionEnded
 	}
 	if slot.bearer.Load() {
 		v, err := r.bearer.header(ctx, r.now())
@@ -659,7 +636,7 @@ func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string,
 		// EndSession ran while we signed: never cache or send a header for
 		// a forgotten task.
 		slot.header.Store(nil)
-		return nil, "", ErrSessionEnded
+		return nil, "", errSessionEnded
 	}
 	return v, task, nil
 }
@@ -670,7 +647,7 @@ func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string,
 func parseOrigin(raw string) (string, error) {
 	o, err := netrule.CheckOrigin(raw)
 	if err != nil {
-		return "", fmt.Errorf("%w: first-party origin: %w", ErrInvalidURL, err)
+		return "", invalidURL("first-party origin: %w", err)
 	}
 	return o, nil
 }

@@ -175,7 +175,7 @@ func TestRunAuthSessionsAndForks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, parentTask, after, "the parent is unchanged by the fork")
 	assert.Equal(t, 3, f.srv.Stats().TasksRegistered)
-	assert.Equal(t, 2, ra.Sessions())
+	assert.Equal(t, 2, identity.SessionsForTest(ra))
 
 	// Requests of each session verify with that session's task.
 	for _, h := range []struct {
@@ -190,7 +190,7 @@ func TestRunAuthSessionsAndForks(t *testing.T) {
 
 	// Ending a session forgets it; the old handle stops working.
 	ra.EndSession("s1")
-	assert.Equal(t, 1, ra.Sessions())
+	assert.Equal(t, 1, identity.SessionsForTest(ra))
 	_, err = parent.TaskID(ctx)
 	require.ErrorIs(t, err, identity.ErrSessionEnded)
 	fresh, err := ra.ForSession("s1").TaskID(ctx)
@@ -411,7 +411,7 @@ func TestRunAuthFailureBackoff(t *testing.T) {
 	requests := f.srv.Stats().AuthAPIRequests
 
 	_, err = ra.TaskID(context.Background())
-	var be *identity.TaskBackoffError
+	var be *identity.BackoffError
 	require.ErrorAs(t, err, &be, "a recent failure is returned without a request")
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, requests, f.srv.Stats().AuthAPIRequests)
@@ -432,10 +432,10 @@ func TestRunAuthHeaderReusedWithinSecond(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 
-	h1, err := ra.AuthorizationHeader(ctx)
+	h1, err := identity.AuthorizationHeaderForTest(ctx, ra)
 	require.NoError(t, err)
 	set(time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.UTC))
-	h2, err := ra.AuthorizationHeader(ctx)
+	h2, err := identity.AuthorizationHeaderForTest(ctx, ra)
 	require.NoError(t, err)
 	assert.Equal(t, h1, h2)
 	want, err := f.signer.AuthorizationHeader("task-9", now)
@@ -443,7 +443,7 @@ func TestRunAuthHeaderReusedWithinSecond(t *testing.T) {
 	assert.Equal(t, want, h2, "a reused header is byte-identical to a fresh one")
 
 	set(time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC))
-	h3, err := ra.AuthorizationHeader(ctx)
+	h3, err := identity.AuthorizationHeaderForTest(ctx, ra)
 	require.NoError(t, err)
 	assert.NotEqual(t, h1, h3, "a new second gets a new header")
 	a, err := gateway.VerifyAuthorizationHeader(h3, f.signer.PublicKey(), now, time.Minute)
@@ -498,14 +498,14 @@ func TestRunAuthNoBearerFallbackWithoutToken(t *testing.T) {
 	identity.SetClientTestHooks(f.client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
 	f.srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 3})
 	ra := f.runAuth(t)
-	_, err := ra.AuthorizationHeader(context.Background())
+	_, err := identity.AuthorizationHeaderForTest(context.Background(), ra)
 	require.ErrorIs(t, err, identity.ErrBootstrapUnavailable)
 }
 
 func TestRunAuthDoesNotLeakSecrets(t *testing.T) {
 	f := newRunAuthFixture(t)
 	ra := f.runAuth(t, identity.WithBearerFallback(f.login.AccessToken.Reveal()))
-	for _, s := range []string{ra.String(), ra.GoString()} {
+	for _, s := range []string{ra.String(), fmt.Sprintf("%#v", ra), fmt.Sprintf("%+v", *ra), fmt.Sprintf("%#v", *ra)} {
 		assert.NotContains(t, s, f.login.AccessToken.Reveal())
 	}
 }
@@ -611,14 +611,14 @@ func TestRunAuthEndSessionRace(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			for range 20 {
-				_, _ = h.AuthorizationHeader(ctx)
+				_, _ = identity.AuthorizationHeaderForTest(ctx, h)
 			}
 		})
 		ra.EndSession(id)
-		_, err = h.AuthorizationHeader(ctx)
+		_, err = identity.AuthorizationHeaderForTest(ctx, h)
 		require.ErrorIs(t, err, identity.ErrSessionEnded, "iteration %d", i)
 		wg.Wait()
-		_, err = h.AuthorizationHeader(ctx)
+		_, err = identity.AuthorizationHeaderForTest(ctx, h)
 		require.ErrorIs(t, err, identity.ErrSessionEnded, "iteration %d", i)
 	}
 }
@@ -643,19 +643,19 @@ func TestRunAuthBearerFallbackFollowsTokenRefresh(t *testing.T) {
 	s := ra.ForSession("s")
 	ctx := context.Background()
 
-	h, err := s.AuthorizationHeader(ctx)
+	h, err := identity.AuthorizationHeaderForTest(ctx, s)
 	require.NoError(t, err)
 	assert.Equal(t, "Bearer token-1", h)
 	mu.Lock()
 	token = "token-2" // the Codex CLI refreshed the login
 	mu.Unlock()
-	h, err = s.AuthorizationHeader(ctx)
+	h, err = identity.AuthorizationHeaderForTest(ctx, s)
 	require.NoError(t, err)
 	assert.Equal(t, "Bearer token-1", h, "reused for a while")
 	mu.Lock()
 	now = now.Add(31 * time.Second)
 	mu.Unlock()
-	h, err = s.AuthorizationHeader(ctx)
+	h, err = identity.AuthorizationHeaderForTest(ctx, s)
 	require.NoError(t, err)
 	assert.Equal(t, "Bearer token-2", h, "the refreshed token is picked up")
 	assert.Equal(t, 2, asked)

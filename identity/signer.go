@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 
 	"github.com/agentidentity/agentidentity/internal/secret"
@@ -57,7 +58,7 @@ type signerKey struct {
 // the private key: use it with [NewRunAuth] and a [Client], and register its
 // public key with [Client.RegisterAgent] (PublicKeySSH).
 //
-// Refused with an error wrapping ErrInvalidKey: a nil key, a public key of
+// Refused: a nil key, a public key of
 // another type, and a small-order public key. A runtime id outside the
 // allowlist of ValidateRuntimeID is refused with an error wrapping
 // ErrInvalidRuntimeID.
@@ -66,11 +67,11 @@ func NewSignerFromCrypto(agentRuntimeID string, key crypto.Signer) (*Signer, err
 		return nil, err
 	}
 	if key == nil {
-		return nil, fmt.Errorf("%w: the crypto.Signer is nil", ErrInvalidKey)
+		return nil, fmt.Errorf("%w: the crypto.Signer is nil", errInvalidKey)
 	}
 	pub, ok := key.Public().(ed25519.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("%w: the crypto.Signer's public key is a %T, want an ed25519.PublicKey", ErrInvalidKey, key.Public())
+		return nil, fmt.Errorf("%w: the crypto.Signer's public key is a %T, want an ed25519.PublicKey", errInvalidKey, key.Public())
 	}
 	if err := wire.CheckVerifyKey(pub); err != nil {
 		return nil, err
@@ -94,6 +95,9 @@ func NewSignerFromCrypto(agentRuntimeID string, key crypto.Signer) (*Signer, err
 // signExternal signs msg with the crypto.Signer of s and checks the result.
 func (s *Signer) signExternal(ext crypto.Signer, sig, msg []byte) error {
 	out, err := ext.Sign(rand.Reader, msg, crypto.Hash(0))
+	if errors.Is(err, ErrKeySignFailed) {
+		return err // an SSHAgentKey refusal says so already
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrKeySignFailed, err)
 	}
@@ -112,7 +116,7 @@ func (s *Signer) signExternal(ext crypto.Signer, sig, msg []byte) error {
 //
 // Both PKCS#8 forms are accepted: version 0 (no public key, as Go and OpenSSL
 // write it) and version 1 with the embedded [1] public key (as the Codex CLI
-// writes it). Refused with an error wrapping ErrInvalidKey: an embedded public
+// writes it). Refused: an embedded public
 // key that does not match the seed, trailing bytes, [0] attributes,
 // non-canonical base64 (line breaks, missing padding, the URL alphabet,
 // whitespace), PEM text and any other key type. A runtime id outside the
@@ -143,7 +147,7 @@ func newSignerFromKey(runtimeID string, priv ed25519.PrivateKey) (*Signer, error
 	s.key.Get().x25519Priv = wire.X25519FromSeed(priv.Seed())
 	xpub, err := curve25519.X25519(s.key.Get().x25519Priv[:], curve25519.Basepoint)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot derive the X25519 key", ErrInvalidKey)
+		return nil, fmt.Errorf("%w: cannot derive the X25519 key", errInvalidKey)
 	}
 	copy(s.x25519Pub[:], xpub)
 	return s, nil
@@ -161,9 +165,9 @@ func (s *Signer) PublicKey() ed25519.PublicKey {
 // no newline: "ssh-ed25519 AAAA…" (docs/protocol.md#public-key), as sent in agent registration.
 func (s *Signer) PublicKeySSH() string { return s.sshLine }
 
-// X25519PublicKey returns a copy of the X25519 public key that encrypted task
+// x25519PublicKey returns a copy of the X25519 public key that encrypted task
 // ids are sealed to (docs/protocol.md#x25519-key): the Montgomery form of PublicKey.
-func (s *Signer) X25519PublicKey() []byte {
+func (s *Signer) x25519PublicKey() []byte {
 	return append([]byte(nil), s.x25519Pub[:]...)
 }
 

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentidentity/agentidentity/internal/wire"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -97,13 +99,13 @@ func TestSignerFromCryptoMatchesPKCS8(t *testing.T) {
 				assert.Equal(t, b, a, "format %v", f)
 			}
 
-			body, err := fromCrypto.TaskRegistrationBody(at)
+			body, err := identity.TaskRegistrationBodyForTest(fromCrypto, at)
 			require.NoError(t, err)
 			assert.Equal(t, v.RegistrationBody, string(body))
 
 			assert.Equal(t, fromFile.PublicKey(), fromCrypto.PublicKey())
 			assert.Equal(t, v.PublicKeySSH, fromCrypto.PublicKeySSH())
-			assert.Equal(t, v.X25519PublicKeyHex, fmt.Sprintf("%x", fromCrypto.X25519PublicKey()))
+			assert.Equal(t, v.X25519PublicKeyHex, fmt.Sprintf("%x", identity.X25519PublicKeyForTest(fromCrypto)))
 			assert.Equal(t, v.RuntimeID, fromCrypto.AgentRuntimeID())
 		})
 	}
@@ -155,7 +157,7 @@ func TestSignerFromCryptoRefusesMisbehavingSigners(t *testing.T) {
 				require.ErrorIs(t, err, tt.wantErr)
 			}
 			assert.Empty(t, h)
-			body, err := s.TaskRegistrationBody(at)
+			body, err := identity.TaskRegistrationBodyForTest(s, at)
 			require.ErrorIs(t, err, identity.ErrKeySignFailed)
 			assert.Empty(t, body)
 		})
@@ -183,7 +185,7 @@ func TestSignerFromCryptoRefusesBadKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := identity.NewSignerFromCrypto("agent-1", tt.key)
-			require.ErrorIs(t, err, identity.ErrInvalidKey)
+			require.ErrorIs(t, err, wire.ErrInvalidKey)
 		})
 	}
 	_, err = identity.NewSignerFromCrypto("bad id", priv)

@@ -153,7 +153,7 @@ func TestSignerAccessorsReturnCopies(t *testing.T) {
 	pub := s.PublicKey()
 	pub[0] ^= 0xff
 	assert.NotEqual(t, pub, s.PublicKey())
-	x := s.X25519PublicKey()
+	x := s.x25519PublicKey()
 	x[0] ^= 0xff
-	assert.NotEqual(t, x, s.X25519PublicKey())
+	assert.NotEqual(t, x, s.x25519PublicKey())
 }

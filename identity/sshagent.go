@@ -12,13 +12,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentidentity/agentidentity/internal/wire"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
 
-// DefaultSSHAgentTimeout bounds one exchange with the ssh-agent (connecting
+// defaultSSHAgentTimeout bounds one exchange with the ssh-agent (connecting
 // included) when NewSSHAgentKey is given a zero timeout.
-const DefaultSSHAgentTimeout = 5 * time.Second
+const defaultSSHAgentTimeout = 5 * time.Second
 
 // SSHAgentKey is an Ed25519 agent key held by an ssh-agent, used through the
 // agent's unix socket. It implements crypto.Signer, for NewSignerFromCrypto;
@@ -26,7 +27,8 @@ const DefaultSSHAgentTimeout = 5 * time.Second
 //
 // Every exchange (connecting, listing keys, signing) is bounded by a
 // deadline on the socket, since crypto.Signer.Sign takes no context: a hung
-// agent gives ErrSSHAgentTimeout, never a hang. One connection is kept open
+// agent gives ErrSSHAgentUnreachable (wrapping os.ErrDeadlineExceeded),
+// never a hang. One connection is kept open
 // and redialled once when the agent closed it (say, after a restart). A
 // SSHAgentKey is safe for concurrent use; signatures are made one at a time.
 // Close it when done.
@@ -53,15 +55,17 @@ type SSHAgentKey struct {
 
 // NewSSHAgentKey connects to the ssh-agent at socketPath ($SSH_AUTH_SOCK when
 // empty) and returns the key of publicKeySSH, an OpenSSH line
-// "ssh-ed25519 AAAA…" (a comment is allowed) as ParsePublicKeySSH reads it.
-// timeout bounds each exchange with the agent; zero means
-// DefaultSSHAgentTimeout. The caller must Close the returned key.
+// "ssh-ed25519 AAAA…" (a comment is allowed) as gateway.ParsePublicKeySSH reads it.
+// timeout bounds each exchange with the agent; zero means 5 s. The caller
+// must Close the returned key.
 //
-// Errors: a bad public line wraps ErrInvalidKey; an agent that cannot be
+// Errors: a bad public line is refused; an agent that cannot be
 // reached, does not answer in time or does not hold the key wraps
-// ErrSSHAgentUnreachable, ErrSSHAgentTimeout or ErrSSHAgentKeyNotFound.
+// ErrSSHAgentUnreachable (a time-out also wraps os.ErrDeadlineExceeded) or
+// ErrSSHAgentKeyNotFound; an agent that refuses to list its keys wraps
+// ErrKeySignFailed.
 func NewSSHAgentKey(socketPath, publicKeySSH string, timeout time.Duration) (*SSHAgentKey, error) {
-	pub, err := ParsePublicKeySSH(publicKeySSH)
+	pub, err := wire.ParsePublicKeySSH(publicKeySSH)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +73,7 @@ func NewSSHAgentKey(socketPath, publicKeySSH string, timeout time.Duration) (*SS
 		return nil, fmt.Errorf("identity: the ssh-agent time-out is negative (%v)", timeout)
 	}
 	if timeout == 0 {
-		timeout = DefaultSSHAgentTimeout
+		timeout = defaultSSHAgentTimeout
 	}
 	if socketPath == "" {
 		socketPath = os.Getenv("SSH_AUTH_SOCK")
@@ -79,7 +83,7 @@ func NewSSHAgentKey(socketPath, publicKeySSH string, timeout time.Duration) (*SS
 	}
 	sshPub, err := ssh.NewPublicKey(pub)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+		return nil, fmt.Errorf("%w: %v", errInvalidKey, err)
 	}
 	k := &SSHAgentKey{socket: socketPath, timeout: timeout, pub: pub, sshPub: sshPub}
 	k.mu.Lock()
@@ -111,9 +115,9 @@ func (k *SSHAgentKey) Public() crypto.PublicKey {
 // options are refused, since an ssh-agent makes only plain Ed25519
 // signatures.
 //
-// Errors wrap ErrSSHAgentUnreachable, ErrSSHAgentTimeout,
-// ErrSSHAgentKeyNotFound (the key was removed from the agent) or
-// ErrSSHAgentRefused.
+// Errors wrap ErrSSHAgentUnreachable (a time-out also wraps
+// os.ErrDeadlineExceeded), ErrSSHAgentKeyNotFound (the key was removed from
+// the agent) or ErrKeySignFailed (the agent refused).
 func (k *SSHAgentKey) Sign(_ io.Reader, message []byte, opts crypto.SignerOpts) ([]byte, error) {
 	if err := checkPlainEd25519(opts); err != nil {
 		return nil, err
@@ -132,7 +136,7 @@ func (k *SSHAgentKey) Sign(_ io.Reader, message []byte, opts crypto.SignerOpts) 
 		sig, err := k.client.SignWithFlags(k.sshPub, message, 0)
 		if err == nil {
 			if sig.Format != ssh.KeyAlgoED25519 || len(sig.Blob) != ed25519.SignatureSize || len(sig.Rest) != 0 {
-				return nil, fmt.Errorf("%w: it answered with a %q signature of %d bytes, not an Ed25519 one", ErrSSHAgentRefused, sig.Format, len(sig.Blob))
+				return nil, fmt.Errorf("%w: it answered with a %q signature of %d bytes, not an Ed25519 one", ErrKeySignFailed, sig.Format, len(sig.Blob))
 			}
 			return sig.Blob, nil
 		}
@@ -143,11 +147,11 @@ func (k *SSHAgentKey) Sign(_ io.Reader, message []byte, opts crypto.SignerOpts) 
 			if held, lerr := k.holdsKey(); lerr == nil && !held {
 				return nil, fmt.Errorf("%w: %s is no longer in the agent at %s", ErrSSHAgentKeyNotFound, k.describeKey(), k.socket)
 			}
-			return nil, fmt.Errorf("%w: %v", ErrSSHAgentRefused, err)
+			return nil, fmt.Errorf("%w: %v", ErrKeySignFailed, err)
 		}
 		k.disconnect()
 		if errors.Is(ioErr, os.ErrDeadlineExceeded) {
-			return nil, fmt.Errorf("%w: no answer from %s within %v: %w", ErrSSHAgentTimeout, k.socket, k.timeout, ioErr)
+			return nil, fmt.Errorf("%w: no answer from %s within %v: %w", ErrSSHAgentUnreachable, k.socket, k.timeout, ioErr)
 		}
 		if reused && attempt == 0 {
 			continue // the agent closed a kept connection: dial again, once
@@ -181,7 +185,7 @@ func (k *SSHAgentKey) connect(deadline time.Time) error {
 		c, err := (&net.Dialer{Deadline: deadline}).Dial("unix", k.socket)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return fmt.Errorf("%w: connecting to %s took longer than %v: %w", ErrSSHAgentTimeout, k.socket, k.timeout, err)
+				return fmt.Errorf("%w: connecting to %s took longer than %v: %w", ErrSSHAgentUnreachable, k.socket, k.timeout, err)
 			}
 			return fmt.Errorf("%w: %w; is the agent running, and is SSH_AUTH_SOCK right?", ErrSSHAgentUnreachable, err)
 		}
@@ -216,10 +220,10 @@ func (k *SSHAgentKey) holdsKey() (bool, error) {
 		ioErr := k.rw.err
 		switch {
 		case ioErr == nil:
-			return false, fmt.Errorf("%w: it did not list its keys: %v", ErrSSHAgentRefused, err)
+			return false, fmt.Errorf("%w: it did not list its keys: %v", ErrKeySignFailed, err)
 		case errors.Is(ioErr, os.ErrDeadlineExceeded):
 			k.disconnect()
-			return false, fmt.Errorf("%w: no answer from %s within %v: %w", ErrSSHAgentTimeout, k.socket, k.timeout, ioErr)
+			return false, fmt.Errorf("%w: no answer from %s within %v: %w", ErrSSHAgentUnreachable, k.socket, k.timeout, ioErr)
 		default:
 			k.disconnect()
 			return false, fmt.Errorf("%w: the agent at %s went away: %w", ErrSSHAgentUnreachable, k.socket, ioErr)

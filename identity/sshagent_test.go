@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentidentity/agentidentity/internal/wire"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
@@ -175,7 +177,7 @@ func TestSSHAgentKeyMatchesVectors(t *testing.T) {
 			h, err := s.AuthorizationHeader(v.TaskID, at)
 			require.NoError(t, err)
 			assert.Equal(t, v.AuthorizationHeader, h)
-			body, err := s.TaskRegistrationBody(at)
+			body, err := identity.TaskRegistrationBodyForTest(s, at)
 			require.NoError(t, err)
 			assert.Equal(t, v.RegistrationBody, string(body))
 		})
@@ -256,7 +258,7 @@ func TestSSHAgentKeyNotInAgent(t *testing.T) {
 	// Public lines that are not agent keys.
 	for _, line := range []string{"", "ssh-rsa AAAA", "not a key"} {
 		_, err := identity.NewSSHAgentKey(a.sock, line, time.Second)
-		require.ErrorIs(t, err, identity.ErrInvalidKey, "%q", line)
+		require.ErrorIs(t, err, wire.ErrInvalidKey, "%q", line)
 	}
 	_, err = identity.NewSSHAgentKey(a.sock, sshLine(t, priv), -time.Second)
 	require.Error(t, err)
@@ -395,13 +397,13 @@ func TestSSHAgentKeyFakeAgents(t *testing.T) {
 		sign    func(key ssh.PublicKey, data []byte) (*ssh.Signature, error)
 		wantErr error
 	}{
-		{"refuses", func(ssh.PublicKey, []byte) (*ssh.Signature, error) { return nil, errDenied }, identity.ErrSSHAgentRefused},
+		{"refuses", func(ssh.PublicKey, []byte) (*ssh.Signature, error) { return nil, errDenied }, identity.ErrKeySignFailed},
 		{"rsa signature", func(_ ssh.PublicKey, data []byte) (*ssh.Signature, error) {
 			return &ssh.Signature{Format: ssh.KeyAlgoRSA, Blob: ed25519.Sign(priv, data)}, nil
-		}, identity.ErrSSHAgentRefused},
+		}, identity.ErrKeySignFailed},
 		{"short signature", func(_ ssh.PublicKey, data []byte) (*ssh.Signature, error) {
 			return &ssh.Signature{Format: ssh.KeyAlgoED25519, Blob: ed25519.Sign(priv, data)[:32]}, nil
-		}, identity.ErrSSHAgentRefused},
+		}, identity.ErrKeySignFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -453,8 +455,9 @@ func TestSSHAgentKeyFakeAgents(t *testing.T) {
 	})
 }
 
-// TestSSHAgentKeyTimeout checks that a hung agent gives ErrSSHAgentTimeout
-// within the time-out, both when the key is opened and when it signs.
+// TestSSHAgentKeyTimeout checks that a hung agent gives ErrSSHAgentUnreachable
+// wrapping os.ErrDeadlineExceeded within the time-out, both when the key is
+// opened and when it signs.
 func TestSSHAgentKeyTimeout(t *testing.T) {
 	priv := newKey(t)
 	line := sshLine(t, priv)
@@ -471,7 +474,7 @@ func TestSSHAgentKeyTimeout(t *testing.T) {
 		k := openAgentKey(t, srv.sock, line, timeout)
 		start := time.Now()
 		_, err := k.Sign(nil, []byte("m"), crypto.Hash(0))
-		require.ErrorIs(t, err, identity.ErrSSHAgentTimeout)
+		require.ErrorIs(t, err, identity.ErrSSHAgentUnreachable)
 		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 		assert.Less(t, time.Since(start), 10*timeout, "bounded by the time-out")
 	})
@@ -501,7 +504,8 @@ func TestSSHAgentKeyTimeout(t *testing.T) {
 		})
 		start := time.Now()
 		_, err = identity.NewSSHAgentKey(sock, line, timeout)
-		require.ErrorIs(t, err, identity.ErrSSHAgentTimeout)
+		require.ErrorIs(t, err, identity.ErrSSHAgentUnreachable)
+		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 		assert.Less(t, time.Since(start), 10*timeout, "bounded by the time-out")
 	})
 }

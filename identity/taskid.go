@@ -15,7 +15,7 @@ import (
 // (crypto_box_seal) to the Signer's X25519 key, in canonical standard base64
 // with padding. It is safe for concurrent use.
 //
-// Refused with an error wrapping ErrInvalidTaskIDCiphertext: non-canonical
+// Refused: non-canonical
 // base64 (line breaks, whitespace, missing padding, the URL alphabet), input
 // longer than 8 KiB, a box too short to hold a task id, a low-order ephemeral
 // key (one whose X25519 result is all zeros; libsodium refuses these and
@@ -27,7 +27,7 @@ import (
 // key: it refuses every input with ErrSealedTaskIDNeedsSeed.
 func (s *Signer) OpenTaskID(encrypted string) (string, error) {
 	bad := func(what string) (string, error) {
-		return "", fmt.Errorf("%w: %s", ErrInvalidTaskIDCiphertext, what)
+		return "", fmt.Errorf("%w: %s", errInvalidTaskIDCiphertext, what)
 	}
 	if s.key.Get().priv == nil {
 		return "", ErrSealedTaskIDNeedsSeed
@@ -53,11 +53,11 @@ func (s *Signer) OpenTaskID(encrypted string) (string, error) {
 		return bad("the task id is empty")
 	}
 	if !utf8.Valid(plain) {
-		return "", fmt.Errorf("%w: %w: it is not valid UTF-8", ErrInvalidTaskIDCiphertext, ErrInvalidTaskID)
+		return "", fmt.Errorf("%w: %w: it is not valid UTF-8", errInvalidTaskIDCiphertext, ErrInvalidTaskID)
 	}
 	id := string(plain)
 	if err := ValidateTaskID(id); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalidTaskIDCiphertext, err)
+		return "", fmt.Errorf("%w: %w", errInvalidTaskIDCiphertext, err)
 	}
 	return id, nil
 }

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentidentity/agentidentity/internal/ids"
+	"github.com/agentidentity/agentidentity/internal/wire"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,7 +22,7 @@ import (
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
-// TestTaskIDBoundEverywhere: a task id over MaxTaskIDLen bytes or with a
+// TestTaskIDBoundEverywhere: a task id over maxTaskIDLen bytes or with a
 // control character is refused wherever it enters: every spelling of a
 // registration answer, an opened sealed id, WithTaskID, and the signer; so
 // no header larger than a verifier reads is ever made, and nothing of it is
@@ -27,12 +30,12 @@ import (
 func TestTaskIDBoundEverywhere(t *testing.T) {
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	signer, err := km.Signer("agent-1")
+	signer, err := identity.NewSigner("agent-1", km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
-	long := strings.Repeat("t", identity.MaxTaskIDLen+1)
+	long := strings.Repeat("t", ids.MaxTaskIDLen+1)
 	huge := strings.Repeat("t", 1<<20)
 	c1 := "task\u0085x"
-	longest := strings.Repeat("t", identity.MaxTaskIDLen)
+	longest := strings.Repeat("t", ids.MaxTaskIDLen)
 
 	seal := func(id string) string {
 		s, err := gateway.SealTaskID(signer.PublicKey(), id)
@@ -65,10 +68,10 @@ func TestTaskIDBoundEverywhere(t *testing.T) {
 			id, err := c.RegisterTask(context.Background(), signer)
 			if tt.ok {
 				require.NoError(t, err)
-				assert.Len(t, id, identity.MaxTaskIDLen)
+				assert.Len(t, id, ids.MaxTaskIDLen)
 				h, err := signer.AuthorizationHeader(id, at2026())
 				require.NoError(t, err)
-				assert.LessOrEqual(t, len(h), identity.MaxAuthorizationHeaderLen)
+				assert.LessOrEqual(t, len(h), wire.MaxAuthorizationHeaderLen)
 				return
 			}
 			require.Error(t, err)
@@ -104,14 +107,14 @@ func TestStoredOverlongTaskIDIsNotReused(t *testing.T) {
 	tasks := f.srv.Stats().TasksRegistered
 
 	rec := readAuth(t, f.home)["agent_identity"].(map[string]any)
-	rec["task_id"] = strings.Repeat("t", identity.MaxTaskIDLen+1)
+	rec["task_id"] = strings.Repeat("t", ids.MaxTaskIDLen+1)
 	writeMember(t, f.home, "agent_identity", rec)
 
 	ra, err = f.load(ctx, 0, nil)
 	require.NoError(t, err)
 	task, err := ra.TaskID(ctx)
 	require.NoError(t, err)
-	assert.LessOrEqual(t, len(task), identity.MaxTaskIDLen)
+	assert.LessOrEqual(t, len(task), ids.MaxTaskIDLen)
 	assert.Equal(t, tasks+1, f.srv.Stats().TasksRegistered, "a new task instead of the broken one")
 	stored := readAuth(t, f.home)["agent_identity"].(map[string]any)
 	assert.Equal(t, task, stored["task_id"], "the new task replaces the broken one in auth.json")

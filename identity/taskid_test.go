@@ -45,7 +45,7 @@ func TestOpenTaskIDVectors(t *testing.T) {
 	for _, v := range f.Vectors {
 		t.Run(v.Name, func(t *testing.T) {
 			require.Equal(t, hex.EncodeToString(s.key.Get().priv.Seed()), v.SeedHex)
-			assert.Equal(t, v.X25519Pub, hex.EncodeToString(s.X25519PublicKey()))
+			assert.Equal(t, v.X25519Pub, hex.EncodeToString(s.x25519PublicKey()))
 			got, err := s.OpenTaskID(v.Ciphertext)
 			require.NoError(t, err)
 			assert.Equal(t, v.Plaintext, got)
@@ -62,7 +62,7 @@ func TestOpenTaskIDVectors(t *testing.T) {
 	for _, n := range f.Negative {
 		t.Run("negative/"+n.Name, func(t *testing.T) {
 			got, err := s.OpenTaskID(n.Ciphertext)
-			require.ErrorIs(t, err, ErrInvalidTaskIDCiphertext)
+			require.ErrorIs(t, err, errInvalidTaskIDCiphertext)
 			assert.Empty(t, got)
 		})
 	}
@@ -74,7 +74,7 @@ func TestOpenTaskIDVectors(t *testing.T) {
 				assert.Equal(t, "task-abc", got)
 				return
 			}
-			require.ErrorIs(t, err, ErrInvalidTaskIDCiphertext)
+			require.ErrorIs(t, err, errInvalidTaskIDCiphertext)
 		})
 	}
 }
@@ -105,7 +105,7 @@ func TestEd25519ToX25519Vectors(t *testing.T) {
 			s, err := newSignerFromKey("agent-1", priv)
 			require.NoError(t, err)
 			assert.Equal(t, v.Private, hex.EncodeToString(s.key.Get().x25519Priv[:]))
-			assert.Equal(t, v.Public, hex.EncodeToString(s.X25519PublicKey()))
+			assert.Equal(t, v.Public, hex.EncodeToString(s.x25519PublicKey()))
 
 			// The server-side map from the Ed25519 public key agrees.
 			xpub, err := wire.X25519PublicFromEd25519(s.PublicKey())
@@ -116,7 +116,7 @@ func TestEd25519ToX25519Vectors(t *testing.T) {
 				keyA = s.key.Get().x25519Priv
 			}
 			if v.SharedWith != "" {
-				shared, err := curve25519.X25519(keyA[:], s.X25519PublicKey())
+				shared, err := curve25519.X25519(keyA[:], s.x25519PublicKey())
 				require.NoError(t, err)
 				assert.Equal(t, v.SharedWith, hex.EncodeToString(shared))
 			}
@@ -204,7 +204,7 @@ func TestOpenTaskIDRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := s.OpenTaskID(tt.in)
-			require.ErrorIs(t, err, ErrInvalidTaskIDCiphertext)
+			require.ErrorIs(t, err, errInvalidTaskIDCiphertext)
 			if tt.also != nil {
 				require.ErrorIs(t, err, tt.also)
 			}
@@ -241,7 +241,7 @@ func TestOpenTaskIDLowOrderEphemeralWycheproof(t *testing.T) {
 			n++
 			sealed := append(mustHex(t, tc.Public), bytes.Repeat([]byte{1}, 40)...)
 			_, err := s.OpenTaskID(base64.StdEncoding.EncodeToString(sealed))
-			require.ErrorIs(t, err, ErrInvalidTaskIDCiphertext, "tcId %d", tc.TcID)
+			require.ErrorIs(t, err, errInvalidTaskIDCiphertext, "tcId %d", tc.TcID)
 			assert.Contains(t, err.Error(), "low order", "tcId %d", tc.TcID)
 		}
 	}

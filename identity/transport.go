@@ -25,8 +25,8 @@ import (
 // task ended at the backend: the task is replaced once (saved where the old
 // one was kept, for the run) and the request is sent again once if its body
 // can be replayed (no body, or GetBody set). When that is not possible or
-// the retry is refused too, RoundTrip returns a [*TaskRejectedError]
-// (errors.Is ErrTaskRejected) instead of the answer.
+// the retry is refused too, RoundTrip returns a [*TaskRejectedError] (find
+// it with errors.As) instead of the answer.
 //
 // The returned RoundTripper is safe for concurrent use.
 func (a *RunAuth) Transport(base http.RoundTripper) http.RoundTripper {

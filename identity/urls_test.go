@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/agentidentity/agentidentity"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,15 +23,15 @@ func TestRegistrationURLs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, err := AgentRegistrationURL(tt.base)
+			a, err := agentRegistrationURL(tt.base)
 			require.NoError(t, err)
 			assert.Equal(t, tt.agent, a)
-			u, err := TaskRegistrationURL(tt.base, "agent-123")
+			u, err := taskRegistrationURL(tt.base, "agent-123")
 			require.NoError(t, err)
 			assert.Equal(t, tt.task, u)
 		})
 	}
-	u, err := TaskRegistrationURL("https://auth.openai.com/api/accounts", "a.~_-Z9")
+	u, err := taskRegistrationURL("https://auth.openai.com/api/accounts", "a.~_-Z9")
 	require.NoError(t, err)
 	assert.Equal(t, "https://auth.openai.com/api/accounts/v1/agent/a.~_-Z9/task/register", u)
 }
@@ -38,7 +39,7 @@ func TestRegistrationURLs(t *testing.T) {
 func TestTaskRegistrationURLHostileRuntimeIDs(t *testing.T) {
 	for _, tt := range hostileRuntimeIDs {
 		t.Run(tt.name, func(t *testing.T) {
-			u, err := TaskRegistrationURL("https://auth.openai.com/api/accounts", tt.id)
+			u, err := taskRegistrationURL("https://auth.openai.com/api/accounts", tt.id)
 			require.ErrorIs(t, err, ErrInvalidRuntimeID)
 			assert.Empty(t, u)
 		})
@@ -70,11 +71,11 @@ func TestRegistrationURLBadBases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, err := AgentRegistrationURL(tt.base)
-			require.ErrorIs(t, err, ErrInvalidURL)
+			a, err := agentRegistrationURL(tt.base)
+			require.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 			assert.Empty(t, a)
-			u, err := TaskRegistrationURL(tt.base, "agent-1")
-			require.ErrorIs(t, err, ErrInvalidURL)
+			u, err := taskRegistrationURL(tt.base, "agent-1")
+			require.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 			assert.Empty(t, u)
 		})
 	}

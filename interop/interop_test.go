@@ -587,7 +587,12 @@ func (h *harness) sameRegistrationBodies(agentReq, taskReq identitytest.Exchange
 	if err != nil {
 		return fmt.Errorf("task registration timestamp %q: %v", codexTask.Timestamp, err)
 	}
-	oursTask, err := signer.TaskRegistrationBody(at)
+	// The body identity.Client signs: wire.TaskRegistrationBody with the key.
+	priv, err := wire.ParsePrivateKeyPKCS8Base64(rec.AgentPrivateKey)
+	if err != nil {
+		return err
+	}
+	oursTask, err := wire.TaskRegistrationBody(signer.AgentRuntimeID(), at, wire.Key{Priv: priv})
 	if err != nil {
 		return err
 	}

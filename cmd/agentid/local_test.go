@@ -239,7 +239,7 @@ func TestAssertThenVerify(t *testing.T) {
 	require.NoError(t, err)
 	addSecret(t, "generated key", km.PrivateKeyPKCS8Base64.Reveal())
 	keyFile := writeFile(t, km.PrivateKeyPKCS8Base64.Reveal()+"\n")
-	pub, err := identity.ParsePublicKeySSH(km.PublicKeySSH)
+	pub, err := gateway.ParsePublicKeySSH(km.PublicKeySSH)
 	require.NoError(t, err)
 
 	before := time.Now().Truncate(time.Second)
@@ -292,7 +292,7 @@ func TestVerifyVectors(t *testing.T) {
 			{"padded envelope", invocation{args: base, stdin: v.AuthorizationHeader + "="}, 1, "invalid AgentAssertion"},
 			{"bad public key", invocation{args: []string{"verify", "--public-key", "ssh-rsa AAAA", "--now", v.Timestamp}, stdin: v.AuthorizationHeader}, 1, "--public-key"},
 			{"bad now", invocation{args: []string{"verify", "--public-key", v.PublicKeySSH, "--now", "yesterday"}, stdin: v.AuthorizationHeader}, 2, "--now"},
-			{"huge stdin", invocation{args: base, stdin: strings.Repeat("A", identity.MaxAuthorizationHeaderLen+10)}, 1, "longer than"},
+			{"huge stdin", invocation{args: base, stdin: strings.Repeat("A", gateway.MaxAuthorizationHeaderLen+10)}, 1, "longer than"},
 		}
 		for _, tt := range tests {
 			t.Run(v.Name+"/"+tt.name, func(t *testing.T) {

@@ -43,6 +43,16 @@ JSON (--json): {"task_id", "agent_runtime_id"}.`,
 			if err != nil {
 				return err
 			}
+			printTask := func(taskID, runtimeID string) error {
+				if c.json {
+					return c.writeJSON(struct {
+						TaskID         string `json:"task_id"`
+						AgentRuntimeID string `json:"agent_runtime_id"`
+					}{taskID, runtimeID})
+				}
+				_, err := fmt.Fprintln(c.stdout, taskID)
+				return err
+			}
 			var (
 				signer *identity.Signer
 				client *identity.Client
@@ -79,20 +89,18 @@ JSON (--json): {"task_id", "agent_runtime_id"}.`,
 				if err != nil {
 					return err
 				}
-				signer, client = auth.Signer(), auth.RegistrationClient()
+				// A session of its own registers a new task, never saved.
+				taskID, err := auth.ForSession("agentid register-task").TaskID(ctx)
+				if err != nil {
+					return err
+				}
+				return printTask(taskID, auth.AgentRuntimeID())
 			}
 			taskID, err := client.RegisterTask(ctx, signer)
 			if err != nil {
 				return err
 			}
-			if c.json {
-				return c.writeJSON(struct {
-					TaskID         string `json:"task_id"`
-					AgentRuntimeID string `json:"agent_runtime_id"`
-				}{taskID, signer.AgentRuntimeID()})
-			}
-			_, err = fmt.Fprintln(c.stdout, taskID)
-			return err
+			return printTask(taskID, signer.AgentRuntimeID())
 		},
 	}
 	f := cmd.Flags()

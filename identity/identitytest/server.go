@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity"
-	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/limitio"
@@ -629,7 +628,7 @@ func checkAgentRegistrationBody(body []byte) (ed25519.PublicKey, error) {
 	if raw := top["agent_public_key"]; len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &line) != nil {
 		return nil, errors.New("agent_public_key must be a string")
 	}
-	pub, err := identity.ParsePublicKeySSH(line)
+	pub, err := gateway.ParsePublicKeySSH(line)
 	if err != nil || strings.Count(line, " ") != 1 {
 		return nil, errors.New("agent_public_key is not an ssh-ed25519 public key line without a comment")
 	}

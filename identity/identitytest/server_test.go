@@ -3,6 +3,7 @@ package identitytest_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -23,6 +24,7 @@ import (
 	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
+	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 func newServer(t *testing.T, o identitytest.Options) *identitytest.Server {
@@ -40,8 +42,15 @@ func newServer(t *testing.T, o identitytest.Options) *identitytest.Server {
 
 type testAgent struct {
 	signer  *identity.Signer
+	priv    ed25519.PrivateKey
 	account string
 	taskID  string
+}
+
+// taskRegistrationBody is the body the agent's Client sends to register a
+// task signed at at.
+func (a testAgent) taskRegistrationBody(at time.Time) ([]byte, error) {
+	return wire.TaskRegistrationBody(a.signer.AgentRuntimeID(), at, wire.Key{Priv: a.priv})
 }
 
 // newAgent registers an agent and one task on srv.
@@ -56,10 +65,12 @@ func newAgent(t *testing.T, srv *identitytest.Server, o identitytest.LoginOption
 	require.NoError(t, err)
 	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
+	priv, err := wire.ParsePrivateKeyPKCS8Base64(km.PrivateKeyPKCS8Base64.Reveal())
+	require.NoError(t, err)
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL, MaxAttempts: 1}
 	task, err := c.RegisterTask(context.Background(), s)
 	require.NoError(t, err)
-	return testAgent{signer: s, account: o.AccountID, taskID: task}
+	return testAgent{signer: s, priv: priv, account: o.AccountID, taskID: task}
 }
 
 func post(t *testing.T, srv *identitytest.Server, url, body string, header http.Header) (int, map[string]string) {
@@ -210,7 +221,7 @@ func TestTaskRegistrationEndpoint(t *testing.T) {
 	a := newAgent(t, srv, identitytest.LoginOptions{})
 	s := a.signer
 	body := func(at time.Time) string {
-		b, err := s.TaskRegistrationBody(at)
+		b, err := a.taskRegistrationBody(at)
 		require.NoError(t, err)
 		return string(b)
 	}
@@ -347,7 +358,7 @@ func TestFaultInjection(t *testing.T) {
 	a := newAgent(t, srv, identitytest.LoginOptions{})
 	url := srv.AuthAPIBaseURL + "/v1/agent/" + a.signer.AgentRuntimeID() + "/task/register"
 	do := func() *http.Response {
-		b, err := a.signer.TaskRegistrationBody(time.Now())
+		b, err := a.taskRegistrationBody(time.Now())
 		require.NoError(t, err)
 		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
 		require.NoError(t, err)
@@ -383,7 +394,7 @@ func TestFaultInjection(t *testing.T) {
 // registerTaskRaw posts one task registration for a and returns the answer.
 func registerTaskRaw(t *testing.T, srv *identitytest.Server, a testAgent) (*http.Response, []byte) {
 	t.Helper()
-	b, err := a.signer.TaskRegistrationBody(time.Now())
+	b, err := a.taskRegistrationBody(time.Now())
 	require.NoError(t, err)
 	req, err := http.NewRequest(http.MethodPost, srv.AuthAPIBaseURL+"/v1/agent/"+a.signer.AgentRuntimeID()+"/task/register", bytes.NewReader(b))
 	require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
+	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
 
@@ -180,7 +181,7 @@ func (s *Server) MintAgentJWT(o JWTOptions) (codexhome.Secret, error) {
 	if err != nil {
 		return codexhome.Secret{}, fmt.Errorf("identitytest: %w", err)
 	}
-	pub, err := identity.ParsePublicKeySSH(km.PublicKeySSH)
+	pub, err := gateway.ParsePublicKeySSH(km.PublicKeySSH)
 	if err != nil {
 		return codexhome.Secret{}, fmt.Errorf("identitytest: %w", err)
 	}
@@ -242,7 +243,7 @@ func randomToken() string {
 // LoginOptions), and returns its runtime id. It needs no tokens and no RSA
 // key.
 func (s *Server) AddAgent(publicKeySSH string, account codexhome.Account) (string, error) {
-	pub, err := identity.ParsePublicKeySSH(publicKeySSH)
+	pub, err := gateway.ParsePublicKeySSH(publicKeySSH)
 	if err != nil {
 		return "", fmt.Errorf("identitytest: %w", err)
 	}
