@@ -4,17 +4,6 @@ import (
 	"github.com/agentidentity/agentidentity/internal/ids"
 )
 
-// Limits of ids, shared with package identity/gateway.
-const (
-	// maxRuntimeIDLen is the longest agent runtime id ValidateRuntimeID
-	// accepts.
-	maxRuntimeIDLen = ids.MaxRuntimeIDLen
-	// maxTaskIDLen is the longest task id ValidateTaskID accepts, in bytes of
-	// UTF-8 before escaping. With a maximal runtime id, every header stays
-	// inside the longest one a verifier reads (16 KiB).
-	maxTaskIDLen = ids.MaxTaskIDLen
-)
-
 // ValidateRuntimeID reports whether id can be used as an agent runtime id.
 //
 // Runtime ids are placed in URL paths and in the signed AgentAssertion

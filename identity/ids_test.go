@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentidentity/agentidentity/internal/ids"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -79,10 +80,10 @@ func TestValidateTaskID(t *testing.T) {
 		{"c1 first", "\u0080", false},
 		{"c1 last", "\u009f", false},
 		{"after c1", "\u00a0", true},
-		{"longest", strings.Repeat("t", maxTaskIDLen), true},
-		{"one byte too long", strings.Repeat("t", maxTaskIDLen+1), false},
-		{"multibyte at the limit", strings.Repeat("é", maxTaskIDLen/2), true},
-		{"multibyte past the limit", strings.Repeat("é", maxTaskIDLen/2) + "t", false},
+		{"longest", strings.Repeat("t", ids.MaxTaskIDLen), true},
+		{"one byte too long", strings.Repeat("t", ids.MaxTaskIDLen+1), false},
+		{"multibyte at the limit", strings.Repeat("é", ids.MaxTaskIDLen/2), true},
+		{"multibyte past the limit", strings.Repeat("é", ids.MaxTaskIDLen/2) + "t", false},
 		{"empty", "", false},
 		{"nul", "a\x00", false},
 		{"newline", "a\n", false},

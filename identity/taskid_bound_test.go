@@ -22,7 +22,7 @@ import (
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
-// TestTaskIDBoundEverywhere: a task id over maxTaskIDLen bytes or with a
+// TestTaskIDBoundEverywhere: a task id over 4096 bytes or with a
 // control character is refused wherever it enters: every spelling of a
 // registration answer, an opened sealed id, WithTaskID, and the signer; so
 // no header larger than a verifier reads is ever made, and nothing of it is
