@@ -68,83 +68,17 @@
 //
 // # Commands
 //
-// demo [--requests N] [--json] [--timeout D]: starts the fake backend of
-// package identitytest on 127.0.0.1 and a temporary $CODEX_HOME holding a
-// ChatGPT login minted by it, with [features] use_agent_identity = true;
-// provisions an identity with identity.Load; gets the run task; sends N
-// (default 20) signed requests through RunAuth.Transport to the first-party
-// endpoint, which verifies each one, and checks each answer (status 200, the
-// agent, the task, the hash of the body sent); checks that another origin
-// gets no credentials; loads again (a restart) and checks that the same
-// agent and task are reused with zero new registrations; forks a session and
-// checks it gets a task of its own. It prints a summary table (step, result,
-// registrations, requests verified, time) and exits 1 if any check failed.
-// Nothing is read from the user's environment or ~/.codex; the temporary
-// folder is removed.
+// "agentid help" lists them, and "agentid help COMMAND" shows each one's
+// usage, flags, examples and JSON fields (the same text is kept in
+// testdata/help and in the README): demo, endpoints, keygen, assert,
+// verify, register-task, jwt decode, jwt verify, provision, status, serve,
+// gateway, version, help and completion.
 //
-// endpoints [--json] [BASE_URL]: the environment BASE_URL resolves to (every
-// environment without BASE_URL), with the override variables
-// CODEX_AGENT_IDENTITY_AUTHAPI_BASE_URL and CODEX_AGENT_IDENTITY_JWKS_BASE_URL
-// applied. --json prints an object (or an array) with name, chatgpt_base_url,
-// authapi_base_url, jwks_url, issuer and audience. An unknown base URL or an
-// invalid override exits 1.
-//
-// keygen [--out FILE] [--force]: new key material. With --out, the private key
-// goes to FILE (mode 0600, one line) and the "ssh-ed25519 …" public key to
-// standard output. Without --out, both lines go to standard output, private
-// key first, with a warning on standard error.
-//
-// assert --runtime-id ID --key-file FILE --task-id ID [--timestamp RFC3339]:
-// prints the "AgentAssertion …" Authorization header value for the agent ID
-// and task ID at the time given (default now).
-//
-// verify --public-key 'ssh-ed25519 …' [--max-skew 5m] [--now RFC3339]: reads a
-// header value from standard input (one trailing newline allowed), verifies
-// it as the backend does and prints
-// {"agent_runtime_id":…,"task_id":…,"timestamp":…}; a refused header exits 1.
-//
-// register-task: registers a new task and prints its id. Either
-// --runtime-id ID with the key of --key-file or $AGENTID_PRIVATE_KEY and the
-// AuthAPI of --authapi-base-url (or of the environment of --chatgpt-base-url),
-// or, without --runtime-id, the identity $CODEX_HOME (or --codex-home) holds,
-// found as identity.Load finds it. The task is not saved.
-//
-// jwt decode --insecure [--token-file FILE | --token-stdin]: prints the
-// claims of an Agent Identity JWT WITHOUT verifying it, as
-// {"verified":false,"warning":…,"claims":{…}}, and says so on standard error.
-// --insecure is required, since nothing is verified.
-//
-// jwt verify [--token-file FILE | --token-stdin] [--chatgpt-base-url URL]
-// [--jwks-url URL] [--issuer ISS] [--audience AUD]: verifies the token against
-// the JWKS, issuer and audience of the resolved environment (or the flags) and
-// prints {"verified":true,"claims":{…}}; a refused token exits 1.
-//
-// provision [--codex-home DIR] [--json]: identity.Load with the ChatGPT-auth
-// policy on $CODEX_HOME (or DIR), then the run task; prints the agent runtime
-// id, the task id and the account. A new identity is saved to auth.json.
-//
-// status [--codex-home DIR] [--json]: what $CODEX_HOME holds: config.toml,
-// the environment, auth.json's auth mode, the agent_identity form ("none",
-// "jwt" or "record"), runtime id, account, task id, whether a ChatGPT login is
-// present, and which variables are set; secrets only as present, absent or
-// "<redacted>". No network request. Exits 1 if a file cannot be parsed.
-//
-// serve [--addr 127.0.0.1:0] [--codex-home DIR] [--tls]: runs the fake
-// backend in the foreground on a loopback port (the only addresses
-// supported), prints the override variables (and CODEX_HOME when DIR is
-// given: DIR then gets a minted ChatGPT login, the opt-in and a config.toml a
-// real Codex CLI accepts with --strict-config), one line per request on
-// standard error (method, path, auth scheme, verdict; never a credential),
-// and blocks until SIGINT or SIGTERM, then exits 0. With --tls it serves
-// https with a CA made for the run, writes only the CA certificate to a file
-// and prints the trust variables scoped to the Codex command line.
-//
-// gateway --keys FILE --upstream URL [--listen 127.0.0.1:PORT]
-// [--tls-cert F --tls-key F]: a verifying reverse proxy: requests whose
-// AgentAssertion verifies against the agents of FILE (JSON lines) are
-// forwarded with X-Agent-Runtime-Id and X-Agent-Task-Id set (incoming copies
-// removed) and, by default, without Authorization and ChatGPT-Account-ID;
-// others get 401 or 403 and never reach the upstream.
-//
-// version: the version of the binary, from its build information.
+// Network commands trust the system roots (and SSL_CERT_FILE) plus, as the
+// Codex CLI does, the PEM bundle $CODEX_CA_CERTIFICATE names; "agentid serve
+// --tls" prints both variables as the prefix of each command line it shows.
+// On a terminal, commands that read a secret or a header from standard input
+// say so, and long work (demo, the start-up of serve and gateway, provision
+// waiting for a lock) shows its progress and names what it waits for after a
+// second.
 package main

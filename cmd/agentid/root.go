@@ -183,6 +183,9 @@ func suggestHint(cmd *cobra.Command, rest []string) string {
 	if cmd == nil || len(rest) == 0 {
 		return list
 	}
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
 	if s := cmd.SuggestionsFor(rest[0]); len(s) > 0 {
 		return fmt.Sprintf("did you mean %q? (%s)", strings.TrimSpace(commandName(cmd)+" "+s[0]), list)
 	}
