@@ -1,6 +1,7 @@
 package identity_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -27,7 +28,8 @@ import (
 )
 
 // refreshFixture is a $CODEX_HOME whose login's access token was issued at
-// issued (TTL 1 h), with an identity provisioned through it.
+// issued (TTL 1 h), with an identity of the login's account already
+// provisioned.
 type refreshFixture struct {
 	*loadFixture
 	env map[string]string
@@ -36,8 +38,26 @@ type refreshFixture struct {
 func newRefreshFixture(t *testing.T, issued time.Duration, env map[string]string) *refreshFixture {
 	t.Helper()
 	f := newLoadFixture(t, identitytest.CodexHomeOptions{})
-	f.login = f.srv.MintChatGPTLogin(identitytest.LoginOptions{IssuedAt: time.Now().Add(-issued), TTL: time.Hour})
-	f.write(t, identitytest.CodexHomeOptions{Login: &f.login, UseAgentIdentity: true})
+	// The identity is provisioned with a fresh access token of the
+	// account (the fake refuses an expired one at agent registration);
+	// then the login under test takes its place in auth.json, byte for
+	// byte where the tokens were, so that what these tests exercise is
+	// the refresh of the Bearer routes, not provisioning.
+	fresh := f.login
+	f.write(t, identitytest.CodexHomeOptions{Login: &fresh, UseAgentIdentity: true})
+	_, err := f.load(context.Background(), identity.PolicyChatGPTAuth, nil)
+	require.NoError(t, err)
+	f.login = f.srv.MintChatGPTLogin(identitytest.LoginOptions{Account: fresh.Account, IssuedAt: time.Now().Add(-issued), TTL: time.Hour})
+	path := filepath.Join(f.home, "auth.json")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	for _, swap := range [][2]codexhome.Secret{
+		{fresh.IDToken, f.login.IDToken}, {fresh.AccessToken, f.login.AccessToken}, {fresh.RefreshToken, f.login.RefreshToken},
+	} {
+		require.Equal(t, 1, bytes.Count(data, []byte(swap[0].Reveal())))
+		data = bytes.Replace(data, []byte(swap[0].Reveal()), []byte(swap[1].Reveal()), 1)
+	}
+	require.NoError(t, os.WriteFile(path, data, 0o600))
 	if env == nil {
 		env = map[string]string{identity.EnvRefreshTokenURLOverride: f.srv.RefreshTokenURL}
 	}

@@ -147,6 +147,7 @@ func TestBearerSideRoutes(t *testing.T) {
 	}{
 		{"models", "GET", "/backend-api/codex/models?client_version=0.171.0", bearer(login.AccessToken.Reveal()), 200, `{"models":[]}`},
 		{"settings", "GET", "/backend-api/wham/settings/user", bearer(login.AccessToken.Reveal()), 200, `{"commit_attribution_enabled":false}`},
+		{"config bundle", "GET", "/backend-api/wham/config/bundle", bearer(login.AccessToken.Reveal()), 200, `{}`},
 		{"plugins 404", "GET", "/backend-api/ps/plugins/installed?limit=200", bearer(login.AccessToken.Reveal()), 404, "not served"},
 		{"discovery", "GET", "/backend-api/wham/accounts/check", bearer(login.AccessToken.Reveal()), 200, `"workspace_backend_origin":"` + srv.URL + `"`},
 		{"mcp without credentials", "POST", "/backend-api/ps/mcp", nil, 404, "no MCP"},
@@ -168,7 +169,7 @@ func TestBearerSideRoutes(t *testing.T) {
 			assert.NotContains(t, string(body), login.AccessToken.Reveal())
 		})
 	}
-	assert.Equal(t, 5, srv.Stats().BearerRequestsAccepted)
+	assert.Equal(t, 6, srv.Stats().BearerRequestsAccepted)
 }
 
 func TestDiscoveryShape(t *testing.T) {

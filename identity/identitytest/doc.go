@@ -7,7 +7,10 @@
 // A [Server] answers, under its URL:
 //
 //   - POST /api/accounts/v1/agent/register: agent registration (docs/protocol.md#agent-registration).
-//     The Bearer token must be an access token from [Server.MintChatGPTLogin];
+//     The Bearer token must be an access token from [Server.MintChatGPTLogin]
+//     (or a refresh) that has not expired by the server's clock
+//     ([Options.Now]): an expired one gets 401, as a client that registers
+//     before it refreshes must learn (docs/protocol.md#refresh-before-register);
 //     the body must have exactly the contract's shape, with capabilities
 //     ["responsesapi"], ttl null and a valid ssh-ed25519 key. It answers an
 //     agent runtime id "agent-<n>".
@@ -34,11 +37,13 @@
 //     answers {"output":[]}.
 //   - the side routes the Codex CLI calls, with the same AgentAssertion
 //     checks (JWT mode) or with "Authorization: Bearer <access token>" of a
-//     login from [Server.MintChatGPTLogin] (any other Bearer token gets
-//     401; inference never accepts Bearer): GET /backend-api/wham/accounts/check
+//     login from [Server.MintChatGPTLogin] that has not expired (any other
+//     Bearer token gets 401; inference never accepts a login's Bearer
+//     token): GET /backend-api/wham/accounts/check
 //     (workspace routing discovery, with the server's own origin as
 //     workspace_backend_origin), GET /backend-api/codex/models
-//     ({"models":[]}), GET /backend-api/wham/settings/user; /ps/plugins/…
+//     ({"models":[]}), GET /backend-api/wham/settings/user, GET
+//     /backend-api/wham/config/bundle ({}, no workspace policies); /ps/plugins/…
 //     and /ps/mcp answer 404, which Codex tolerates.
 //   - POST /oauth/token: the ChatGPT token refresh; a refresh token the
 //     server minted is redeemed once for a new login, a reused one gets 401

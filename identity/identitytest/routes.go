@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
@@ -35,6 +36,7 @@ const (
 	routeModels
 	routeAccountsCheck
 	routeSettings
+	routeConfigBundle
 	routePlugins
 	routeMCP
 )
@@ -54,6 +56,8 @@ func routeOf(r *http.Request) route {
 		return routeAccountsCheck
 	case p == "/wham/settings/user" && r.Method == http.MethodGet:
 		return routeSettings
+	case p == "/wham/config/bundle" && r.Method == http.MethodGet:
+		return routeConfigBundle
 	case strings.HasPrefix(p, "/ps/plugins/"):
 		return routePlugins
 	case p == "/ps/mcp":
@@ -71,8 +75,8 @@ func (rt route) inference() bool {
 // handleFirstParty serves the ChatGPT backend under /backend-api/. A request
 // signed with AgentAssertion is verified (known agent, key, freshness, a task
 // this server registered for it, ChatGPT-Account-ID and X-OpenAI-Fedramp);
-// a Bearer request must carry an access token this server minted and is
-// refused on inference routes. /ps/mcp, which Codex calls without
+// a Bearer request must carry a token this server minted that has not
+// expired (see serveBearer). /ps/mcp, which Codex calls without
 // credentials, answers 404.
 func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 	body, err := limitio.ReadAll(r.Body, maxRequestBody)
@@ -96,9 +100,13 @@ func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 		reject("want exactly one Authorization header")
 		return
 	}
-	if tok, ok := strings.CutPrefix(header, "Bearer "); ok && !rt.inference() {
-		s.serveBearer(w, r, rt, tok, reject)
-		return
+	if tok, ok := strings.CutPrefix(header, "Bearer "); ok {
+		// Inference takes a personal access token or a workload
+		// identity's token, never a login's (whose runs sign inference).
+		if b := s.lookupBearer(tok); !rt.inference() || b != nil && b.kind != kindLogin {
+			s.serveBearer(w, r, rt, b, body, reject)
+			return
+		}
 	}
 	if !strings.HasPrefix(header, "AgentAssertion ") {
 		reject("Authorization is not an AgentAssertion")
@@ -118,6 +126,16 @@ func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.bump(&s.stats.RequestsVerified)
 	setVerdict(r, "verified")
+	s.serveRoute(w, r, rt, body, a.account, map[string]string{
+		"agent_runtime_id": id.AgentRuntimeID,
+		"task_id":          id.TaskID,
+	})
+}
+
+// serveRoute answers a first-party request whose credential was accepted,
+// for account. who are the members (besides body_sha256) of the answer of
+// a route without an answer of its own.
+func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route, body []byte, account codexhome.Account, who map[string]string) {
 	switch rt {
 	case routeResponses:
 		if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
@@ -132,37 +150,48 @@ func (s *Server) handleFirstParty(w http.ResponseWriter, r *http.Request) {
 		return
 	case routeOther:
 	default:
-		s.serveSide(w, rt, a.account.AccountID, a.account.PlanType)
+		s.serveSide(w, rt, account.AccountID, account.PlanType)
 		return
 	}
 	sum := sha256.Sum256(body)
-	writeJSON(w, http.StatusOK, map[string]string{
-		"agent_runtime_id": id.AgentRuntimeID,
-		"task_id":          id.TaskID,
-		"body_sha256":      hex.EncodeToString(sum[:]),
-	})
+	who["body_sha256"] = hex.EncodeToString(sum[:])
+	writeJSON(w, http.StatusOK, who)
 }
 
-// serveBearer answers a non-inference route called with a ChatGPT access
-// token.
-func (s *Server) serveBearer(w http.ResponseWriter, r *http.Request, rt route, tok string, reject func(string)) {
-	s.mu.Lock()
-	login, known := s.logins[tok]
-	s.mu.Unlock()
+// serveBearer answers a request carrying the Bearer token b (nil: one the
+// server did not mint). It must not have expired, and must come with the
+// X-OpenAI-Fedramp header exactly for FedRAMP accounts. A login's access
+// token serves the routes besides inference, with the login's
+// ChatGPT-Account-ID or none; a personal access token
+// (docs/protocol.md#personal-access-tokens) and a workload identity's
+// token (docs/protocol.md#workload-identity) serve every route, inference
+// included, and need their ChatGPT-Account-ID. Other paths than the side
+// routes answer 404 to a login's token, as before, and
+// {"chatgpt_account_id", "body_sha256"} to the others.
+func (s *Server) serveBearer(w http.ResponseWriter, r *http.Request, rt route, b *bearer, body []byte, reject func(string)) {
+	acct := r.Header.Get("ChatGPT-Account-ID")
 	switch {
-	case !known:
+	case b == nil:
 		reject("the Bearer token is not an access token minted by this server")
 		return
-	case r.Header.Get("ChatGPT-Account-ID") != "" && r.Header.Get("ChatGPT-Account-ID") != login.AccountID:
+	case b.expired(s.now()):
+		reject("the Bearer access token has expired")
+		return
+	case b.kind == kindLogin && acct != "" && acct != b.account.AccountID,
+		b.kind != kindLogin && acct != b.account.AccountID:
 		reject("ChatGPT-Account-ID does not match the access token's account")
 		return
-	case (r.Header.Get("X-OpenAI-Fedramp") == "true") != login.FedRAMP:
+	case (r.Header.Get("X-OpenAI-Fedramp") == "true") != b.account.FedRAMP:
 		reject("X-OpenAI-Fedramp must be \"true\" exactly for FedRAMP accounts")
 		return
 	}
 	s.bump(&s.stats.BearerRequestsAccepted)
 	setVerdict(r, "verified")
-	s.serveSide(w, rt, login.AccountID, login.PlanType)
+	if b.kind == kindLogin {
+		s.serveSide(w, rt, b.account.AccountID, b.account.PlanType)
+		return
+	}
+	s.serveRoute(w, r, rt, body, b.account, map[string]string{"chatgpt_account_id": b.account.AccountID})
 }
 
 // serveSide answers the side routes Codex calls besides inference.
@@ -175,6 +204,10 @@ func (s *Server) serveSide(w http.ResponseWriter, rt route, accountID, planType 
 		writeJSON(w, http.StatusOK, s.accountsCheck(accountID, planType))
 	case routeSettings:
 		writeJSON(w, http.StatusOK, map[string]bool{"commit_attribution_enabled": false})
+	case routeConfigBundle:
+		// No workspace-managed policies. Codex asks for them first on
+		// business and enterprise plans and stops unless it gets a 2xx.
+		writeJSON(w, http.StatusOK, map[string]any{})
 	default:
 		// Plugins, MCP and anything else: Codex tolerates a 404.
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not served by the fake backend"})

@@ -144,8 +144,8 @@ type Server struct {
 	jwks    []byte
 
 	mu            sync.Mutex
-	agents        map[string]*agent       // by runtime id
-	logins        map[string]ChatGPTLogin // by access token
+	agents        map[string]*agent  // by runtime id
+	bearers       map[string]*bearer // the Bearer tokens minted, by token
 	refreshTokens map[string]*refreshState
 	nextAgent     int
 	nextTask      int
@@ -220,6 +220,40 @@ type refreshState struct {
 	used  bool
 }
 
+// bearerKind is where a Bearer token the server minted comes from.
+type bearerKind int
+
+const (
+	// kindLogin is the access token of a ChatGPT login (MintChatGPTLogin
+	// or a refresh).
+	kindLogin bearerKind = iota
+	// kindExchange is an access token of the workload identity token
+	// exchange.
+	kindExchange
+	// kindPAT is a personal access token.
+	kindPAT
+)
+
+// bearer is a Bearer token the server minted.
+type bearer struct {
+	kind    bearerKind
+	account codexhome.Account
+	exp     time.Time // zero: it never expires (personal access tokens)
+}
+
+// expired reports whether b has expired at now.
+func (b *bearer) expired(now time.Time) bool {
+	return !b.exp.IsZero() && !now.Before(b.exp)
+}
+
+// lookupBearer returns the Bearer token tok, or nil if the server did not
+// mint it.
+func (s *Server) lookupBearer(tok string) *bearer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bearers[tok]
+}
+
 // agent is a registered agent.
 type agent struct {
 	runtimeID string
@@ -270,7 +304,7 @@ func NewUnstartedServer(o Options) *Server {
 		kid:        o.KeyID,
 		key:        o.SigningKey,
 		agents:     make(map[string]*agent),
-		logins:     make(map[string]ChatGPTLogin),
+		bearers:    make(map[string]*bearer),
 		Issuer:     agentidentity.ProductionIssuer,
 		Audience:   agentidentity.ProductionAudience,
 
@@ -570,16 +604,33 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Only a ChatGPT login's access token that has not expired provisions
+	// an agent: the Codex CLI refreshes an expired one first
+	// (docs/protocol.md#refresh-before-register), and never provisions with
+	// a personal access token or a workload identity
+	// (docs/protocol.md#source-precedence).
 	tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	s.mu.Lock()
-	login, known := s.logins[tok]
-	s.mu.Unlock()
-	if !found || !known {
+	var b *bearer
+	if found {
+		b = s.lookupBearer(tok)
+	}
+	switch {
+	case b == nil:
 		writeError(w, http.StatusUnauthorized, "a Bearer access token minted by this server is required")
 		return
+	case b.kind == kindPAT:
+		writeError(w, http.StatusUnauthorized, "a personal access token cannot register an agent")
+		return
+	case b.kind == kindExchange:
+		writeError(w, http.StatusUnauthorized, "a workload identity's access token cannot register an agent")
+		return
+	case b.expired(s.now()):
+		writeError(w, http.StatusUnauthorized, "the access token has expired")
+		return
 	}
+	acct := b.account
 	setVerdict(r, "verified")
-	if fr := r.Header.Get("X-OpenAI-Fedramp"); (fr == "true") != login.FedRAMP || (fr != "" && fr != "true") {
+	if fr := r.Header.Get("X-OpenAI-Fedramp"); (fr == "true") != acct.FedRAMP || (fr != "" && fr != "true") {
 		writeError(w, http.StatusForbidden, "X-OpenAI-Fedramp must be \"true\" exactly for FedRAMP accounts")
 		return
 	}
@@ -588,7 +639,7 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	a := s.addAgent(pub, login.Account)
+	a := s.addAgent(pub, acct)
 	if fault.Body != nil {
 		writeBody(w, http.StatusOK, fault.Body)
 		return

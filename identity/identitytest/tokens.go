@@ -22,13 +22,17 @@ import (
 // "plus").
 type LoginOptions struct {
 	codexhome.Account
-	// TTL is the lifetime of the id and access tokens (default 1 h); the
-	// logins a refresh makes keep it. The Codex CLI refreshes a login whose
-	// access token has expired (newer releases: within 5 minutes of expiry).
+	// TTL is the lifetime of the id and access tokens (0: 1 h); the logins
+	// a refresh makes keep it. A negative TTL mints a login whose tokens
+	// expired -TTL ago (its refreshes then live 1 h). The server refuses an
+	// expired access token everywhere (agent registration, Bearer routes);
+	// the Codex CLI refreshes a login within 5 minutes of its expiry, and an
+	// expired one before it registers an agent
+	// (docs/protocol.md#refresh-before-register).
 	TTL time.Duration
-	// IssuedAt is when the tokens were issued (default: the server's clock);
-	// a time more than TTL ago makes a login whose access token has
-	// expired, which the Codex CLI refreshes before it uses it.
+	// IssuedAt is when the tokens were issued (default: the server's
+	// clock, Options.Now); a time more than TTL ago also makes a login
+	// whose access token has expired.
 	IssuedAt time.Time
 }
 
@@ -41,7 +45,8 @@ type ChatGPTLogin struct {
 	// chatgpt_plan_type and chatgpt_account_is_fedramp.
 	IDToken codexhome.Secret
 	// AccessToken is accepted by this server, and only this server, as the
-	// Bearer token of agent registration. It is a JWT with issuer
+	// Bearer token of agent registration and of the side routes, until its
+	// "exp" by the server's clock. It is a JWT with issuer
 	// https://auth.openai.com, as ChatGPT access tokens are.
 	AccessToken codexhome.Secret
 	// RefreshToken is an opaque token that the server's token refresh
@@ -106,8 +111,8 @@ func (s *Server) sign(claims jwt.MapClaims, kid string) (string, error) {
 }
 
 // MintChatGPTLogin makes a ChatGPT login whose access token this server then
-// accepts for agent registration and as the Bearer token of the first-party
-// side routes, and whose refresh token it redeems once. It panics only if
+// accepts, until it expires, for agent registration and as the Bearer token
+// of the first-party side routes, and whose refresh token it redeems once. It panics only if
 // the signing key cannot be made (crypto/rand failing).
 func (s *Server) MintChatGPTLogin(o LoginOptions) ChatGPTLogin { return s.mintLogin(o) }
 
@@ -117,8 +122,8 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 	n := strconv.Itoa(s.nextLogin)
 	s.mu.Unlock()
 	ttl := o.TTL
-	if ttl <= 0 {
-		ttl = time.Hour
+	if ttl == 0 {
+		ttl = defaultLoginTTL
 	}
 	l := ChatGPTLogin{Account: codexhome.Account{
 		AccountID: orDefault(o.AccountID, "account-"+n),
@@ -131,14 +136,6 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 	if now.IsZero() {
 		now = s.now()
 	}
-	auth := map[string]any{
-		"chatgpt_account_id": l.AccountID,
-		"chatgpt_user_id":    l.UserID,
-		"chatgpt_plan_type":  l.PlanType,
-	}
-	if l.FedRAMP {
-		auth["chatgpt_account_is_fedramp"] = true
-	}
 	idToken, err := s.sign(jwt.MapClaims{
 		"iss":                         agentidentity.ChatGPTLoginIssuer,
 		"aud":                         []string{"app_identitytest"},
@@ -146,30 +143,67 @@ func (s *Server) mintLogin(o LoginOptions) ChatGPTLogin {
 		"iat":                         now.Unix(),
 		"exp":                         now.Add(ttl).Unix(),
 		"email":                       l.Email,
-		"https://api.openai.com/auth": auth,
+		"https://api.openai.com/auth": authClaims(l.Account),
 	}, "")
 	if err != nil {
 		panic(err.Error())
 	}
-	accessToken, err := s.sign(jwt.MapClaims{
-		"iss":                         agentidentity.ChatGPTLoginIssuer,
-		"aud":                         []string{"https://api.openai.com/v1"},
-		"sub":                         l.UserID,
-		"iat":                         now.Unix(),
-		"exp":                         now.Add(ttl).Unix(),
-		"jti":                         randomToken(),
-		"https://api.openai.com/auth": auth,
-	}, "")
-	if err != nil {
-		panic(err.Error())
-	}
+	accessToken := s.mintAccessJWT(kindLogin, l.Account, now, ttl)
 	refreshToken := "rt-" + randomToken()
-	l.IDToken, l.AccessToken, l.RefreshToken = codexhome.NewSecret(idToken), codexhome.NewSecret(accessToken), codexhome.NewSecret(refreshToken)
+	l.IDToken, l.AccessToken, l.RefreshToken = codexhome.NewSecret(idToken), accessToken, codexhome.NewSecret(refreshToken)
+	// The logins a refresh makes live TTL, or the default when the login
+	// was minted expired.
+	refreshTTL := ttl
+	if refreshTTL < 0 {
+		refreshTTL = defaultLoginTTL
+	}
 	s.mu.Lock()
-	s.logins[accessToken] = l
-	s.refreshTokens[refreshToken] = &refreshState{login: l, ttl: ttl}
+	s.refreshTokens[refreshToken] = &refreshState{login: l, ttl: refreshTTL}
 	s.mu.Unlock()
 	return l
+}
+
+// defaultLoginTTL is the lifetime of a login's tokens when LoginOptions.TTL
+// is 0.
+const defaultLoginTTL = time.Hour
+
+// authClaims is the "https://api.openai.com/auth" claim of a ChatGPT
+// login's tokens for account.
+func authClaims(account codexhome.Account) map[string]any {
+	auth := map[string]any{
+		"chatgpt_account_id": account.AccountID,
+		"chatgpt_user_id":    account.UserID,
+		"chatgpt_plan_type":  account.PlanType,
+	}
+	if account.FedRAMP {
+		auth["chatgpt_account_is_fedramp"] = true
+	}
+	return auth
+}
+
+// mintAccessJWT mints a ChatGPT access JWT for account, issued at iat and
+// expiring at iat+ttl, and remembers it as a Bearer token of kind. It
+// panics only if the signing key cannot be made (crypto/rand failing).
+func (s *Server) mintAccessJWT(kind bearerKind, account codexhome.Account, iat time.Time, ttl time.Duration) codexhome.Secret {
+	exp := iat.Add(ttl)
+	tok, err := s.sign(jwt.MapClaims{
+		"iss":                         agentidentity.ChatGPTLoginIssuer,
+		"aud":                         []string{"https://api.openai.com/v1"},
+		"sub":                         account.UserID,
+		"iat":                         iat.Unix(),
+		"exp":                         exp.Unix(),
+		"jti":                         randomToken(),
+		"https://api.openai.com/auth": authClaims(account),
+	}, "")
+	if err != nil {
+		panic(err.Error())
+	}
+	s.mu.Lock()
+	// The JWT says "exp" in whole seconds; the server holds the token to
+	// the same second.
+	s.bearers[tok] = &bearer{kind: kind, account: account, exp: time.Unix(exp.Unix(), 0)}
+	s.mu.Unlock()
+	return codexhome.NewSecret(tok)
 }
 
 // MintAgentJWT registers a new agent (with a fresh Ed25519 key) for the
