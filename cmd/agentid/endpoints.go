@@ -41,7 +41,7 @@ that is refused exits 1.
 JSON (--json): for BASE_URL, {"name", "chatgpt_base_url", "authapi_base_url",
 "jwks_url", "issuer", "audience"}; without it, {"environments": [those
 objects]}.`,
-		Example: examples("agentid endpoints", "agentid endpoints https://chatgpt.com/backend-api --json"),
+		Example: examples("agentid endpoints", "agentid endpoints "+agentidentity.DefaultChatGPTBaseURL+" --json"),
 		Args:    maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := agentidentity.OverridesFromEnv(c.getenv)
