@@ -28,8 +28,8 @@ const (
 
 // Middleware returns a handler that calls next only for requests allowed by
 // v.Routes, with the Identity of a verified request in its context
-// (FromContext). Inference routes, and every path not in canonical form, are
-// always verified; other routes follow v.Routes.
+// (FromContext). Inference routes (in any ASCII case), and every path not in
+// canonical form, are always verified; other routes follow v.Routes.
 //
 // A refused request never reaches next. It is answered with a short JSON
 // body, "Cache-Control: no-store" and:
@@ -49,7 +49,7 @@ const (
 // v.OnOutcome sees every request.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		class := routes.Classify(v.Routes.BasePath, r.URL.Path)
+		class := routes.ClassifyFold(v.Routes.BasePath, r.URL.Path)
 		mode := RouteVerify
 		switch {
 		case !routes.Canonical(r.URL.Path) || r.URL.RawPath != "":

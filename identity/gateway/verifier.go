@@ -58,12 +58,15 @@ const (
 // Routes configures which requests Middleware verifies. The zero value
 // verifies every request.
 //
-// Paths are matched exactly under BasePath. The inference routes,
-// /codex/responses (POST, and the GET of its WebSocket upgrade) and
-// /codex/responses/compact, are always verified, whatever the modes say, and
-// so is every path that is not in canonical form (an empty, "." or ".."
-// segment, a trailing "/", ';', '\\', '%', or an escaped spelling), which
-// the server behind might read as an inference route.
+// Paths are matched exactly under BasePath, except that the inference
+// routes, /codex/responses (POST, and the GET of its WebSocket upgrade) and
+// /codex/responses/compact, are matched under ASCII case folding, BasePath
+// included (/Backend-Api/CODEX/Responses is one too: many servers route
+// without regard to case). They are always verified, whatever the modes say,
+// and so is every path that is not in canonical form (an empty, "." or ".."
+// segment, a trailing "/", ';', '\\', '%', a non-ASCII character, or an
+// escaped spelling), which the server behind might read as an inference
+// route.
 type Routes struct {
 	// BasePath is the path of the ChatGPT backend base URL the server
 	// answers as, for example "/backend-api" ("" for the root).

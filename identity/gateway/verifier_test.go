@@ -611,3 +611,114 @@ func TestOutcomeRoute(t *testing.T) {
 		})
 	}
 }
+
+// spellings returns every case spelling of p that a case-insensitive router
+// reads as p: each segment upper-cased and title-cased alone, all upper, and
+// alternating case.
+func spellings(p string) []string {
+	segs := strings.Split(p, "/")[1:]
+	seen := map[string]bool{p: true}
+	var out []string
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	join := func(segs []string) string { return "/" + strings.Join(segs, "/") }
+	for i, s := range segs {
+		for _, v := range []string{strings.ToUpper(s), strings.ToUpper(s[:1]) + s[1:], s[:len(s)-1] + strings.ToUpper(s[len(s)-1:])} {
+			c := append([]string(nil), segs...)
+			c[i] = v
+			add(join(c))
+		}
+	}
+	add(strings.ToUpper(p))
+	title := []byte(p) // every word title-cased: /Backend-Api/Codex/Responses
+	for i := range title {
+		if (i == 0 || title[i-1] == '/' || title[i-1] == '-') && 'a' <= title[i] && title[i] <= 'z' {
+			title[i] -= 'a' - 'A'
+		}
+	}
+	add(string(title))
+	first := strings.Index(p[1:], "/") + 1 // only the base path's words title-cased
+	add(string(title[:first]) + p[first:])
+	alt := []byte(p)
+	for i := range alt {
+		if i%2 == 0 && 'a' <= alt[i] && alt[i] <= 'z' {
+			alt[i] -= 'a' - 'A'
+		}
+	}
+	add(string(alt))
+	return out
+}
+
+// TestRouteSpellings: with every other route passed through, no case
+// spelling of an inference route (base path included), nor of the
+// WebSocket upgrade, reaches next without a valid AgentAssertion.
+func TestRouteSpellings(t *testing.T) {
+	a := newTestAgent(t, "agent-1", "", false)
+	keys := gateway.StaticKeys{"agent-1": a.agent}
+	pass := gateway.Routes{BasePath: "/backend-api", Other: gateway.RoutePassThrough, NoCredential: gateway.RoutePassThrough}
+	valid := a.header(t, "task-1", testNow)
+	paths := append(spellings("/backend-api/codex/responses"), spellings("/backend-api/codex/responses/compact")...)
+	require.Contains(t, paths, "/backend-api/CODEX/responses")
+	require.Contains(t, paths, "/backend-api/codex/Responses")
+	require.Contains(t, paths, "/Backend-Api/codex/responses")
+	type attempt struct {
+		name, method, auth string
+		upgrade            bool
+		status             int
+		reason             string
+	}
+	attempts := []attempt{
+		{"no credential", http.MethodPost, "", false, 401, "no_assertion"},
+		{"bearer", http.MethodPost, "Bearer tok", false, 401, "malformed"},
+		{"websocket upgrade without credential", http.MethodGet, "", true, 401, "no_assertion"},
+		{"websocket upgrade with bearer", http.MethodGet, "Bearer tok", true, 401, "malformed"},
+		{"valid", http.MethodPost, valid, false, 200, "verified"},
+		{"valid websocket upgrade", http.MethodGet, valid, true, 200, "verified"},
+	}
+	for _, p := range paths {
+		for _, at := range attempts {
+			t.Run(p+"/"+at.name, func(t *testing.T) {
+				var rec recorder
+				v := &gateway.Verifier{Keys: keys, Now: func() time.Time { return testNow }, Routes: pass, OnOutcome: rec.record, Logger: slog.New(slog.DiscardHandler)}
+				reached := false
+				h := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					reached = true
+					_, ok := gateway.FromContext(r.Context())
+					assert.True(t, ok, "next runs only with an Identity")
+				}))
+				r := httptest.NewRequest(at.method, "http://gw.example"+p, nil)
+				if at.auth != "" {
+					r.Header.Set("Authorization", at.auth)
+				}
+				if at.upgrade {
+					r.Header.Set("Connection", "Upgrade")
+					r.Header.Set("Upgrade", "websocket")
+					r.Header.Set("Sec-WebSocket-Version", "13")
+					r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				assert.Equal(t, at.status, w.Code)
+				assert.Equal(t, at.status == 200, reached)
+				assert.Equal(t, at.reason, rec.last().Reason)
+				assert.Equal(t, "inference", rec.last().Route)
+			})
+		}
+	}
+	t.Run("non-ASCII letters that fold to ASCII are verified", func(t *testing.T) {
+		for _, p := range []string{"/backend-api/codex/re\u017fponses", "/backend-api/codex/responses/compact\u212a", "/backend-ap\u0131/codex/responses"} {
+			var rec recorder
+			v := &gateway.Verifier{Keys: keys, Now: func() time.Time { return testNow }, Routes: pass, OnOutcome: rec.record, Logger: slog.New(slog.DiscardHandler)}
+			h := v.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Errorf("%q reached next", p) }))
+			r := httptest.NewRequest(http.MethodPost, "http://gw.example/", nil)
+			r.URL.Path = p
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			assert.Equal(t, 401, w.Code, p)
+		}
+	})
+}

@@ -10,7 +10,11 @@
 // https://chatgpt.com/backend-api that is "/backend-api"). See docs/protocol.md#route-credentials.
 package routes
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/agentidentity/agentidentity/internal/netrule"
+)
 
 // Class is what a route is, for credentials.
 type Class int
@@ -89,12 +93,38 @@ func Classify(basePath, requestPath string) Class {
 	return Other
 }
 
+// ClassifyFold is the class a verifier gives requestPath: Classify's, except
+// that a path equal to an Inference row under ASCII case folding, the base
+// path included ("/Backend-Api/CODEX/Responses"), is Inference too. Servers
+// that route without regard to case (Express by default, ASP.NET, IIS)
+// serve such a path as inference, so a verifier must never let it pass as
+// another route. The client side keeps Classify: it signs exact paths only.
+func ClassifyFold(basePath, requestPath string) Class {
+	c := Classify(basePath, requestPath)
+	if c == Inference {
+		return c
+	}
+	base := strings.TrimSuffix(basePath, "/")
+	if len(requestPath) < len(base) || !netrule.ASCIIEqualFold(requestPath[:len(base)], base) {
+		return c
+	}
+	rel := requestPath[len(base):]
+	for i := range Table {
+		if Table[i].Class == Inference && netrule.ASCIIEqualFold(Table[i].Path, rel) {
+			return Inference
+		}
+	}
+	return c
+}
+
 // Canonical reports whether p is a path that every server reads the same
 // way: it starts with "/", has no empty, "." or ".." segment, no trailing
-// "/" (except the root), and no ';', '\\', '%' or control character (a
-// decoded path holding '%' was double-encoded; ';' starts path parameters in
-// some servers; '\\' is a separator in others). A proxy cannot know how the
-// server behind it normalises anything else.
+// "/" (except the root), and no ';', '\\', '%', control or non-ASCII
+// character (a decoded path holding '%' was double-encoded; ';' starts path
+// parameters in some servers; '\\' is a separator in others; Unicode case
+// folding and normalisation map some non-ASCII letters to ASCII ones, 'ſ' to
+// 's' and the Kelvin sign to 'k'). A proxy cannot know how the server behind
+// it normalises anything else.
 func Canonical(p string) bool {
 	if p == "/" {
 		return true
@@ -104,7 +134,7 @@ func Canonical(p string) bool {
 	}
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; {
-		case c < 0x20 || c == 0x7f || c == ';' || c == '\\' || c == '%':
+		case c < 0x20 || c >= 0x7f || c == ';' || c == '\\' || c == '%':
 			return false
 		case c == '/':
 			seg := p[i+1:]
