@@ -18,6 +18,12 @@ const (
 	// cacheEntryOverhead is what an entry costs beside its header bytes:
 	// the entry, the ids, map and ring slots.
 	cacheEntryOverhead = 256
+	// maxCacheBytes is the largest CacheBytes a Verifier accepts
+	// (documented on Verifier.CacheEntries).
+	maxCacheBytes = 1 << 30
+	// minRing is the ring's first length; it doubles as entries come, up
+	// to the entry bound, so that no bound allocates more than is used.
+	minRing = 64
 )
 
 // CacheStats is a snapshot of a Verifier's cache accounting.
@@ -54,18 +60,26 @@ type verifyCache struct {
 
 	mu      sync.RWMutex
 	m       map[string]*cacheEntry
-	ring    []*cacheEntry // FIFO of insertion, len maxEntries
+	ring    []*cacheEntry // FIFO of insertion; grows up to maxEntries
 	head, n int
 	bytes   int64
 
 	hits, misses, evictions atomic.Uint64
 }
 
+// newVerifyCache returns a cache of at most maxEntries entries and maxBytes
+// bytes (both more than 0). An entry costs at least cacheEntryOverhead
+// bytes, so the entry bound is never above maxBytes/cacheEntryOverhead, and
+// the ring and map grow with use: the memory held follows what is cached,
+// never the bounds alone.
 func newVerifyCache(maxEntries int, maxBytes int64, maxSkew time.Duration) *verifyCache {
+	if byBytes := maxBytes / cacheEntryOverhead; int64(maxEntries) > byBytes {
+		maxEntries = int(byBytes)
+	}
 	return &verifyCache{
 		maxEntries: maxEntries, maxBytes: maxBytes, maxSkew: maxSkew,
 		m:    make(map[string]*cacheEntry),
-		ring: make([]*cacheEntry, maxEntries),
+		ring: make([]*cacheEntry, min(maxEntries, minRing)),
 	}
 }
 
@@ -102,13 +116,20 @@ func (c *verifyCache) put(e *cacheEntry, now time.Time) {
 	for c.n > 0 && (c.n == c.maxEntries || c.bytes+size > c.maxBytes || c.ring[c.head].ts.Before(oldest)) {
 		old := c.ring[c.head]
 		c.ring[c.head] = nil
-		c.head = (c.head + 1) % c.maxEntries
+		c.head = (c.head + 1) % len(c.ring)
 		c.n--
 		delete(c.m, old.header)
 		c.bytes -= old.size()
 		evicted++
 	}
-	c.ring[(c.head+c.n)%c.maxEntries] = e
+	if c.n == len(c.ring) { // full below maxEntries: grow
+		grown := make([]*cacheEntry, min(2*len(c.ring), c.maxEntries))
+		for i := range c.n {
+			grown[i] = c.ring[(c.head+i)%len(c.ring)]
+		}
+		c.ring, c.head = grown, 0
+	}
+	c.ring[(c.head+c.n)%len(c.ring)] = e
 	c.n++
 	c.m[e.header] = e
 	c.bytes += size

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
+	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -129,6 +132,60 @@ func FuzzVerifyTaskRegistration(f *testing.F) {
 		}
 		if !ts.Equal(fuzzTime) {
 			t.Fatalf("a forged timestamp verified: %v", ts)
+		}
+	})
+}
+
+// FuzzVerifierConfig fuzzes every field of a Verifier that takes a value
+// (the window, the clock, the cache bounds, the payload form, the route
+// modes and base path) with a valid header and a fuzzed one: Middleware
+// never panics, answers one of its documented statuses, keeps the cache
+// within its bounds and 1 GiB, and answers 500 for a configuration it
+// refuses.
+func FuzzVerifierConfig(f *testing.F) {
+	s := vectorSigner(f)
+	pub := s.PublicKey()
+	valid, err := s.AuthorizationHeader("task-1", fuzzTime)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(int64(0), fuzzTime.Unix(), 0, int64(0), false, 0, 0, "/backend-api", "/backend-api/codex/responses", valid)
+	f.Add(int64(-1), fuzzTime.Unix(), math.MaxInt, int64(0), false, 1, 1, "/backend-api", "/backend-api/CODEX/responses", "")
+	f.Add(int64(math.MaxInt64), int64(0), math.MinInt, int64(math.MaxInt64), true, 2, 7, "", "/ps/mcp", "Bearer x")
+	f.Add(int64(24*time.Hour), int64(math.MaxInt64), 1, int64(1), false, -1, 99, "/", "/codex/responses/compact", valid)
+	f.Add(int64(time.Second), int64(math.MinInt64), 64, int64(1<<30), true, math.MaxInt, math.MinInt, "/a/", "/a/b/../codex/responses", valid+"x")
+	agents := gateway.KeysFunc(func(_ context.Context, runtimeID string) (gateway.Agent, error) {
+		return gateway.Agent{RuntimeID: runtimeID, PublicKey: pub}, nil
+	})
+	f.Fuzz(func(t *testing.T, skew, nowUnix int64, entries int, cacheBytes int64, jsonArray bool, other, noCred int, base, path, header string) {
+		v := &gateway.Verifier{
+			Keys: agents, MaxSkew: time.Duration(skew), Now: func() time.Time { return time.Unix(nowUnix, 0) },
+			CacheEntries: entries, CacheBytes: cacheBytes, JSONArrayPayload: jsonArray,
+			Routes: gateway.Routes{BasePath: base, Other: gateway.RouteMode(other), NoCredential: gateway.RouteMode(noCred)},
+			Logger: slog.New(slog.DiscardHandler),
+		}
+		h := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		for _, hdr := range []string{header, valid, valid} {
+			r := httptest.NewRequest(http.MethodPost, "http://gw.example/", nil)
+			r.URL.Path = path
+			if hdr != "" {
+				r.Header["Authorization"] = []string{hdr}
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			switch w.Code {
+			case 200, 401, 403, 500:
+			default:
+				t.Fatalf("status %d", w.Code)
+			}
+			_, err := v.Verify(r)
+			if w.Code == 500 && (err == nil || errors.Is(err, gateway.ErrInvalidAssertion)) {
+				t.Fatalf("500 for a request, not the configuration: %v", err)
+			}
+		}
+		st := v.CacheStats()
+		if st.Entries > st.MaxEntries || st.Bytes > st.MaxBytes || st.MaxBytes > 1<<30 || int64(st.MaxEntries) > st.MaxBytes/256+1 {
+			t.Fatalf("cache out of bounds: %+v", st)
 		}
 	})
 }

@@ -200,8 +200,11 @@ type Verifier struct {
 	// safe for concurrent use and quick.
 	OnOutcome func(Outcome)
 	// CacheEntries and CacheBytes bound the cache of verified headers
-	// (0: 4096 entries and 8 MiB, counting header bytes plus a fixed
-	// per-entry overhead); a negative CacheEntries turns the cache off.
+	// (0: 4096 entries; 0 or less: 8 MiB, counting header bytes plus 256
+	// bytes per entry, so that the entries never exceed CacheBytes/256); a
+	// negative CacheEntries turns the cache off. The cache's memory grows
+	// with what it holds, not with the bounds. A CacheBytes above 1 GiB is
+	// a configuration error: Verify fails and Middleware answers 500.
 	CacheEntries int
 	CacheBytes   int64
 
@@ -239,6 +242,10 @@ func (v *Verifier) init() error {
 			}
 			if b <= 0 {
 				b = defaultCacheBytes
+			}
+			if b > maxCacheBytes {
+				v.initErr = fmt.Errorf("%w: CacheBytes is %d, more than 1 GiB", errMisconfigured, b)
+				return
 			}
 			v.cache = newVerifyCache(n, b, v.skew)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -720,5 +721,80 @@ func TestRouteSpellings(t *testing.T) {
 			h.ServeHTTP(w, r)
 			assert.Equal(t, 401, w.Code, p)
 		}
+	})
+}
+
+// TestCacheConfigBounds: every cache bound gives a bounded cache or a
+// configuration error (500), never a panic or an allocation the size of the
+// bound.
+func TestCacheConfigBounds(t *testing.T) {
+	a := newTestAgent(t, "agent-1", "", false)
+	keys := gateway.StaticKeys{"agent-1": a.agent}
+	header := a.header(t, "task-1", testNow)
+	for _, tc := range []struct {
+		name       string
+		entries    int
+		bytes      int64
+		status     int
+		maxEntries int
+		maxBytes   int64
+	}{
+		{"defaults", 0, 0, 200, 4096, 8 << 20},
+		{"math.MaxInt entries", math.MaxInt, 0, 200, (8 << 20) / 256, 8 << 20},
+		{"math.MaxInt entries, 1 GiB", math.MaxInt, 1 << 30, 200, (1 << 30) / 256, 1 << 30},
+		{"negative bytes", 10, -1, 200, 10, 8 << 20},
+		{"math.MinInt64 bytes", 10, math.MinInt64, 200, 10, 8 << 20},
+		{"bytes below one entry", 10, 100, 200, 0, 100},
+		{"more than 1 GiB", 10, 1<<30 + 1, 500, 0, 0},
+		{"math.MaxInt64 bytes", math.MaxInt, math.MaxInt64, 500, 0, 0},
+		{"cache off", -1, math.MaxInt64, 200, 0, 0},
+		{"math.MinInt entries", math.MinInt, 0, 200, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &gateway.Verifier{Keys: keys, Now: func() time.Time { return testNow }, CacheEntries: tc.entries, CacheBytes: tc.bytes, Logger: slog.New(slog.DiscardHandler)}
+			h := v.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			for range 2 {
+				r := httptest.NewRequest(http.MethodPost, "/codex/responses", nil)
+				r.Header.Set("Authorization", header)
+				w := httptest.NewRecorder()
+				require.NotPanics(t, func() { h.ServeHTTP(w, r) })
+				assert.Equal(t, tc.status, w.Code)
+			}
+			s := v.CacheStats()
+			assert.Equal(t, tc.maxEntries, s.MaxEntries)
+			if tc.maxEntries > 0 {
+				assert.Equal(t, tc.maxBytes, s.MaxBytes)
+				assert.Equal(t, 1, s.Entries)
+				assert.EqualValues(t, 1, s.Hits)
+			}
+		})
+	}
+	t.Run("the cache grows past its first ring and keeps FIFO order", func(t *testing.T) {
+		v := &gateway.Verifier{Keys: keys, Now: func() time.Time { return testNow }, CacheEntries: 300}
+		var headers []string
+		for i := range 400 {
+			headers = append(headers, a.header(t, fmt.Sprintf("task-%d", i), testNow))
+			r := httptest.NewRequest(http.MethodPost, "/codex/responses", nil)
+			r.Header.Set("Authorization", headers[i])
+			_, err := v.Verify(r)
+			require.NoError(t, err)
+		}
+		s := v.CacheStats()
+		assert.Equal(t, 300, s.Entries)
+		assert.EqualValues(t, 100, s.Evictions)
+		hit := func(i int) bool {
+			r := httptest.NewRequest(http.MethodPost, "/codex/responses", nil)
+			r.Header.Set("Authorization", headers[i])
+			before := v.CacheStats().Hits
+			_, err := v.Verify(r)
+			require.NoError(t, err)
+			return v.CacheStats().Hits == before+1
+		}
+		for i := 399; i >= 100; i-- {
+			assert.True(t, hit(i), "header %d is among the 300 newest", i)
+		}
+		assert.False(t, hit(0), "the oldest went first")
+		assert.False(t, hit(100), "re-adding header 0 evicted the oldest left, 100")
+		assert.True(t, hit(102))
 	})
 }

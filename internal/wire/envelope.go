@@ -373,32 +373,34 @@ func parseEnvelope(b []byte) (envelopeFields, error) {
 	p.lit(envKeyTime)
 	e.timestamp = p.str()
 	p.lit(envEnd)
-	if p.err == nil && p.i != len(p.b) {
+	if p.failed == "" && p.i != len(p.b) {
 		p.fail("trailing bytes after the JSON object")
 	}
-	if p.err != nil {
-		return envelopeFields{}, p.err
+	if p.failed != "" {
+		// The error is made here, from a string, and holds nothing of b:
+		// b (a caller's stack buffer) stays off the heap.
+		return envelopeFields{}, malformed("the envelope is not the compact JSON object " +
+			`{"agent_runtime_id","signature","task_id","timestamp"}: ` + p.failed)
 	}
 	return e, nil
 }
 
 type envParser struct {
-	b   []byte
-	i   int
-	err error
+	b      []byte
+	i      int
+	failed string // what went wrong first; "" while parsing succeeds
 }
 
 func (p *envParser) fail(what string) {
-	if p.err == nil {
-		p.err = malformed("the envelope is not the compact JSON object " +
-			`{"agent_runtime_id","signature","task_id","timestamp"}: ` + what)
+	if p.failed == "" {
+		p.failed = what
 	}
 }
 
 // lit consumes the literal s. Member names and the quotes around values are
 // part of the literals, so the cursor ends inside a string value.
 func (p *envParser) lit(s string) {
-	if p.err != nil {
+	if p.failed != "" {
 		return
 	}
 	if len(p.b)-p.i < len(s) || string(p.b[p.i:p.i+len(s)]) != s {
@@ -411,7 +413,7 @@ func (p *envParser) lit(s string) {
 // str reads string content up to (not including) the closing quote. The
 // result aliases the input when the string holds no escape.
 func (p *envParser) str() []byte {
-	if p.err != nil {
+	if p.failed != "" {
 		return nil
 	}
 	start := p.i
@@ -466,7 +468,9 @@ func (p *envParser) str() []byte {
 		return nil
 	}
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	// A copy: json.Unmarshal keeps its input reachable, which would move
+	// the caller's stack buffer to the heap on every header.
+	if err := json.Unmarshal(bytes.Clone(raw), &s); err != nil {
 		p.fail("a string has a bad escape")
 		return nil
 	}
