@@ -238,21 +238,21 @@ func TestLoadNeverHoldsTheCodexLockAcrossRegistration(t *testing.T) {
 		done <- err
 	}()
 	<-h.arrived
-	codexLock := flock.New(filepath.Join(f.home, codexhome.AuthLockFileName))
+	codexLock := flock.New(filepath.Join(f.home, "auth.json.lock"))
 	ok, err := codexLock.TryLock()
 	require.NoError(t, err)
 	assert.True(t, ok, "auth.json.lock is free while a registration is in flight")
 	if ok {
 		require.NoError(t, codexLock.Unlock())
 	}
-	ours := flock.New(filepath.Join(f.home, codexhome.ModuleLockFileName))
+	ours := flock.New(filepath.Join(f.home, "agentidentity.lock"))
 	ok, err = ours.TryLock()
 	require.NoError(t, err)
 	assert.False(t, ok, "the module's own lock is held across the registration")
 	close(h.release)
 	require.NoError(t, <-done)
 	assert.Equal(t, 1, f.srv.Stats().AgentsRegistered)
-	assert.NotContains(t, []string{codexhome.AuthLockFileName, "auth.lock"}, codexhome.ModuleLockFileName)
+	assert.NotContains(t, []string{"auth.json.lock", "auth.lock"}, "agentidentity.lock")
 }
 
 // heldRegistration is an AuthAPI in front of the fixture's server that holds
@@ -573,7 +573,7 @@ func TestLoadTaskInMemoryOnlyNeverAdoptsAStoredTask(t *testing.T) {
 	// Hold the module's lock (as another process of this module provisioning
 	// would) while that process saves its identity: whenever Load starts, it
 	// reads auth.json only once it has the lock, so it finds that identity.
-	lock := flock.New(filepath.Join(f.home, codexhome.ModuleLockFileName))
+	lock := flock.New(filepath.Join(f.home, "agentidentity.lock"))
 	require.NoError(t, lock.Lock())
 	type result struct {
 		ra  *identity.RunAuth

@@ -57,9 +57,9 @@ var refreshNow = time.Now
 
 // refreshOutcome is what this process knows of one refresh token.
 type refreshOutcome struct {
-	tokens    *codexhome.RefreshedTokens // redeemed: the answer
-	permanent error                      // refused for good
-	transient error                      // last transient failure
+	tokens    *codexhome.Tokens // redeemed: the answer
+	permanent error             // refused for good
+	transient error             // last transient failure
 	failures  int
 	retryAt   time.Time
 }
@@ -87,7 +87,7 @@ func (l *refreshLedger) get(k [32]byte) refreshOutcome {
 
 // record stores the result of sending the refresh token k and returns the
 // error to give the caller.
-func (l *refreshLedger) record(k [32]byte, tokens *codexhome.RefreshedTokens, err error) error {
+func (l *refreshLedger) record(k [32]byte, tokens *codexhome.Tokens, err error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	o := l.m[k]
@@ -271,7 +271,7 @@ func refreshTokenURL(raw string) (string, error) {
 }
 
 // post sends one refresh request and reads its answer.
-func (r *loginRefresher) post(ctx context.Context, rt codexhome.Secret, reason string) (*codexhome.RefreshedTokens, error) {
+func (r *loginRefresher) post(ctx context.Context, rt codexhome.Secret, reason string) (*codexhome.Tokens, error) {
 	endpoint, err := refreshTokenURL(r.url)
 	if err != nil {
 		return nil, &refreshError{Err: err}
@@ -327,12 +327,12 @@ func (r *loginRefresher) post(ctx context.Context, rt codexhome.Secret, reason s
 // whose id_token, access_token and refresh_token are strings, null or absent
 // (absent and null leave the stored value), unknown members ignored. Errors
 // name members, never values.
-func parseRefreshAnswer(data []byte) (*codexhome.RefreshedTokens, error) {
+func parseRefreshAnswer(data []byte) (*codexhome.Tokens, error) {
 	members, err := strictjson.Members(data)
 	if err != nil {
 		return nil, fmt.Errorf("the answer is not one JSON object: %w", err)
 	}
-	out := &codexhome.RefreshedTokens{}
+	out := &codexhome.Tokens{}
 	for _, m := range []struct {
 		name string
 		dst  *codexhome.Secret

@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -179,9 +180,13 @@ func startSecretService(dir string) (*secretService, error) {
 		s.stop()
 		return nil, err
 	}
+	if err := os.WriteFile(filepath.Join(probe, "config.toml"), []byte(`cli_auth_credentials_store = "keyring"`+"\n"), 0o600); err != nil {
+		s.stop()
+		return nil, err
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		err := codexhome.OpenStoreMode(probe, codexhome.CredentialsStoreKeyring).Update(context.Background(),
+		err := codexhome.OpenStore(probe).Update(context.Background(),
 			func(f *codexhome.AuthFile) error { return f.SetAuthMode("probe-" + randomHex(4)) })
 		if err == nil {
 			return s, nil
@@ -218,38 +223,64 @@ func (h *harness) rowsKeyring() {
 // newKeyringHome makes a Codex home whose config.toml sets
 // cli_auth_credentials_store = "keyring" and whose fresh ChatGPT login is in
 // the keyring only: written as auth.json, then moved into the keyring by
-// codexhome in "auto" mode (the keyring is reachable, so the write goes
-// there and auth.json is removed, as the Codex CLI does).
+// codexhome under cli_auth_credentials_store = "auto" (the keyring is
+// reachable, so the write goes there and auth.json is removed, as the Codex
+// CLI does).
 func (h *harness) newKeyringHome(name string) (string, identitytest.ChatGPTLogin, error) {
 	home, login := h.newHome(name, identitytest.LoginOptions{})
-	cfgPath := filepath.Join(home, codexhome.ConfigFileName)
+	cfgPath := filepath.Join(home, "config.toml")
 	cfg, err := os.ReadFile(cfgPath)
 	if err != nil {
 		return "", login, err
 	}
 	// A top-level key: before the first table.
-	cfg = append([]byte(`cli_auth_credentials_store = "keyring"`+"\n"), cfg...)
-	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
+	withStore := func(mode string) error {
+		return os.WriteFile(cfgPath, append([]byte(`cli_auth_credentials_store = "`+mode+`"`+"\n"), cfg...), 0o600)
+	}
+	if err := withStore("auto"); err != nil {
 		return "", login, err
 	}
-	err = codexhome.OpenStoreMode(home, codexhome.CredentialsStoreAuto).Update(context.Background(), func(f *codexhome.AuthFile) error {
-		return f.SetRefreshedTokens(codexhome.RefreshedTokens{AccessToken: login.AccessToken}, time.Now())
+	err = codexhome.OpenStore(home).Update(context.Background(), func(f *codexhome.AuthFile) error {
+		return f.SetRefreshedTokens(codexhome.Tokens{AccessToken: login.AccessToken}, time.Now())
 	})
 	if err != nil {
 		return "", login, fmt.Errorf("move the login into the keyring: %v", err)
+	}
+	if err := withStore("keyring"); err != nil {
+		return "", login, err
 	}
 	if err := noAuthFile(home); err != nil {
 		return "", login, err
 	}
 	f, src, err := codexhome.OpenStore(home).ReadSource()
-	if err != nil || src != codexhome.BackendKeyring || f.Tokens() == nil {
+	if err != nil || src != codexhome.CredentialsStoreKeyring || f.Tokens() == nil {
 		return "", login, fmt.Errorf("the keyring does not hold the login (read from %s: %v)", src, err)
 	}
 	return home, login, nil
 }
 
+// codexKeyringService and codexKeyringAccount name the keyring entry in
+// which the Codex CLI keeps the credentials of home
+// (docs/protocol.md#credential-stores: service "Codex Auth", account "cli|"
+// and the first 16 hex digits of the SHA-256 of the canonical $CODEX_HOME
+// path), computed here independently of codexhome, so that the rows check
+// that codexhome writes where Codex reads.
+const codexKeyringService = "Codex Auth"
+
+func codexKeyringAccount(home string) string {
+	p := home
+	if abs, err := filepath.Abs(home); err == nil {
+		p = abs
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			p = real
+		}
+	}
+	sum := sha256.Sum256([]byte(p))
+	return "cli|" + hex.EncodeToString(sum[:])[:16]
+}
+
 func noAuthFile(home string) error {
-	if _, err := os.Lstat(filepath.Join(home, codexhome.AuthFileName)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(filepath.Join(home, "auth.json")); !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("auth.json exists in keyring mode (%v)", err)
 	}
 	return nil
@@ -276,7 +307,7 @@ func (h *harness) readKeyringEntry(home string) (keyringEntry, error) {
 	if err != nil {
 		return e, err
 	}
-	if src != codexhome.BackendKeyring {
+	if src != codexhome.CredentialsStoreKeyring {
 		return e, fmt.Errorf("codexhome read the credentials from %s, not the keyring", src)
 	}
 	if e.value, err = f.Marshal(); err != nil {
@@ -286,20 +317,20 @@ func (h *harness) readKeyringEntry(home string) (keyringEntry, error) {
 		return e, fmt.Errorf("the keyring entry: %v", err)
 	}
 
-	account := codexhome.KeyringAccount(home)
+	account := codexKeyringAccount(home)
 	if _, err := exec.LookPath("secret-tool"); err == nil {
-		cmd := exec.Command("timeout", "10", "secret-tool", "lookup", "service", codexhome.KeyringService, "username", account)
+		cmd := exec.Command("timeout", "10", "secret-tool", "lookup", "service", codexKeyringService, "username", account)
 		cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "DBUS_SESSION_BUS_ADDRESS=" + os.Getenv("DBUS_SESSION_BUS_ADDRESS")}
 		out, err := cmd.Output()
 		if err != nil {
-			return e, fmt.Errorf("secret-tool lookup service %q username %q: %v", codexhome.KeyringService, account, err)
+			return e, fmt.Errorf("secret-tool lookup service %q username %q: %v", codexKeyringService, account, err)
 		}
 		if !sameJSON(out, e.value) {
 			return e, errors.New("secret-tool reads another value than codexhome")
 		}
 		e.secretTool = string(out)
 	}
-	id, err := unix.KeyctlSearch(unix.KEY_SPEC_SESSION_KEYRING, "user", "keyring-rs:"+account+"@"+codexhome.KeyringService, 0)
+	id, err := unix.KeyctlSearch(unix.KEY_SPEC_SESSION_KEYRING, "user", "keyring-rs:"+account+"@"+codexKeyringService, 0)
 	if err == nil {
 		buf := make([]byte, 64<<10)
 		n, err := unix.KeyctlBuffer(unix.KEYCTL_READ, id, buf, 0)

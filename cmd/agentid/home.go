@@ -108,7 +108,7 @@ JSON (--json): {"agent_runtime_id", "task_id", "account_id", "fedramp",
 			}
 			identityLine := "reused (" + out.Source + ")"
 			if out.Identity == "registered" {
-				identityLine = "registered (saved to " + filepath.Join(dir, codexhome.AuthFileName) + ")"
+				identityLine = "registered (saved to " + filepath.Join(dir, "auth.json") + ")"
 			}
 			return writeKeyValues(c.stdout, [][2]string{
 				{"agent_runtime_id", out.AgentRuntimeID},

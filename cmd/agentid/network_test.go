@@ -96,7 +96,7 @@ func TestProvisionStatusRegisterTask(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	rec := storedRecord(t, home)
 	assert.Equal(t, "agent_runtime_id "+rec.AgentRuntimeID+"\ntask_id "+rec.TaskID+"\naccount_id "+login.AccountID+
-		"\nidentity registered (saved to "+filepath.Join(home, codexhome.AuthFileName)+")\ntask registered\n", r.stdout)
+		"\nidentity registered (saved to "+filepath.Join(home, "auth.json")+")\ntask registered\n", r.stdout)
 	assert.Contains(t, r.stderr, "agentid: registering agent at "+srv.AuthAPIBaseURL+"/v1/agent/register\n")
 	assert.Contains(t, r.stderr, "agentid: registering task at "+srv.AuthAPIBaseURL+"/v1/agent/"+rec.AgentRuntimeID+"/task/register\n")
 	assert.Equal(t, 1, srv.Stats().AgentsRegistered)
@@ -140,9 +140,9 @@ func TestProvisionStatusRegisterTask(t *testing.T) {
 
 		optInHome := filepath.Join(t.TempDir(), "optin")
 		require.NoError(t, srv.WriteCodexHome(optInHome, identitytest.CodexHomeOptions{Login: &login, UseAgentIdentity: true}))
-		auth, err := os.ReadFile(filepath.Join(home, codexhome.AuthFileName))
+		auth, err := os.ReadFile(filepath.Join(home, "auth.json"))
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(optInHome, codexhome.AuthFileName), auth, 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(optInHome, "auth.json"), auth, 0o600))
 		before := srv.Stats().TasksRegistered
 		r = runBin(t, invocation{args: []string{"register-task", "--codex-home", optInHome}, env: srv.Env()})
 		require.Equal(t, 0, r.code, r.stderr)
@@ -212,15 +212,15 @@ func TestProvisionFailures(t *testing.T) {
 		}, "no agent identity configured"},
 		{"corrupt auth.json", func(t *testing.T, home string) {
 			require.NoError(t, srv.WriteCodexHome(home, identitytest.CodexHomeOptions{}))
-			require.NoError(t, os.WriteFile(filepath.Join(home, codexhome.AuthFileName), []byte(`{"tokens":1,"tokens":2}`), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(home, "auth.json"), []byte(`{"tokens":1,"tokens":2}`), 0o600))
 		}, "auth.json is corrupt"},
 		{"bad config", func(t *testing.T, home string) {
 			require.NoError(t, srv.WriteCodexHome(home, identitytest.CodexHomeOptions{}))
-			require.NoError(t, os.WriteFile(filepath.Join(home, codexhome.ConfigFileName), []byte("chatgpt_base_url = 3\n"), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(home, "config.toml"), []byte("chatgpt_base_url = 3\n"), 0o600))
 		}, "invalid config.toml"},
 		{"unknown environment", func(t *testing.T, home string) {
 			require.NoError(t, os.MkdirAll(home, 0o700))
-			require.NoError(t, os.WriteFile(filepath.Join(home, codexhome.ConfigFileName), []byte("chatgpt_base_url = \"https://example.com\"\n"), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(home, "config.toml"), []byte("chatgpt_base_url = \"https://example.com\"\n"), 0o600))
 		}, "only supports production and staging"},
 	}
 	for _, tt := range tests {
@@ -331,7 +331,7 @@ func TestJWTHome(t *testing.T) {
 	assert.Equal(t, "jwt", st.AgentIdentity.Form)
 	assert.Equal(t, claims.AgentRuntimeID, st.AgentIdentity.AgentRuntimeID)
 	assert.Equal(t, redacted, st.AgentIdentity.Token)
-	assert.Equal(t, codexhome.AuthModeAgentIdentity, st.AuthFile.AuthMode)
+	assert.Equal(t, "agentIdentity", st.AuthFile.AuthMode)
 
 	r = runBin(t, invocation{args: []string{"provision"}, env: env})
 	require.Equal(t, 0, r.code, r.stderr)

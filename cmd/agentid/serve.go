@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentidentity/agentidentity/identity"
-	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 	"github.com/agentidentity/agentidentity/internal/cacert"
 	"github.com/agentidentity/agentidentity/internal/endpointrule"
@@ -92,7 +91,7 @@ test values: never use them elsewhere.`,
 
 func runServe(c *cli, cmd *cobra.Command, addr, home, jwtFile string, useTLS bool) error {
 	if home != "" {
-		for _, name := range []string{codexhome.AuthFileName, codexhome.ConfigFileName} {
+		for _, name := range []string{"auth.json", "config.toml"} {
 			if _, err := os.Lstat(filepath.Join(home, name)); err == nil {
 				return withHint(fmt.Errorf("%s already holds %s", home, name), "give an empty or new folder to --codex-home")
 			} else if !errors.Is(err, fs.ErrNotExist) {

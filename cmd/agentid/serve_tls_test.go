@@ -82,7 +82,7 @@ func TestServeTLS(t *testing.T) {
 	assert.Contains(t, string(envFile), "\nSSL_CERT_FILE="+caPath+"\n")
 	assert.NotContains(t, string(envFile), "export ")
 
-	cfg, err := os.ReadFile(filepath.Join(home, codexhome.ConfigFileName))
+	cfg, err := os.ReadFile(filepath.Join(home, "config.toml"))
 	require.NoError(t, err)
 	for _, want := range []string{"openai_base_url = \"https://127.0.0.1:", "check_for_update_on_startup = false",
 		"[analytics]\nenabled = false", "[feedback]\nenabled = false", "[otel]\nexporter = \"none\"", "[features]\nuse_agent_identity = true"} {

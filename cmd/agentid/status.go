@@ -82,16 +82,14 @@ type statusEnv struct {
 type statusAuthFile struct {
 	// Store is cli_auth_credentials_store; HeldBy says where the
 	// credentials were found: "file", "keyring" or "ephemeral".
-	Store        string   `json:"credentials_store"`
-	HeldBy       string   `json:"held_by,omitempty"`
-	Keyring      string   `json:"keyring,omitempty"`
-	Path         string   `json:"path"`
-	Exists       bool     `json:"exists"`
-	Mode         string   `json:"mode,omitempty"`
-	AuthMode     string   `json:"auth_mode,omitempty"`
-	Members      []string `json:"members,omitempty"`
-	OpenAIAPIKey string   `json:"openai_api_key"`
-	Error        string   `json:"error,omitempty"`
+	Store        string `json:"credentials_store"`
+	HeldBy       string `json:"held_by,omitempty"`
+	Path         string `json:"path"`
+	Exists       bool   `json:"exists"`
+	Mode         string `json:"mode,omitempty"`
+	AuthMode     string `json:"auth_mode,omitempty"`
+	OpenAIAPIKey string `json:"openai_api_key"`
+	Error        string `json:"error,omitempty"`
 }
 
 type statusAgent struct {
@@ -262,11 +260,12 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 		problem(err, "check the permissions of the Codex home")
 	}
 
-	rep.Config.Path = filepath.Join(dir, codexhome.ConfigFileName)
+	rep.Config.Path = filepath.Join(dir, "config.toml")
 	if _, err := os.Stat(rep.Config.Path); err == nil {
 		rep.Config.Exists = true
 	}
 	cfg, err := codexhome.LoadConfig(dir)
+	cfgErr := err
 	if err != nil {
 		rep.Environment.Error = problem(err, fixConfig)
 	}
@@ -316,10 +315,10 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		rep.AuthFile.Error = problem(err, fixAuth)
 	}
-	if mode, err := store.Mode(); err == nil {
-		rep.AuthFile.Store = string(mode)
-		if mode == codexhome.CredentialsStoreKeyring || mode == codexhome.CredentialsStoreAuto {
-			rep.AuthFile.Keyring = fmt.Sprintf("service %q, account %q", codexhome.KeyringService, store.KeyringAccount())
+	if cfgErr == nil {
+		rep.AuthFile.Store = string(cfg.CredentialsStore)
+		if cfg.CredentialsStore == "" {
+			rep.AuthFile.Store = string(codexhome.CredentialsStoreFile)
 		}
 	}
 	af, src, err := store.ReadSource()
@@ -330,7 +329,6 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 	rep.AuthFile.HeldBy = string(src)
 	rep.AuthFile.Exists = af.Exists()
 	rep.AuthFile.AuthMode = af.AuthMode()
-	rep.AuthFile.Members = af.MemberNames()
 	_, hasAPIKey := af.OpenAIAPIKey()
 	if hasAPIKey {
 		rep.AuthFile.OpenAIAPIKey = "present"
@@ -445,17 +443,14 @@ func writeStatus(w io.Writer, r *statusReport) {
 		line("$"+k, r.Variables[k])
 	}
 	line("credentials_store", orDefault(r.AuthFile.Store, "-"))
-	if r.AuthFile.Keyring != "" {
-		line("keyring", r.AuthFile.Keyring)
-	}
 	switch {
 	case r.AuthFile.Error != "":
 		line("credentials", "ERROR: "+r.AuthFile.Error)
 	case !r.AuthFile.Exists:
 		line("credentials", "absent (store: "+r.AuthFile.HeldBy+")")
-	case r.AuthFile.HeldBy == string(codexhome.BackendKeyring):
+	case r.AuthFile.HeldBy == string(codexhome.CredentialsStoreKeyring):
 		line("credentials", "in the keyring")
-	case r.AuthFile.HeldBy == string(codexhome.BackendEphemeral):
+	case r.AuthFile.HeldBy == string(codexhome.CredentialsStoreEphemeral):
 		line("credentials", "in this process's memory (ephemeral: nothing persisted)")
 	default:
 		line("credentials", "in auth.json")
@@ -463,7 +458,7 @@ func writeStatus(w io.Writer, r *statusReport) {
 	switch {
 	case r.AuthFile.Error != "":
 		line("auth.json", "ERROR: "+r.AuthFile.Error)
-	case r.AuthFile.Exists && r.AuthFile.HeldBy != string(codexhome.BackendFile):
+	case r.AuthFile.Exists && r.AuthFile.HeldBy != string(codexhome.CredentialsStoreFile):
 		line("auth_mode", orDash(r.AuthFile.AuthMode))
 		line("OPENAI_API_KEY", r.AuthFile.OpenAIAPIKey)
 	case !r.AuthFile.Exists:

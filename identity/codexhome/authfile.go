@@ -10,9 +10,9 @@ import (
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
-// MaxAuthFileSize is the largest auth.json the store reads (1 MiB). A larger
+// maxAuthFileSize is the largest auth.json the store reads (1 MiB). A larger
 // file is refused as corrupt.
-const MaxAuthFileSize = 1 << 20
+const maxAuthFileSize = 1 << 20
 
 // Member names of auth.json (docs/protocol.md#auth-json-members), in the order the Codex CLI writes them.
 const (
@@ -25,9 +25,9 @@ const (
 
 var topLevelOrder = []string{memberAuthMode, memberOpenAIAPIKey, memberTokens, memberLastRefresh, memberAgentIdentity}
 
-// AuthModeAgentIdentity is the auth_mode the Codex CLI writes for standalone
+// authModeAgentIdentity is the auth_mode the Codex CLI writes for standalone
 // Agent Identity JWT credentials.
-const AuthModeAgentIdentity = "agentIdentity"
+const authModeAgentIdentity = "agentIdentity"
 
 // AuthFile is a parsed auth.json, shared with the Codex CLI. It keeps every
 // member, known or not, with its value exactly as read and in the order of
@@ -46,15 +46,15 @@ type AuthFile struct {
 }
 
 // ParseAuthFile parses the content of an auth.json. It refuses, with an error
-// wrapping ErrCorruptAuthFile, anything over MaxAuthFileSize, invalid UTF-8,
+// wrapping ErrCorruptAuthFile, anything over 1 MiB, invalid UTF-8,
 // empty, truncated or non-object JSON, duplicate member names at any depth,
 // and a known member of the wrong type (for example tokens that is not an
 // object, agent_identity that is neither a string nor a record object, or a
 // record member of the wrong type). Error messages name members, never their
 // values.
 func ParseAuthFile(data []byte) (*AuthFile, error) {
-	if len(data) > MaxAuthFileSize {
-		return nil, corrupt("the file is larger than %d bytes", MaxAuthFileSize)
+	if len(data) > maxAuthFileSize {
+		return nil, corrupt("the file is larger than %d bytes", maxAuthFileSize)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, corrupt("the file is empty")
@@ -310,11 +310,8 @@ func (f *AuthFile) SetAgentIdentityRecord(r *AgentIdentityRecord) error {
 // ClearAgentIdentity removes agent_identity.
 func (f *AuthFile) ClearAgentIdentity() { f.removeMember(memberAgentIdentity) }
 
-// Changed reports whether a setter changed the file since it was parsed.
-func (f *AuthFile) Changed() bool { return f.dirty }
-
-// MemberNames returns the top-level member names in file order.
-func (f *AuthFile) MemberNames() []string {
+// memberNames returns the top-level member names in file order.
+func (f *AuthFile) memberNames() []string {
 	names := make([]string, len(f.list().members))
 	for i, m := range f.list().members {
 		names[i] = m.Name
@@ -359,9 +356,10 @@ func (f *AuthFile) list() *memberList {
 	return f.m.Get()
 }
 
-// Tokens is the ChatGPT login state in auth.json's tokens member. The
-// tokens are secrets: formatting a Tokens with fmt prints only which of
-// them are present, and the account id.
+// Tokens is the ChatGPT login state in auth.json's tokens member, as
+// AuthFile.Tokens reads it and AuthFile.SetRefreshedTokens updates it. The
+// tokens are Secrets: formatting a Tokens with fmt or slog prints
+// "[REDACTED]" for each of them, and the account id.
 type Tokens struct {
 	IDToken      Secret // tokens.id_token
 	AccessToken  Secret // tokens.access_token

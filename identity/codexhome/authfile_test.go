@@ -59,7 +59,7 @@ func TestAuthFileRoundTripUnchanged(t *testing.T) {
 			f, err := ParseAuthFile(data)
 			require.NoError(t, err)
 			assert.True(t, f.Exists())
-			assert.False(t, f.Changed())
+			assert.False(t, f.dirty)
 			out, err := f.Marshal()
 			require.NoError(t, err)
 			// The samples are written as the Codex CLI writes; an unchanged
@@ -124,7 +124,7 @@ func TestAuthFileRoundTripAfterChange(t *testing.T) {
 			f, err := ParseAuthFile(data)
 			require.NoError(t, err)
 			tt.change(t, f)
-			assert.True(t, f.Changed())
+			assert.True(t, f.dirty)
 			out, err := f.Marshal()
 			require.NoError(t, err)
 			again, err := ParseAuthFile(out)
@@ -138,13 +138,13 @@ func TestAuthFileRoundTripAfterChange(t *testing.T) {
 			}
 			// Member order of the original file is kept.
 			var kept []string
-			for _, n := range again.MemberNames() {
+			for _, n := range again.memberNames() {
 				if _, ok := before[n]; ok {
 					kept = append(kept, n)
 				}
 			}
 			var orig []string
-			for _, n := range mustParse(t, data).MemberNames() {
+			for _, n := range mustParse(t, data).memberNames() {
 				if _, ok := after[n]; ok {
 					orig = append(orig, n)
 				}
@@ -205,7 +205,7 @@ func TestAuthFileNewFileLayout(t *testing.T) {
 				if err := f.SetAgentIdentityJWT(NewSecret("h.p.s")); err != nil {
 					return err
 				}
-				return f.SetAuthMode(AuthModeAgentIdentity)
+				return f.SetAuthMode(authModeAgentIdentity)
 			},
 			want: "{\n  \"auth_mode\": \"agentIdentity\",\n  \"OPENAI_API_KEY\": null,\n  \"agent_identity\": \"h.p.s\"\n}",
 		},
@@ -240,19 +240,19 @@ func TestAuthFileInsertsKnownMembersInCodexOrder(t *testing.T) {
 	f := mustParse(t, []byte(`{"zeta":1,"tokens":{"access_token":"x"},"last_refresh":"2026-01-01T00:00:00Z","omega":2}`))
 	require.NoError(t, f.SetAuthMode("chatgpt"))
 	require.NoError(t, f.SetAgentIdentityJWT(NewSecret("a.b.c")))
-	assert.Equal(t, []string{"zeta", "auth_mode", "tokens", "last_refresh", "agent_identity", "omega"}, f.MemberNames())
+	assert.Equal(t, []string{"zeta", "auth_mode", "tokens", "last_refresh", "agent_identity", "omega"}, f.memberNames())
 	out, err := f.Marshal()
 	require.NoError(t, err)
-	assert.Equal(t, []string{"zeta", "auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh", "agent_identity", "omega"}, mustParse(t, out).MemberNames())
+	assert.Equal(t, []string{"zeta", "auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh", "agent_identity", "omega"}, mustParse(t, out).memberNames())
 }
 
 func TestAuthFileSetSameValueIsNoChange(t *testing.T) {
 	f := mustParse(t, readSample(t, "record_form.json"))
 	require.NoError(t, f.SetAgentIdentityRecord(f.AgentIdentityRecord()))
 	require.NoError(t, f.SetAuthMode("chatgpt"))
-	assert.False(t, f.Changed())
+	assert.False(t, f.dirty)
 	f.ClearAgentIdentity()
-	assert.True(t, f.Changed())
+	assert.True(t, f.dirty)
 }
 
 func TestAuthFileSettersRefuse(t *testing.T) {
@@ -281,13 +281,13 @@ func TestAuthFileSettersRefuse(t *testing.T) {
 			err := tt.set(f)
 			require.Error(t, err)
 			assert.True(t, strings.HasPrefix(err.Error(), "codexhome: "), err.Error())
-			assert.False(t, f.Changed())
+			assert.False(t, f.dirty)
 		})
 	}
 }
 
 func TestParseAuthFileRefuses(t *testing.T) {
-	big := append([]byte(`{"x":"`), bytes.Repeat([]byte("a"), MaxAuthFileSize)...)
+	big := append([]byte(`{"x":"`), bytes.Repeat([]byte("a"), maxAuthFileSize)...)
 	big = append(big, `"}`...)
 	tests := []struct {
 		name string
@@ -353,7 +353,7 @@ func TestParseAuthFileAcceptsNulls(t *testing.T) {
 
 func TestAuthFileAccessors(t *testing.T) {
 	f := mustParse(t, readSample(t, "jwt_form.json"))
-	assert.Equal(t, AuthModeAgentIdentity, f.AuthMode())
+	assert.Equal(t, authModeAgentIdentity, f.AuthMode())
 	assert.True(t, strings.HasPrefix(f.AgentIdentityJWT().Reveal(), "eyJ"))
 	assert.Nil(t, f.AgentIdentityRecord())
 	assert.Nil(t, f.Tokens())

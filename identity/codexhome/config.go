@@ -12,8 +12,8 @@ import (
 	"github.com/agentidentity/agentidentity/internal/limitio"
 )
 
-// ConfigFileName is the name of the Codex configuration file in $CODEX_HOME.
-const ConfigFileName = "config.toml"
+// configFileName is the name of the Codex configuration file in $CODEX_HOME.
+const configFileName = "config.toml"
 
 // maxConfigSize bounds config.toml.
 const maxConfigSize = 1 << 20
@@ -58,7 +58,7 @@ func LoadConfig(codexHome string) (Config, error) {
 	if codexHome == "" {
 		return Config{}, errors.New("codexhome: no CODEX_HOME folder given for config.toml")
 	}
-	path := filepath.Join(codexHome, ConfigFileName)
+	path := filepath.Join(codexHome, configFileName)
 	data, err := readConfigFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Config{}, nil

@@ -41,7 +41,7 @@ args = ["-y", "docs"]
 		t.Run(tt.name, func(t *testing.T) {
 			home := t.TempDir()
 			if tt.toml != nil {
-				require.NoError(t, os.WriteFile(filepath.Join(home, ConfigFileName), []byte(*tt.toml), 0o600))
+				require.NoError(t, os.WriteFile(filepath.Join(home, configFileName), []byte(*tt.toml), 0o600))
 			}
 			got, err := LoadConfig(home)
 			require.NoError(t, err)
@@ -71,7 +71,7 @@ func TestLoadConfigRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			home := t.TempDir()
-			require.NoError(t, os.WriteFile(filepath.Join(home, ConfigFileName), []byte(tt.toml), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(home, configFileName), []byte(tt.toml), 0o600))
 			_, err := LoadConfig(home)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrInvalidConfig)
@@ -83,7 +83,7 @@ func TestLoadConfigRefuses(t *testing.T) {
 	}
 	t.Run("directory", func(t *testing.T) {
 		home := t.TempDir()
-		require.NoError(t, os.Mkdir(filepath.Join(home, ConfigFileName), 0o700))
+		require.NoError(t, os.Mkdir(filepath.Join(home, configFileName), 0o700))
 		_, err := LoadConfig(home)
 		assert.ErrorIs(t, err, ErrInvalidConfig)
 	})
@@ -95,7 +95,7 @@ func TestLoadConfigRefuses(t *testing.T) {
 		home := t.TempDir()
 		target := filepath.Join(t.TempDir(), "real.toml")
 		require.NoError(t, os.WriteFile(target, []byte("[features]\nuse_agent_identity = true\n"), 0o600))
-		require.NoError(t, os.Symlink(target, filepath.Join(home, ConfigFileName)))
+		require.NoError(t, os.Symlink(target, filepath.Join(home, configFileName)))
 		got, err := LoadConfig(home)
 		require.NoError(t, err)
 		assert.True(t, got.UseAgentIdentity)

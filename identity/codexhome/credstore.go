@@ -63,7 +63,8 @@ import (
 )
 
 // CredentialsStore is the Codex CLI's cli_auth_credentials_store setting:
-// where a Store keeps the content of auth.json.
+// where a Store keeps the content of auth.json. Store.ReadSource names with
+// it the store the credentials were read from (file, keyring or ephemeral).
 type CredentialsStore string
 
 // The values of cli_auth_credentials_store.
@@ -89,25 +90,15 @@ func (m CredentialsStore) valid() bool {
 	return false
 }
 
-// Backend names the place a Store read the credentials from.
-type Backend string
-
-// The places a Store reads from.
-const (
-	BackendFile      Backend = "file"
-	BackendKeyring   Backend = "keyring"
-	BackendEphemeral Backend = "ephemeral"
-)
-
-// KeyringService is the keyring service under which the Codex CLI keeps
+// keyringService is the keyring service under which the Codex CLI keeps
 // its credentials.
-const KeyringService = "Codex Auth"
+const keyringService = "Codex Auth"
 
-// KeyringAccount returns the keyring account under which the Codex CLI
+// keyringAccount returns the keyring account under which the Codex CLI
 // keeps the credentials of codexHome: "cli|" and the first 16 hex digits
 // of the SHA-256 of the canonical path (symbolic links resolved; the
 // absolute path when it does not exist). It is not a secret.
-func KeyringAccount(codexHome string) string {
+func keyringAccount(codexHome string) string {
 	p := codexHome
 	if abs, err := filepath.Abs(codexHome); err == nil {
 		p = abs
@@ -120,7 +111,7 @@ func KeyringAccount(codexHome string) string {
 }
 
 // keyringBackend reads and writes one raw value per account under
-// KeyringService. Errors of an unreachable store wrap
+// keyringService. Errors of an unreachable store wrap
 // ErrKeyringUnavailable; no error quotes a value.
 type keyringBackend interface {
 	load(account string) (value string, found bool, err error)
@@ -134,7 +125,7 @@ const chunkPrefix = "CODEX_CHUNKED:"
 
 // maxChunks bounds the chunk count of such a value (512-character chunks
 // of the largest accepted value).
-const maxChunks = MaxAuthFileSize/512 + 1
+const maxChunks = maxAuthFileSize/512 + 1
 
 // loadValue reads the value of account, joining a chunked value, and
 // bounds its size.
@@ -143,8 +134,8 @@ func loadValue(kb keyringBackend, account string) (string, bool, error) {
 	if err != nil || !ok {
 		return "", ok, err
 	}
-	if len(v) > MaxAuthFileSize {
-		return "", false, corrupt("the keyring entry %q is larger than %d bytes", account, MaxAuthFileSize)
+	if len(v) > maxAuthFileSize {
+		return "", false, corrupt("the keyring entry %q is larger than %d bytes", account, maxAuthFileSize)
 	}
 	rest, chunked := strings.CutPrefix(v, chunkPrefix)
 	if !chunked {
@@ -169,8 +160,8 @@ func loadValue(kb keyringBackend, account string) (string, bool, error) {
 		if !ok {
 			return "", false, corrupt("the keyring entry %q lacks its chunk %d of %d", account, i, count)
 		}
-		if b.Len()+len(c) > MaxAuthFileSize {
-			return "", false, corrupt("the keyring entry %q is larger than %d bytes", account, MaxAuthFileSize)
+		if b.Len()+len(c) > maxAuthFileSize {
+			return "", false, corrupt("the keyring entry %q is larger than %d bytes", account, maxAuthFileSize)
 		}
 		b.WriteString(c)
 	}
@@ -178,7 +169,7 @@ func loadValue(kb keyringBackend, account string) (string, bool, error) {
 }
 
 // ephemeralStore is the process-wide memory of CredentialsStoreEphemeral,
-// keyed by KeyringAccount as the Codex CLI keys its own.
+// keyed by keyringAccount as the Codex CLI keys its own.
 var ephemeralStore struct {
 	sync.Mutex
 	m map[string][]byte

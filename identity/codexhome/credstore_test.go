@@ -26,11 +26,11 @@ func TestKeyringAccount(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, KeyringAccount(tt.b), KeyringAccount(tt.a))
+			assert.Equal(t, keyringAccount(tt.b), keyringAccount(tt.a))
 		})
 	}
 	// Known answer: printf %s /nonexistent/.codex | sha256sum, first 16 digits.
-	assert.Equal(t, "cli|9571d6c99fb0e3f4", KeyringAccount("/nonexistent/.codex"))
+	assert.Equal(t, "cli|9571d6c99fb0e3f4", keyringAccount("/nonexistent/.codex"))
 }
 
 func TestConfigCredentialsStore(t *testing.T) {
@@ -50,7 +50,7 @@ func TestConfigCredentialsStore(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.toml, func(t *testing.T) {
 			home := t.TempDir()
-			require.NoError(t, os.WriteFile(filepath.Join(home, ConfigFileName), []byte(tt.toml+"\n"), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(home, configFileName), []byte(tt.toml+"\n"), 0o600))
 			c, err := LoadConfig(home)
 			if tt.wantErr {
 				assert.ErrorIs(t, err, ErrInvalidConfig)
@@ -66,11 +66,11 @@ func TestConfigCredentialsStore(t *testing.T) {
 
 func TestEphemeralWritesNothing(t *testing.T) {
 	home := t.TempDir()
-	s := OpenStoreMode(home, CredentialsStoreEphemeral)
+	s := openStoreMode(home, CredentialsStoreEphemeral)
 	require.NoError(t, s.Update(t.Context(), func(f *AuthFile) error { return f.SetAuthMode("apikey") }))
 	f, src, err := s.ReadSource()
 	require.NoError(t, err)
-	assert.Equal(t, BackendEphemeral, src)
+	assert.Equal(t, CredentialsStoreEphemeral, src)
 	assert.Equal(t, "apikey", f.AuthMode())
 	require.NoError(t, s.Coordinate(t.Context(), func() error { return nil }))
 	entries, err := os.ReadDir(home)
@@ -144,10 +144,10 @@ func TestAutoStore(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			home := t.TempDir()
-			s := OpenStoreMode(home, CredentialsStoreAuto)
+			s := openStoreMode(home, CredentialsStoreAuto)
 			kr := &memKeyring{loadDown: tt.loadDown, saveDown: tt.saveDown}
 			if tt.keyring != "" {
-				kr.m = map[string]string{s.KeyringAccount(): tt.keyring}
+				kr.m = map[string]string{keyringAccount(s.home): tt.keyring}
 			}
 			s.keyring = kr
 			if tt.file != "" {
@@ -159,7 +159,7 @@ func TestAutoStore(t *testing.T) {
 			} else {
 				require.NoError(t, err)
 			}
-			got, ok := kr.m[s.KeyringAccount()]
+			got, ok := kr.m[keyringAccount(s.home)]
 			assert.Equal(t, tt.wantKeyring != "", ok, "keyring entry present")
 			assert.Equal(t, tt.wantKeyring, got)
 			_, statErr := os.Lstat(s.Path())
@@ -171,7 +171,7 @@ func TestAutoStore(t *testing.T) {
 			f, err := s.Read()
 			require.NoError(t, err)
 			assert.Equal(t, "apikey", f.AuthMode(), "the next read sees the update")
-			assert.Contains(t, f.MemberNames(), tt.wantMember, "unknown members are kept")
+			assert.Contains(t, f.memberNames(), tt.wantMember, "unknown members are kept")
 		})
 	}
 }

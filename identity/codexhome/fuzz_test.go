@@ -25,7 +25,7 @@ func FuzzParseAuthFile(f *testing.F) {
 			if err := a.SetAgentIdentityRecord(r); err != nil {
 				t.Fatalf("re-setting the parsed record: %v", err)
 			}
-			if a.Changed() {
+			if a.dirty {
 				t.Fatal("re-setting the parsed record changed the file")
 			}
 		}

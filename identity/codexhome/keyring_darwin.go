@@ -10,14 +10,14 @@ import (
 )
 
 // goKeyring is the macOS Keychain through github.com/zalando/go-keyring: a
-// generic password with service KeyringService and the account, as the
+// generic password with service keyringService and the account, as the
 // keyring crate's apple-native store keeps it. Compiled here, never run.
 type goKeyring struct{}
 
 func newSystemKeyring() keyringBackend { return goKeyring{} }
 
 func (goKeyring) load(account string) (string, bool, error) {
-	v, err := keyring.Get(KeyringService, account)
+	v, err := keyring.Get(keyringService, account)
 	if errors.Is(err, keyring.ErrNotFound) {
 		return "", false, nil
 	}
@@ -28,14 +28,14 @@ func (goKeyring) load(account string) (string, bool, error) {
 }
 
 func (goKeyring) save(account, value string) error {
-	if err := keyring.Set(KeyringService, account, value); err != nil {
+	if err := keyring.Set(keyringService, account, value); err != nil {
 		return fmt.Errorf("%w: %v", ErrKeyringUnavailable, err)
 	}
 	return nil
 }
 
 func (goKeyring) remove(account string) error {
-	if err := keyring.Delete(KeyringService, account); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+	if err := keyring.Delete(keyringService, account); err != nil && !errors.Is(err, keyring.ErrNotFound) {
 		return fmt.Errorf("%w: %v", ErrKeyringUnavailable, err)
 	}
 	return nil

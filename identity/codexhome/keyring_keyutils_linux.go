@@ -12,7 +12,7 @@ import (
 // keyutilsDescription is the description the keyring crate gives its
 // keyutils entry: "keyring-rs:<user>@<service>".
 func keyutilsDescription(account string) string {
-	return "keyring-rs:" + account + "@" + KeyringService
+	return "keyring-rs:" + account + "@" + keyringService
 }
 
 // maxKeyutilsPayload is the kernel's limit on a "user" key.

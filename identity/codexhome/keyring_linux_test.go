@@ -158,7 +158,7 @@ func secretTool(t *testing.T, account string) (string, bool) {
 	if !haveSecretTool(t) {
 		return "", false
 	}
-	out, err := exec.Command("secret-tool", "lookup", "service", KeyringService, "username", account).Output()
+	out, err := exec.Command("secret-tool", "lookup", "service", keyringService, "username", account).Output()
 	if err != nil {
 		return "", true
 	}
@@ -189,7 +189,7 @@ func TestKeyringSandboxed(t *testing.T) {
 
 	newHome := func(t *testing.T) (string, string) {
 		home := t.TempDir()
-		acct := KeyringAccount(home)
+		acct := keyringAccount(home)
 		t.Cleanup(func() { _ = systemKeyring{}.remove(acct) })
 		return home, acct
 	}
@@ -197,22 +197,22 @@ func TestKeyringSandboxed(t *testing.T) {
 	t.Run("round trip in each mode", func(t *testing.T) {
 		tests := []struct {
 			mode        CredentialsStore
-			wantBackend Backend
+			wantBackend CredentialsStore
 			inKeyring   bool
 			inFile      bool
 		}{
-			{CredentialsStoreFile, BackendFile, false, true},
-			{CredentialsStoreKeyring, BackendKeyring, true, false},
-			{CredentialsStoreAuto, BackendKeyring, true, false},
-			{CredentialsStoreEphemeral, BackendEphemeral, false, false},
+			{CredentialsStoreFile, CredentialsStoreFile, false, true},
+			{CredentialsStoreKeyring, CredentialsStoreKeyring, true, false},
+			{CredentialsStoreAuto, CredentialsStoreKeyring, true, false},
+			{CredentialsStoreEphemeral, CredentialsStoreEphemeral, false, false},
 		}
 		for _, tt := range tests {
 			t.Run(string(tt.mode), func(t *testing.T) {
 				home, acct := newHome(t)
-				require.NoError(t, os.WriteFile(filepath.Join(home, ConfigFileName), []byte(`cli_auth_credentials_store = "`+tt.mode+"\"\n"), 0o600))
+				require.NoError(t, os.WriteFile(filepath.Join(home, configFileName), []byte(`cli_auth_credentials_store = "`+tt.mode+"\"\n"), 0o600))
 				switch tt.mode {
 				case CredentialsStoreFile:
-					require.NoError(t, os.WriteFile(filepath.Join(home, AuthFileName), []byte(seedAuth), 0o600))
+					require.NoError(t, os.WriteFile(filepath.Join(home, authFileName), []byte(seedAuth), 0o600))
 				case CredentialsStoreEphemeral:
 					ephemeralPut(acct, []byte(seedAuth))
 				default:
@@ -224,7 +224,7 @@ func TestKeyringSandboxed(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, tt.wantBackend, src)
 				assert.Equal(t, "apikey", f.AuthMode())
-				assert.Contains(t, f.MemberNames(), "x_unknown", "unknown members are kept")
+				assert.Contains(t, f.memberNames(), "x_unknown", "unknown members are kept")
 				want := `{"auth_mode":"apikey","OPENAI_API_KEY":null,"x_unknown":{"keep":[1,2,"three"]}}`
 
 				v, found, err := ss.load(acct)
@@ -240,7 +240,7 @@ func TestKeyringSandboxed(t *testing.T) {
 						assert.Equal(t, want, got, "libsecret reads the same item")
 					}
 				}
-				_, statErr := os.Lstat(filepath.Join(home, AuthFileName))
+				_, statErr := os.Lstat(filepath.Join(home, authFileName))
 				assert.Equal(t, tt.inFile, statErr == nil, "auth.json present")
 				if tt.mode == CredentialsStoreEphemeral {
 					entries, err := os.ReadDir(home)
@@ -253,21 +253,21 @@ func TestKeyringSandboxed(t *testing.T) {
 
 	t.Run("item attributes as the keyring crate writes them", func(t *testing.T) {
 		home, acct := newHome(t)
-		s := OpenStoreMode(home, CredentialsStoreKeyring)
+		s := openStoreMode(home, CredentialsStoreKeyring)
 		require.NoError(t, s.Update(context.Background(), func(f *AuthFile) error { return f.SetAuthMode("apikey") }))
 		if !haveSecretTool(t) {
 			t.Skip("secret-tool not installed (install libsecret-tools to check the item's attributes)")
 		}
-		out, err := exec.Command("secret-tool", "search", "--all", "service", KeyringService, "username", acct).CombinedOutput()
+		out, err := exec.Command("secret-tool", "search", "--all", "service", keyringService, "username", acct).CombinedOutput()
 		require.NoError(t, err)
 		for _, want := range []string{"attribute.target = default", "attribute.application = rust-keyring", "attribute.username = " + acct} {
 			assert.Contains(t, string(out), want)
 		}
-		assert.Equal(t, 1, strings.Count(string(out), "attribute.service = "+KeyringService), "one item after a second write")
+		assert.Equal(t, 1, strings.Count(string(out), "attribute.service = "+keyringService), "one item after a second write")
 		require.NoError(t, s.Update(context.Background(), func(f *AuthFile) error { return f.SetAuthMode("chatgpt") }))
-		out, err = exec.Command("secret-tool", "search", "--all", "service", KeyringService, "username", acct).CombinedOutput()
+		out, err = exec.Command("secret-tool", "search", "--all", "service", keyringService, "username", acct).CombinedOutput()
 		require.NoError(t, err)
-		assert.Equal(t, 1, strings.Count(string(out), "attribute.service = "+KeyringService), "a write changes the one item")
+		assert.Equal(t, 1, strings.Count(string(out), "attribute.service = "+keyringService), "a write changes the one item")
 	})
 
 	t.Run("chunked and long values", func(t *testing.T) {
@@ -278,10 +278,10 @@ func TestKeyringSandboxed(t *testing.T) {
 		require.NoError(t, ss.save(acct+":1", parts[1]))
 		require.NoError(t, ss.save(acct+":2", parts[2]))
 		t.Cleanup(func() { _ = ss.remove(acct + ":1"); _ = ss.remove(acct + ":2") })
-		s := OpenStoreMode(home, CredentialsStoreKeyring)
+		s := openStoreMode(home, CredentialsStoreKeyring)
 		f, err := s.Read()
 		require.NoError(t, err)
-		assert.Contains(t, f.MemberNames(), "x_pad")
+		assert.Contains(t, f.memberNames(), "x_pad")
 
 		require.NoError(t, ss.remove(acct+":2"))
 		_, err = s.Read()
@@ -304,7 +304,7 @@ func TestKeyringSandboxed(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s := OpenStoreMode(home, CredentialsStoreKeyring)
+				s := openStoreMode(home, CredentialsStoreKeyring)
 				assert.NoError(t, s.Update(context.Background(), func(f *AuthFile) error {
 					i, err := strconv.Atoi(f.AuthMode())
 					if err != nil {
@@ -315,10 +315,10 @@ func TestKeyringSandboxed(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		f, err := OpenStoreMode(home, CredentialsStoreKeyring).Read()
+		f, err := openStoreMode(home, CredentialsStoreKeyring).Read()
 		require.NoError(t, err)
 		assert.Equal(t, strconv.Itoa(n), f.AuthMode(), "no update lost")
-		_, err = os.Lstat(filepath.Join(home, AuthLockFileName))
+		_, err = os.Lstat(filepath.Join(home, authLockFileName))
 		assert.NoError(t, err, "auth.json.lock guards keyring writes too")
 	})
 
@@ -326,7 +326,7 @@ func TestKeyringSandboxed(t *testing.T) {
 		for _, mode := range []CredentialsStore{CredentialsStoreKeyring, CredentialsStoreAuto} {
 			t.Run(string(mode), func(t *testing.T) {
 				home, acct := newHome(t)
-				require.NoError(t, os.WriteFile(filepath.Join(home, ConfigFileName), []byte(`cli_auth_credentials_store = "`+mode+"\"\n"), 0o600))
+				require.NoError(t, os.WriteFile(filepath.Join(home, configFileName), []byte(`cli_auth_credentials_store = "`+mode+"\"\n"), 0o600))
 				require.NoError(t, systemKeyring{}.save(acct, seedAuth))
 				// Real processes, each with its own Store and D-Bus
 				// connections; auth.json.lock is all they share.
@@ -344,9 +344,9 @@ func TestKeyringSandboxed(t *testing.T) {
 				}
 				f, src, err := s.ReadSource()
 				require.NoError(t, err)
-				assert.Equal(t, BackendKeyring, src)
+				assert.Equal(t, CredentialsStoreKeyring, src)
 				assert.Equal(t, (procs+1)*each, counterOf(t, f), "no update lost between processes")
-				assert.Contains(t, f.MemberNames(), "x_unknown", "unknown members survive every rewrite")
+				assert.Contains(t, f.memberNames(), "x_unknown", "unknown members survive every rewrite")
 				v, found, err := ss.load(acct)
 				require.NoError(t, err)
 				require.True(t, found)
@@ -354,7 +354,7 @@ func TestKeyringSandboxed(t *testing.T) {
 				mirror, _, err := keyutilsGet(acct)
 				require.NoError(t, err)
 				assert.Equal(t, v, string(mirror), "the keyutils mirror holds the last write")
-				_, statErr := os.Lstat(filepath.Join(home, AuthFileName))
+				_, statErr := os.Lstat(filepath.Join(home, authFileName))
 				assert.True(t, errors.Is(statErr, os.ErrNotExist), "no auth.json")
 			})
 		}
@@ -362,7 +362,7 @@ func TestKeyringSandboxed(t *testing.T) {
 
 	t.Run("ephemeral persists nothing from another process", func(t *testing.T) {
 		home, acct := newHome(t)
-		require.NoError(t, os.WriteFile(filepath.Join(home, ConfigFileName), []byte(`cli_auth_credentials_store = "ephemeral"`+"\n"), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(home, configFileName), []byte(`cli_auth_credentials_store = "ephemeral"`+"\n"), 0o600))
 		var out strings.Builder
 		require.NoError(t, startHelper(t, "update-once", home, 0, &out).Wait())
 		assert.Equal(t, "update error: <nil>\n", out.String())
@@ -392,10 +392,10 @@ func TestKeyringSandboxed(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(string(tt.mode), func(t *testing.T) {
 				home, acct := newHome(t)
-				s := OpenStoreMode(home, tt.mode)
+				s := openStoreMode(home, tt.mode)
 				s.keyring = systemKeyring{ss: secretService{address: "unix:path=" + filepath.Join(home, "no-bus")}}
 				err := s.Update(context.Background(), func(f *AuthFile) error { return f.SetAuthMode("apikey") })
-				_, statErr := os.Lstat(filepath.Join(home, AuthFileName))
+				_, statErr := os.Lstat(filepath.Join(home, authFileName))
 				assert.Equal(t, tt.wantFile, statErr == nil)
 				_, mirrored, kerr := keyutilsGet(acct)
 				require.NoError(t, kerr)
@@ -407,7 +407,7 @@ func TestKeyringSandboxed(t *testing.T) {
 				require.NoError(t, err)
 				f, src, err := s.ReadSource()
 				require.NoError(t, err)
-				assert.Equal(t, BackendFile, src)
+				assert.Equal(t, CredentialsStoreFile, src)
 				assert.Equal(t, "apikey", f.AuthMode())
 			})
 		}
@@ -425,7 +425,7 @@ func TestKeyringSandboxed(t *testing.T) {
 				t.Run(string(mode)+" "+tt.name, func(t *testing.T) {
 					home, acct := newHome(t)
 					require.NoError(t, ss.save(acct, tt.value))
-					s := OpenStoreMode(home, mode)
+					s := openStoreMode(home, mode)
 					_, err := s.Read()
 					require.ErrorIs(t, err, ErrCorruptAuthFile)
 					assert.NotContains(t, err.Error(), secretText)
@@ -437,7 +437,7 @@ func TestKeyringSandboxed(t *testing.T) {
 					v, _, err := ss.load(acct)
 					require.NoError(t, err)
 					assert.Equal(t, tt.value, v, "the entry is not touched")
-					_, statErr := os.Lstat(filepath.Join(home, AuthFileName))
+					_, statErr := os.Lstat(filepath.Join(home, authFileName))
 					assert.True(t, errors.Is(statErr, os.ErrNotExist), "no auth.json written")
 				})
 			}

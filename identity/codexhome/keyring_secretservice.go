@@ -181,7 +181,7 @@ func (s secretService) load(account string) (string, bool, error) {
 		return "", false, err
 	}
 	defer c.close()
-	item, err := c.find(KeyringService, account)
+	item, err := c.find(keyringService, account)
 	if err != nil || item == "" {
 		return "", false, err
 	}
@@ -201,7 +201,7 @@ func (s secretService) save(account, value string) error {
 	}
 	defer c.close()
 	sec := ssSecret{Session: c.session, Parameters: []byte{}, Value: []byte(value), ContentType: ssContentType}
-	item, err := c.find(KeyringService, account)
+	item, err := c.find(keyringService, account)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (s secretService) save(account, value string) error {
 	props := map[string]dbus.Variant{
 		ssItem + ".Label": dbus.MakeVariant(fmt.Sprintf("Codex Auth (%s), written by github.com/agentidentity/agentidentity", account)),
 		ssItem + ".Attributes": dbus.MakeVariant(map[string]string{
-			"service": KeyringService, "username": account, "target": "default", "application": "rust-keyring",
+			"service": keyringService, "username": account, "target": "default", "application": "rust-keyring",
 		}),
 	}
 	var created, prompt dbus.ObjectPath
@@ -249,7 +249,7 @@ func (s secretService) remove(account string) error {
 		return err
 	}
 	defer c.close()
-	item, err := c.find(KeyringService, account)
+	item, err := c.find(keyringService, account)
 	if err != nil || item == "" {
 		return err
 	}

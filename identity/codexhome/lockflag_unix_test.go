@@ -17,7 +17,7 @@ import (
 func TestLockOpenFlagRefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "elsewhere")
-	link := filepath.Join(dir, AuthLockFileName)
+	link := filepath.Join(dir, authLockFileName)
 	require.NoError(t, os.Symlink(target, link))
 	f, err := os.OpenFile(link, lockOpenFlag, 0o600)
 	if f != nil {

@@ -20,19 +20,19 @@ import (
 	"github.com/agentidentity/agentidentity/internal/limitio"
 )
 
-// AuthFileName is the name of the credentials file in $CODEX_HOME, and
-// AuthLockFileName the name of the lock file beside it.
+// authFileName is the name of the credentials file in $CODEX_HOME, and
+// authLockFileName the name of the lock file beside it.
 const (
-	AuthFileName     = "auth.json"
-	AuthLockFileName = "auth.json.lock"
-	// ModuleLockFileName is the lock file by which this module's own
+	authFileName     = "auth.json"
+	authLockFileName = "auth.json.lock"
+	// moduleLockFileName is the lock file by which this module's own
 	// processes take turns at work that talks to the network before it
 	// writes auth.json (provisioning an identity, refreshing the ChatGPT
 	// login). It is never auth.json.lock or auth.lock, which the Codex CLI
 	// uses: the Codex CLI takes auth.json.lock only to commit and gives up
 	// after about 5 s, so that lock is held only around a read-modify-write
 	// (Update), never across a network call.
-	ModuleLockFileName = "agentidentity.lock"
+	moduleLockFileName = "agentidentity.lock"
 )
 
 // lockRetryDelay is how often Update retries a lock held by another process.
@@ -69,9 +69,9 @@ func OpenStore(codexHome string) *Store {
 	return openStore(codexHome, "")
 }
 
-// OpenStoreMode is OpenStore with the credentials store given instead of
-// read from config.toml. An invalid mode makes every method fail.
-func OpenStoreMode(codexHome string, mode CredentialsStore) *Store {
+// openStoreMode is OpenStore with the credentials store given instead of
+// read from config.toml (tests). An invalid mode makes every method fail.
+func openStoreMode(codexHome string, mode CredentialsStore) *Store {
 	if mode == "" {
 		mode = CredentialsStoreFile
 	}
@@ -87,9 +87,9 @@ func openStore(codexHome string, mode CredentialsStore) *Store {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	s.path = filepath.Join(dir, AuthFileName)
-	s.lockPath = filepath.Join(dir, AuthLockFileName)
-	s.moduleLockPath = filepath.Join(dir, ModuleLockFileName)
+	s.path = filepath.Join(dir, authFileName)
+	s.lockPath = filepath.Join(dir, authLockFileName)
+	s.moduleLockPath = filepath.Join(dir, moduleLockFileName)
 	return s
 }
 
@@ -122,11 +122,11 @@ func DefaultDir(getenv func(string) string) (string, error) {
 // codexHome).
 func (s *Store) Path() string { return s.path }
 
-// Mode returns the credentials store in use: the one given to
-// OpenStoreMode, else config.toml's (CredentialsStoreFile when it names
+// credentialsStore returns the credentials store in use: the one given to
+// openStoreMode, else config.toml's (CredentialsStoreFile when it names
 // none). An unreadable config.toml gives an error wrapping
 // ErrInvalidConfig.
-func (s *Store) Mode() (CredentialsStore, error) {
+func (s *Store) credentialsStore() (CredentialsStore, error) {
 	if s.mode != "" {
 		if !s.mode.valid() {
 			return "", fmt.Errorf("codexhome: unknown credentials store %q", string(s.mode))
@@ -143,9 +143,6 @@ func (s *Store) Mode() (CredentialsStore, error) {
 	return cfg.CredentialsStore, nil
 }
 
-// KeyringAccount returns KeyringAccount of the store's folder.
-func (s *Store) KeyringAccount() string { return KeyringAccount(s.home) }
-
 func (s *Store) backend() keyringBackend {
 	if s.keyring != nil {
 		return s.keyring
@@ -156,20 +153,20 @@ func (s *Store) backend() keyringBackend {
 // readKeyring reads and parses the keyring entry; a value that does not
 // parse is refused (wrapping ErrCorruptAuthFile) and left as it is.
 func (s *Store) readKeyring() (*AuthFile, bool, error) {
-	account := s.KeyringAccount()
+	account := keyringAccount(s.home)
 	v, found, err := loadValue(s.backend(), account)
 	if err != nil || !found {
 		return nil, false, err
 	}
 	af, err := ParseAuthFile([]byte(v))
 	if err != nil {
-		return nil, false, fmt.Errorf("codexhome: the keyring entry %q (service %q): %w", account, KeyringService, err)
+		return nil, false, fmt.Errorf("codexhome: the keyring entry %q (service %q): %w", account, keyringService, err)
 	}
 	return af, true, nil
 }
 
 func (s *Store) readEphemeral() (*AuthFile, error) {
-	data, ok := ephemeralGet(s.KeyringAccount())
+	data, ok := ephemeralGet(keyringAccount(s.home))
 	if !ok {
 		return &AuthFile{}, nil
 	}
@@ -178,24 +175,24 @@ func (s *Store) readEphemeral() (*AuthFile, error) {
 
 // readMode reads the credentials from the store mode names; tighten is as
 // for read.
-func (s *Store) readMode(mode CredentialsStore, tighten bool) (*AuthFile, Backend, error) {
+func (s *Store) readMode(mode CredentialsStore, tighten bool) (*AuthFile, CredentialsStore, error) {
 	switch mode {
 	case CredentialsStoreEphemeral:
 		af, err := s.readEphemeral()
-		return af, BackendEphemeral, err
+		return af, CredentialsStoreEphemeral, err
 	case CredentialsStoreKeyring, CredentialsStoreAuto:
 		af, found, err := s.readKeyring()
 		switch {
 		case err == nil && found:
-			return af, BackendKeyring, nil
+			return af, CredentialsStoreKeyring, nil
 		case err == nil && mode == CredentialsStoreKeyring:
-			return &AuthFile{}, BackendKeyring, nil
+			return &AuthFile{}, CredentialsStoreKeyring, nil
 		case err != nil && (mode == CredentialsStoreKeyring || !errors.Is(err, ErrKeyringUnavailable)):
-			return nil, BackendKeyring, err
+			return nil, CredentialsStoreKeyring, err
 		}
 	}
 	af, _, err := s.read(tighten)
-	return af, BackendFile, err
+	return af, CredentialsStoreFile, err
 }
 
 func (s *Store) check() error {
@@ -218,18 +215,20 @@ func (s *Store) Read() (*AuthFile, error) {
 	return f, err
 }
 
-// ReadSource is Read that also says where the credentials were read from
-// (for CredentialsStoreAuto: BackendKeyring when the keyring holds them,
-// else BackendFile). With a keyring store, a keyring entry that is not a
-// valid auth.json is refused with an error wrapping ErrCorruptAuthFile
-// and left untouched, also with CredentialsStoreAuto (the Codex CLI would
-// use auth.json instead); an unreachable keyring gives an error wrapping
-// ErrKeyringUnavailable with CredentialsStoreKeyring.
-func (s *Store) ReadSource() (*AuthFile, Backend, error) {
+// ReadSource is Read that also says which store the credentials were read
+// from: CredentialsStoreFile, CredentialsStoreKeyring or
+// CredentialsStoreEphemeral, never CredentialsStoreAuto (with auto, the
+// keyring when it holds them, else auth.json). With a keyring store, a
+// keyring entry that is not a valid auth.json is refused with an error
+// wrapping ErrCorruptAuthFile and left untouched, also with
+// CredentialsStoreAuto (the Codex CLI would use auth.json instead); an
+// unreachable keyring gives an error wrapping ErrKeyringUnavailable with
+// CredentialsStoreKeyring.
+func (s *Store) ReadSource() (*AuthFile, CredentialsStore, error) {
 	if err := s.check(); err != nil {
 		return nil, "", err
 	}
-	mode, err := s.Mode()
+	mode, err := s.credentialsStore()
 	if err != nil {
 		return nil, "", err
 	}
@@ -250,9 +249,9 @@ func (s *Store) read(tighten bool) (*AuthFile, bool, error) {
 		return nil, false, fmt.Errorf("codexhome: open %s: %w", s.path, err)
 	}
 	defer func() { _ = fh.Close() }()
-	data, err := limitio.ReadAll(fh, MaxAuthFileSize)
+	data, err := limitio.ReadAll(fh, maxAuthFileSize)
 	if errors.Is(err, limitio.ErrTooLarge) {
-		return nil, false, corrupt("the file is larger than %d bytes", MaxAuthFileSize)
+		return nil, false, corrupt("the file is larger than %d bytes", maxAuthFileSize)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("codexhome: read %s: %w", s.path, err)
@@ -317,7 +316,7 @@ func lockPath(ctx context.Context, path string) (func(), error) {
 var moduleLocks sync.Map // module lock path -> chan struct{}
 
 // Coordinate runs fn while holding this module's own lock,
-// ModuleLockFileName in $CODEX_HOME (and a process-wide one), waiting for it
+// agentidentity.lock in $CODEX_HOME (and a process-wide one), waiting for it
 // until ctx is done. Processes of this module that provision an identity or
 // refresh a login inside Coordinate do so one at a time, so eight of them
 // make one identity between them, while the Codex CLI, which does not take
@@ -329,7 +328,7 @@ func (s *Store) Coordinate(ctx context.Context, fn func() error) error {
 	if s.home == "" {
 		return errors.New("codexhome: no CODEX_HOME folder given")
 	}
-	mode, err := s.Mode()
+	mode, err := s.credentialsStore()
 	if err != nil {
 		return err
 	}
@@ -338,7 +337,7 @@ func (s *Store) Coordinate(ctx context.Context, fn func() error) error {
 	select {
 	case ch <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("codexhome: waiting for the %s lock: %w", ModuleLockFileName, context.Cause(ctx))
+		return fmt.Errorf("codexhome: waiting for the %s lock: %w", moduleLockFileName, context.Cause(ctx))
 	}
 	defer func() { <-ch }()
 	if mode == CredentialsStoreEphemeral {
@@ -354,9 +353,11 @@ func (s *Store) Coordinate(ctx context.Context, fn func() error) error {
 }
 
 // Update runs one read-modify-write cycle of the credentials, in the store
-// that Mode names. With CredentialsStoreKeyring and CredentialsStoreAuto
+// that config.toml names (see OpenStore). With CredentialsStoreKeyring and CredentialsStoreAuto
 // the value is the whole auth.json as compact JSON, in the keyring entry
-// KeyringService / KeyringAccount, and auth.json is removed after a
+// the Codex CLI uses (service "Codex Auth", account "cli|" and the first 16
+// hex digits of the SHA-256 of the canonical $CODEX_HOME path), and
+// auth.json is removed after a
 // successful keyring write, as the Codex CLI does; auto writes auth.json
 // when the keyring cannot be reached, unless the credentials were read from
 // the keyring in this cycle (then the error wrapping ErrKeyringUnavailable
@@ -386,7 +387,7 @@ func (s *Store) Update(ctx context.Context, fn func(f *AuthFile) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("codexhome: update auth.json: %w", context.Cause(ctx))
 	}
-	mode, err := s.Mode()
+	mode, err := s.credentialsStore()
 	if err != nil {
 		return err
 	}
@@ -421,15 +422,15 @@ func (s *Store) Update(ctx context.Context, fn func(f *AuthFile) error) error {
 	if err != nil {
 		return err
 	}
-	if len(data) > MaxAuthFileSize {
+	if len(data) > maxAuthFileSize {
 		// Its own reader would refuse the file as corrupt (and with it the
 		// ChatGPT login it holds): keep the old one.
 		return fmt.Errorf("%w: the new auth.json would be %d bytes, more than the %d its readers accept; nothing was written",
-			ErrInvalidValue, len(data), MaxAuthFileSize)
+			ErrInvalidValue, len(data), maxAuthFileSize)
 	}
 	switch mode {
 	case CredentialsStoreEphemeral:
-		ephemeralPut(s.KeyringAccount(), data)
+		ephemeralPut(keyringAccount(s.home), data)
 		return nil
 	case CredentialsStoreKeyring, CredentialsStoreAuto:
 		err := s.writeKeyring(data)
@@ -438,7 +439,7 @@ func (s *Store) Update(ctx context.Context, fn func(f *AuthFile) error) error {
 		// shadowed by the keyring's older entry at the next read (which
 		// prefers the keyring), and a refreshed token would be lost with its
 		// consumed refresh token; the Codex CLI falls back regardless.
-		if err == nil || mode == CredentialsStoreKeyring || src == BackendKeyring || !errors.Is(err, ErrKeyringUnavailable) {
+		if err == nil || mode == CredentialsStoreKeyring || src == CredentialsStoreKeyring || !errors.Is(err, ErrKeyringUnavailable) {
 			return err
 		}
 	}
@@ -453,7 +454,7 @@ func (s *Store) writeKeyring(data []byte) error {
 	if err := json.Compact(&compact, data); err != nil {
 		return fmt.Errorf("codexhome: compact auth.json for the keyring: %w", err)
 	}
-	if err := s.backend().save(s.KeyringAccount(), compact.String()); err != nil {
+	if err := s.backend().save(keyringAccount(s.home), compact.String()); err != nil {
 		return err
 	}
 	if fi, err := os.Lstat(s.path); err == nil && fi.Mode().IsRegular() {

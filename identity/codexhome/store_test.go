@@ -54,7 +54,7 @@ func TestStoreHelperProcess(t *testing.T) {
 	}
 	switch mode {
 	case "hold-lock":
-		fl := flock.New(filepath.Join(home, AuthLockFileName))
+		fl := flock.New(filepath.Join(home, authLockFileName))
 		if err := fl.Lock(); err != nil {
 			fail(err)
 		}
@@ -174,7 +174,7 @@ func TestStoreReadMissing(t *testing.T) {
 	f, err := s.Read()
 	require.NoError(t, err)
 	assert.False(t, f.Exists())
-	assert.Empty(t, f.MemberNames())
+	assert.Empty(t, f.memberNames())
 }
 
 func TestStoreUpdateWritesPrivateFile(t *testing.T) {
@@ -190,7 +190,7 @@ func TestStoreUpdateWritesPrivateFile(t *testing.T) {
 
 	require.NoError(t, s.Update(ctx, func(f *AuthFile) error {
 		assert.False(t, f.Exists())
-		if err := f.SetAuthMode(AuthModeAgentIdentity); err != nil {
+		if err := f.SetAuthMode(authModeAgentIdentity); err != nil {
 			return err
 		}
 		return f.SetAgentIdentityJWT(NewSecret("h.p.s"))
@@ -289,7 +289,7 @@ func TestStoreRefusesUnsafePaths(t *testing.T) {
 				target := filepath.Join(t.TempDir(), "elsewhere.json")
 				orig := readSample(t, "jwt_form.json")
 				writeFile(t, target, orig, 0o644)
-				require.NoError(t, os.Symlink(target, filepath.Join(home, AuthFileName)))
+				require.NoError(t, os.Symlink(target, filepath.Join(home, authFileName)))
 				return func(t *testing.T) {
 					data, err := os.ReadFile(target)
 					require.NoError(t, err)
@@ -297,7 +297,7 @@ func TestStoreRefusesUnsafePaths(t *testing.T) {
 					fi, err := os.Stat(target)
 					require.NoError(t, err)
 					assert.Equal(t, fs.FileMode(0o644), fi.Mode().Perm())
-					li, err := os.Lstat(filepath.Join(home, AuthFileName))
+					li, err := os.Lstat(filepath.Join(home, authFileName))
 					require.NoError(t, err)
 					assert.NotZero(t, li.Mode()&fs.ModeSymlink, "the link itself is left in place")
 				}
@@ -307,7 +307,7 @@ func TestStoreRefusesUnsafePaths(t *testing.T) {
 			name: "dangling symlink",
 			setup: func(t *testing.T, home string) func(t *testing.T) {
 				target := filepath.Join(t.TempDir(), "missing.json")
-				require.NoError(t, os.Symlink(target, filepath.Join(home, AuthFileName)))
+				require.NoError(t, os.Symlink(target, filepath.Join(home, authFileName)))
 				return func(t *testing.T) {
 					_, err := os.Lstat(target)
 					assert.ErrorIs(t, err, fs.ErrNotExist, "nothing created through the link")
@@ -317,7 +317,7 @@ func TestStoreRefusesUnsafePaths(t *testing.T) {
 		{
 			name: "directory",
 			setup: func(t *testing.T, home string) func(t *testing.T) {
-				dir := filepath.Join(home, AuthFileName)
+				dir := filepath.Join(home, authFileName)
 				require.NoError(t, os.Mkdir(dir, 0o700))
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "keep"), []byte("x"), 0o600))
 				return func(t *testing.T) {
@@ -330,7 +330,7 @@ func TestStoreRefusesUnsafePaths(t *testing.T) {
 		{
 			name: "fifo",
 			setup: func(t *testing.T, home string) func(t *testing.T) {
-				require.NoError(t, syscall.Mkfifo(filepath.Join(home, AuthFileName), 0o600))
+				require.NoError(t, syscall.Mkfifo(filepath.Join(home, authFileName), 0o600))
 				return func(t *testing.T) {}
 			},
 		},
@@ -338,7 +338,7 @@ func TestStoreRefusesUnsafePaths(t *testing.T) {
 			name: "symlink as lock file",
 			setup: func(t *testing.T, home string) func(t *testing.T) {
 				target := filepath.Join(t.TempDir(), "lock-target")
-				require.NoError(t, os.Symlink(target, filepath.Join(home, AuthLockFileName)))
+				require.NoError(t, os.Symlink(target, filepath.Join(home, authLockFileName)))
 				return func(t *testing.T) {
 					_, err := os.Lstat(target)
 					assert.ErrorIs(t, err, fs.ErrNotExist)
@@ -379,7 +379,7 @@ func TestStoreRefusesCorruptFileUntouched(t *testing.T) {
 		{"not an object", []byte(`[]`)},
 		{"duplicate members", []byte(`{"a":1,"a":2}`)},
 		{"wrong type", []byte(`{"agent_identity": 1}`)},
-		{"too large", []byte(`{"x":"` + strings.Repeat("a", MaxAuthFileSize) + `"}`)},
+		{"too large", []byte(`{"x":"` + strings.Repeat("a", maxAuthFileSize) + `"}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -439,7 +439,7 @@ func assertNoTempFiles(t *testing.T, home string) {
 	entries, err := os.ReadDir(home)
 	require.NoError(t, err)
 	for _, e := range entries {
-		assert.False(t, strings.HasPrefix(e.Name(), atomicfile.TempPrefix(AuthFileName)), "temp file %s left", e.Name())
+		assert.False(t, strings.HasPrefix(e.Name(), atomicfile.TempPrefix(authFileName)), "temp file %s left", e.Name())
 	}
 }
 
@@ -470,7 +470,7 @@ func TestStoreWriteFailsInReadOnlyFolder(t *testing.T) {
 		home := t.TempDir()
 		s := OpenStore(home)
 		writeFile(t, s.Path(), orig, 0o600)
-		require.NoError(t, os.WriteFile(filepath.Join(home, AuthLockFileName), nil, 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(home, authLockFileName), nil, 0o600))
 		require.NoError(t, os.Chmod(home, 0o500))
 		t.Cleanup(func() { _ = os.Chmod(home, 0o700) })
 		err := s.Update(context.Background(), func(f *AuthFile) error { return f.SetAgentIdentityJWT(NewSecret("new.jwt.value")) })
@@ -493,8 +493,8 @@ func TestStoreWriteFailsInReadOnlyFolder(t *testing.T) {
 	require.NoError(t, os.Mkdir(home, 0o755)) // owned by root: read-only for nobody
 	s := OpenStore(home)
 	writeFile(t, s.Path(), orig, 0o600)
-	require.NoError(t, os.WriteFile(filepath.Join(home, AuthLockFileName), nil, 0o600))
-	for _, p := range []string{s.Path(), filepath.Join(home, AuthLockFileName)} {
+	require.NoError(t, os.WriteFile(filepath.Join(home, authLockFileName), nil, 0o600))
+	for _, p := range []string{s.Path(), filepath.Join(home, authLockFileName)} {
 		require.NoError(t, os.Chown(p, nobody, nobody))
 	}
 
@@ -593,7 +593,7 @@ func TestStoreLockOfDeadProcessDoesNotBlock(t *testing.T) {
 	_ = cmd.Wait()
 	_ = pw.Close()
 	// The lock file is still there, but its lock died with the process.
-	_, err = os.Stat(filepath.Join(home, AuthLockFileName))
+	_, err = os.Stat(filepath.Join(home, authLockFileName))
 	require.NoError(t, err)
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -716,8 +716,8 @@ func TestStoreRefusesFilesItsReaderRefuses(t *testing.T) {
 		{"runtime id with a slash", func(f *AuthFile) error {
 			return f.SetAgentIdentityRecord(&AgentIdentityRecord{AgentRuntimeID: "../x", AgentPrivateKey: NewSecret("k")})
 		}},
-		{"file over MaxAuthFileSize", func(f *AuthFile) error {
-			return f.SetAgentIdentityJWT(NewSecret(strings.Repeat("a", MaxAuthFileSize)))
+		{"file over maxAuthFileSize", func(f *AuthFile) error {
+			return f.SetAgentIdentityJWT(NewSecret(strings.Repeat("a", maxAuthFileSize)))
 		}},
 	}
 	for _, tt := range tests {

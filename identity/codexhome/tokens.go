@@ -9,27 +9,22 @@ import (
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
-// RefreshedTokens are the values a ChatGPT token refresh answered with
-// (POST https://auth.openai.com/oauth/token). Each of them is optional: an
-// empty one leaves the stored value as it is, as the Codex CLI does. They are
-// secrets: formatting a RefreshedTokens prints no token.
-type RefreshedTokens struct {
-	IDToken      Secret
-	AccessToken  Secret
-	RefreshToken Secret
-}
-
-// SetRefreshedTokens stores the tokens of a ChatGPT token refresh inside
-// the tokens member, as the Codex CLI's persist_tokens does: id_token,
-// access_token and refresh_token are replaced by the non-empty values of t,
-// account_id and every other member of tokens keep their place and their
-// exact bytes, and last_refresh is set to at (in UTC, formatted as
-// [FormatLastRefresh]). Every other member of the file is kept as it is.
+// SetRefreshedTokens stores the tokens a ChatGPT token refresh answered with
+// (POST https://auth.openai.com/oauth/token) inside the tokens member, as the
+// Codex CLI's persist_tokens does: id_token, access_token and refresh_token
+// are replaced by the non-empty values of t (an empty one leaves the stored
+// value as it is), account_id and every other member of tokens keep their
+// place and their exact bytes, and last_refresh is set to at (in UTC, RFC
+// 3339 with a "Z" and the fewest of 0, 3, 6 or 9 fractional digits that hold
+// it, as the Codex CLI writes it). Every other member of the file is kept as
+// it is.
 //
-// It refuses, with an error wrapping ErrInvalidValue, a file without a
-// tokens object (there is no login to refresh), a token holding anything
-// but printable ASCII, and an id token that ChatGPTLogin would refuse.
-func (f *AuthFile) SetRefreshedTokens(t RefreshedTokens, at time.Time) error {
+// A refresh does not change the account: t.AccountID is not written, and
+// must be empty or the stored account_id. It refuses, with an error wrapping
+// ErrInvalidValue, a file without a tokens object (there is no login to
+// refresh), another t.AccountID, a token holding anything but printable
+// ASCII, and an id token that ChatGPTLogin would refuse.
+func (f *AuthFile) SetRefreshedTokens(t Tokens, at time.Time) error {
 	raw, ok := f.member(memberTokens)
 	if !ok || strictjson.IsNull(raw) || len(raw) == 0 || raw[0] != '{' {
 		return fmt.Errorf("%w: auth.json holds no ChatGPT login (tokens) to refresh", ErrInvalidValue)
@@ -37,6 +32,11 @@ func (f *AuthFile) SetRefreshedTokens(t RefreshedTokens, at time.Time) error {
 	members, err := strictjson.Members(raw)
 	if err != nil {
 		return corrupt("member %q: %v", memberTokens, err)
+	}
+	if t.AccountID != "" {
+		if cur, err := parseTokens(raw); err != nil || cur.AccountID != t.AccountID {
+			return fmt.Errorf("%w: a token refresh cannot change tokens.account_id", ErrInvalidValue)
+		}
 	}
 	for _, v := range []struct {
 		name  string
@@ -66,7 +66,7 @@ func (f *AuthFile) SetRefreshedTokens(t RefreshedTokens, at time.Time) error {
 		members = setIn(members, v.name, strictjson.Quote(v.value.Reveal()))
 	}
 	f.setMember(memberTokens, strictjson.Build(members))
-	f.setMember(memberLastRefresh, strictjson.Quote(FormatLastRefresh(at)))
+	f.setMember(memberLastRefresh, strictjson.Quote(formatLastRefresh(at)))
 	return nil
 }
 
@@ -86,11 +86,11 @@ func setIn(members []strictjson.Member, name string, raw json.RawMessage) []stri
 	return insertMember(members, strictjson.Member{Name: name, Raw: raw}, tokensOrder)
 }
 
-// FormatLastRefresh formats t as the Codex CLI writes last_refresh (a
+// formatLastRefresh formats t as the Codex CLI writes last_refresh (a
 // chrono DateTime<Utc> through serde): RFC 3339 in UTC with a "Z", and 0, 3,
 // 6 or 9 fractional digits, the fewest that hold t exactly
 // ("2025-08-06T20:41:36.232376Z").
-func FormatLastRefresh(t time.Time) string {
+func formatLastRefresh(t time.Time) string {
 	t = t.UTC()
 	ns := t.Nanosecond()
 	switch {

@@ -1,4 +1,4 @@
-package codexhome_test
+package codexhome
 
 import (
 	"context"
@@ -11,8 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
 // refreshFixture is an auth.json as the Codex CLI writes it, with unknown
@@ -46,19 +44,20 @@ func TestSetRefreshedTokens(t *testing.T) {
 	at := time.Date(2026, 12, 1, 22, 30, 5, 232376000, time.FixedZone("x", 3600))
 	tests := []struct {
 		name                   string
-		in                     codexhome.RefreshedTokens
+		in                     Tokens
 		wantID, wantAT, wantRT string
 	}{
-		{"all three", codexhome.RefreshedTokens{IDToken: codexhome.NewSecret(newIDToken), AccessToken: codexhome.NewSecret("new-access"), RefreshToken: codexhome.NewSecret("new-refresh")}, newIDToken, "new-access", "new-refresh"},
-		{"access only", codexhome.RefreshedTokens{AccessToken: codexhome.NewSecret("new-access")}, "old-id", "new-access", "old-refresh"},
+		{"all three", Tokens{IDToken: NewSecret(newIDToken), AccessToken: NewSecret("new-access"), RefreshToken: NewSecret("new-refresh")}, newIDToken, "new-access", "new-refresh"},
+		{"access only", Tokens{AccessToken: NewSecret("new-access")}, "old-id", "new-access", "old-refresh"},
+		{"the stored account given", Tokens{AccessToken: NewSecret("new-access"), AccountID: "acc-1"}, "old-id", "new-access", "old-refresh"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			home := t.TempDir()
 			path := filepath.Join(home, "auth.json")
 			require.NoError(t, os.WriteFile(path, []byte(refreshFixture), 0o600))
-			s := codexhome.OpenStore(home)
-			require.NoError(t, s.Update(context.Background(), func(f *codexhome.AuthFile) error {
+			s := OpenStore(home)
+			require.NoError(t, s.Update(context.Background(), func(f *AuthFile) error {
 				return f.SetRefreshedTokens(tt.in, at)
 			}))
 			data, err := os.ReadFile(path)
@@ -80,7 +79,7 @@ func TestSetRefreshedTokens(t *testing.T) {
 			assert.Equal(t, tt.wantAT, tok.AccessToken.Reveal())
 			assert.Equal(t, tt.wantRT, tok.RefreshToken.Reveal())
 			assert.Equal(t, "acc-1", tok.AccountID)
-			assert.Equal(t, []string{"auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh", "personal_access_token", "bedrock_api_key"}, f.MemberNames())
+			assert.Equal(t, []string{"auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh", "personal_access_token", "bedrock_api_key"}, f.memberNames())
 			var m map[string]any
 			require.NoError(t, json.Unmarshal(data, &m))
 			assert.Equal(t, "2026-12-01T21:30:05.232376Z", m["last_refresh"])
@@ -98,11 +97,11 @@ func TestSetRefreshedTokensRefusesAFileWithoutLogin(t *testing.T) {
 		{"null tokens", `{"tokens":null}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := codexhome.ParseAuthFile([]byte(tt.file))
+			f, err := ParseAuthFile([]byte(tt.file))
 			require.NoError(t, err)
-			err = f.SetRefreshedTokens(codexhome.RefreshedTokens{AccessToken: codexhome.NewSecret("a")}, time.Now())
-			require.ErrorIs(t, err, codexhome.ErrInvalidValue)
-			assert.False(t, f.Changed())
+			err = f.SetRefreshedTokens(Tokens{AccessToken: NewSecret("a")}, time.Now())
+			require.ErrorIs(t, err, ErrInvalidValue)
+			assert.False(t, f.dirty)
 		})
 	}
 }
@@ -120,7 +119,7 @@ func TestFormatLastRefresh(t *testing.T) {
 		{"nanoseconds", 232376001, "2025-08-06T20:41:36.232376001Z"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := codexhome.FormatLastRefresh(base.Add(time.Duration(tt.ns)))
+			got := formatLastRefresh(base.Add(time.Duration(tt.ns)))
 			assert.Equal(t, tt.want, got)
 			back, err := time.Parse(time.RFC3339Nano, got)
 			require.NoError(t, err)
@@ -140,7 +139,7 @@ func TestLastRefresh(t *testing.T) {
 		{"not a time", `{"last_refresh":"yesterday"}`, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := codexhome.ParseAuthFile([]byte(tt.file))
+			f, err := ParseAuthFile([]byte(tt.file))
 			require.NoError(t, err)
 			_, ok := f.LastRefresh()
 			assert.Equal(t, tt.ok, ok)
@@ -154,25 +153,26 @@ func TestLastRefresh(t *testing.T) {
 func TestSetRefreshedTokensRefusesWhatItsReadersRefuse(t *testing.T) {
 	tests := []struct {
 		name string
-		in   codexhome.RefreshedTokens
+		in   Tokens
 	}{
-		{"access token with a newline", codexhome.RefreshedTokens{AccessToken: codexhome.NewSecret("at\r\nX-Evil: 1")}},
-		{"refresh token with a space", codexhome.RefreshedTokens{RefreshToken: codexhome.NewSecret("rt rt")}},
-		{"access token not ASCII", codexhome.RefreshedTokens{AccessToken: codexhome.NewSecret("at\u00e9")}},
-		{"id token not a JWT", codexhome.RefreshedTokens{IDToken: codexhome.NewSecret("not-a-jwt"), AccessToken: codexhome.NewSecret("zq-access-77")}},
-		{"id token payload not JSON", codexhome.RefreshedTokens{IDToken: codexhome.NewSecret("e30.bm9wZQ.c2ln")}},
+		{"access token with a newline", Tokens{AccessToken: NewSecret("at\r\nX-Evil: 1")}},
+		{"refresh token with a space", Tokens{RefreshToken: NewSecret("rt rt")}},
+		{"access token not ASCII", Tokens{AccessToken: NewSecret("at\u00e9")}},
+		{"id token not a JWT", Tokens{IDToken: NewSecret("not-a-jwt"), AccessToken: NewSecret("zq-access-77")}},
+		{"id token payload not JSON", Tokens{IDToken: NewSecret("e30.bm9wZQ.c2ln")}},
+		{"another account", Tokens{AccessToken: NewSecret("zq-access-78"), AccountID: "acct-other"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			home := t.TempDir()
 			path := filepath.Join(home, "auth.json")
 			require.NoError(t, os.WriteFile(path, []byte(refreshFixture), 0o600))
-			err := codexhome.OpenStore(home).Update(context.Background(), func(f *codexhome.AuthFile) error {
+			err := OpenStore(home).Update(context.Background(), func(f *AuthFile) error {
 				return f.SetRefreshedTokens(tt.in, time.Now())
 			})
-			require.ErrorIs(t, err, codexhome.ErrInvalidValue)
-			assert.NotErrorIs(t, err, codexhome.ErrCorruptAuthFile, "the file on disk is not corrupt")
-			for _, v := range []codexhome.Secret{tt.in.IDToken, tt.in.AccessToken, tt.in.RefreshToken} {
+			require.ErrorIs(t, err, ErrInvalidValue)
+			assert.NotErrorIs(t, err, ErrCorruptAuthFile, "the file on disk is not corrupt")
+			for _, v := range []Secret{tt.in.IDToken, tt.in.AccessToken, tt.in.RefreshToken} {
 				if !v.IsZero() {
 					assert.NotContains(t, err.Error(), v.Reveal(), "no token in the message")
 				}

@@ -168,7 +168,7 @@ func checkTOMLBlock(t *testing.T, b block) {
 	switch {
 	case strings.Contains(b.text, "[features]"):
 		home := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(home, codexhome.ConfigFileName), []byte(b.text), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(home, "config.toml"), []byte(b.text), 0o600))
 		cfg, err := codexhome.LoadConfig(home)
 		require.NoError(t, err)
 		require.True(t, cfg.UseAgentIdentity)
