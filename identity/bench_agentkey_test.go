@@ -22,8 +22,7 @@ func BenchmarkTransportRoundTripAgentKey(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ra, err := identity.NewRunAuth(s, &identity.Client{AuthAPIBaseURL: "https://auth.openai.com/api/accounts"},
-		identity.WithAccount("account-1", true), identity.WithTaskID("task-bench"))
+	ra, err := identity.NewRunAuth(s, &identity.Client{AuthAPIBaseURL: "https://auth.openai.com/api/accounts"}, identity.RunAuthOptions{AccountID: "account-1", FedRAMP: true, TaskID: "task-bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func ExampleNewRunAuth() {
 		panic(err)
 	}
 
-	auth, err := identity.NewRunAuth(signer, client, identity.WithAccount(login.AccountID, login.FedRAMP))
+	auth, err := identity.NewRunAuth(signer, client, identity.RunAuthOptions{AccountID: login.AccountID, FedRAMP: login.FedRAMP})
 	if err != nil {
 		panic(err)
 	}
@@ -68,8 +68,7 @@ func ExampleRunAuth_Transport() {
 	if err != nil {
 		panic(err)
 	}
-	auth, err := identity.NewRunAuth(signer, &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL},
-		identity.WithAccount(claims.AccountID, claims.FedRAMP))
+	auth, err := identity.NewRunAuth(signer, &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}, identity.RunAuthOptions{AccountID: claims.AccountID, FedRAMP: claims.FedRAMP})
 	if err != nil {
 		panic(err)
 	}

@@ -21,7 +21,7 @@ func TestRunAuthStopsAtExpiry(t *testing.T) {
 	exp := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	var now atomic.Pointer[time.Time]
 	clock := func() time.Time { return *now.Load() }
-	ra := f.runAuth(t, identity.WithTaskID("task-1"), identity.WithExpiry(exp), identity.WithClockForTest(clock))
+	ra := f.runAuthAt(t, clock, identity.RunAuthOptions{TaskID: "task-1", Expiry: exp})
 	tests := []struct {
 		name    string
 		at      time.Time

@@ -5,8 +5,10 @@ import (
 	"time"
 )
 
-// WithClockForTest exposes withClock to package identity_test.
-func WithClockForTest(now func() time.Time) RunAuthOption { return withClock(now) }
+// NewRunAuthForTest is NewRunAuth with the clock now (nil: time.Now).
+func NewRunAuthForTest(s *Signer, c *Client, o RunAuthOptions, now func() time.Time) (*RunAuth, error) {
+	return newRunAuth(s, c, o, runInternals{now: now})
+}
 
 // ResetBootstrapCooldownForTest forgets every remembered bootstrap failure.
 func ResetBootstrapCooldownForTest() {

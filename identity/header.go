@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -20,11 +19,14 @@ import (
 //
 //	mode                         inference          other first-party             no-credential
 //	ChatGPT opt-in (default)     AgentAssertion     Bearer <ChatGPT access token>  none
-//	ChatGPT + WithSignAllRoutes  AgentAssertion     AgentAssertion                none
-//	+ WithNoCredentialOffInference AgentAssertion   none                          none
-//	Agent Identity JWT / NewRunAuth without WithChatGPTBearer:
+//	ChatGPT + SignAllRoutes      AgentAssertion     AgentAssertion                none
+//	+ NoCredentialOffInference   AgentAssertion     none                          none
+//	Agent Identity JWT / NewRunAuth without ChatGPTBearer:
 //	                             AgentAssertion     AgentAssertion                none
 //	routed workspace origin      AgentAssertion     none (never Bearer)           none
+//
+// (SignAllRoutes, NoCredentialOffInference and ChatGPTBearer are fields of
+// RunAuthOptions.)
 //
 // Inference is POST and the WebSocket upgrade GET of {base}/codex/responses
 // and compaction, {base}/codex/responses/compact (openai/codex codex-rs
@@ -46,62 +48,6 @@ const (
 	offNoCreds                           // nothing
 )
 
-// WithChatGPTBearer puts the run in ChatGPT opt-in mode (an identity
-// provisioned through a ChatGPT login, as [Load] makes with
-// [PolicyChatGPTAuth]): only inference routes are signed with
-// AgentAssertion; every other first-party route gets "Authorization: Bearer
-// <token>" with the current ChatGPT access token, which token returns (asked
-// at most every 30 seconds, so a refreshed login is picked up). It also
-// turns on workspace routing discovery ([RunAuth.InferenceBaseURL]).
-func WithChatGPTBearer(token func(ctx context.Context) (string, error)) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		if token == nil {
-			return errors.New("identity: WithChatGPTBearer needs a token function")
-		}
-		r.chatgpt = &tokenSource{what: "ChatGPT access token", get: token}
-		return nil
-	})
-}
-
-// withBearerRecovery lets the Transport replace a ChatGPT access token that
-// a Bearer route refused with 401, once, retrying the request when its body
-// can be replayed (Load sets it to its refresh of the login). Load gives the
-// bearer fallback the same token, so the two share one cache: a replaced
-// token is never sent again by a session on the fallback.
-func withBearerRecovery(recover func(ctx context.Context, rejected string) (string, error)) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		if r.chatgpt != nil {
-			r.chatgpt.recover = recover
-			if r.bearer != nil {
-				r.bearer = r.chatgpt
-			}
-		}
-		return nil
-	})
-}
-
-// WithSignAllRoutes signs every first-party route but the no-credential ones
-// (JWKS, /ps/mcp) with AgentAssertion, also in ChatGPT opt-in mode (the
-// behaviour before Codex 0.171). Routing discovery still uses the Bearer
-// token.
-func WithSignAllRoutes() RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		r.offPolicy = offSignAll
-		return nil
-	})
-}
-
-// WithNoCredentialOffInference sends non-inference first-party requests
-// untouched: no Authorization, no ChatGPT-Account-ID. Inference is still
-// signed. Routing discovery (ChatGPT opt-in mode) still uses the Bearer
-// token.
-func WithNoCredentialOffInference() RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		r.offPolicy = offNoCreds
-		return nil
-	})
-}
-
 // basePathOf returns the path of a base URL without its trailing "/"
 // ("" when it has none or does not parse).
 func basePathOf(raw string) string {
@@ -113,8 +59,8 @@ func basePathOf(raw string) string {
 }
 
 // tokenSource caches a Bearer token from a function for bearerRefresh: the
-// ChatGPT access token of Bearer routes (WithChatGPTBearer) and the bearer
-// fallback (WithBearerFallback, WithBearerFallbackFunc).
+// ChatGPT access token of Bearer routes (RunAuthOptions.ChatGPTBearer) and
+// the bearer fallback (RunAuthOptions.BearerFallback).
 type tokenSource struct {
 	what string // names the token in errors
 	get  func(context.Context) (string, error)

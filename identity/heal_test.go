@@ -57,12 +57,12 @@ func TestTaskEndedMidRunIsReplacedOnce(t *testing.T) {
 			f := newRunAuthFixture(t)
 			var mu sync.Mutex
 			var saved string
-			ra := f.runAuth(t, identity.WithTaskSaver(func(_ context.Context, id string) error {
+			ra := f.runAuth(t, identity.RunAuthOptions{SaveTask: func(_ context.Context, id string) error {
 				mu.Lock()
 				defer mu.Unlock()
 				saved = id
 				return nil
-			}))
+			}})
 			return setup{ra: ra, srv: f.srv, base: f.srv.ChatGPTBaseURL, saved: func() string { mu.Lock(); defer mu.Unlock(); return saved }}
 		}},
 		{"session task in memory", func(t *testing.T) setup {
@@ -120,7 +120,7 @@ func TestTaskEndedMidRunIsReplacedOnce(t *testing.T) {
 // the same ended task make one registration between them.
 func TestTaskEndedConcurrentRequestsOneReplacement(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	c := &http.Client{Transport: ra.Transport(nil)}
 	url := f.srv.ChatGPTBaseURL + "/codex/responses"
 	code, v := postJSON(t, c, url, []byte(`{}`))
@@ -222,7 +222,7 @@ func TestTaskRetryRefusedTooFailsTyped(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	ra := f.runAuth(t, identity.WithClockForTest(clock))
+	ra := f.runAuthAt(t, clock, identity.RunAuthOptions{})
 	base := &refuseInference{}
 	c := &http.Client{Transport: ra.Transport(base)}
 	url := f.srv.ChatGPTBaseURL + "/codex/responses"
@@ -276,7 +276,7 @@ func TestTaskRetryRefusedTooFailsTyped(t *testing.T) {
 // the error says so, and the replaced task serves the next request.
 func TestTaskEndedNonReplayableBody(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	c := &http.Client{Transport: ra.Transport(nil)}
 	url := f.srv.ChatGPTBaseURL + "/codex/responses"
 	code, v := postJSON(t, c, url, []byte(`{}`))
@@ -335,7 +335,7 @@ func TestTaskRejectedErrorMatches(t *testing.T) {
 // is not retried, and later requests wait for the registration back-off.
 func TestTaskEndedReplacementFails(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	base := &refuseInference{}
 	c := &http.Client{Transport: ra.Transport(base)}
 	url := f.srv.ChatGPTBaseURL + "/codex/responses"

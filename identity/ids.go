@@ -16,7 +16,8 @@ func ValidateRuntimeID(id string) error { return ids.ValidateRuntimeID(id) }
 
 // ValidateTaskID reports whether id can be used as a task id. It is the one
 // rule applied wherever a task id enters: registration answers in every
-// spelling, opened sealed ids, WithTaskID, a stored record and the signer.
+// spelling, opened sealed ids, RunAuthOptions.TaskID, a stored record and the
+// signer.
 //
 // The backend owns the format of task ids, so printable text is accepted,
 // including ':' (the fixed timestamp form keeps the signed payload

@@ -81,7 +81,7 @@ type LoadOptions struct {
 // [*BackoffError].
 //
 // An identity used through a ChatGPT login (3 and 4) runs in ChatGPT opt-in
-// mode ([WithChatGPTBearer], docs/protocol.md#route-credentials): only inference is signed, other
+// mode ([RunAuthOptions].ChatGPTBearer, docs/protocol.md#route-credentials): only inference is signed, other
 // first-party requests carry the login's current access token as Bearer,
 // and inference waits for workspace routing discovery
 // ([RunAuth.InferenceBaseURL]). A JWT (1 and 2) signs every first-party
@@ -210,9 +210,12 @@ type loader struct {
 	logger          *slog.Logger
 }
 
-func (l *loader) common() []RunAuthOption {
-	// The first-party origin comes from the Client's Environment.
-	return []RunAuthOption{WithLogger(l.logger), withInferenceOrigin(l.inferenceOrigin)}
+// runAuth makes the RunAuth of a loaded identity; the first-party origin
+// comes from the Client's Environment.
+func (l *loader) runAuth(s *Signer, o RunAuthOptions, in runInternals) (*RunAuth, error) {
+	o.Logger = l.logger
+	in.inferenceOrigin = l.inferenceOrigin
+	return newRunAuth(s, l.client, o, in)
 }
 
 // fromJWT verifies a standalone Agent Identity JWT; its task lives in memory.
@@ -229,11 +232,11 @@ func (l *loader) fromJWT(ctx context.Context, token, where string) (*RunAuth, er
 	if err != nil {
 		return nil, fmt.Errorf("identity: %s: agent key: %w", where, err)
 	}
-	opts := append(l.common(), WithAccount(claims.AccountID, claims.FedRAMP))
+	o := RunAuthOptions{AccountID: claims.AccountID, FedRAMP: claims.FedRAMP}
 	if claims.ExpiresAt != nil {
-		opts = append(opts, WithExpiry(claims.ExpiresAt.Time))
+		o.Expiry = claims.ExpiresAt.Time
 	}
-	return NewRunAuth(s, l.client, opts...)
+	return l.runAuth(s, o, runInternals{})
 }
 
 func recordMatches(rec *codexhome.AgentIdentityRecord, login *codexhome.ChatGPTLogin) bool {
@@ -252,15 +255,16 @@ func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome
 	// workspace routing discovery.
 	refresher := l.refresher(login)
 	token := refresher.token
-	opts := append(l.common(), WithAccount(rec.AccountID, rec.FedRAMP), WithBearerFallbackFunc(token), WithChatGPTBearer(token),
-		withBearerRecovery(refresher.recoverRejected))
+	o := RunAuthOptions{AccountID: rec.AccountID, FedRAMP: rec.FedRAMP, BearerFallback: token, ChatGPTBearer: token}
+	in := runInternals{recoverBearer: refresher.recoverRejected}
 	if !l.opts.TaskInMemoryOnly {
 		if rec.TaskID != "" && ValidateTaskID(rec.TaskID) == nil {
-			opts = append(opts, WithTaskID(rec.TaskID))
+			o.TaskID = rec.TaskID
 		}
-		opts = append(opts, WithTaskSaver(l.taskSaver(rec.AgentRuntimeID)), withTaskRenewer(l.taskRenewer(rec.AgentRuntimeID)))
+		o.SaveTask = l.taskSaver(rec.AgentRuntimeID)
+		in.renewTask = l.taskRenewer(rec.AgentRuntimeID)
 	}
-	return NewRunAuth(s, l.client, opts...)
+	return l.runAuth(s, o, in)
 }
 
 // accessToken returns the bearer token source of an identity of login: the

@@ -56,11 +56,3 @@ func checkOpenAIBaseURL(raw string, env agentidentity.Environment, o agentidenti
 	}
 	return origin, nil
 }
-
-// withInferenceOrigin sets the origin openai_base_url moved inference to.
-func withInferenceOrigin(origin string) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		r.inferenceOrigin = origin
-		return nil
-	})
-}

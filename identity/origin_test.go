@@ -40,7 +40,7 @@ func TestFirstPartyOriginOnlyHTTPS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := identity.NewRunAuth(f.signer, f.client, identity.WithFirstPartyOrigin(tt.origin))
+			_, err := identity.NewRunAuth(f.signer, f.client, identity.RunAuthOptions{FirstPartyOrigin: tt.origin})
 			if tt.ok {
 				require.NoError(t, err)
 				return
@@ -57,7 +57,7 @@ func TestFirstPartyOriginOnlyHTTPS(t *testing.T) {
 // case folding.
 func TestFirstPartyHostComparison(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra, err := identity.NewRunAuth(f.signer, f.client, identity.WithFirstPartyOrigin("https://kmbackend.example"), identity.WithTaskID("task-1"))
+	ra, err := identity.NewRunAuth(f.signer, f.client, identity.RunAuthOptions{FirstPartyOrigin: "https://kmbackend.example", TaskID: "task-1"})
 	require.NoError(t, err)
 	tests := []struct {
 		name   string
@@ -96,7 +96,7 @@ func TestFirstPartyHostComparison(t *testing.T) {
 // a public host gives credentials to no origin at all.
 func TestDefaultOriginNeedsHTTPS(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra, err := identity.NewRunAuth(f.signer, &identity.Client{AuthAPIBaseURL: "http://auth.example.com/api/accounts"}, identity.WithTaskID("task-1"))
+	ra, err := identity.NewRunAuth(f.signer, &identity.Client{AuthAPIBaseURL: "http://auth.example.com/api/accounts"}, identity.RunAuthOptions{TaskID: "task-1"})
 	require.NoError(t, err)
 	for _, u := range []string{"http://auth.example.com/x", "https://auth.example.com/x", "https://chatgpt.com/x"} {
 		var got string

@@ -116,7 +116,7 @@ func (l *refreshLedger) record(k [32]byte, tokens *codexhome.Tokens, err error) 
 }
 
 // loginRefresher keeps the ChatGPT access token of one login fresh; it is
-// the token source of WithChatGPTBearer and WithBearerFallbackFunc that
+// the token source of RunAuthOptions.ChatGPTBearer and BearerFallback that
 // Load gives an identity provisioned through that login. It is safe for
 // concurrent use: refreshes go through Store.Coordinate, so goroutines and
 // processes of this module make them one at a time.

@@ -128,24 +128,26 @@ func TestRouteCredentialsByMode(t *testing.T) {
 	}
 	modes := []struct {
 		name string
-		opts []identity.RunAuthOption
+		opts identity.RunAuthOptions
 		// want per path, in the order of paths
 		want []string
 	}{
-		{"ChatGPT opt-in", []identity.RunAuthOption{identity.WithChatGPTBearer(chatGPTToken)},
+		{"ChatGPT opt-in", identity.RunAuthOptions{ChatGPTBearer: chatGPTToken},
 			[]string{"assertion", "assertion", "assertion", "bearer", "bearer", "bearer", "bearer", "none", "none", "bearer"}},
-		{"ChatGPT opt-in, sign all", []identity.RunAuthOption{identity.WithChatGPTBearer(chatGPTToken), identity.WithSignAllRoutes()},
+		{"ChatGPT opt-in, sign all", identity.RunAuthOptions{ChatGPTBearer: chatGPTToken, SignAllRoutes: true},
 			[]string{"assertion", "assertion", "assertion", "assertion", "assertion", "assertion", "assertion", "none", "none", "assertion"}},
-		{"ChatGPT opt-in, nothing off inference", []identity.RunAuthOption{identity.WithChatGPTBearer(chatGPTToken), identity.WithNoCredentialOffInference()},
+		{"ChatGPT opt-in, nothing off inference", identity.RunAuthOptions{ChatGPTBearer: chatGPTToken, NoCredentialOffInference: true},
 			[]string{"assertion", "assertion", "assertion", "none", "none", "none", "none", "none", "none", "none"}},
-		{"Agent Identity JWT", nil,
+		{"Agent Identity JWT", identity.RunAuthOptions{},
 			[]string{"assertion", "assertion", "assertion", "assertion", "assertion", "assertion", "assertion", "none", "none", "assertion"}},
-		{"JWT, nothing off inference", []identity.RunAuthOption{identity.WithNoCredentialOffInference()},
+		{"JWT, nothing off inference", identity.RunAuthOptions{NoCredentialOffInference: true},
 			[]string{"assertion", "assertion", "assertion", "none", "none", "none", "none", "none", "none", "none"}},
 	}
 	for _, m := range modes {
 		require.Len(t, m.want, len(paths))
-		ra := f.runAuth(t, append([]identity.RunAuthOption{identity.WithFirstPartyOrigin(be.base())}, m.opts...)...)
+		o := m.opts
+		o.FirstPartyOrigin = be.base()
+		ra := f.runAuth(t, o)
 		rec := &reqRecorder{}
 		tr := ra.Transport(rec)
 		for i, p := range paths {
@@ -194,10 +196,17 @@ func TestRouteCredentialsByMode(t *testing.T) {
 	assert.Equal(t, f.login.AccountID, be.gotHdr.Get("ChatGPT-Account-ID"))
 }
 
-func TestWithChatGPTBearerNeedsFunc(t *testing.T) {
+// TestRunAuthOptionsWithoutChatGPTBearer: with no ChatGPTBearer the run is
+// in Agent Identity JWT mode, whatever else is set: a non-inference
+// first-party request is signed, never given a Bearer token (not even the
+// bearer fallback's while the task registers).
+func TestRunAuthOptionsWithoutChatGPTBearer(t *testing.T) {
 	f := newRunAuthFixture(t)
-	_, err := identity.NewRunAuth(f.signer, f.client, identity.WithChatGPTBearer(nil))
-	require.Error(t, err)
+	ra := f.runAuth(t, identity.RunAuthOptions{BearerFallback: staticToken(chatGPTAccessToken)})
+	rec := &reqRecorder{}
+	_, err := ra.Transport(rec).RoundTrip(httptest.NewRequest(http.MethodGet, f.srv.ChatGPTBaseURL+"/wham/tasks", nil))
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(rec.last(t).Header.Get("Authorization"), "AgentAssertion "), rec.last(t).Header.Get("Authorization"))
 }
 
 func accountsAnswer(account, origin, override string) string {
@@ -250,7 +259,7 @@ func TestWorkspaceRoutingDiscovery(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			be := newCheckBackend(t, tc.status, tc.body)
-			ra := f.runAuth(t, identity.WithFirstPartyOrigin(be.base()), identity.WithChatGPTBearer(chatGPTToken))
+			ra := f.runAuth(t, identity.RunAuthOptions{FirstPartyOrigin: be.base(), ChatGPTBearer: chatGPTToken})
 			rec := &reqRecorder{}
 			tr := ra.Transport(rec)
 			ctx := context.Background()
@@ -316,7 +325,7 @@ func TestWorkspaceRoutingDiscovery(t *testing.T) {
 func TestWorkspaceRoutingSingleFlight(t *testing.T) {
 	f := newRunAuthFixture(t)
 	be := newCheckBackend(t, 200, accountsAnswer(f.login.AccountID, "https://routed.example", "NO_CONSTRAINT"))
-	ra := f.runAuth(t, identity.WithFirstPartyOrigin(be.base()), identity.WithChatGPTBearer(chatGPTToken))
+	ra := f.runAuth(t, identity.RunAuthOptions{FirstPartyOrigin: be.base(), ChatGPTBearer: chatGPTToken})
 	const n = 1000
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -339,7 +348,7 @@ func TestWorkspaceRoutingRetriedWithBackoff(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	ra := f.runAuth(t, identity.WithFirstPartyOrigin(be.base()), identity.WithChatGPTBearer(chatGPTToken), identity.WithClockForTest(clock))
+	ra := f.runAuthAt(t, clock, identity.RunAuthOptions{FirstPartyOrigin: be.base(), ChatGPTBearer: chatGPTToken})
 	ctx := context.Background()
 	_, err := ra.InferenceBaseURL(ctx)
 	require.ErrorIs(t, err, identity.ErrRoutingUnavailable)
@@ -370,7 +379,7 @@ func TestWorkspaceRoutingSendsToRoutedOrigin(t *testing.T) {
 	}))
 	t.Cleanup(routed.Close)
 	be := newCheckBackend(t, 200, accountsAnswer(f.login.AccountID, routed.URL, "us_cr"))
-	ra := f.runAuth(t, identity.WithFirstPartyOrigin(be.base()), identity.WithChatGPTBearer(chatGPTToken))
+	ra := f.runAuth(t, identity.RunAuthOptions{FirstPartyOrigin: be.base(), ChatGPTBearer: chatGPTToken})
 	c := &http.Client{Transport: ra.Transport(routed.Client().Transport)}
 	base, err := ra.InferenceBaseURL(context.Background())
 	require.NoError(t, err)
@@ -388,7 +397,7 @@ func TestWorkspaceRoutingSendsToRoutedOrigin(t *testing.T) {
 func TestNoDiscoveryInJWTMode(t *testing.T) {
 	f := newRunAuthFixture(t)
 	be := newCheckBackend(t, 401, "")
-	ra := f.runAuth(t, identity.WithFirstPartyOrigin(be.base()))
+	ra := f.runAuth(t, identity.RunAuthOptions{FirstPartyOrigin: be.base()})
 	base, err := ra.InferenceBaseURL(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, be.base(), base)
@@ -403,9 +412,7 @@ func TestRoutedOriginNeverGetsBearer(t *testing.T) {
 	be := newCheckBackend(t, 200, accountsAnswer(f.login.AccountID, "https://routed.example", "NO_CONSTRAINT"))
 	client := &identity.Client{AuthAPIBaseURL: f.srv.AuthAPIBaseURL}
 	identity.SetClientTestHooks(client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
-	ra, err := identity.NewRunAuth(f.signer, client,
-		identity.WithFirstPartyOrigin(be.base()), identity.WithAccount(f.login.AccountID, false),
-		identity.WithChatGPTBearer(chatGPTToken), identity.WithBearerFallback(chatGPTAccessToken))
+	ra, err := identity.NewRunAuth(f.signer, client, identity.RunAuthOptions{FirstPartyOrigin: be.base(), AccountID: f.login.AccountID, ChatGPTBearer: chatGPTToken, BearerFallback: staticToken(chatGPTAccessToken)})
 	require.NoError(t, err)
 	f.srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 3})
 	rec := &reqRecorder{}
@@ -424,7 +431,7 @@ func TestRoutedOriginNeverGetsBearer(t *testing.T) {
 
 func TestHeaderArguments(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	_, err := ra.Header(context.Background(), "/relative")
 	require.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 	var zero *identity.RunAuth
@@ -497,8 +504,7 @@ func TestWorkspaceRoutingRedirectNotFollowed(t *testing.T) {
 	t.Cleanup(be.Close)
 	client := &identity.Client{AuthAPIBaseURL: f.srv.AuthAPIBaseURL,
 		HTTPClient: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}}
-	ra, err := identity.NewRunAuth(f.signer, client, identity.WithFirstPartyOrigin(be.URL+"/backend-api"),
-		identity.WithAccount(f.login.AccountID, false), identity.WithChatGPTBearer(chatGPTToken))
+	ra, err := identity.NewRunAuth(f.signer, client, identity.RunAuthOptions{FirstPartyOrigin: be.URL + "/backend-api", AccountID: f.login.AccountID, ChatGPTBearer: chatGPTToken})
 	require.NoError(t, err)
 	_, err = ra.InferenceBaseURL(context.Background())
 	require.ErrorIs(t, err, identity.ErrRoutingUnavailable)
@@ -519,7 +525,7 @@ func TestWorkspaceRoutingSingleFlightTransport(t *testing.T) {
 		io.WriteString(w, accountsAnswer(f.login.AccountID, "NO_CONSTRAINT", "us"))
 	}))
 	t.Cleanup(be.Close)
-	ra := f.runAuth(t, identity.WithFirstPartyOrigin(be.URL+"/backend-api"), identity.WithChatGPTBearer(chatGPTToken))
+	ra := f.runAuth(t, identity.RunAuthOptions{FirstPartyOrigin: be.URL + "/backend-api", ChatGPTBearer: chatGPTToken})
 	rec := &reqRecorder{}
 	tr := ra.Transport(rec)
 	const n = 1000

@@ -39,151 +39,111 @@ type RunAuth struct {
 	slot *taskSlot
 }
 
-// RunAuthOption configures [NewRunAuth]. The With… functions of this
-// package make them; an invalid option makes NewRunAuth fail.
-type RunAuthOption interface {
-	applyRunAuth(r *runState) error
+// RunAuthOptions configures [NewRunAuth]. The zero value sends no account
+// header, registers the run's task on first use and keeps it in memory only,
+// has no bearer fallback, signs every first-party request (as for an Agent
+// Identity JWT) and gives credentials to the origin of the Client's
+// environment. Settings that are invalid, or invalid together, make
+// NewRunAuth fail.
+type RunAuthOptions struct {
+	// AccountID is the ChatGPT account the identity belongs to, sent as
+	// ChatGPT-Account-ID on every first-party request that gets a
+	// credential; "" sends none. A control character is refused.
+	AccountID string
+	// FedRAMP adds X-OpenAI-Fedramp: true to those requests (a FedRAMP
+	// account).
+	FedRAMP bool
+
+	// FirstPartyOrigin is a base URL whose origin (scheme://host[:port]) is
+	// the only one that gets credentials, normally the environment's
+	// ChatGPT backend base URL; its path is the base of the route table.
+	// "" means the Client's environment's (see [Client.Environment]).
+	// Requests to any other origin pass through [RunAuth.Transport]
+	// untouched.
+	//
+	// Credentials travel only over https: an http origin is refused (the
+	// error wraps agentidentity.ErrInvalidBaseURL) unless its host is
+	// loopback, and so is a host that is not plain ASCII, user info, a query
+	// or a fragment. A request gets credentials only when the ASCII host
+	// net/http dials equals the origin's under ASCII-only case folding (no
+	// Unicode folding, no IDNA mapping).
+	FirstPartyOrigin string
+
+	// TaskID starts the run with a task the backend registered earlier (for
+	// example the task_id stored in auth.json), so no registration happens;
+	// it must pass [ValidateTaskID]. "" registers one on first use.
+	TaskID string
+	// SaveTask, if set, is called once with each run task the backend
+	// registers, to persist it; an error is logged and the task still used.
+	// Session tasks are never saved.
+	SaveTask func(ctx context.Context, taskID string) error
+
+	// ChatGPTBearer puts the run in ChatGPT opt-in mode (an identity
+	// provisioned through a ChatGPT login, as [Load] makes with
+	// [PolicyChatGPTAuth]): only inference routes are signed with
+	// AgentAssertion; every other first-party route gets "Authorization:
+	// Bearer <token>" with the current ChatGPT access token, which
+	// ChatGPTBearer returns (asked at most every 30 seconds, so a refreshed
+	// login is picked up). It also turns on workspace routing discovery
+	// ([RunAuth.InferenceBaseURL]).
+	ChatGPTBearer func(ctx context.Context) (string, error)
+	// BearerFallback, if set, returns the ChatGPT access token that a
+	// session uses, as "Authorization: Bearer …", for the rest of its life
+	// once its task registration fails with [ErrBootstrapUnavailable]
+	// (asked at most every 30 seconds while a session uses it). A token
+	// that is empty or holds whitespace or a control character is never
+	// sent: the request fails. Nil: the registration error is returned.
+	BearerFallback func(ctx context.Context) (string, error)
+
+	// SignAllRoutes signs every first-party route but the no-credential
+	// ones (JWKS, /ps/mcp) with AgentAssertion, also in ChatGPT opt-in mode
+	// (the behaviour before Codex 0.171). Routing discovery still uses the
+	// Bearer token.
+	SignAllRoutes bool
+	// NoCredentialOffInference sends non-inference first-party requests
+	// untouched: no Authorization, no ChatGPT-Account-ID. Inference is still
+	// signed, and routing discovery (ChatGPT opt-in mode) still uses the
+	// Bearer token. It cannot be combined with SignAllRoutes.
+	NoCredentialOffInference bool
+
+	// Expiry is when the credential behind the run (an Agent Identity JWT)
+	// stops being valid: from then on, every request through the run and its
+	// sessions fails with an error wrapping [ErrJWTExpired], which tells the
+	// caller to load a fresh token. Load sets it from the JWT's exp. The zero
+	// time means no expiry.
+	Expiry time.Time
+
+	// Logger receives the few events worth a line (a bearer fallback, a task
+	// that could not be saved); nil discards them.
+	Logger *slog.Logger
 }
 
-// runAuthOption adapts a function to RunAuthOption.
-type runAuthOption func(*runState) error
-
-func (f runAuthOption) applyRunAuth(r *runState) error { return f(r) }
-
-// WithAccount sets the ChatGPT account the identity belongs to: its id is
-// sent as ChatGPT-Account-ID on first-party requests, and fedRAMP adds
-// X-OpenAI-Fedramp: true.
-func WithAccount(accountID string, fedRAMP bool) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		if strings.ContainsAny(accountID, "\r\n\x00") {
-			return invalidURL("account id holds a control character")
-		}
-		r.accountID = accountID
-		r.fedRAMP = fedRAMP
-		return nil
-	})
-}
-
-// WithFirstPartyOrigin sets the only origin (scheme://host[:port]) that gets
-// credentials, normally the origin of the environment's ChatGPT backend base
-// URL (the default comes from the Client's environment). Requests to any
-// other origin pass through the [RunAuth.Transport] untouched.
-//
-// Credentials travel only over https: an http origin is refused (the error
-// wraps agentidentity.ErrInvalidBaseURL) unless its host is loopback, and so is a host that is
-// not plain ASCII, user info, a query or a fragment. A request gets
-// credentials only when the ASCII host net/http dials equals the origin's
-// under ASCII-only case folding (no Unicode folding, no IDNA mapping).
-func WithFirstPartyOrigin(baseURL string) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		o, err := parseOrigin(baseURL)
-		if err != nil {
-			return err
-		}
-		r.origin = o
-		r.basePath = basePathOf(baseURL)
-		return nil
-	})
-}
-
-// WithTaskID starts the run with a task the backend registered earlier (for
-// example the task_id stored in auth.json), so no registration happens.
-func WithTaskID(taskID string) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		if err := ValidateTaskID(taskID); err != nil {
-			return err
-		}
-		r.initialTask = taskID
-		return nil
-	})
-}
-
-// WithTaskSaver is called once with each run task that the backend
-// registers, to persist it; an error is logged and the task still used.
-// Session tasks are never saved.
-func WithTaskSaver(save func(ctx context.Context, taskID string) error) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		r.saveTask = save
-		return nil
-	})
-}
-
-// withTaskRenewer sets how Load replaces a refused run task (see
-// runState.renewTask).
-func withTaskRenewer(renew func(ctx context.Context, stale func(string) bool, register func(context.Context) (string, error)) (string, error)) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		r.renewTask = renew
-		return nil
-	})
-}
-
-// WithBearerFallback gives the ChatGPT access token that a session uses, as
-// "Authorization: Bearer …", for the rest of its life once its task
-// registration fails with [ErrBootstrapUnavailable].
-func WithBearerFallback(accessToken string) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		if err := checkBearerToken(accessToken); err != nil {
-			return err
-		}
-		r.bearer = &tokenSource{what: "bearer fallback", get: func(context.Context) (string, error) { return accessToken, nil }}
-		return nil
-	})
-}
-
-// WithBearerFallbackFunc is [WithBearerFallback] with a token that may
-// change (a ChatGPT login refreshes its access token): token is asked for
-// the current one at most every 30 seconds while a session uses bearer auth.
-func WithBearerFallbackFunc(token func(ctx context.Context) (string, error)) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		r.bearer = nil
-		if token != nil {
-			r.bearer = &tokenSource{what: "bearer fallback", get: token}
-		}
-		return nil
-	})
+// runInternals are the settings only Load (and the tests) make.
+type runInternals struct {
+	// renewTask, if set, replaces a refused run task (runState.renewTask).
+	renewTask func(ctx context.Context, stale func(string) bool, register func(context.Context) (string, error)) (string, error)
+	// recoverBearer lets the Transport replace a ChatGPT access token that a
+	// Bearer route refused with 401, once, retrying the request when its
+	// body can be replayed (Load sets it to its refresh of the login). The
+	// bearer fallback then shares the ChatGPT token's cache, so a replaced
+	// token is never sent again by a session on the fallback.
+	recoverBearer func(ctx context.Context, rejected string) (string, error)
+	// inferenceOrigin is the origin openai_base_url moved inference to.
+	inferenceOrigin string
+	// now replaces time.Now.
+	now func() time.Time
 }
 
 func checkBearerToken(t string) error {
 	if t == "" || strings.ContainsFunc(t, func(c rune) bool { return c <= ' ' || c == 0x7f }) {
-		return errors.New("identity: the bearer fallback token is empty or holds whitespace or a control character")
+		return errors.New("identity: the bearer token is empty or holds whitespace or a control character")
 	}
 	return nil
 }
 
-// bearerRefresh is how long a bearer token from WithBearerFallbackFunc is
-// reused before it is asked for again.
+// bearerRefresh is how long a Bearer token from RunAuthOptions.ChatGPTBearer
+// or BearerFallback is reused before it is asked for again.
 const bearerRefresh = 30 * time.Second
-
-// WithLogger sets the logger for the few events worth a line (a bearer
-// fallback, a task that could not be saved). The default discards them.
-func WithLogger(l *slog.Logger) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		if l != nil {
-			r.logger = l
-		}
-		return nil
-	})
-}
-
-// WithExpiry says that the credential behind the run (an Agent Identity
-// JWT) stops being valid at t: from t on, every request through the run and
-// its sessions fails with an error wrapping ErrJWTExpired, which tells the
-// caller to load a fresh token. Load sets it from the JWT's exp. A zero t
-// means no expiry.
-func WithExpiry(t time.Time) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		r.expires = t
-		return nil
-	})
-}
-
-// withClock replaces time.Now in tests.
-func withClock(now func() time.Time) RunAuthOption {
-	return runAuthOption(func(r *runState) error {
-		r.now = now
-		return nil
-	})
-}
 
 type runState struct {
 	signer      *Signer
@@ -280,12 +240,13 @@ type taskFlight struct {
 }
 
 // NewRunAuth returns run-scoped auth for the agent behind s, registering
-// tasks through c. With no options no account header is sent, the task
-// lives in memory only, there is no bearer fallback, and the first-party
-// origin is the Client's environment's (see [Client.Environment]): the
-// origin of its ChatGPT backend base. [WithFirstPartyOrigin] sets it
-// explicitly.
-func NewRunAuth(s *Signer, c *Client, opts ...RunAuthOption) (*RunAuth, error) {
+// tasks through c, configured by o (see [RunAuthOptions]; its zero value is
+// a run of an Agent Identity JWT with no account header).
+func NewRunAuth(s *Signer, c *Client, o RunAuthOptions) (*RunAuth, error) {
+	return newRunAuth(s, c, o, runInternals{})
+}
+
+func newRunAuth(s *Signer, c *Client, o RunAuthOptions, in runInternals) (*RunAuth, error) {
 	if s == nil {
 		return nil, errors.New("identity: NewRunAuth needs a Signer")
 	}
@@ -293,21 +254,60 @@ func NewRunAuth(s *Signer, c *Client, opts ...RunAuthOption) (*RunAuth, error) {
 		return nil, errors.New("identity: NewRunAuth needs a Client")
 	}
 	r := &runState{
-		signer:   s,
-		client:   c,
-		origin:   c.firstPartyOrigin(),
-		basePath: basePathOf(c.Environment.ChatGPTBaseURL),
-		logger:   slog.New(slog.DiscardHandler),
-		now:      time.Now,
-		sessions: make(map[string]*taskSlot),
+		signer:          s,
+		client:          c,
+		origin:          c.firstPartyOrigin(),
+		basePath:        basePathOf(c.Environment.ChatGPTBaseURL),
+		accountID:       o.AccountID,
+		fedRAMP:         o.FedRAMP,
+		initialTask:     o.TaskID,
+		saveTask:        o.SaveTask,
+		logger:          o.Logger,
+		now:             in.now,
+		expires:         o.Expiry,
+		inferenceOrigin: in.inferenceOrigin,
+		renewTask:       in.renewTask,
+		sessions:        make(map[string]*taskSlot),
 	}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o.applyRunAuth(r); err != nil {
+	if r.logger == nil {
+		r.logger = slog.New(slog.DiscardHandler)
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if strings.ContainsAny(o.AccountID, "\r\n\x00") {
+		return nil, errors.New("identity: RunAuthOptions.AccountID holds a control character")
+	}
+	if o.FirstPartyOrigin != "" {
+		origin, err := parseOrigin(o.FirstPartyOrigin)
+		if err != nil {
 			return nil, err
 		}
+		r.origin, r.basePath = origin, basePathOf(o.FirstPartyOrigin)
+	}
+	if o.TaskID != "" {
+		if err := ValidateTaskID(o.TaskID); err != nil {
+			return nil, fmt.Errorf("identity: RunAuthOptions.TaskID: %w", err)
+		}
+	}
+	switch {
+	case o.SignAllRoutes && o.NoCredentialOffInference:
+		return nil, errors.New("identity: RunAuthOptions.SignAllRoutes and NoCredentialOffInference exclude each other")
+	case o.SignAllRoutes:
+		r.offPolicy = offSignAll
+	case o.NoCredentialOffInference:
+		r.offPolicy = offNoCreds
+	}
+	if o.ChatGPTBearer != nil {
+		r.chatgpt = &tokenSource{what: "ChatGPT access token", get: o.ChatGPTBearer, recover: in.recoverBearer}
+	}
+	switch {
+	case o.BearerFallback == nil:
+	case r.chatgpt != nil && in.recoverBearer != nil:
+		// One cache for both (see runInternals.recoverBearer).
+		r.bearer = r.chatgpt
+	default:
+		r.bearer = &tokenSource{what: "bearer fallback", get: o.BearerFallback}
 	}
 	if r.accountID != "" {
 		r.accountHeader = []string{r.accountID}
@@ -355,8 +355,6 @@ func (a *RunAuth) String() string {
 	}
 	return fmt.Sprintf("identity.RunAuth{agent=%s}", a.run.signer.AgentRuntimeID())
 }
-
-func (a *RunAuth) GoString() string { return a.String() }
 
 // ForSession returns a handle bound to the session sessionID: it has a task of
 // its own, registered on first use and kept in memory, and shares the agent

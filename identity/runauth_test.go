@@ -53,15 +53,30 @@ func newRunAuthFixture(t *testing.T) *runAuthFixture {
 	return &runAuthFixture{srv: srv, signer: s, client: c, login: login}
 }
 
-func (f *runAuthFixture) runAuth(t *testing.T, opts ...identity.RunAuthOption) *identity.RunAuth {
+// runAuth makes a RunAuth with o, for the fake's ChatGPT origin and the
+// login's account unless o names others.
+func (f *runAuthFixture) runAuth(t *testing.T, o identity.RunAuthOptions) *identity.RunAuth {
 	t.Helper()
-	base := []identity.RunAuthOption{
-		identity.WithFirstPartyOrigin(f.srv.ChatGPTBaseURL),
-		identity.WithAccount(f.login.AccountID, f.login.FedRAMP),
+	return f.runAuthAt(t, nil, o)
+}
+
+// runAuthAt is runAuth with the clock now (nil: time.Now).
+func (f *runAuthFixture) runAuthAt(t *testing.T, now func() time.Time, o identity.RunAuthOptions) *identity.RunAuth {
+	t.Helper()
+	if o.FirstPartyOrigin == "" {
+		o.FirstPartyOrigin = f.srv.ChatGPTBaseURL
 	}
-	ra, err := identity.NewRunAuth(f.signer, f.client, append(base, opts...)...)
+	if o.AccountID == "" {
+		o.AccountID, o.FedRAMP = f.login.AccountID, f.login.FedRAMP
+	}
+	ra, err := identity.NewRunAuthForTest(f.signer, f.client, o, now)
 	require.NoError(t, err)
 	return ra
+}
+
+// staticToken is a token function that always returns tok.
+func staticToken(tok string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return tok, nil }
 }
 
 type verifiedResponse struct {
@@ -86,7 +101,7 @@ func postJSON(t *testing.T, c *http.Client, url string, body []byte) (int, verif
 
 func TestRunAuthOneTaskForConcurrentRequests(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	client := &http.Client{Transport: ra.Transport(nil)}
 	const n = 1000
 	var wg sync.WaitGroup
@@ -131,7 +146,7 @@ func TestRunAuthOneTaskForConcurrentRequests(t *testing.T) {
 func TestRunAuthConcurrentTaskIDRegistersOnce(t *testing.T) {
 	f := newRunAuthFixture(t)
 	f.srv.SetFault(identitytest.Fault{Delay: 50 * time.Millisecond})
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	var wg sync.WaitGroup
 	ids := make([]string, 1000)
 	for i := range ids {
@@ -150,7 +165,7 @@ func TestRunAuthConcurrentTaskIDRegistersOnce(t *testing.T) {
 
 func TestRunAuthSessionsAndForks(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	ctx := context.Background()
 
 	run, err := ra.TaskID(ctx)
@@ -237,7 +252,7 @@ func (r *recorder) last() http.Header {
 
 func TestTransportOtherOriginUntouched(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	other := newRecorder(t, nil)
 	c := &http.Client{Transport: ra.Transport(nil)}
 
@@ -257,13 +272,13 @@ func TestTransportOtherOriginUntouched(t *testing.T) {
 func TestTransportOriginMatching(t *testing.T) {
 	f := newRunAuthFixture(t)
 	rec := newRecorder(t, nil)
-	ra := f.runAuth(t, identity.WithFirstPartyOrigin("https://chatgpt.com/backend-api"))
+	ra := f.runAuth(t, identity.RunAuthOptions{FirstPartyOrigin: "https://chatgpt.com/backend-api"})
 	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{"X-Authz": {r.Header.Get("Authorization")}}}, nil
 	})
 	_ = rec
 	// Pre-set task so no network is needed.
-	ra2, err := identity.NewRunAuth(f.signer, f.client, identity.WithFirstPartyOrigin("https://chatgpt.com/backend-api"), identity.WithTaskID("task-1"))
+	ra2, err := identity.NewRunAuth(f.signer, f.client, identity.RunAuthOptions{FirstPartyOrigin: "https://chatgpt.com/backend-api", TaskID: "task-1"})
 	require.NoError(t, err)
 	_ = ra
 	tr := ra2.Transport(base)
@@ -315,8 +330,7 @@ func TestTransportCrossOriginRedirectDropsCredentials(t *testing.T) {
 	first := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, other.URL+"/landed", http.StatusFound)
 	})
-	ra, err := identity.NewRunAuth(f.signer, f.client, identity.WithFirstPartyOrigin(first.URL),
-		identity.WithAccount("acct", true), identity.WithTaskID("task-1"))
+	ra, err := identity.NewRunAuth(f.signer, f.client, identity.RunAuthOptions{FirstPartyOrigin: first.URL, AccountID: "acct", FedRAMP: true, TaskID: "task-1"})
 	require.NoError(t, err)
 	c := &http.Client{Transport: ra.Transport(nil)}
 	resp, err := c.Get(first.URL + "/start")
@@ -335,7 +349,7 @@ func TestTransportCrossOriginRedirectDropsCredentials(t *testing.T) {
 
 func TestTransportBodyAndRequestUnchanged(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	c := &http.Client{Transport: ra.Transport(nil)}
 	body := bytes.Repeat([]byte("body\x00\xff<>&\u2028"), 10000)
 	req, err := http.NewRequest(http.MethodPost, f.srv.ChatGPTBaseURL+"/codex/responses", bytes.NewReader(body))
@@ -363,7 +377,7 @@ func (c *closeTracker) Close() error { c.closed.Store(true); return nil }
 func TestTransportClosesBodyOnError(t *testing.T) {
 	f := newRunAuthFixture(t)
 	f.srv.SetFault(identitytest.Fault{Status: http.StatusBadRequest, Count: 10})
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	body := &closeTracker{Reader: strings.NewReader("x")}
 	req, err := http.NewRequest(http.MethodPost, f.srv.ChatGPTBaseURL+"/codex/responses", body)
 	require.NoError(t, err)
@@ -378,7 +392,7 @@ func TestTransportClosesBodyOnError(t *testing.T) {
 func TestRunAuthCanceledContextStopsPendingRegistration(t *testing.T) {
 	f := newRunAuthFixture(t)
 	f.srv.SetFault(identitytest.Fault{Delay: 5 * time.Second})
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -402,7 +416,7 @@ func TestRunAuthFailureBackoff(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	ra := f.runAuth(t, identity.WithClockForTest(clock))
+	ra := f.runAuthAt(t, clock, identity.RunAuthOptions{})
 
 	f.srv.SetFault(identitytest.Fault{Status: http.StatusForbidden, Count: 1})
 	_, err := ra.TaskID(context.Background())
@@ -428,7 +442,7 @@ func TestRunAuthHeaderReusedWithinSecond(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 100, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	set := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
-	ra, err := identity.NewRunAuth(f.signer, f.client, identity.WithTaskID("task-9"), identity.WithClockForTest(clock))
+	ra, err := identity.NewRunAuthForTest(f.signer, f.client, identity.RunAuthOptions{TaskID: "task-9"}, clock)
 	require.NoError(t, err)
 	ctx := context.Background()
 
@@ -460,10 +474,7 @@ func TestRunAuthBearerFallbackPerSession(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	rec := newRecorder(t, nil)
-	ra, err := identity.NewRunAuth(f.signer, f.client,
-		identity.WithFirstPartyOrigin(rec.URL), identity.WithAccount("acct", false),
-		identity.WithBearerFallback(f.login.AccessToken.Reveal()), identity.WithLogger(logger),
-		identity.WithClockForTest(clock))
+	ra, err := identity.NewRunAuthForTest(f.signer, f.client, identity.RunAuthOptions{FirstPartyOrigin: rec.URL, AccountID: "acct", BearerFallback: staticToken(f.login.AccessToken.Reveal()), Logger: logger}, clock)
 	require.NoError(t, err)
 	// Make the retries fast.
 	identity.SetClientTestHooks(f.client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
@@ -497,14 +508,14 @@ func TestRunAuthNoBearerFallbackWithoutToken(t *testing.T) {
 	f := newRunAuthFixture(t)
 	identity.SetClientTestHooks(f.client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
 	f.srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 3})
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	_, err := identity.AuthorizationHeaderForTest(context.Background(), ra)
 	require.ErrorIs(t, err, identity.ErrBootstrapUnavailable)
 }
 
 func TestRunAuthDoesNotLeakSecrets(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra := f.runAuth(t, identity.WithBearerFallback(f.login.AccessToken.Reveal()))
+	ra := f.runAuth(t, identity.RunAuthOptions{BearerFallback: staticToken(f.login.AccessToken.Reveal())})
 	for _, s := range []string{ra.String(), fmt.Sprintf("%#v", ra), fmt.Sprintf("%+v", *ra), fmt.Sprintf("%#v", *ra)} {
 		assert.NotContains(t, s, f.login.AccessToken.Reveal())
 	}
@@ -514,25 +525,25 @@ func TestNewRunAuthRefusesBadOptions(t *testing.T) {
 	f := newRunAuthFixture(t)
 	tests := []struct {
 		name string
-		opt  identity.RunAuthOption
+		opts identity.RunAuthOptions
 	}{
-		{"origin without host", identity.WithFirstPartyOrigin("https://")},
-		{"origin with user info", identity.WithFirstPartyOrigin("https://u@chatgpt.com")},
-		{"origin ftp", identity.WithFirstPartyOrigin("ftp://chatgpt.com")},
-		{"empty task", identity.WithTaskID("")},
-		{"control char task", identity.WithTaskID("a\nb")},
-		{"account with newline", identity.WithAccount("a\r\nX-Evil: 1", false)},
-		{"bearer with newline", identity.WithBearerFallback("tok\nX: y")},
+		{"origin without host", identity.RunAuthOptions{FirstPartyOrigin: "https://"}},
+		{"origin with user info", identity.RunAuthOptions{FirstPartyOrigin: "https://u@chatgpt.com"}},
+		{"origin ftp", identity.RunAuthOptions{FirstPartyOrigin: "ftp://chatgpt.com"}},
+		{"DEL task", identity.RunAuthOptions{TaskID: "\x7f"}},
+		{"control char task", identity.RunAuthOptions{TaskID: "a\nb"}},
+		{"account with newline", identity.RunAuthOptions{AccountID: "a\r\nX-Evil: 1"}},
+		{"sign all and nothing off inference", identity.RunAuthOptions{SignAllRoutes: true, NoCredentialOffInference: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := identity.NewRunAuth(f.signer, f.client, tt.opt)
+			_, err := identity.NewRunAuth(f.signer, f.client, tt.opts)
 			require.Error(t, err)
 		})
 	}
-	_, err := identity.NewRunAuth(nil, f.client)
+	_, err := identity.NewRunAuth(nil, f.client, identity.RunAuthOptions{})
 	require.Error(t, err)
-	_, err = identity.NewRunAuth(f.signer, nil)
+	_, err = identity.NewRunAuth(f.signer, nil, identity.RunAuthOptions{})
 	require.Error(t, err)
 }
 
@@ -578,7 +589,7 @@ func TestNewRunAuthDefaultOrigin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ra, err := identity.NewRunAuth(f.signer, &identity.Client{AuthAPIBaseURL: tt.authAPI}, identity.WithTaskID("task-1"))
+			ra, err := identity.NewRunAuth(f.signer, &identity.Client{AuthAPIBaseURL: tt.authAPI}, identity.RunAuthOptions{TaskID: "task-1"})
 			require.NoError(t, err)
 			for _, u := range tt.signed {
 				assert.True(t, probe(t, ra, u), "signed: %s", u)
@@ -591,7 +602,7 @@ func TestNewRunAuthDefaultOrigin(t *testing.T) {
 
 	// With only a Signer and a Client pointed at a fake backend, requests
 	// to that backend are signed and verify.
-	ra, err := identity.NewRunAuth(f.signer, f.client, identity.WithAccount(f.login.AccountID, false))
+	ra, err := identity.NewRunAuth(f.signer, f.client, identity.RunAuthOptions{AccountID: f.login.AccountID})
 	require.NoError(t, err)
 	code, _ := postJSON(t, &http.Client{Transport: ra.Transport(nil)}, f.srv.ChatGPTBaseURL+"/codex/responses", []byte(`{}`))
 	assert.Equal(t, http.StatusOK, code)
@@ -601,7 +612,7 @@ func TestNewRunAuthDefaultOrigin(t *testing.T) {
 // never yields a header again, however the calls interleave.
 func TestRunAuthEndSessionRace(t *testing.T) {
 	f := newRunAuthFixture(t)
-	ra := f.runAuth(t)
+	ra := f.runAuth(t, identity.RunAuthOptions{})
 	ctx := context.Background()
 	for i := range 300 {
 		id := fmt.Sprintf("s%d", i)
@@ -637,7 +648,7 @@ func TestRunAuthBearerFallbackFollowsTokenRefresh(t *testing.T) {
 		asked++
 		return token, nil
 	}
-	ra, err := identity.NewRunAuth(f.signer, f.client, identity.WithBearerFallbackFunc(source), identity.WithClockForTest(clock))
+	ra, err := identity.NewRunAuthForTest(f.signer, f.client, identity.RunAuthOptions{BearerFallback: source}, clock)
 	require.NoError(t, err)
 	f.srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 3})
 	s := ra.ForSession("s")
@@ -659,7 +670,23 @@ func TestRunAuthBearerFallbackFollowsTokenRefresh(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Bearer token-2", h, "the refreshed token is picked up")
 	assert.Equal(t, 2, asked)
+}
 
-	_, err = identity.NewRunAuth(f.signer, f.client, identity.WithBearerFallback(""))
-	require.Error(t, err)
+// TestRunAuthBearerFallbackRefusesBadTokens: a fallback token that is empty
+// or would split the header is never sent; the request fails.
+func TestRunAuthBearerFallbackRefusesBadTokens(t *testing.T) {
+	for _, tok := range []string{"", "tok\nX: y", "tok en", "tok\x7f"} {
+		t.Run(fmt.Sprintf("%q", tok), func(t *testing.T) {
+			f := newRunAuthFixture(t)
+			identity.SetClientTestHooks(f.client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
+			ra, err := identity.NewRunAuth(f.signer, f.client, identity.RunAuthOptions{BearerFallback: staticToken(tok)})
+			require.NoError(t, err)
+			f.srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 3})
+			rec := &reqRecorder{}
+			_, err = ra.ForSession("s").Transport(rec).RoundTrip(httptest.NewRequest(http.MethodGet, f.srv.ChatGPTBaseURL+"/wham/tasks", nil))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "empty or holds whitespace or a control character")
+			assert.Zero(t, rec.count(), "nothing is sent")
+		})
+	}
 }

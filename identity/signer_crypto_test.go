@@ -235,8 +235,7 @@ func cryptoAgentFixture(t *testing.T, key crypto.Signer) (*identitytest.Server, 
 func checkCryptoSignerRun(t *testing.T, key crypto.Signer) {
 	t.Helper()
 	srv, s, c, login := cryptoAgentFixture(t, key)
-	ra, err := identity.NewRunAuth(s, c,
-		identity.WithFirstPartyOrigin(srv.ChatGPTBaseURL), identity.WithAccount(login.AccountID, login.FedRAMP))
+	ra, err := identity.NewRunAuth(s, c, identity.RunAuthOptions{FirstPartyOrigin: srv.ChatGPTBaseURL, AccountID: login.AccountID, FedRAMP: login.FedRAMP})
 	require.NoError(t, err)
 	hc := &http.Client{Transport: ra.Transport(nil)}
 	for i := range 3 {

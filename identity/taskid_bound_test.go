@@ -82,7 +82,7 @@ func TestTaskIDBoundEverywhere(t *testing.T) {
 
 	for name, id := range map[string]string{"over the limit": long, "C1 control": c1, "DEL": "a\x7f", "NUL": "a\x00"} {
 		t.Run("WithTaskID "+name, func(t *testing.T) {
-			_, err := identity.NewRunAuth(signer, &identity.Client{AuthAPIBaseURL: "https://auth.example/api"}, identity.WithTaskID(id))
+			_, err := identity.NewRunAuth(signer, &identity.Client{AuthAPIBaseURL: "https://auth.example/api"}, identity.RunAuthOptions{TaskID: id})
 			require.ErrorIs(t, err, identity.ErrInvalidTaskID)
 		})
 		t.Run("signer "+name, func(t *testing.T) {

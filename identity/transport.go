@@ -11,7 +11,7 @@ import (
 // first-party requests and sends them with base (nil: http.DefaultTransport).
 //
 // Which request gets which credential depends on the route and the mode
-// (see the table in header.go and [WithChatGPTBearer]). A signed request is
+// (see the table in header.go and [RunAuthOptions].ChatGPTBearer). A signed request is
 // sent as a clone with "Authorization: AgentAssertion …" (made fresh for the
 // current second and this handle's task, registering the task on first use),
 // "ChatGPT-Account-ID" when an account is configured and

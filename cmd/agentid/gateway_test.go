@@ -51,8 +51,7 @@ func newGWAgent(t testing.TB, runtimeID, account string) gwAgent {
 // runAuthClient is an http.Client that signs every request to origin.
 func runAuthClient(t testing.TB, a gwAgent, origin, task, account string, base http.RoundTripper) *http.Client {
 	t.Helper()
-	auth, err := identity.NewRunAuth(a.signer, &identity.Client{AuthAPIBaseURL: origin},
-		identity.WithTaskID(task), identity.WithAccount(account, false), identity.WithFirstPartyOrigin(origin))
+	auth, err := identity.NewRunAuth(a.signer, &identity.Client{AuthAPIBaseURL: origin}, identity.RunAuthOptions{TaskID: task, AccountID: account, FirstPartyOrigin: origin})
 	require.NoError(t, err)
 	return &http.Client{Transport: auth.Transport(base), Timeout: 30 * time.Second}
 }

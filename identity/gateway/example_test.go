@@ -34,8 +34,7 @@ func ExampleVerifier_Middleware() {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	auth, _ := identity.NewRunAuth(signer, &identity.Client{AuthAPIBaseURL: srv.URL},
-		identity.WithTaskID("task-1"), identity.WithAccount("acct-1", false), identity.WithFirstPartyOrigin(srv.URL))
+	auth, _ := identity.NewRunAuth(signer, &identity.Client{AuthAPIBaseURL: srv.URL}, identity.RunAuthOptions{TaskID: "task-1", AccountID: "acct-1", FirstPartyOrigin: srv.URL})
 	agent := &http.Client{Transport: auth.Transport(nil)}
 	resp, err := agent.Post(srv.URL+"/backend-api/codex/responses", "application/json", nil)
 	if err != nil {
