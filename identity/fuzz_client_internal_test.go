@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"fmt"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -29,6 +30,9 @@ func FuzzRegisterTaskResponse(f *testing.F) {
 	signer := clientFuzzSigner(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		plain, encrypted, err := parseTaskRegistrationResponse(body)
+		if p, e, werr := twoPassTaskRegistrationResponse(body); p != plain || e != encrypted || fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Fatalf("got %q %q %v, the two-pass parser %q %q %v", plain, encrypted, err, p, e, werr)
+		}
 		if err != nil {
 			if plain != "" || encrypted != "" {
 				t.Fatalf("values returned with an error: %v", err)

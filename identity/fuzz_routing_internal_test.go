@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -18,8 +19,19 @@ func FuzzParseRouting(f *testing.F) {
 	f.Add([]byte(`{"accounts":[{"id":"acct-1","workspace_backend_origin":"https://u:p@evil.example/x?y#z"}]}`), "acct-1")
 	f.Add([]byte(`{"accounts":[{"id":"a","id":"b"}]}`), "a")
 	f.Add([]byte(`[]`), "")
+	f.Add([]byte(`{"accounts":{"a":null,"b":{"account":5}}}`), "a")
+	f.Add([]byte(`{"accounts":[null,{"id":"a","account_id":null,"workspace_backend_origin":null}],"x":[1,}`), "a")
 	f.Fuzz(func(t *testing.T, body []byte, account string) {
 		origin, override, err := parseRouting(body, account, "https://chatgpt.com")
+		// The one walk agrees with the former two-pass parser (whose map
+		// form reported one of several problems at random: only the
+		// verdict is compared).
+		if !foldedName(body, routingNames...) {
+			o, v, werr := twoPassRouting(body, account, "https://chatgpt.com")
+			if (err == nil) != (werr == nil) || o != origin || fmt.Sprint(v) != fmt.Sprint(override) {
+				t.Fatalf("parseRouting = %q %q %v, the two-pass parser %q %q %v", origin, override, err, o, v, werr)
+			}
+		}
 		if err != nil {
 			if origin != "" || override != nil {
 				t.Fatalf("error %v with a result %q %q", err, origin, override)
@@ -50,6 +62,9 @@ func FuzzParseRefreshAnswer(f *testing.F) {
 	f.Add([]byte(`{"error":"refresh_token_expired"}`))
 	f.Add([]byte(`{"code":"refresh_token_invalidated"}`))
 	f.Add([]byte(`{"a":1,"a":2}`))
+	f.Add([]byte(`{"error":null,"code":"x"}`))
+	f.Add([]byte(`{"error":{"code":1},"code":"x"}`))
+	f.Add([]byte(`{"error":"e"} x`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if out, err := parseRefreshAnswer(data); err == nil {
 			if out == nil {
@@ -59,6 +74,9 @@ func FuzzParseRefreshAnswer(f *testing.F) {
 			t.Fatalf("the error quotes the answer: %v", err)
 		}
 		code := refreshErrorCode(data)
+		if !foldedName(data, "error", "code") && code != twoPassRefreshErrorCode(data) {
+			t.Fatalf("refreshErrorCode = %q, the two-pass parser %q", code, twoPassRefreshErrorCode(data))
+		}
 		if len(code) > 64 || strings.ContainsAny(code, " \t\r\n\"'") {
 			t.Fatalf("error code %q is not a short plain word", code)
 		}

@@ -3,12 +3,12 @@ package identity
 import (
 	"context"
 	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -285,96 +285,146 @@ func (c *jwksCache) fetch(ctx context.Context) (map[string]jwk, error) {
 // with the reason, so that a token naming one gets a clear error; a kid
 // that appears twice is ambiguous and refused.
 func parseJWKS(data []byte) (map[string]jwk, error) {
-	if err := strictjson.CheckObject(data); err != nil {
+	errNotObject := errors.New("JWKS \"keys\" holds a value that is not an object")
+	errKid := errors.New("JWKS key has a \"kid\" that is not a string")
+	// One walk checks the document and reads the keys.
+	var (
+		list      []*jwkFields
+		keysArray bool
+	)
+	err := strictjson.DecodeObject(data, func(d *strictjson.Decoder, name string) error {
+		if name != "keys" || d.Kind() != "an array" {
+			return nil
+		}
+		keysArray = true
+		return d.Array(func() error {
+			f := &jwkFields{}
+			if d.Object(func(name string) error { return f.member(d, name) }) != nil {
+				return errNotObject
+			}
+			if f.kid.bad {
+				return errKid
+			}
+			list = append(list, f)
+			return nil
+		})
+	})
+	switch {
+	case errors.Is(err, strictjson.ErrInvalid):
 		return nil, fmt.Errorf("JWKS is not a strict JSON object: %w", err)
-	}
-	doc, err := strictjson.Object(data)
-	if err != nil {
-		return nil, errors.New("JWKS is not a JSON object")
-	}
-	raw, ok := doc["keys"]
-	if !ok || len(raw) == 0 || raw[0] != '[' {
-		return nil, errors.New("JWKS has no \"keys\" array")
-	}
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
+	case err != nil:
+		return nil, err
+	case !keysArray:
 		return nil, errors.New("JWKS has no \"keys\" array")
 	}
 	keys := make(map[string]jwk, len(list))
-	for _, r := range list {
-		if len(r) == 0 || r[0] != '{' {
-			return nil, errors.New("JWKS \"keys\" holds a value that is not an object")
-		}
-		m, err := strictjson.Object(r)
-		if err != nil {
-			return nil, errors.New("JWKS \"keys\" holds a value that is not an object")
-		}
-		kid, present, err := jsonString(m["kid"])
-		if err != nil {
-			return nil, errors.New("JWKS key has a \"kid\" that is not a string")
-		}
-		if !present || kid == "" {
+	for _, f := range list {
+		kid := f.kid.s
+		if !f.kid.present || kid == "" {
 			continue
 		}
 		if _, dup := keys[kid]; dup {
 			keys[kid] = jwk{problem: "the JWKS has several keys with this kid"}
 			continue
 		}
-		keys[kid] = parseJWK(m)
+		keys[kid] = parseJWK(f)
 	}
 	return keys, nil
 }
 
-// jsonString decodes a JSON string member; a missing or null member is "".
-func jsonString(raw json.RawMessage) (s string, present bool, err error) {
-	if raw == nil || strictjson.IsNull(raw) {
-		return "", false, nil
+// jsonField is a member read as a string: an absent or null member is not
+// present; bad is set for a value of another type.
+type jsonField struct {
+	s            string
+	present, bad bool
+}
+
+func (f *jsonField) read(d *strictjson.Decoder) {
+	if d.Null() {
+		return
 	}
-	s, ok := strictjson.String(raw)
-	if !ok {
-		return "", true, errors.New("not a string")
-	}
-	return s, true, nil
+	var err error
+	f.present = true
+	f.s, err = d.String()
+	f.bad = err != nil
 }
 
 // privateJWKMembers are the members of a private RSA JWK (RFC 7518 §6.3.2).
 var privateJWKMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth"}
 
-func parseJWK(m map[string]json.RawMessage) jwk {
+// jwkFields are the members of one JWK that parseJWK judges, as the walk of
+// the JWKS read them.
+type jwkFields struct {
+	kid, kty, alg, use, n, e jsonField
+	keyOps                   []string
+	hasKeyOps                bool // key_ops is present, even as null
+	keyOpsBad                bool // key_ops is not an array of strings (null elements allowed)
+	private                  bool // a member of privateJWKMembers is present
+}
+
+// member reads the member name of a JWK object.
+func (f *jwkFields) member(d *strictjson.Decoder, name string) error {
+	switch name {
+	case "kid":
+		f.kid.read(d)
+	case "kty":
+		f.kty.read(d)
+	case "alg":
+		f.alg.read(d)
+	case "use":
+		f.use.read(d)
+	case "n":
+		f.n.read(d)
+	case "e":
+		f.e.read(d)
+	case "key_ops":
+		f.hasKeyOps = true
+		if d.Kind() != "an array" {
+			f.keyOpsBad = true
+			return nil
+		}
+		return d.Array(func() error {
+			if d.Null() {
+				return nil
+			}
+			op, err := d.String()
+			f.keyOpsBad = f.keyOpsBad || err != nil
+			f.keyOps = append(f.keyOps, op)
+			return nil
+		})
+	default:
+		f.private = f.private || slices.Contains(privateJWKMembers[:], name)
+	}
+	return nil
+}
+
+func parseJWK(f *jwkFields) jwk {
 	bad := func(format string, args ...any) jwk { return jwk{problem: fmt.Sprintf(format, args...)} }
-	kty, _, err := jsonString(m["kty"])
-	if err != nil || kty != "RSA" {
-		return bad("kty %q is not RSA", shortQuote(kty))
+	if f.kty.bad || f.kty.s != "RSA" {
+		return bad("kty %q is not RSA", shortQuote(f.kty.s))
 	}
-	if alg, present, err := jsonString(m["alg"]); err != nil || (present && alg != "RS256") {
-		return bad("alg %q is not RS256", shortQuote(alg))
+	if f.alg.bad || (f.alg.present && f.alg.s != "RS256") {
+		return bad("alg %q is not RS256", shortQuote(f.alg.s))
 	}
-	if use, present, err := jsonString(m["use"]); err != nil || (present && use != "sig") {
-		return bad("use %q is not sig", shortQuote(use))
+	if f.use.bad || (f.use.present && f.use.s != "sig") {
+		return bad("use %q is not sig", shortQuote(f.use.s))
 	}
-	if raw, ok := m["key_ops"]; ok {
-		var ops []string
-		if err := json.Unmarshal(raw, &ops); err != nil || raw[0] != '[' {
+	if f.hasKeyOps {
+		if f.keyOpsBad {
 			return bad("key_ops is not an array of strings")
 		}
-		verify := false
-		for _, op := range ops {
-			verify = verify || op == "verify"
-		}
-		if !verify {
+		if !slices.Contains(f.keyOps, "verify") {
 			return bad("key_ops does not allow verify")
 		}
 	}
-	for _, name := range privateJWKMembers {
-		if _, ok := m[name]; ok {
-			return bad("it holds private key material")
-		}
+	if f.private {
+		return bad("it holds private key material")
 	}
-	n, err := jwkUint(m["n"])
+	n, err := jwkUint(f.n)
 	if err != nil {
 		return bad("n %v", err)
 	}
-	e, err := jwkUint(m["e"])
+	e, err := jwkUint(f.e)
 	if err != nil {
 		return bad("e %v", err)
 	}
@@ -392,12 +442,11 @@ func parseJWK(m map[string]json.RawMessage) jwk {
 
 // jwkUint decodes a Base64urlUInt (RFC 7518 §2): canonical unpadded
 // base64url of a big-endian number in the fewest octets.
-func jwkUint(raw json.RawMessage) (*big.Int, error) {
-	s, present, err := jsonString(raw)
-	if err != nil || !present {
+func jwkUint(f jsonField) (*big.Int, error) {
+	if f.bad || !f.present {
 		return nil, errors.New("is missing or not a string")
 	}
-	b, err := b64.DecodeRawURL(s)
+	b, err := b64.DecodeRawURL(f.s)
 	if err != nil || len(b) == 0 {
 		return nil, errors.New("is not canonical base64url")
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/agentidentity/agentidentity/internal/jose"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 	"github.com/agentidentity/agentidentity/internal/limitio"
+	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
 func TestJWKSConcurrentCallersShareOneFetch(t *testing.T) {
@@ -491,9 +492,9 @@ func TestWycheproofRS256(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &f))
 	n := 0
 	for _, g := range f.TestGroups {
-		var m map[string]json.RawMessage
-		require.NoError(t, json.Unmarshal(g.KeyJwk, &m))
-		k := parseJWK(m)
+		var fields jwkFields
+		require.NoError(t, strictjson.DecodeObject(g.KeyJwk, fields.member))
+		k := parseJWK(&fields)
 		require.Empty(t, k.problem)
 		for _, tc := range g.Tests {
 			msg, err := hex.DecodeString(tc.Msg)

@@ -357,25 +357,45 @@ func parseRefreshAnswer(data []byte) (*codexhome.Tokens, error) {
 // lower case, or "" when there is none or it is not a short plain word (it
 // goes into error messages).
 func refreshErrorCode(data []byte) string {
-	var v struct {
-		Error json.RawMessage `json:"error"`
-		Code  json.RawMessage `json:"code"`
-	}
-	if strictjson.CheckObject(data) != nil || json.Unmarshal(data, &v) != nil {
+	// One walk checks the body and reads error (an object with a code, or
+	// a string) and code; values of other types count as absent.
+	var (
+		errorKind            string
+		errorCode, errorText string
+		topCode              string
+	)
+	err := strictjson.DecodeObject(data, func(d *strictjson.Decoder, name string) error {
+		switch name {
+		case "error":
+			switch errorKind = d.Kind(); errorKind {
+			case "an object":
+				return d.Object(func(name string) error {
+					if name == "code" && d.Kind() == "a string" {
+						errorCode, _ = d.String()
+					}
+					return nil
+				})
+			case "a string":
+				errorText, _ = d.String()
+			}
+		case "code":
+			if d.Kind() == "a string" {
+				topCode, _ = d.String()
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return ""
 	}
 	var code string
-	if len(v.Error) > 0 && v.Error[0] == '{' {
-		var inner struct {
-			Code json.RawMessage `json:"code"`
-		}
-		if json.Unmarshal(v.Error, &inner) == nil {
-			code, _ = strictjson.String(inner.Code)
-		}
-	} else if s, ok := strictjson.String(v.Error); ok {
-		code = s
-	} else {
-		code, _ = strictjson.String(v.Code)
+	switch errorKind {
+	case "an object":
+		code = errorCode
+	case "a string":
+		code = errorText
+	default:
+		code = topCode
 	}
 	code = netrule.ASCIILower(code)
 	if len(code) > 64 || strings.ContainsFunc(code, func(c rune) bool {

@@ -1,9 +1,9 @@
 package identity
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -29,19 +29,19 @@ var taskIDMembers = [...]string{"task_id", "taskId", "encrypted_task_id", "encry
 // success. Errors wrap errInvalidRegistrationResponse and never quote the
 // body.
 func parseTaskRegistrationResponse(body []byte) (plain, encrypted string, err error) {
-	members, err := responseObject(body)
+	members, err := responseMembers(body, taskIDMembers[:]...)
 	if err != nil {
 		return "", "", err
 	}
 	for i, name := range taskIDMembers {
-		raw, ok := members[name]
-		if !ok || string(raw) == "null" {
+		m, ok := members[name]
+		if !ok {
 			continue
 		}
-		var s string
-		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		if !m.isString {
 			return "", "", fmt.Errorf("%w: %q is not a string", errInvalidRegistrationResponse, name)
 		}
+		s := m.value
 		if s == "" {
 			return "", "", fmt.Errorf("%w: %q is empty", errInvalidRegistrationResponse, name)
 		}
@@ -76,37 +76,54 @@ func taskIDFromResponse(s *Signer, body []byte) (string, error) {
 // parseAgentRegistrationResponse reads {"agent_runtime_id": "…"} (docs/protocol.md#agent-registration),
 // unknown members ignored, and validates the id.
 func parseAgentRegistrationResponse(body []byte) (string, error) {
-	members, err := responseObject(body)
+	members, err := responseMembers(body, "agent_runtime_id")
 	if err != nil {
 		return "", err
 	}
-	raw, ok := members["agent_runtime_id"]
-	if !ok || string(raw) == "null" {
+	m, ok := members["agent_runtime_id"]
+	if !ok {
 		return "", fmt.Errorf("%w: no agent_runtime_id", errInvalidRegistrationResponse)
 	}
-	var id string
-	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &id) != nil {
+	if !m.isString {
 		return "", fmt.Errorf("%w: agent_runtime_id is not a string", errInvalidRegistrationResponse)
 	}
+	id := m.value
 	if err := ValidateRuntimeID(id); err != nil {
 		return "", fmt.Errorf("%w: %w", errInvalidRegistrationResponse, err)
 	}
 	return id, nil
 }
 
-// responseObject checks body strictly and returns its top-level members.
-func responseObject(body []byte) (map[string]json.RawMessage, error) {
-	if err := strictjson.CheckObject(body); err != nil {
-		if errors.Is(err, strictjson.ErrDuplicateMember) {
-			return nil, fmt.Errorf("%w: a member appears twice", errInvalidRegistrationResponse)
+// responseMember is a top-level member of a registration answer that is
+// present and not null.
+type responseMember struct {
+	value    string // its value, if a string
+	isString bool
+}
+
+// responseMembers checks body strictly and, in the same walk, reads the
+// top-level members called names; absent and null members are left out.
+func responseMembers(body []byte, names ...string) (map[string]responseMember, error) {
+	got := make(map[string]responseMember, len(names))
+	err := strictjson.DecodeObject(body, func(d *strictjson.Decoder, name string) error {
+		if !slices.Contains(names, name) || d.Null() {
+			return nil
 		}
+		var m responseMember
+		if d.Kind() == "a string" {
+			m.value, _ = d.String()
+			m.isString = true
+		}
+		got[name] = m
+		return nil
+	})
+	switch {
+	case errors.Is(err, strictjson.ErrDuplicateMember):
+		return nil, fmt.Errorf("%w: a member appears twice", errInvalidRegistrationResponse)
+	case err != nil:
 		return nil, fmt.Errorf("%w: the body is not one JSON object", errInvalidRegistrationResponse)
 	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(body, &members); err != nil {
-		return nil, fmt.Errorf("%w: the body is not one JSON object", errInvalidRegistrationResponse)
-	}
-	return members, nil
+	return got, nil
 }
 
 // agentRegistrationBody builds the exact body of docs/protocol.md#agent-registration, members in the

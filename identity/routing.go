@@ -2,7 +2,7 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -157,11 +157,36 @@ func (r *runState) fetchRouting(ctx context.Context) (string, []string, error) {
 }
 
 // accountEntry is one accounts/check entry; unknown members are ignored.
+// A nil field was absent or null.
 type accountEntry struct {
-	ID                     *string `json:"id"`
-	AccountID              *string `json:"account_id"`
-	WorkspaceBackendOrigin *string `json:"workspace_backend_origin"`
-	AccountRoutingOverride *string `json:"account_routing_override"`
+	ID                     *string // id
+	AccountID              *string // account_id
+	WorkspaceBackendOrigin *string // workspace_backend_origin
+	AccountRoutingOverride *string // account_routing_override
+}
+
+// readAccountEntry reads an entry object (or null, a zero entry) in the
+// walk of the answer; its known members must be strings or null.
+func readAccountEntry(d *strictjson.Decoder) (accountEntry, error) {
+	var e accountEntry
+	if d.Null() {
+		return e, nil
+	}
+	err := d.Object(func(name string) error {
+		var err error
+		switch name {
+		case "id":
+			e.ID, err = d.OptionalString()
+		case "account_id":
+			e.AccountID, err = d.OptionalString()
+		case "workspace_backend_origin":
+			e.WorkspaceBackendOrigin, err = d.OptionalString()
+		case "account_routing_override":
+			e.AccountRoutingOverride, err = d.OptionalString()
+		}
+		return err
+	})
+	return e, err
 }
 
 func (e *accountEntry) id() (string, bool) {
@@ -192,36 +217,73 @@ func parseRouting(body []byte, account, configured string) (string, []string, er
 	bad := func(why string) (string, []string, error) {
 		return "", nil, fmt.Errorf("%w: malformed accounts/check answer: %s", errRoutingUnavailable, why)
 	}
-	if err := strictjson.CheckObject(body); err != nil {
+	// One walk checks the answer and decodes "accounts".
+	var (
+		kind    = "nothing"
+		entries []accountEntry
+		keys    []string        // map form: the key of each entry
+		absent  map[string]bool // map form: keys whose value has no account
+	)
+	errList := errors.New("accounts is not a list of objects")
+	errMap := errors.New("accounts is not a map of objects")
+	err := strictjson.DecodeObject(body, func(d *strictjson.Decoder, name string) error {
+		if name != "accounts" {
+			return nil
+		}
+		switch kind = d.Kind(); kind {
+		case "an array":
+			if d.Array(func() error {
+				e, err := readAccountEntry(d)
+				entries = append(entries, e)
+				return err
+			}) != nil {
+				return errList
+			}
+		case "an object":
+			if d.Object(func(key string) error {
+				var e accountEntry
+				found := false
+				if !d.Null() {
+					if err := d.Object(func(name string) error {
+						if name != "account" || d.Null() {
+							return nil
+						}
+						var err error
+						e, err = readAccountEntry(d)
+						found = true
+						return err
+					}); err != nil {
+						return err
+					}
+				}
+				if !found {
+					if absent == nil {
+						absent = map[string]bool{}
+					}
+					absent[key] = true
+				}
+				keys = append(keys, key)
+				entries = append(entries, e)
+				return nil
+			}) != nil {
+				return errMap
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return bad(err.Error())
 	}
-	var doc struct {
-		Accounts json.RawMessage `json:"accounts"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return bad("not an object")
-	}
-	var entries []accountEntry
-	switch strictjson.Kind(doc.Accounts) {
+	switch kind {
 	case "an array":
-		if err := json.Unmarshal(doc.Accounts, &entries); err != nil {
-			return bad("accounts is not a list of objects")
-		}
 	case "an object":
-		var m map[string]struct {
-			Account *accountEntry `json:"account"`
-		}
-		if err := json.Unmarshal(doc.Accounts, &m); err != nil {
-			return bad("accounts is not a map of objects")
-		}
-		for k, v := range m {
-			if v.Account == nil {
+		for i, k := range keys {
+			if absent[k] {
 				return bad("an accounts map value has no account")
 			}
-			if id, ok := v.Account.id(); !ok || id != k {
+			if id, ok := entries[i].id(); !ok || id != k {
 				return bad("an accounts map key is not its account's id")
 			}
-			entries = append(entries, *v.Account)
 		}
 	default:
 		return bad("accounts is missing or neither a list nor a map")

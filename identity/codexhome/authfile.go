@@ -59,12 +59,10 @@ func ParseAuthFile(data []byte) (*AuthFile, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, corrupt("the file is empty")
 	}
-	if err := strictjson.CheckObject(data); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorruptAuthFile, err)
-	}
+	// One walk checks the file and splits its top-level object.
 	members, err := strictjson.Members(data)
 	if err != nil {
-		return nil, corrupt("cannot split the top-level object: %v", err)
+		return nil, fmt.Errorf("%w: %w", ErrCorruptAuthFile, err)
 	}
 	f := &AuthFile{exists: true, m: secret.NewBox(memberList{members: members})}
 	if err := f.validate(); err != nil {

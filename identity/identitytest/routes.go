@@ -317,17 +317,29 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		setVerdict(r, "refused: "+code+" ("+why+")")
 		writeJSON(w, status, map[string]string{"error": code, "error_description": why})
 	}
-	if err != nil || strictjson.CheckObject(body) != nil {
+	// One walk checks the body and reads the three members (null or
+	// absent is nil; another type is refused).
+	var req struct{ ClientID, GrantType, RefreshToken *string }
+	if err == nil {
+		err = strictjson.DecodeObject(body, func(d *strictjson.Decoder, name string) error {
+			var err error
+			switch name {
+			case "client_id":
+				req.ClientID, err = d.OptionalString()
+			case "grant_type":
+				req.GrantType, err = d.OptionalString()
+			case "refresh_token":
+				req.RefreshToken, err = d.OptionalString()
+			}
+			return err
+		})
+		if errors.Is(err, strictjson.ErrWrongType) {
+			refuse(http.StatusBadRequest, "invalid_request", "client_id, grant_type and refresh_token must be strings")
+			return
+		}
+	}
+	if err != nil {
 		refuse(http.StatusBadRequest, "invalid_request", "the body must be one JSON object")
-		return
-	}
-	var req struct {
-		ClientID     *string `json:"client_id"`
-		GrantType    *string `json:"grant_type"`
-		RefreshToken *string `json:"refresh_token"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		refuse(http.StatusBadRequest, "invalid_request", "client_id, grant_type and refresh_token must be strings")
 		return
 	}
 	switch {

@@ -649,34 +649,76 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 
 // checkAgentRegistrationBody checks the exact shape of docs/protocol.md#agent-registration.
 func checkAgentRegistrationBody(body []byte) (ed25519.PublicKey, error) {
-	if err := strictjson.CheckObject(body); err != nil {
+	// One walk checks the body and reads its members.
+	var (
+		members, abomMembers int
+		abomObject, capsOK   bool
+		abomStrings          = map[string]bool{}
+		ttlNull, lineOK      bool
+		line                 string
+	)
+	err := strictjson.DecodeObject(body, func(d *strictjson.Decoder, name string) error {
+		members++
+		switch name {
+		case "abom":
+			if d.Kind() != "an object" {
+				return nil
+			}
+			abomObject = true
+			return d.Object(func(name string) error {
+				abomMembers++
+				abomStrings[name] = d.Kind() == "a string"
+				return nil
+			})
+		case "capabilities":
+			if d.Kind() != "an array" {
+				return nil
+			}
+			var caps []string
+			ok := true
+			err := d.Array(func() error {
+				if d.Null() {
+					caps = append(caps, "")
+					return nil
+				}
+				c, err := d.String()
+				ok = ok && err == nil
+				caps = append(caps, c)
+				return nil
+			})
+			capsOK = ok && len(caps) == 1 && caps[0] == "responsesapi"
+			return err
+		case "ttl":
+			ttlNull = d.Null()
+		case "agent_public_key":
+			if d.Kind() == "a string" {
+				line, _ = d.String()
+				lineOK = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, errors.New("the body is not one strict JSON object")
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
-		return nil, errors.New("the body is not a JSON object")
-	}
-	if len(top) != 4 {
+	if members != 4 {
 		return nil, errors.New("want exactly abom, agent_public_key, capabilities and ttl")
 	}
-	var abom map[string]json.RawMessage
-	if err := json.Unmarshal(top["abom"], &abom); err != nil || abom == nil || len(abom) != 3 {
+	if !abomObject || abomMembers != 3 {
 		return nil, errors.New("abom must be an object of exactly agent_version, agent_harness_id and running_location")
 	}
 	for _, name := range []string{"agent_version", "agent_harness_id", "running_location"} {
-		if raw := abom[name]; len(raw) == 0 || raw[0] != '"' {
+		if !abomStrings[name] {
 			return nil, fmt.Errorf("abom.%s must be a string", name)
 		}
 	}
-	var caps []string
-	if err := json.Unmarshal(top["capabilities"], &caps); err != nil || len(caps) != 1 || caps[0] != "responsesapi" {
+	if !capsOK {
 		return nil, errors.New(`capabilities must be ["responsesapi"]`)
 	}
-	if string(top["ttl"]) != "null" {
+	if !ttlNull {
 		return nil, errors.New("ttl must be null")
 	}
-	var line string
-	if raw := top["agent_public_key"]; len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &line) != nil {
+	if !lineOK {
 		return nil, errors.New("agent_public_key must be a string")
 	}
 	pub, err := gateway.ParsePublicKeySSH(line)

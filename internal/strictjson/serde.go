@@ -75,11 +75,11 @@ type Member struct {
 	Raw  json.RawMessage
 }
 
-// Members checks data with CheckObject and splits the object into its
-// members, in document order, each value compacted. It is the one walker of
-// JSON objects in the module: everything that reads an object by member
-// (auth.json, JWT headers and claims, registration answers, JWKS) goes
-// through it or through Object. It checks and splits in one pass.
+// Members checks data as CheckObject does (the same errors) and splits the
+// object into its members, in document order, each value compacted. It
+// checks and splits in one pass; parsers that read an object by member go
+// through it, Split, Object or DecodeObject (which decodes typed values
+// instead of splitting).
 func Members(data []byte) ([]Member, error) {
 	s := &scanner{collect: true}
 	if _, err := check(data, s); err != nil {

@@ -7,6 +7,11 @@
 // invalid UTF-8 and lone surrogate escapes ("\ud800") with U+FFFD; each lets
 // two parsers disagree on one document, or a rewrite change a string, which a
 // security library must not allow.
+//
+// A parser checks and decodes a document in one walk: DecodeObject hands the
+// members to the caller as it checks them, and Members, Split and Object
+// split the top-level object as they check it. No parser checks a document
+// and then decodes it again.
 package strictjson
 
 import (
@@ -41,10 +46,12 @@ func CheckObject(data []byte) error {
 		return err
 	}
 	if first != '{' {
-		return fmt.Errorf("%w: the top-level value is not an object", ErrInvalid)
+		return errNotObject
 	}
 	return nil
 }
+
+var errNotObject = fmt.Errorf("%w: the top-level value is not an object", ErrInvalid)
 
 // check checks data and returns the first byte of its top-level value. If
 // s is not nil, it scans with s (which may collect members).
@@ -70,15 +77,15 @@ func check(data []byte, s *scanner) (byte, error) {
 		return 0, fmt.Errorf("%w: empty document", ErrInvalid)
 	}
 	first := data[s.pos]
-	if s.collect && first != '{' {
-		return first, fmt.Errorf("%w: the top-level value is not an object", ErrInvalid)
-	}
 	if err := s.value(); err != nil {
 		return 0, err
 	}
 	s.skipSpace()
 	if s.pos != len(data) {
 		return 0, fmt.Errorf("%w: data after the top-level value", ErrInvalid)
+	}
+	if s.collect && first != '{' {
+		return first, errNotObject
 	}
 	return first, nil
 }

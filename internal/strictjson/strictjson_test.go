@@ -112,8 +112,8 @@ func FuzzScanAgainstDecoder(f *testing.F) {
 		if (serr == nil) != (oerr == nil) || len(split) != len(got) {
 			t.Fatalf("Split and Object differ: %v / %v", serr, oerr)
 		}
-		if (oerr == nil) != (CheckObject(data) == nil) {
-			t.Fatalf("Object says %v, CheckObject disagrees", oerr)
+		if cerr := CheckObject(data); (oerr == nil) != (cerr == nil) || (oerr != nil && oerr.Error() != cerr.Error()) {
+			t.Fatalf("Object says %v, CheckObject says %v", oerr, cerr)
 		}
 		if oerr != nil {
 			return
