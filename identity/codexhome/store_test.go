@@ -643,12 +643,15 @@ func TestStoreCrashDuringSave(t *testing.T) {
 			s := OpenStore(home)
 			writeFile(t, s.Path(), wantA, 0o600)
 			rng := rand.New(rand.NewPCG(uint64(h), 2))
-			sawB := false
 			for i := range rounds {
 				pr, pw := io.Pipe()
 				cmd := startHelper(t, "save-loop", home, 0, pw)
 				line, err := bufio.NewReader(pr).ReadString('\n')
 				require.NoError(t, err)
+				// "ready" comes after a completed save, so every round has
+				// saved at least once: whether the last save before the kill
+				// left the old or the new content is chance, and the test
+				// asserts only what must hold for every kill time.
 				require.Equal(t, "ready\n", line)
 				go func() { _, _ = io.Copy(io.Discard, pr) }()
 				time.Sleep(time.Duration(rng.IntN(120000)) * time.Microsecond)
@@ -660,13 +663,11 @@ func TestStoreCrashDuringSave(t *testing.T) {
 				require.NoError(t, err)
 				isA, isB := string(data) == string(wantA), string(data) == string(wantB)
 				require.True(t, isA || isB, "round %d: the file is neither the old nor the new content (%d bytes)", i, len(data))
-				sawB = sawB || isB
 				mustParse(t, data)
 				fi, err := os.Stat(s.Path())
 				require.NoError(t, err)
 				require.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
 			}
-			assert.True(t, sawB, "the helper never completed a save")
 			// The next save cleans up temporary files of killed writers.
 			require.NoError(t, s.Update(context.Background(), flipContent))
 			assertNoTempFiles(t, home)
