@@ -27,9 +27,11 @@
 // switch from normalised base URL to environment, so the lookup does no work
 // at init.
 //
-// The rules that the generated table and the run-time lookup must share (the
-// JWKS rule, the lookup key of a base URL, the origin) live in
-// internal/endpointrule, which both packages import.
+// The rules that the generated table and the run-time lookup must share live
+// in internal packages both import: the JWKS rule, the lookup key of a base
+// URL and the reserved "custom" name in internal/endpointrule; the URL check
+// (the table's URLs are its canonical form) and the origin in
+// internal/netrule.
 //
 // Package gen never imports the package it writes into, so a broken
 // urlmap_gen.go cannot stop its own repair.
