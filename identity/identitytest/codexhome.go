@@ -18,6 +18,12 @@ type CodexHomeOptions struct {
 	// AgentJWT, if not empty, is written as a standalone Agent Identity JWT
 	// ("agent_identity" with "auth_mode": "agentIdentity").
 	AgentJWT codexhome.Secret
+	// PersonalAccessToken, if not empty, is written as
+	// "personal_access_token". Alone it gives the file exactly as
+	// `codex login --with-access-token` writes it:
+	// {"OPENAI_API_KEY": null, "personal_access_token": "at-…"}, two-space
+	// indent, no trailing newline.
+	PersonalAccessToken codexhome.Secret
 	// UseAgentIdentity writes [features] use_agent_identity = true.
 	UseAgentIdentity bool
 }
@@ -62,6 +68,7 @@ func (s *Server) WriteCodexHome(dir string, o CodexHomeOptions) error {
 		Tokens        *tokens `json:"tokens,omitempty"`
 		LastRefresh   string  `json:"last_refresh,omitempty"`
 		AgentIdentity string  `json:"agent_identity,omitempty"`
+		PAT           string  `json:"personal_access_token,omitempty"`
 	}
 	var f authFile
 	if o.Login != nil {
@@ -73,9 +80,13 @@ func (s *Server) WriteCodexHome(dir string, o CodexHomeOptions) error {
 		f.AuthMode = "agentIdentity"
 		f.AgentIdentity = o.AgentJWT.Reveal()
 	}
+	f.PAT = o.PersonalAccessToken.Reveal()
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("identitytest: %w", err)
 	}
-	return os.WriteFile(filepath.Join(dir, "auth.json"), append(data, '\n'), 0o600)
+	if f.PAT == "" || o.Login != nil || !o.AgentJWT.IsZero() {
+		data = append(data, '\n') // codex login --with-access-token writes none
+	}
+	return os.WriteFile(filepath.Join(dir, "auth.json"), data, 0o600)
 }

@@ -45,9 +45,36 @@
 //     ({"models":[]}), GET /backend-api/wham/settings/user, GET
 //     /backend-api/wham/config/bundle ({}, no workspace policies); /ps/plugins/…
 //     and /ps/mcp answer 404, which Codex tolerates.
-//   - POST /oauth/token: the ChatGPT token refresh; a refresh token the
-//     server minted is redeemed once for a new login, a reused one gets 401
+//   - POST /oauth/token with a JSON body: the ChatGPT token refresh; a
+//     refresh token the server minted is redeemed once for a new login
+//     (whose tokens live the TTL of the first), a reused one gets 401
 //     {"error":"refresh_token_reused"} ([Stats.Refreshes]).
+//   - GET /api/accounts/v1/user-auth-credential/whoami: the metadata lookup
+//     of a personal access token from [Server.MintPersonalAccessToken]
+//     (docs/protocol.md#personal-access-tokens), sent as the Codex CLI
+//     sends it (the token as Bearer, no ChatGPT-Account-ID or
+//     X-OpenAI-Fedramp header), answered
+//     {"email","chatgpt_user_id","chatgpt_account_id","chatgpt_plan_type","chatgpt_account_is_fedramp"}
+//     in that order, email null when the account has none
+//     ([Stats.Lookups]). Such a token is then a Bearer credential of every
+//     first-party route, inference included, with its account's
+//     ChatGPT-Account-ID (and X-OpenAI-Fedramp: true for FedRAMP); it never
+//     registers an agent.
+//   - POST /oauth/token with Content-Type application/x-www-form-urlencoded:
+//     the workload identity token exchange (docs/protocol.md#workload-identity).
+//     The form must be exactly what the Codex CLI sends: grant_type
+//     urn:ietf:params:oauth:grant-type:jwt-bearer, assertion,
+//     federation_rule_id and optionally workload_identity_context, in that
+//     order, each in the WHATWG form encoding (~ as %7E, * kept, space as
+//     +), no Authorization header, no client id; the pair of rule id and
+//     assertion must have been added with [Server.AddWorkloadIdentity]. The
+//     answer has access_token (a ChatGPT access JWT of the server whose
+//     chatgpt_user_id is user_id), issued_token_type, token_type "Bearer",
+//     expires_in ([Options.TokenExchangeTTL]), scope, chatgpt_account_id,
+//     chatgpt_account_user_id, user_id and chatgpt_plan_type; refusals are
+//     400 {"error","error_description"} ([Stats.Exchanges],
+//     [Stats.ExchangesRefused]). The token is accepted like a personal
+//     access token's, until it expires.
 //
 // Started with [Server.StartTLS] (or [NewTLSServer]) the server speaks https with a
 // certificate authority made for it alone and name-constrained to loopback,
@@ -56,10 +83,18 @@
 // sees every request with its verdict ([Exchange.LogLine] prints one
 // without credentials).
 //
-// [Server.SetFault] makes the AuthAPI endpoints slow, failing, redirecting
-// or answering broken bodies ([Fault]), and [Server.Stats] tells what
-// happened (agents and tasks registered, AuthAPI attempts, requests
-// verified and rejected, refreshes, …). A Server is safe for concurrent use.
+// Every ChatGPT access token the server accepts (a login's, a refresh's, an
+// exchange's) expires at its "exp" by the server's clock ([Options.Now]):
+// a test that moves that clock, or mints a login with a negative
+// [LoginOptions.TTL], sees a client's handling of expired tokens without
+// sleeping.
+//
+// [Server.SetFault] makes the AuthAPI endpoints (the personal access token
+// lookup among them) or, with [Fault.TokenExchange], the token exchange
+// slow, failing, redirecting, hanging up or answering broken or edited
+// bodies ([Fault]), and [Server.Stats] tells what happened (agents and
+// tasks registered, AuthAPI attempts, requests verified and rejected,
+// refreshes, lookups, exchanges, …). A Server is safe for concurrent use.
 //
 // # A complete test
 //

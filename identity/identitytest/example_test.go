@@ -2,6 +2,7 @@ package identitytest_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -92,4 +93,85 @@ func ExampleServer_SetFault() {
 	}
 	fmt.Println(taskID, srv.Stats().AuthAPIRequests)
 	// Output: task-1 3
+}
+
+// A personal access token: its metadata lookup, then a Bearer request with
+// the account the lookup names.
+func ExampleServer_MintPersonalAccessToken() {
+	srv := identitytest.NewServer()
+	defer srv.Close()
+	pat, _ := srv.MintPersonalAccessToken(codexhome.Account{AccountID: "account-pat", UserID: "user-pat", Email: "pat@example.com", PlanType: "enterprise"})
+
+	req, err := http.NewRequest(http.MethodGet, srv.AuthAPIBaseURL+"/v1/user-auth-credential/whoami", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+pat.Reveal())
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	fmt.Println(resp.StatusCode, string(body))
+
+	req, err = http.NewRequest(http.MethodGet, srv.ChatGPTBaseURL+"/codex/models?client_version=1", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+pat.Reveal())
+	req.Header.Set("ChatGPT-Account-ID", "account-pat")
+	resp, err = srv.Client().Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	fmt.Println(resp.StatusCode, srv.Stats().Lookups)
+	// Output:
+	// 200 {"email":"pat@example.com","chatgpt_user_id":"user-pat","chatgpt_account_id":"account-pat","chatgpt_plan_type":"enterprise","chatgpt_account_is_fedramp":false}
+	// 200 1
+}
+
+// A workload identity: the token exchange of an assertion the test
+// accepted for a federation rule, then inference with the exchanged token.
+func ExampleServer_AddWorkloadIdentity() {
+	srv := identitytest.NewServer()
+	defer srv.Close()
+	acct, err := srv.AddWorkloadIdentity("fedrule_example", codexhome.NewSecret("the-oidc-token"), codexhome.Account{AccountID: "account-wif"})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	form := "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=the-oidc-token&federation_rule_id=fedrule_example"
+	resp, err := srv.Client().Post(srv.RefreshTokenURL, "application/x-www-form-urlencoded", strings.NewReader(form))
+	if err != nil {
+		log.Fatal(err)
+	}
+	var answer struct {
+		AccessToken      string `json:"access_token"`
+		ChatGPTAccountID string `json:"chatgpt_account_id"`
+		ExpiresIn        int    `json:"expires_in"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&answer)
+	_ = resp.Body.Close()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.StatusCode, answer.ChatGPTAccountID == acct.AccountID, answer.ExpiresIn)
+
+	req, err := http.NewRequest(http.MethodPost, srv.ChatGPTBaseURL+"/codex/responses", strings.NewReader("{}"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+answer.AccessToken)
+	req.Header.Set("ChatGPT-Account-ID", answer.ChatGPTAccountID)
+	resp, err = srv.Client().Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	fmt.Println(resp.StatusCode, srv.Stats().Exchanges)
+	// Output:
+	// 200 true 3600
+	// 200 1
 }

@@ -16,7 +16,8 @@ import (
 // [Exchange.LogLine] is the printable summary.
 type Exchange struct {
 	Request
-	// Status is the status code answered (101 for an accepted WebSocket).
+	// Status is the status code answered (101 for an accepted WebSocket,
+	// 0 when the server hung up: Fault.HangUp).
 	Status int
 	// Scheme is the first word of the Authorization header ("Bearer",
 	// "AgentAssertion", …), "" when there was none, "other" when it was not
@@ -95,6 +96,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		st := &exchangeState{}
 		r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, st))
 		rw := &recorder{ResponseWriter: w}
+		defer func() {
+			// A hang-up (Fault.HangUp) is reported too, with status 0.
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					s.onRequest(Exchange{
+						Request: Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body},
+						Scheme:  schemeOf(r.Header),
+						Verdict: st.verdict,
+					})
+				}
+				panic(p)
+			}
+		}()
 		next.ServeHTTP(rw, r)
 		e := Exchange{
 			Request: Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body},

@@ -33,32 +33,35 @@ const (
 	maxRequestBody = 1 << 20
 )
 
-// Fault is how the AuthAPI (agent and task registration) misbehaves, as set
-// by [Server.SetFault], to test how a client handles a slow, failing,
-// redirecting or odd backend. The zero Fault is a backend that behaves.
-// The steps apply in the order of the fields: the delay, then a due Status
-// failure, then the redirect, then the route's own checks and answer.
+// Fault is how the AuthAPI (agent and task registration, the personal
+// access token lookup) or, with TokenExchange, the workload identity token
+// exchange misbehaves, as set by [Server.SetFault], to test how a client
+// handles a slow, failing, redirecting, hanging-up or odd backend. The zero
+// Fault is a backend that behaves. The steps apply in the order of the
+// fields: the delay, then a due Status failure or hang-up, then the
+// redirect, then the endpoint's own checks and answer (Body or EditAnswer).
 type Fault struct {
-	// Delay holds every AuthAPI request this long before it is answered
+	// Delay holds every faulted request this long before it is answered
 	// (or until the client gives up).
 	Delay time.Duration
-	// Status, if not 0, answers AuthAPI requests with this status before
-	// any other check (nothing is registered), with a short JSON error body
-	// (or Body).
+	// Status, if not 0, answers faulted requests with this status before
+	// any other check (nothing is registered or issued), with a short JSON
+	// error body (or Body).
 	Status int
-	// Count limits Status to the next Count requests; 0 (or less) means
-	// every request, until the next SetFault.
+	// Count limits Status (and HangUp) to the next Count requests; 0 (or
+	// less) means every request, until the next SetFault.
 	Count int
 	// RetryAfter, if not "", is sent as the Retry-After header of the Status
 	// answers (for example "2" or an HTTP date).
 	RetryAfter string
-	// RedirectTo, if not "", answers every AuthAPI request 307 Temporary
+	// RedirectTo, if not "", answers every faulted request 307 Temporary
 	// Redirect to it.
 	RedirectTo string
 	// Body, if not nil, is the body (as application/json) of the Status
 	// answers and, when no Status failure is due, of the successful
-	// registration answers, whose agent or task is still registered and
-	// counted: a broken backend for the client's response parser.
+	// answers, whose agent, task or token is still registered or issued
+	// and counted: a broken backend for the client's response parser (not
+	// JSON, wrong types, another account, huge).
 	Body []byte
 	// TaskIDMembers are the members of a task registration answer that
 	// carry the new task id (nil: just "task_id";
@@ -67,6 +70,21 @@ type Fault struct {
 	// "encryptedTaskId", and plain in any other member: {"taskId"} is the
 	// camel-case spelling, {"task_id", "encrypted_task_id"} both at once.
 	TaskIDMembers []string
+	// HangUp, if set, closes the connection (over HTTP/2: resets the
+	// stream) without an answer, after Delay and in place of a Status
+	// failure.
+	HangUp bool
+	// EditAnswer, if not nil and Body is nil, is called with each
+	// successful JSON answer of the faulted endpoints, decoded into a map,
+	// before it is sent: it may delete, change or add members (a missing
+	// member, "expires_in": "3600", another "user_id", …). The server has
+	// done its work (registered, issued) by then. It is called from the
+	// requests' goroutines: it must be safe for concurrent use.
+	EditAnswer func(answer map[string]any)
+	// TokenExchange moves the fault from the AuthAPI to the workload
+	// identity token exchange (POST /oauth/token with a form body): the
+	// fields above then apply to exchanges only, and the AuthAPI behaves.
+	TokenExchange bool
 }
 
 // Options configures a server made by [NewUnstartedServer]. The zero value
@@ -96,6 +114,11 @@ type Options struct {
 	// ResponseText is the assistant message of model answers (default
 	// "Hello from the identitytest fake backend.").
 	ResponseText string
+	// TokenExchangeTTL is the lifetime of the access tokens of the
+	// workload identity token exchange, and its answers' expires_in (0: 1
+	// h). It is cut to whole seconds from 1 s to 1 h, what a client must
+	// accept; an answer outside that range is Fault.EditAnswer's.
+	TokenExchangeTTL time.Duration
 	// OnRequest, if set, is called once for every request after it was
 	// answered (for a WebSocket, after it closed), from the request's
 	// goroutine: it must be safe for concurrent use.
@@ -120,7 +143,8 @@ type Server struct {
 	// JWKSURL is ChatGPTBaseURL + "/wham/agent-identities/jwks".
 	JWKSURL string
 	// RefreshTokenURL is URL + "/oauth/token", the ChatGPT token refresh
-	// (CODEX_REFRESH_TOKEN_URL_OVERRIDE for the Codex CLI).
+	// (CODEX_REFRESH_TOKEN_URL_OVERRIDE for the Codex CLI) and, for a form
+	// body, the workload identity token exchange.
 	RefreshTokenURL string
 	// Issuer and Audience are what minted Agent Identity JWTs carry:
 	// agentidentity.ProductionIssuer and agentidentity.ProductionAudience.
@@ -136,6 +160,7 @@ type Server struct {
 	responseText string
 	now          func() time.Time
 	maxSkew      time.Duration
+	exchangeTTL  time.Duration
 	kid          string
 
 	keyOnce sync.Once
@@ -146,6 +171,7 @@ type Server struct {
 	mu            sync.Mutex
 	agents        map[string]*agent  // by runtime id
 	bearers       map[string]*bearer // the Bearer tokens minted, by token
+	workloads     map[workloadKey]codexhome.Account
 	refreshTokens map[string]*refreshState
 	nextAgent     int
 	nextTask      int
@@ -197,6 +223,17 @@ type Stats struct {
 	WebSocketsAccepted int
 	// JWKSFetches is the number of JWKS requests served.
 	JWKSFetches int
+	// Lookups is the number of personal access token metadata lookups
+	// received, refused and faulted ones included (they count in
+	// AuthAPIRequests too).
+	Lookups int
+	// Exchanges is the number of workload identity token exchanges
+	// received, refused and faulted ones included: the number of attempts
+	// a client made.
+	Exchanges int
+	// ExchangesRefused is the number of token exchanges the server's own
+	// checks refused (the form, the assertion, the rule id), faults aside.
+	ExchangesRefused int
 }
 
 // Stats returns the server's counters, all read at one instant.
@@ -298,15 +335,16 @@ func NewTLSServer() *Server {
 // [Server.Start] or [Server.StartTLS], and Close when finished.
 func NewUnstartedServer(o Options) *Server {
 	s := &Server{
-		listenAddr: o.Addr,
-		now:        o.Now,
-		maxSkew:    o.MaxSkew,
-		kid:        o.KeyID,
-		key:        o.SigningKey,
-		agents:     make(map[string]*agent),
-		bearers:    make(map[string]*bearer),
-		Issuer:     agentidentity.ProductionIssuer,
-		Audience:   agentidentity.ProductionAudience,
+		listenAddr:  o.Addr,
+		now:         o.Now,
+		maxSkew:     o.MaxSkew,
+		exchangeTTL: exchangeTTL(o.TokenExchangeTTL),
+		kid:         o.KeyID,
+		key:         o.SigningKey,
+		agents:      make(map[string]*agent),
+		bearers:     make(map[string]*bearer),
+		Issuer:      agentidentity.ProductionIssuer,
+		Audience:    agentidentity.ProductionAudience,
 
 		refreshTokens: make(map[string]*refreshState),
 		onRequest:     o.OnRequest,
@@ -355,6 +393,7 @@ func (s *Server) start(useTLS bool) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/accounts/v1/agent/register", s.handleAgentRegister)
 	mux.HandleFunc("POST /api/accounts/v1/agent/{id}/task/register", s.handleTaskRegister)
+	mux.HandleFunc("GET /api/accounts/v1/user-auth-credential/whoami", s.handleWhoami)
 	mux.HandleFunc("/api/accounts/", func(w http.ResponseWriter, r *http.Request) {
 		s.bump(&s.stats.AuthAPIRequests)
 		s.record(r, nil)
@@ -362,7 +401,7 @@ func (s *Server) start(useTLS bool) error {
 	})
 	mux.HandleFunc("GET /backend-api/wham/agent-identities/jwks", s.handleJWKS)
 	mux.HandleFunc("/backend-api/", s.handleFirstParty)
-	mux.HandleFunc("POST /oauth/token", s.handleRefresh)
+	mux.HandleFunc("POST /oauth/token", s.handleToken)
 	srv := httptest.NewUnstartedServer(s.observe(mux))
 	_ = srv.Listener.Close()
 	srv.Listener = ln
@@ -552,16 +591,41 @@ func (s *Server) record(r *http.Request, body []byte) {
 	s.mu.Unlock()
 }
 
-// preamble runs the fault injection common to AuthAPI requests. It returns
-// the request body and the fault of a request to answer, or reports false
-// if it answered the request.
-func (s *Server) preamble(w http.ResponseWriter, r *http.Request) ([]byte, Fault, bool) {
+// preamble runs the fault injection common to AuthAPI requests and checks
+// that the body is JSON when wantJSON. It returns the request body and the
+// fault of a request to answer, or reports false if it answered the
+// request.
+func (s *Server) preamble(w http.ResponseWriter, r *http.Request, wantJSON bool) ([]byte, Fault, bool) {
 	s.bump(&s.stats.AuthAPIRequests)
 	body, err := limitio.ReadAll(r.Body, maxRequestBody)
 	s.record(r, body)
+	f, ok := s.injectFault(w, r, false)
+	switch {
+	case !ok:
+		return nil, Fault{}, false
+	case err != nil:
+		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+		return nil, Fault{}, false
+	case wantJSON && r.Header.Get("Content-Type") != "application/json":
+		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return nil, Fault{}, false
+	}
+	return body, f, true
+}
+
+// injectFault applies the server's fault to a request of the AuthAPI
+// (exchange false) or of the token exchange (exchange true): the delay, a
+// due failure or hang-up, the redirect. It returns the fault that applies
+// (the zero Fault if it is the other endpoints'), or reports false if it
+// answered the request. A hang-up does not return: it panics with
+// http.ErrAbortHandler, which the http server turns into a reset.
+func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, exchange bool) (Fault, bool) {
 	s.mu.Lock()
 	f := s.fault
-	fail := f.Status != 0 && (f.Count <= 0 || s.failLeft > 0)
+	if f.TokenExchange != exchange {
+		f = Fault{}
+	}
+	fail := (f.Status != 0 || f.HangUp) && (f.Count <= 0 || s.failLeft > 0)
 	if fail && f.Count > 0 {
 		s.failLeft--
 	}
@@ -572,10 +636,13 @@ func (s *Server) preamble(w http.ResponseWriter, r *http.Request) ([]byte, Fault
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return nil, Fault{}, false
+			return Fault{}, false
 		}
 	}
 	switch {
+	case fail && f.HangUp:
+		setVerdict(r, "hung up (fault)")
+		panic(http.ErrAbortHandler)
 	case fail:
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
@@ -585,22 +652,75 @@ func (s *Server) preamble(w http.ResponseWriter, r *http.Request) ([]byte, Fault
 		} else {
 			writeError(w, f.Status, "injected failure")
 		}
-		return nil, Fault{}, false
+		return Fault{}, false
 	case f.RedirectTo != "":
 		http.Redirect(w, r, f.RedirectTo, http.StatusTemporaryRedirect)
-		return nil, Fault{}, false
-	case err != nil:
-		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
-		return nil, Fault{}, false
-	case r.Header.Get("Content-Type") != "application/json":
-		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-		return nil, Fault{}, false
+		return Fault{}, false
 	}
-	return body, f, true
+	return f, true
+}
+
+// writeAnswer answers 200 with answer as JSON, its members in order (then
+// any others, sorted), as f has it: f.Body instead if set, else answer as
+// f.EditAnswer left it.
+func writeAnswer(w http.ResponseWriter, f Fault, answer map[string]any, order ...string) {
+	if f.Body != nil {
+		writeBody(w, http.StatusOK, f.Body)
+		return
+	}
+	if f.EditAnswer != nil {
+		f.EditAnswer(answer)
+	}
+	b, err := orderedJSON(answer, order)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "the edited answer does not marshal")
+		return
+	}
+	writeBody(w, http.StatusOK, b)
+}
+
+// orderedJSON marshals m as one JSON object whose members come in order
+// (those m has), then the others sorted by name. encoding/json sorts map
+// keys, and the answers the Codex CLI saw have their own order.
+func orderedJSON(m map[string]any, order []string) ([]byte, error) {
+	keys := make([]string, 0, len(m))
+	for _, k := range order {
+		if _, ok := m[k]; ok && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	var rest []string
+	for k := range m {
+		if !slices.Contains(keys, k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	keys = append(keys, rest...)
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		vb, err := json.Marshal(m[k])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
-	body, fault, ok := s.preamble(w, r)
+	body, fault, ok := s.preamble(w, r, true)
 	if !ok {
 		return
 	}
@@ -640,11 +760,7 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := s.addAgent(pub, acct)
-	if fault.Body != nil {
-		writeBody(w, http.StatusOK, fault.Body)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"agent_runtime_id": a.runtimeID})
+	writeAnswer(w, fault, map[string]any{"agent_runtime_id": a.runtimeID})
 }
 
 // checkAgentRegistrationBody checks the exact shape of docs/protocol.md#agent-registration.
@@ -744,7 +860,7 @@ func (s *Server) addAgent(pub ed25519.PublicKey, account codexhome.Account) *age
 }
 
 func (s *Server) handleTaskRegister(w http.ResponseWriter, r *http.Request) {
-	body, fault, ok := s.preamble(w, r)
+	body, fault, ok := s.preamble(w, r, true)
 	if !ok {
 		return
 	}
@@ -772,15 +888,11 @@ func (s *Server) handleTaskRegister(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.bump(&s.stats.TasksRegistered)
 
-	if fault.Body != nil {
-		writeBody(w, http.StatusOK, fault.Body)
-		return
-	}
 	members := fault.TaskIDMembers
 	if len(members) == 0 {
 		members = []string{"task_id"}
 	}
-	answer := map[string]string{}
+	answer := map[string]any{}
 	for _, m := range members {
 		if m != "encrypted_task_id" && m != "encryptedTaskId" {
 			answer[m] = taskID
@@ -793,7 +905,7 @@ func (s *Server) handleTaskRegister(w http.ResponseWriter, r *http.Request) {
 		}
 		answer[m] = sealed
 	}
-	writeJSON(w, http.StatusOK, answer)
+	writeAnswer(w, fault, answer)
 }
 
 func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) {
