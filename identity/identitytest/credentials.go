@@ -108,7 +108,7 @@ func (s *Server) AddWorkloadIdentity(ruleID string, assertion codexhome.Secret, 
 // GET {AuthAPI}/v1/user-auth-credential/whoami with the token as Bearer
 // and no account headers, as the Codex CLI sends it.
 func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) {
-	s.bump(&s.stats.Lookups)
+	s.bump(&s.stats.PersonalAccessTokenLookups)
 	_, fault, ok := s.preamble(w, r, false)
 	if !ok {
 		return
@@ -155,14 +155,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 // docs/protocol.md#workload-identity, checked byte for byte, for a pair of
 // rule id and assertion added with AddWorkloadIdentity.
 func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
-	s.bump(&s.stats.Exchanges)
+	s.bump(&s.stats.TokenExchanges)
 	body, err := limitio.ReadAll(r.Body, maxExchangeBody)
 	fault, ok := s.injectFault(w, r, true)
 	if !ok {
 		return
 	}
 	refuse := func(status int, code, why string) {
-		s.bump(&s.stats.ExchangesRefused)
+		s.bump(&s.stats.TokenExchangesRefused)
 		setVerdict(r, "refused: "+code+" ("+why+")")
 		writeJSON(w, status, map[string]string{"error": code, "error_description": why})
 	}

@@ -56,7 +56,7 @@
 //     X-OpenAI-Fedramp header), answered
 //     {"email","chatgpt_user_id","chatgpt_account_id","chatgpt_plan_type","chatgpt_account_is_fedramp"}
 //     in that order, email null when the account has none
-//     ([Stats.Lookups]). Such a token is then a Bearer credential of every
+//     ([Stats.PersonalAccessTokenLookups]). Such a token is then a Bearer credential of every
 //     first-party route, inference included, with its account's
 //     ChatGPT-Account-ID (and X-OpenAI-Fedramp: true for FedRAMP); it never
 //     registers an agent.
@@ -72,8 +72,8 @@
 //     chatgpt_user_id is user_id), issued_token_type, token_type "Bearer",
 //     expires_in ([Options.TokenExchangeTTL]), scope, chatgpt_account_id,
 //     chatgpt_account_user_id, user_id and chatgpt_plan_type; refusals are
-//     400 {"error","error_description"} ([Stats.Exchanges],
-//     [Stats.ExchangesRefused]). The token is accepted like a personal
+//     400 {"error","error_description"} ([Stats.TokenExchanges],
+//     [Stats.TokenExchangesRefused]). The token is accepted like a personal
 //     access token's, until it expires.
 //
 // Started with [Server.StartTLS] (or [NewTLSServer]) the server speaks https with a

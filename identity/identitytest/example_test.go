@@ -126,7 +126,7 @@ func ExampleServer_MintPersonalAccessToken() {
 		log.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	fmt.Println(resp.StatusCode, srv.Stats().Lookups)
+	fmt.Println(resp.StatusCode, srv.Stats().PersonalAccessTokenLookups)
 	// Output:
 	// 200 {"email":"pat@example.com","chatgpt_user_id":"user-pat","chatgpt_account_id":"account-pat","chatgpt_plan_type":"enterprise","chatgpt_account_is_fedramp":false}
 	// 200 1
@@ -170,7 +170,7 @@ func ExampleServer_AddWorkloadIdentity() {
 		log.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	fmt.Println(resp.StatusCode, srv.Stats().Exchanges)
+	fmt.Println(resp.StatusCode, srv.Stats().TokenExchanges)
 	// Output:
 	// 200 true 3600
 	// 200 1

@@ -200,8 +200,8 @@ func TestTokenExchange(t *testing.T) {
 			assert.Equal(t, "a workload identity's access token cannot register an agent", out["error"])
 
 			after := srv.Stats()
-			assert.Equal(t, 1, after.Exchanges-before.Exchanges)
-			assert.Equal(t, 0, after.ExchangesRefused-before.ExchangesRefused)
+			assert.Equal(t, 1, after.TokenExchanges-before.TokenExchanges)
+			assert.Equal(t, 0, after.TokenExchangesRefused-before.TokenExchangesRefused)
 			assert.Equal(t, 5, after.BearerRequestsAccepted-before.BearerRequestsAccepted)
 			assert.Equal(t, 0, after.AgentsRegistered)
 		})
@@ -347,8 +347,8 @@ func TestTokenExchangeRefused(t *testing.T) {
 		})
 	}
 	st := srv.Stats()
-	assert.Equal(t, len(tests), st.Exchanges)
-	assert.Equal(t, len(tests), st.ExchangesRefused)
+	assert.Equal(t, len(tests), st.TokenExchanges)
+	assert.Equal(t, len(tests), st.TokenExchangesRefused)
 	assert.Equal(t, 0, st.Refreshes+st.RefreshesRefused, "a form body is never a refresh")
 
 	// A JSON body at the same URL is a refresh, not an exchange.
@@ -356,7 +356,7 @@ func TestTokenExchangeRefused(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, status)
 	assert.Equal(t, "invalid_grant", out["error"])
 	assert.Equal(t, 1, srv.Stats().RefreshesRefused)
-	assert.Equal(t, len(tests), srv.Stats().Exchanges)
+	assert.Equal(t, len(tests), srv.Stats().TokenExchanges)
 }
 
 // TestTokenExchangeFaults: every answer the interop record lists, and the
@@ -421,8 +421,8 @@ func TestTokenExchangeFaults(t *testing.T) {
 			hc := &http.Client{Timeout: tt.timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			defer hc.CloseIdleConnections()
 			resp, body, err := exchange(t, srv, hc, exchangeBody(testAssertion, testRuleID), nil)
-			assert.Equal(t, 1, srv.Stats().Exchanges)
-			assert.Equal(t, 0, srv.Stats().ExchangesRefused)
+			assert.Equal(t, 1, srv.Stats().TokenExchanges)
+			assert.Equal(t, 0, srv.Stats().TokenExchangesRefused)
 			if tt.wantErr {
 				require.Error(t, err)
 				assert.Equal(t, tt.timeout > 0, errorsIsTimeout(err), err)
@@ -477,7 +477,7 @@ func TestTokenExchangeFaultCount(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	_, _, err = exchange(t, srv, nil, exchangeBody("unknown", testRuleID), nil)
 	require.NoError(t, err)
-	assert.Equal(t, 3, srv.Stats().Exchanges)
+	assert.Equal(t, 3, srv.Stats().TokenExchanges)
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, []string{

@@ -130,7 +130,7 @@ func TestWhoami(t *testing.T) {
 		})
 	}
 	st := srv.Stats()
-	assert.Equal(t, len(tests), st.Lookups)
+	assert.Equal(t, len(tests), st.PersonalAccessTokenLookups)
 	assert.Equal(t, len(tests), st.AuthAPIRequests)
 	last := srv.LastAuthAPIRequest()
 	require.NotNil(t, last)
@@ -182,7 +182,7 @@ func TestWhoamiFaults(t *testing.T) {
 			hc := &http.Client{Timeout: tt.timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			defer hc.CloseIdleConnections()
 			resp, body, err := whoami(t, srv, hc, bearerHeader(pat))
-			assert.Equal(t, 1, srv.Stats().Lookups)
+			assert.Equal(t, 1, srv.Stats().PersonalAccessTokenLookups)
 			if tt.wantErr {
 				require.Error(t, err)
 				assert.Equal(t, tt.timeout > 0, errorsIsTimeout(err), err)

@@ -91,7 +91,7 @@ type Fault struct {
 // is what [NewServer] and [NewTLSServer] use.
 type Options struct {
 	// Now is the server's clock (default time.Now), used to check signed
-	// timestamps and to mint tokens.
+	// timestamps, to mint tokens and to expire access tokens.
 	Now func() time.Time
 	// MaxSkew is the accepted clock skew of signed timestamps (default 5
 	// minutes, as the real backend accepts).
@@ -210,8 +210,10 @@ type Stats struct {
 	// 401.
 	RequestsRejected int
 	// BearerRequestsAccepted is the number of first-party requests accepted
-	// with a Bearer access token this server minted (workspace discovery,
-	// models, settings, plugins).
+	// with a Bearer token this server minted: a login's access token
+	// (workspace discovery, models, settings, plugins), a personal access
+	// token or a token exchange's access token (those routes and
+	// inference).
 	BearerRequestsAccepted int
 	// Refreshes is the number of token refreshes that rotated a login.
 	Refreshes int
@@ -223,17 +225,18 @@ type Stats struct {
 	WebSocketsAccepted int
 	// JWKSFetches is the number of JWKS requests served.
 	JWKSFetches int
-	// Lookups is the number of personal access token metadata lookups
-	// received, refused and faulted ones included (they count in
-	// AuthAPIRequests too).
-	Lookups int
-	// Exchanges is the number of workload identity token exchanges
+	// PersonalAccessTokenLookups is the number of personal access token
+	// metadata lookups received, refused and faulted ones included (they
+	// count in AuthAPIRequests too).
+	PersonalAccessTokenLookups int
+	// TokenExchanges is the number of workload identity token exchanges
 	// received, refused and faulted ones included: the number of attempts
 	// a client made.
-	Exchanges int
-	// ExchangesRefused is the number of token exchanges the server's own
-	// checks refused (the form, the assertion, the rule id), faults aside.
-	ExchangesRefused int
+	TokenExchanges int
+	// TokenExchangesRefused is the number of token exchanges the server's
+	// own checks refused (the form, the rule id and assertion), faults
+	// aside.
+	TokenExchangesRefused int
 }
 
 // Stats returns the server's counters, all read at one instant.
