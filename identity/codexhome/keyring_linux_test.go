@@ -127,10 +127,29 @@ func startSecretService(t *testing.T) {
 	gk := exec.Command("gnome-keyring-daemon", "--unlock", "--components=secrets", "--foreground")
 	gk.Stdin = strings.NewReader("test-password")
 	gk.Env = os.Environ()
+	gkLog, err := os.Create(filepath.Join(dir, "gk.log"))
+	require.NoError(t, err)
+	gk.Stdout, gk.Stderr = gkLog, gkLog
 	if err := gk.Start(); err != nil {
 		keyringSkipOrFail(t, "cannot start gnome-keyring-daemon: %v", err)
 	}
-	t.Cleanup(func() { _ = gk.Process.Kill(); _ = gk.Wait() })
+	// A daemon that exits before the cleanup stops it crashed (gnome-keyring
+	// 42 can abort on an OpenSession whose caller it has no client record
+	// for): its log says so, instead of the next calls failing with
+	// "org.freedesktop.secrets was not provided".
+	gkDone := make(chan error, 1)
+	go func() { gkDone <- gk.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case err := <-gkDone:
+			log, _ := os.ReadFile(gkLog.Name())
+			t.Errorf("gnome-keyring-daemon exited during the test (%v); its log:\n%s", err, log)
+		default:
+			_ = gk.Process.Kill()
+			<-gkDone
+		}
+		_ = gkLog.Close()
+	})
 	// Wait until the Secret Service answers with a default collection.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
