@@ -68,8 +68,11 @@ type LoadOptions struct {
 //     reused when its account_id and chatgpt_user_id match the current
 //     ChatGPT login and its key parses;
 //  4. with [PolicyChatGPTAuth] and a ChatGPT login: a new key, an agent
-//     registration, the run task's registration (unless TaskInMemoryOnly),
-//     and the record saved to auth.json under its lock. The file is read
+//     registration with the login's access token (refreshed first when it
+//     expires in less than 5 minutes, and once more after a 401, as the
+//     Codex CLI does: docs/protocol.md#refresh-before-register), the run
+//     task's registration (unless TaskInMemoryOnly), and the record saved
+//     to auth.json under its lock. The file is read
 //     again before it is written; if the login changed meanwhile nothing is
 //     saved and Load fails (call it again).
 //
@@ -425,8 +428,9 @@ func (l *loader) provision(ctx context.Context, login *codexhome.ChatGPTLogin) (
 	return l.fromRecord(result, login)
 }
 
-// register makes a key, registers the agent with the ChatGPT access token,
-// and registers the run task.
+// register makes a key, registers the agent with the ChatGPT access token
+// (refreshed first when it is about to expire: registerAgent), and
+// registers the run task. The caller holds the store's Coordinate lock.
 func (l *loader) register(ctx context.Context, login *codexhome.ChatGPTLogin) (*codexhome.AgentIdentityRecord, error) {
 	km, err := GenerateKeyMaterial()
 	if err != nil {
@@ -439,7 +443,7 @@ func (l *loader) register(ctx context.Context, login *codexhome.ChatGPTLogin) (*
 		PublicKeySSH:    km.PublicKeySSH,
 		FedRAMP:         login.FedRAMP,
 	}
-	runtimeID, err := l.client.RegisterAgent(ctx, login.AccessToken.Reveal(), reg)
+	runtimeID, err := l.registerAgent(ctx, login, reg)
 	if err != nil {
 		return nil, err
 	}

@@ -153,6 +153,16 @@ func (r *loginRefresher) current() (*codexhome.Tokens, error) {
 // and the old token has not expired yet, the old one is used, as the Codex
 // CLI does; otherwise the failure is returned (a *refreshError).
 func (r *loginRefresher) token(ctx context.Context) (string, error) {
+	return r.tokenWith(ctx, r.refresh)
+}
+
+// tokenLocked is token for a caller that already holds the store's
+// Coordinate lock (provisioning: docs/protocol.md#refresh-before-register).
+func (r *loginRefresher) tokenLocked(ctx context.Context) (string, error) {
+	return r.tokenWith(ctx, r.refreshLocked)
+}
+
+func (r *loginRefresher) tokenWith(ctx context.Context, refresh func(ctx context.Context, stale, reason string) (string, error)) (string, error) {
 	t, err := r.current()
 	if err != nil {
 		return "", err
@@ -163,7 +173,7 @@ func (r *loginRefresher) token(ctx context.Context) (string, error) {
 	if !ok || exp.Sub(now) >= refreshMargin {
 		return old, nil
 	}
-	tok, err := r.refresh(ctx, old, reasonProactive)
+	tok, err := refresh(ctx, old, reasonProactive)
 	if err == nil {
 		return tok, nil
 	}
@@ -188,6 +198,21 @@ func (r *loginRefresher) token(ctx context.Context) (string, error) {
 func (r *loginRefresher) refresh(ctx context.Context, stale, reason string) (string, error) {
 	var result string
 	err := r.store.Coordinate(ctx, func() error {
+		var err error
+		result, err = r.refreshLocked(ctx, stale, reason)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return result, nil
+}
+
+// refreshLocked is refresh for a caller that holds the store's Coordinate
+// lock already.
+func (r *loginRefresher) refreshLocked(ctx context.Context, stale, reason string) (string, error) {
+	var result string
+	err := func() error {
 		t, err := r.current()
 		if err != nil {
 			return err
@@ -248,7 +273,7 @@ func (r *loginRefresher) refresh(ctx context.Context, stale, reason string) (str
 			r.logger.Info("agent identity: refreshed the ChatGPT access token", slog.String("reason", reason))
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return "", err
 	}
