@@ -85,9 +85,9 @@ func (s *Server) MintPersonalAccessToken(account codexhome.Account) (codexhome.S
 // until it expires (Options.TokenExchangeTTL), and never at agent
 // registration (docs/protocol.md#workload-identity).
 func (s *Server) AddWorkloadIdentity(ruleID string, assertion codexhome.Secret, account codexhome.Account) (codexhome.Account, error) {
-	for name, v := range map[string]string{"federation rule id": ruleID, "assertion": assertion.Reveal()} {
-		if v == "" || strings.TrimSpace(v) != v {
-			return codexhome.Account{}, fmt.Errorf("identitytest: the %s is blank or has surrounding white space", name)
+	for _, v := range []struct{ name, value string }{{"federation rule id", ruleID}, {"assertion", assertion.Reveal()}} {
+		if v.value == "" || strings.TrimSpace(v.value) != v.value {
+			return codexhome.Account{}, fmt.Errorf("identitytest: the %s is blank or has surrounding white space", v.name)
 		}
 	}
 	s.mu.Lock()
@@ -191,6 +191,8 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ttl := s.exchangeTTL
+	// The token's exp is now+ttl cut to the second: it may lapse up to a
+	// second before now+expires_in, as a real token may.
 	tok := s.mintAccessJWT(kindExchange, account, s.now(), ttl)
 	setVerdict(r, "verified")
 	answer := map[string]any{

@@ -58,7 +58,8 @@
 //     in that order, email null when the account has none
 //     ([Stats.PersonalAccessTokenLookups]). Such a token is then a Bearer credential of every
 //     first-party route, inference included, with its account's
-//     ChatGPT-Account-ID (and X-OpenAI-Fedramp: true for FedRAMP); it never
+//     ChatGPT-Account-ID (and X-OpenAI-Fedramp: true for FedRAMP), where
+//     a JSON echo says {"chatgpt_account_id","body_sha256"}; it never
 //     registers an agent.
 //   - POST /oauth/token with Content-Type application/x-www-form-urlencoded:
 //     the workload identity token exchange (docs/protocol.md#workload-identity).
