@@ -30,13 +30,18 @@ import (
 )
 
 const (
-	codexVersion = "0.171.0"
-	codexPackage = "@openai/codex@" + codexVersion + "-linux-x64"
-	codexRelPath = "package/vendor/x86_64-unknown-linux-musl/bin/codex"
-
 	// insideEnv marks the copy of this test that runs inside the namespace.
 	insideEnv = "AGENTID_INTEROP_INSIDE"
 	codexEnv  = "AGENTID_INTEROP_CODEX"
+	// rowsEnv names the file the copy inside the namespace appends each
+	// row to, one JSON object a line (rowResult), for the drift report.
+	rowsEnv = "AGENTID_INTEROP_ROWS"
+	// reportEnv set to 1 makes a run a report (the drift run against
+	// latest): a golden file that differs is noted on its row, not failed.
+	reportEnv = "AGENTID_INTEROP_REPORT"
+	// boundEnv is the number of seconds the run inside the namespace is
+	// bounded to: the daemons it starts are bounded by it too.
+	boundEnv = "AGENTID_INTEROP_BOUND"
 
 	namespaceTimeout = 8 * time.Minute // the whole run inside the namespace
 	codexTimeout     = 60              // seconds, one codex command
@@ -48,7 +53,8 @@ const (
 
 // TestMain is the outer half outside the namespace: it gets the Codex
 // binary, checks its version and re-runs this binary inside a new
-// loopback-only network namespace. Inside, it runs the rows and prints the
+// loopback-only network namespace; then, as a report, the same against npm's
+// latest Codex (drift_run_test.go). Inside, it runs the rows and prints the
 // summary last.
 func TestMain(m *testing.M) {
 	if os.Getenv(insideEnv) == "1" {
@@ -62,110 +68,65 @@ func TestMain(m *testing.M) {
 	os.Exit(outer())
 }
 
-func outer() int {
-	start := time.Now()
-	codex, err := ensureCodex()
-	if err != nil {
-		fmt.Printf("codex-interop: cannot get Codex: %v\n", err)
-		fmt.Println("codex-interop: 0/0 rows pass")
-		return 1
-	}
-	out, err := exec.Command("timeout", "20", codex, "--version").Output()
-	if err != nil || strings.TrimSpace(string(out)) != "codex-cli "+codexVersion {
-		fmt.Printf("codex-interop: %s --version: %q, %v (want codex-cli %s)\n", codex, out, err, codexVersion)
-		fmt.Println("codex-interop: 0/0 rows pass")
-		return 1
-	}
-	fmt.Printf("codex-interop: %s (%s), fetched or found in %.1fs\n", strings.TrimSpace(string(out)), codex, time.Since(start).Seconds())
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Printf("codex-interop: %v\n", err)
-		return 1
-	}
-	args := []string{fmt.Sprint(int(namespaceTimeout.Seconds())), "unshare", "-rn", "sh", "-c",
-		`ip link set lo up && exec "$0" "$@"`, self, "-test.run=^(TestInterop|TestCredentials)$", "-test.timeout=" + namespaceTimeout.String()}
-	cmd := exec.Command("timeout", args...)
-	cmd.Env = append(os.Environ(), insideEnv+"=1", codexEnv+"="+codex)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := runInFreshSessionKeyring(cmd); err != nil { // keyring_test.go
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode()
-		}
-		fmt.Printf("codex-interop: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-// ensureCodex returns the cached Codex binary, fetching it with npm pack
-// when the cache lacks it.
-func ensureCodex() (string, error) {
-	dir := os.Getenv("AGENTID_CODEX_CACHE")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(home, ".cache", "agentidentity", "codex-"+codexVersion)
-	}
-	bin := filepath.Join(dir, codexRelPath)
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
-		return bin, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	fmt.Printf("codex-interop: fetching %s with npm pack into %s\n", codexPackage, dir)
-	pack := exec.Command("timeout", "300", "npm", "pack", "--silent", codexPackage)
-	pack.Dir = dir
-	pack.Stderr = os.Stderr
-	name, err := pack.Output()
-	if err != nil {
-		return "", fmt.Errorf("npm pack %s: %w", codexPackage, err)
-	}
-	tgz := filepath.Join(dir, strings.TrimSpace(string(name)))
-	untar := exec.Command("timeout", "120", "tar", "xzf", tgz, "-C", dir)
-	untar.Stderr = os.Stderr
-	if err := untar.Run(); err != nil {
-		return "", fmt.Errorf("unpack %s: %w", tgz, err)
-	}
-	_ = os.Remove(tgz)
-	if _, err := os.Stat(bin); err != nil {
-		return "", err
-	}
-	return bin, nil
-}
-
 // ---- rows ----
-
-type row struct {
-	name     string
-	pass     bool
-	evidence string
-}
 
 var (
 	rowsMu sync.Mutex
-	rows   []row
+	rows   []rowResult
+	// goldenNotes are the golden differences a report-mode run noted
+	// since the last row: they belong to the next row added.
+	goldenNotes []string
 )
+
+func reportMode() bool { return os.Getenv(reportEnv) == "1" }
+
+// noteGolden keeps a golden difference for the row being checked.
+func noteGolden(note string) {
+	rowsMu.Lock()
+	defer rowsMu.Unlock()
+	goldenNotes = append(goldenNotes, note)
+}
 
 func addRow(name string, err error, evidence string) {
 	rowsMu.Lock()
 	defer rowsMu.Unlock()
-	r := row{name: name, pass: err == nil, evidence: evidence}
+	r := rowResult{Name: name, Pass: err == nil, Evidence: evidence, Golden: goldenNotes}
+	goldenNotes = nil
 	if err != nil {
-		r.evidence = err.Error()
+		r.Evidence = err.Error()
 		if evidence != "" {
-			r.evidence += " (" + evidence + ")"
+			r.Evidence += " (" + evidence + ")"
 		}
 	}
 	rows = append(rows, r)
-	verdict := "PASS"
-	if !r.pass {
-		verdict = "FAIL"
+	printed := r.Evidence
+	for _, g := range r.Golden {
+		printed += " [report: " + g + "]"
 	}
-	fmt.Printf("%s %s: %s\n", verdict, r.name, r.evidence)
+	fmt.Printf("%s %s: %s\n", r.verdict(), r.Name, printed)
+	if path := os.Getenv(rowsEnv); path != "" {
+		if err := appendRowResult(path, r); err != nil {
+			fmt.Printf("codex-interop: recording the row for the drift report: %v\n", err)
+		}
+	}
+}
+
+// appendRowResult appends r to the rows file as one JSON line, at once, so
+// that a run ended early leaves every row it finished.
+func appendRowResult(path string, r rowResult) error {
+	line, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func failedRows() int {
@@ -173,7 +134,7 @@ func failedRows() int {
 	defer rowsMu.Unlock()
 	n := 0
 	for _, r := range rows {
-		if !r.pass {
+		if !r.Pass {
 			n++
 		}
 	}
@@ -185,7 +146,7 @@ func printRows() {
 	defer rowsMu.Unlock()
 	pass := 0
 	for _, r := range rows {
-		if r.pass {
+		if r.Pass {
 			pass++
 		}
 	}

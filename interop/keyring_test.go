@@ -91,6 +91,9 @@ type secretService struct {
 // startBounded starts a daemon under timeout, in its own process group.
 func startBounded(env []string, name string, args ...string) *exec.Cmd {
 	bound := fmt.Sprint(int(namespaceTimeout.Seconds()))
+	if v := os.Getenv(boundEnv); v != "" {
+		bound = v // the seconds of the timeout the whole run is under
+	}
 	cmd := exec.Command("timeout", append([]string{"-k", "5", bound, name}, args...)...)
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
