@@ -43,7 +43,7 @@ demo:
 loadtest:
 	AGENTID_LOADTEST=1 $(GO) test -count=1 -run '^TestGatewayLoad$$' -timeout 6m -v ./cmd/agentid
 
-## interop: the real Codex CLI 0.171.0 against the fake backend, inside a loopback-only network namespace (needs npm the first time, and unshare).
+## interop: the real Codex CLI 0.171.0 against the fake backend, inside a loopback-only network namespace (needs npm the first time, and unshare); then, as a report that never fails, which rows change against npm's latest Codex.
 interop:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(GO) test -tags interop -c -o "$$tmp/interop.test" ./interop && \

@@ -2,14 +2,31 @@
 // @openai/codex@0.171.0-linux-x64) against this module's fake backend
 // (identity/identitytest) and checks that the two agree byte for byte.
 //
-// Its only code is a test behind the build tag "interop"; run it with
-// "make interop". The test fetches Codex with npm pack into a cache outside
-// the repository ($AGENTID_CODEX_CACHE, default
-// ~/.cache/agentidentity/codex-0.171.0), then re-runs itself inside a new
-// network namespace that has nothing but loopback (unshare -rn), where it
-// starts the fake backend and runs every Codex command under timeout, so
-// that Codex can reach no other address. It prints one PASS or FAIL row per
-// check with its evidence and, last, "codex-interop: N/M rows pass".
+// Its only code is tests: the suite behind the build tag "interop" (run it
+// with "make interop"), and the logic of its drift report, which needs
+// neither Codex nor the network and is tested by a plain "go test". The
+// suite fetches Codex with npm pack into a cache outside the repository
+// (codex-<version> in $AGENTID_CODEX_CACHE, default ~/.cache/agentidentity),
+// then re-runs itself inside a new network namespace that has nothing but
+// loopback (unshare -rn), where it starts the fake backend and runs every
+// Codex command under timeout, so that Codex can reach no other address. It
+// prints one PASS or FAIL row per check with its evidence and
+// "codex-interop: N/M rows pass". $AGENTID_CODEX_VERSION names another
+// release than 0.171.0 to run.
+//
+// That run decides. Then, when npm's latest Codex release differs from it
+// (npm view @openai/codex dist-tags), the same rows run against latest as a
+// report (its lines start with "drift| "; a golden file that differs is
+// noted on its row, its first differing line, instead of failing it), and a
+// table names each row whose verdict or evidence changed (wall times,
+// request counts and other values that vary from run to run of one release
+// left out), ending with "codex-drift: <latest>: K of M rows changed", or
+// "codex-drift: latest is 0.171.0, nothing to compare". The report never
+// fails the suite; it is bounded to 10 minutes, and a look-up that fails
+// prints one line saying the report was skipped and why.
+// $AGENTID_CODEX_DRIFT_VERSION names the release to compare with instead of
+// npm's latest (the report then runs even when it is the pinned one), or
+// "off".
 //
 // The credential rows (credentials_test.go) run Codex without any base URL
 // override: each of those Codex commands starts in a mount namespace of its

@@ -258,6 +258,9 @@ func TestDriftNormalizeEvidence(t *testing.T) {
 		{"(v) exchanges of a token of one second", "3 exchanges; rc=0 in 6.1s, 24 requests", "2 exchanges; rc=0 in 5.6s, 21 requests"},
 		{"(y4) both opt-in settings", "opt-in false: rc=0 in 0.6s, 21 requests; opt-in true: rc=0 in 0.5s, 21 requests",
 			"opt-in false: rc=0 in 0.7s, 19 requests; opt-in true: rc=0 in 0.8s, 19 requests"},
+		{"(e) signed requests", "rc=0 in 0.8s, 21 requests, 11 signed and verified, 4 task registrations",
+			"rc=0 in 0.6s, 23 requests, 13 signed and verified, 4 task registrations"},
+		{"(f) assertions compared", "33 headers compared", "35 headers compared"},
 		{"temporary folders and ports", "session bus unix:path=/tmp/codex-interop-2625095758/keyring/run/dbus-x and 127.0.0.1:43801",
 			"session bus unix:path=/tmp/codex-interop-2940963575/keyring/run/dbus-x and 127.0.0.1:34183"},
 	} {
@@ -268,6 +271,7 @@ func TestDriftNormalizeEvidence(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, pinned, latest string }{
 		{"a count a row checks", "rc=0 in 0.8s, 21 requests, 11 signed and verified, 4 task registrations", "rc=0 in 0.8s, 21 requests, 11 signed and verified, 5 task registrations"},
+		{"nothing signed any more", "rc=0 in 0.8s, 16 requests, 2 signed and verified", "rc=0 in 0.8s, 16 requests"},
 		{"a lookup more", "4 lookups, then 13 requests", "5 lookups, then 13 requests"},
 		{"a word", `login status "Logged in using personal access token"`, `login status "Logged in using an access token"`},
 	} {

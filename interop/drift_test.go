@@ -174,17 +174,19 @@ func rowID(name string) string {
 	return clip(name, 40)
 }
 
-// Evidence that changes from run to run of the same Codex release (two
-// runs of 0.171.0 compared: wall times, how many requests a run made in
-// all, where in the sequence a request came, how many exchanges a token
-// of one second needed), and the run's temporary folders and loopback
-// ports. Counts of what a row checks (registrations, lookups, signed
-// requests, routes) are kept.
+// Evidence that changes from run to run of the same Codex release (runs
+// of 0.171.0 compared: wall times; how many requests a run made in all,
+// and so how many of them were signed and how many assertions row (f)
+// compared; where in the sequence a request came; how many exchanges a
+// token of one second needed), and the run's temporary folders and
+// loopback ports. Counts of what a row checks (registrations, lookups,
+// routes) are kept.
 var (
 	secondsPattern   = regexp.MustCompile(`\b[0-9]+\.[0-9]+s\b`)
 	requestsPattern  = regexp.MustCompile(`\b[0-9]+ requests\b`)
 	seqPattern       = regexp.MustCompile(`#[0-9]+\b`)
 	exchangesPattern = regexp.MustCompile(`\b[0-9]+ exchanges\b`)
+	signedPattern    = regexp.MustCompile(`\b[0-9]+ (signed and verified|headers compared)\b`)
 	tmpPattern       = regexp.MustCompile(`[^\s"]*/codex-[a-z]+-[0-9]+`)
 	portPattern      = regexp.MustCompile(`\b127\.0\.0\.1:[0-9]+`)
 )
@@ -195,6 +197,7 @@ func normalizeEvidence(s string) string {
 	s = requestsPattern.ReplaceAllString(s, "<n> requests")
 	s = seqPattern.ReplaceAllString(s, "#<n>")
 	s = exchangesPattern.ReplaceAllString(s, "<n> exchanges")
+	s = signedPattern.ReplaceAllString(s, "<n> $1")
 	s = tmpPattern.ReplaceAllString(s, "<tmp>")
 	return portPattern.ReplaceAllString(s, "127.0.0.1:<port>")
 }
