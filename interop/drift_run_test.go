@@ -34,6 +34,9 @@ const (
 	driftVersionEnv = "AGENTID_CODEX_DRIFT_VERSION"
 	cacheEnv        = "AGENTID_CODEX_CACHE"
 
+	// codexRelPath is the binary inside the native package's tarball.
+	codexRelPath = "package/vendor/x86_64-unknown-linux-musl/bin/codex"
+
 	// driftBudget bounds the whole report: the npm look-ups, the fetch
 	// and the run against latest.
 	driftBudget = 10 * time.Minute
@@ -209,11 +212,19 @@ func npmView(ctx context.Context, dir string, args ...string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
+		what := err.Error()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == 124 {
+			what = fmt.Sprintf("no answer within %s", npmTimeout)
+		}
 		msg := strings.TrimSpace(stderr.String())
 		if msg == "" {
 			msg = strings.TrimSpace(string(out))
 		}
-		return nil, fmt.Errorf("npm view %s: %v: %s", strings.Join(args, " "), err, oneLine(msg, 200))
+		if msg != "" {
+			what += ": " + oneLine(msg, 200)
+		}
+		return nil, fmt.Errorf("npm view %s: %s", strings.Join(args, " "), what)
 	}
 	return out, nil
 }

@@ -28,8 +28,6 @@ const (
 	// codexNpmName is the npm package of the Codex CLI; its native Linux
 	// build is published as the version "<version>-linux-x64" of it.
 	codexNpmName = "@openai/codex"
-	// codexRelPath is the binary inside the native package's tarball.
-	codexRelPath = "package/vendor/x86_64-unknown-linux-musl/bin/codex"
 	// driftLinePrefix starts every line of the drift report.
 	driftLinePrefix = "codex-drift: "
 )
