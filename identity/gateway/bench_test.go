@@ -10,7 +10,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -251,13 +250,4 @@ func BenchmarkProxyCost(b *testing.B) {
 			len(cpu["bare"]), m("warm")/bare, (m("cold")-bare)/ed, (m("cold")-bare)/(m("bare+ed25519")-bare),
 			bare, m("warm"), m("cold"), ed, m("bare+ed25519"))
 	}
-}
-
-// processCPU returns the user and system CPU time the process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Skip("no getrusage:", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -135,34 +136,61 @@ type FileKeysOptions struct {
 	Logger *slog.Logger
 	// Now is the clock that paces the checks of the file (nil: time.Now).
 	Now func() time.Time
+	// OnReload, if set, is called after every read of a new version of the
+	// file, and once when the file becomes unreadable, with the number of
+	// agents now in use and the read's error (nil: the new version is in
+	// use), for metrics. It must be quick and must not call the FileKeys.
+	OnReload func(agents int, err error)
 }
 
 // FileKeys is a Keys backed by a keys file that an operator edits (the
 // format of ParseKeys). It is safe for concurrent use.
 //
-// Agent looks at the file's modification time and size at most once a
-// second and re-reads the file when either changed; Reload re-reads it at
-// once. An edit that does not parse (or a file that disappears) keeps the
-// last good set of agents in use and is logged with the reason; it is
-// retried when the file changes again. Write the file by renaming a new one
-// over it, so that a reader never sees half an edit.
+// Agent looks at the file at most once a second and re-reads it when it
+// changed; Reload re-reads it at once. A change of content is seen whatever
+// the edit kept: the check compares the file's device, inode, size,
+// modification and change times, and a read compares a SHA-256 of the
+// content, so a rotated key of the same length whose mtime was restored
+// (cp -p, rsync -t, tar, Nix) is picked up within the second. While the
+// file's change time is too recent to tell a later edit apart (2 seconds),
+// and on systems without inode numbers, every check reads and hashes the
+// content. An edit that does not parse (or a file that disappears) keeps the
+// last good set of agents in use, is logged with the reason and reported to
+// OnReload; it is retried when the file changes again.
+//
+// A path that is not a regular file (a FIFO, a device, a directory) is
+// refused without blocking: the file is opened non-blocking and checked on
+// the opened descriptor before anything is read, and at most 4 MiB are
+// read, so NewFileKeys, Reload and Agent never wait on what the path names.
+// Write the file by renaming a new one over it, so that a reader never sees
+// half an edit.
 type FileKeys struct {
-	path   string
-	logger *slog.Logger
-	now    func() time.Time
+	path     string
+	logger   *slog.Logger
+	now      func() time.Time
+	onReload func(int, error)
 
 	set atomic.Pointer[StaticKeys]
 
-	mu        sync.Mutex // serialises checks and reloads
-	lastCheck time.Time
-	modTime   time.Time
-	size      int64
+	mu         sync.Mutex // serialises checks and reloads; guards what follows
+	lastCheck  time.Time
+	version    fileVersion // of the last version read, good or bad
+	sum        [sha256.Size]byte
+	haveSum    bool
+	lastErr    error // of the last version read
+	racy       bool  // version cannot tell a later edit apart: hash on every check
+	unreadable bool  // the last check could not look at the file (logged once)
 }
+
+// racyWindow is how recent a change time must be for a later edit to
+// possibly share it (file systems stamp times at a clock tick, and a
+// network file system by its own clock).
+const racyWindow = 2 * time.Second
 
 // NewFileKeys reads the keys file at path. Unlike later reloads, a first
 // read that fails is an error: there is no good set to keep.
 func NewFileKeys(path string, o FileKeysOptions) (*FileKeys, error) {
-	k := &FileKeys{path: path, logger: o.Logger, now: o.Now}
+	k := &FileKeys{path: path, logger: o.Logger, now: o.Now, onReload: o.OnReload}
 	if k.logger == nil {
 		k.logger = slog.Default()
 	}
@@ -185,7 +213,7 @@ func (k *FileKeys) Agent(ctx context.Context, runtimeID string) (Agent, error) {
 // Len returns the number of agents in the current set.
 func (k *FileKeys) Len() int { return len(*k.set.Load()) }
 
-// maybeCheck stats the file when the interval has passed. A caller that
+// maybeCheck looks at the file when the interval has passed. A caller that
 // finds another check running does not wait for it.
 func (k *FileKeys) maybeCheck() {
 	if !k.mu.TryLock() {
@@ -197,70 +225,145 @@ func (k *FileKeys) maybeCheck() {
 		return
 	}
 	k.lastCheck = now
-	fi, err := os.Stat(k.path)
+	k.checkLocked()
+}
+
+// checkLocked stats the file and reads it when its version changed or
+// cannot be trusted to show a change.
+func (k *FileKeys) checkLocked() {
+	v, err := statKeysFile(k.path)
 	if err != nil {
-		if k.size != -1 {
-			k.logger.Warn("gateway: keys file unreadable; keeping the last good set", "path", k.path, "error", err, "agents", k.Len())
-			k.size = -1 // log once until it changes
-		}
+		k.failLocked(err)
 		return
 	}
-	if fi.ModTime().Equal(k.modTime) && fi.Size() == k.size {
+	if v == k.version && !k.racy && !k.unreadable {
 		return
 	}
-	_ = k.reloadLocked()
+	_ = k.readLocked(false)
 }
 
 // Reload re-reads the keys file now. On an error the last good set stays in
-// use (the error is also logged).
+// use (the error is also logged and reported to OnReload).
 func (k *FileKeys) Reload() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.lastCheck = k.now()
-	return k.reloadLocked()
+	return k.readLocked(true)
 }
 
-func (k *FileKeys) reloadLocked() error {
-	keys, fi, err := k.read()
-	if fi != nil {
-		// Remember the version seen, good or bad: a broken edit is reported
-		// once, and read again only when the file changes again.
-		k.modTime, k.size = fi.ModTime(), fi.Size()
+// failLocked reports a file that cannot be looked at, once until it can.
+func (k *FileKeys) failLocked(err error) {
+	if k.unreadable {
+		return
 	}
+	k.unreadable = true
+	k.version = fileVersion{}
+	k.haveSum = false
+	k.logger.Warn("gateway: keys file unreadable; keeping the last good set", "path", k.path, "error", err, "agents", k.Len())
+	if k.onReload != nil {
+		k.onReload(k.Len(), err)
+	}
+}
+
+// readLocked reads the file and, when its content differs from the last
+// version read (or force), parses it and puts it in use.
+func (k *FileKeys) readLocked(force bool) error {
+	data, v, err := readKeysFile(k.path)
+	if err != nil {
+		if k.set.Load() == nil {
+			return err
+		}
+		if force {
+			k.unreadable = false // report this one too
+		}
+		k.failLocked(err)
+		return err
+	}
+	k.unreadable = false
+	k.version = v
+	k.racy = !v.exact || time.Since(time.Unix(0, v.ctime)) < racyWindow
+	sum := sha256.Sum256(data)
+	if !force && k.haveSum && sum == k.sum {
+		return k.lastErr // the same content: nothing to parse or report
+	}
+	k.sum, k.haveSum = sum, true
+	keys, err := ParseKeys(data)
+	if err != nil {
+		err = fmt.Errorf("%s: %w", k.path, err)
+	}
+	k.lastErr = err
 	if err != nil {
 		if k.set.Load() != nil {
 			k.logger.Warn("gateway: keys file edit refused; keeping the last good set", "path", k.path, "error", err, "agents", k.Len())
+			if k.onReload != nil {
+				k.onReload(k.Len(), err)
+			}
 		}
 		return err
 	}
 	k.set.Store(&keys)
 	k.logger.Info("gateway: keys file loaded", "path", k.path, "agents", len(keys))
+	if k.onReload != nil {
+		k.onReload(len(keys), nil)
+	}
 	return nil
 }
 
-func (k *FileKeys) read() (StaticKeys, os.FileInfo, error) {
-	f, err := os.Open(k.path)
+// fileVersion is what a check compares to tell that a file changed.
+type fileVersion struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64 // Unix nanoseconds
+	ctime    int64
+	// exact is set where dev, ino and ctime are known (Unix); elsewhere
+	// only size and mtime are, and every check hashes the content.
+	exact bool
+}
+
+// readKeysFile reads the regular file at path, at most maxKeysFileSize
+// bytes, without blocking on anything else the path may name: it is checked
+// by stat, then opened non-blocking and checked again on the descriptor
+// (the path may have been replaced in between) before it is read.
+func readKeysFile(path string) ([]byte, fileVersion, error) {
+	if _, err := statKeysFile(path); err != nil {
+		return nil, fileVersion{}, err
+	}
+	f, err := openNonBlocking(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: keys file: %w", err)
+		return nil, fileVersion{}, fmt.Errorf("gateway: keys file: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: keys file: %w", err)
+		return nil, fileVersion{}, fmt.Errorf("gateway: keys file: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fi, fmt.Errorf("%w: %s is not a regular file", ErrInvalidKeysFile, k.path)
+		return nil, fileVersion{}, notRegular(path, fi)
 	}
+	v := versionOf(fi)
 	data, err := limitio.ReadAll(f, maxKeysFileSize)
 	switch {
 	case errors.Is(err, limitio.ErrTooLarge):
-		return nil, fi, fmt.Errorf("%w: %s: %w", ErrInvalidKeysFile, k.path, err)
+		return nil, v, fmt.Errorf("%w: %s: %w", ErrInvalidKeysFile, path, err)
 	case err != nil:
-		return nil, fi, fmt.Errorf("gateway: keys file: %w", err)
+		return nil, v, fmt.Errorf("gateway: keys file: %w", err)
 	}
-	keys, err := ParseKeys(data)
+	return data, v, nil
+}
+
+// statKeysFile returns the version of the file at path, refusing anything
+// but a regular file.
+func statKeysFile(path string) (fileVersion, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fi, fmt.Errorf("%s: %w", k.path, err)
+		return fileVersion{}, fmt.Errorf("gateway: keys file: %w", err)
 	}
-	return keys, fi, nil
+	if !fi.Mode().IsRegular() {
+		return fileVersion{}, notRegular(path, fi)
+	}
+	return versionOf(fi), nil
+}
+
+func notRegular(path string, fi os.FileInfo) error {
+	return fmt.Errorf("%w: %s is not a regular file (%s)", ErrInvalidKeysFile, path, fi.Mode().Type())
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/testkit"
+	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
 func keyLine(t testing.TB, runtimeID, account string, fedRAMP bool) string {
@@ -205,4 +208,135 @@ func FuzzParseKeys(f *testing.F) {
 			}
 		}
 	})
+}
+
+// reloads records FileKeysOptions.OnReload calls.
+type reloads struct {
+	mu     sync.Mutex
+	ok     int
+	failed []error
+}
+
+func (r *reloads) record(_ int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.failed = append(r.failed, err)
+	} else {
+		r.ok++
+	}
+}
+
+func (r *reloads) counts() (int, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ok, len(r.failed)
+}
+
+// TestFileKeysRotationKeepsMtime: a rotated key of the same length whose
+// mtime (and size) the deploy tool restored is picked up at the next check,
+// written in place or renamed over the file.
+func TestFileKeysRotationKeepsMtime(t *testing.T) {
+	old := newTestAgent(t, "agent-1", "acct-1", false)
+	mtime := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		write func(t *testing.T, path string, data []byte)
+	}{
+		{"in place", func(t *testing.T, path string, data []byte) {
+			require.NoError(t, os.WriteFile(path, data, 0o600))
+		}},
+		{"renamed over", func(t *testing.T, path string, data []byte) {
+			require.NoError(t, os.WriteFile(path+".tmp", data, 0o600))
+			require.NoError(t, os.Chtimes(path+".tmp", mtime, mtime))
+			require.NoError(t, os.Rename(path+".tmp", path))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "agents.jsonl")
+			line := func(a testAgent) []byte {
+				ssh, err := wire.MarshalPublicKeySSH(a.agent.PublicKey)
+				require.NoError(t, err)
+				return fmt.Appendf(nil, `{"runtime_id":"agent-1","public_key":%q,"account_id":"acct-1"}`+"\n", ssh)
+			}
+			first := line(old)
+			require.NoError(t, os.WriteFile(path, first, 0o600))
+			require.NoError(t, os.Chtimes(path, mtime, mtime))
+			clock := &fakeClock{t: testNow}
+			var rec reloads
+			k, err := gateway.NewFileKeys(path, gateway.FileKeysOptions{Logger: slog.New(slog.DiscardHandler), Now: clock.now, OnReload: rec.record})
+			require.NoError(t, err)
+			v := &gateway.Verifier{Keys: k, Now: func() time.Time { return testNow }}
+			verify := func(a testAgent) error {
+				r := httptest.NewRequest(http.MethodPost, "/codex/responses", nil)
+				r.Header.Set("Authorization", a.header(t, "task-1", testNow))
+				r.Header.Set("ChatGPT-Account-ID", "acct-1")
+				_, err := v.Verify(r)
+				return err
+			}
+			require.NoError(t, verify(old))
+
+			rotated := newTestAgent(t, "agent-1", "acct-1", false)
+			second := line(rotated)
+			require.Len(t, second, len(first), "an ssh-ed25519 line has one length")
+			before, err := os.Stat(path)
+			require.NoError(t, err)
+			tc.write(t, path, second)
+			require.NoError(t, os.Chtimes(path, mtime, mtime))
+			after, err := os.Stat(path)
+			require.NoError(t, err)
+			require.Equal(t, before.Size(), after.Size())
+			require.True(t, before.ModTime().Equal(after.ModTime()))
+
+			clock.add(time.Second)
+			assert.ErrorIs(t, verify(old), gateway.ErrBadSignature, "the revoked key no longer verifies")
+			assert.NoError(t, verify(rotated))
+			ok, failed := rec.counts()
+			assert.Equal(t, 2, ok)
+			assert.Zero(t, failed)
+
+			// A touch alone (same content) reloads nothing.
+			now := time.Now()
+			require.NoError(t, os.Chtimes(path, now, now))
+			clock.add(time.Second)
+			assert.NoError(t, verify(rotated))
+			ok, _ = rec.counts()
+			assert.Equal(t, 2, ok, "the same content is not reloaded")
+		})
+	}
+}
+
+// TestFileKeysFailedReload: an edit that does not parse keeps the last good
+// set, is logged and counted once per version, and the next good version is
+// loaded.
+func TestFileKeysFailedReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agents.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(keyLine(t, "agent-1", "", false)+"\n"), 0o600))
+	clock := &fakeClock{t: testNow}
+	var logs testkit.Buffer
+	var rec reloads
+	k, err := gateway.NewFileKeys(path, gateway.FileKeysOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: clock.now, OnReload: rec.record})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte(`{"runtime_id":"agent-2"}`+"\n"), 0o600))
+	for range 3 {
+		clock.add(time.Second)
+		_, err = k.Agent(context.Background(), "agent-1")
+		require.NoError(t, err, "the last good set stays in use")
+	}
+	_, err = k.Agent(context.Background(), "agent-2")
+	assert.ErrorIs(t, err, gateway.ErrUnknownAgent)
+	ok, failed := rec.counts()
+	assert.Equal(t, 1, ok)
+	require.Equal(t, 1, failed, "one bad version is counted once")
+	assert.ErrorIs(t, rec.failed[0], gateway.ErrInvalidKeysFile)
+	assert.Equal(t, 1, strings.Count(logs.String(), "keys file edit refused"))
+	assert.Contains(t, logs.String(), "agents=1")
+
+	require.NoError(t, os.WriteFile(path, []byte(keyLine(t, "agent-3", "", false)+"\n"), 0o600))
+	clock.add(time.Second)
+	_, err = k.Agent(context.Background(), "agent-3")
+	require.NoError(t, err)
+	ok, failed = rec.counts()
+	assert.Equal(t, 2, ok)
+	assert.Equal(t, 1, failed)
 }
