@@ -82,4 +82,3 @@ func TestFileKeysNotRegular(t *testing.T) {
 		})
 	}
 }
-
