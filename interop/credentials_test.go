@@ -104,6 +104,7 @@ func TestCredentials(t *testing.T) {
 		strings.Join(compiledHosts, ", "), s.fake.URL)
 	start := time.Now()
 	h.rowRefreshBeforeRegister()
+	h.rowOursRefreshBeforeRegister() // ours_test.go
 	h.rowPATEnv()
 	h.rowPATFedRAMP()
 	h.rowPATLogin()

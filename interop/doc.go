@@ -38,4 +38,14 @@
 // run (name-constrained to those hosts, server authentication only) that
 // only the Codex process is told to trust. What Codex sent is compared with
 // the record in testdata/codex-0.171 (see testdata/codex-0.171-credentials.md).
+//
+// The rows named "(…-ours)" (ours_test.go) set this module up as Codex was
+// in the row of the same letter and run it against the same stand-in, with
+// production URLs and no overrides (its client dials the compiled-in names
+// to 127.0.0.1:443 and trusts only the run's CA): its requests are rendered
+// as Codex's were and compared with the same golden files, byte for byte
+// but for the headers Go's transport sets (user-agent, accept,
+// accept-encoding) and the differences docs/protocol.md records as not
+// implemented (Codex's originator header), which each such row names in its
+// evidence with both sides' values.
 package interop
