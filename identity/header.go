@@ -67,9 +67,11 @@ type tokenSource struct {
 	// recover, if set, replaces a token a Bearer route refused with 401
 	// (Load's refresh of the ChatGPT login, reason unauthorized_recovery).
 	recover func(ctx context.Context, rejected string) (string, error)
-	mu      sync.Mutex
-	value   []string
-	at      time.Time
+	// uncached asks get on every use (a source that caches by itself).
+	uncached bool
+	mu       sync.Mutex
+	value    []string
+	at       time.Time
 }
 
 // replace asks recover for a token in place of rejected and caches it.
@@ -102,7 +104,7 @@ func (t *tokenSource) replace(ctx context.Context, rejected string, now time.Tim
 func (t *tokenSource) header(ctx context.Context, now time.Time) ([]string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.value != nil && now.Sub(t.at) < bearerRefresh {
+	if t.value != nil && !t.uncached && now.Sub(t.at) < bearerRefresh {
 		return t.value, nil
 	}
 	tok, err := t.get(ctx)
@@ -127,6 +129,9 @@ type credential struct {
 
 // credentialFor decides and makes the credential of a request to u.
 func (r *runState) credentialFor(ctx context.Context, slot *taskSlot, u *url.URL) (credential, error) {
+	if r.signer == nil {
+		return r.bearerCredential(ctx, u)
+	}
 	if r.isFirstParty(u) {
 		class := routes.Classify(r.basePath, u.Path)
 		switch {

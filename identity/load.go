@@ -38,7 +38,9 @@ type LoadOptions struct {
 	// Getenv reads environment variables (CODEX_HOME, CODEX_ACCESS_TOKEN and
 	// the endpoint overrides); nil means os.Getenv.
 	Getenv func(string) string
-	// HTTPClient is used for JWKS, agent and task registration; nil means a
+	// HTTPClient is used for every request Load and the returned RunAuth
+	// make themselves (JWKS, agent and task registration, token refresh,
+	// routing discovery, the personal access token lookup); nil means a
 	// default with time-outs that trusts the system roots (and SSL_CERT_FILE)
 	// plus, as the Codex CLI does, the PEM bundle CODEX_CA_CERTIFICATE names.
 	// Redirects are never followed with credentials.
@@ -58,16 +60,19 @@ type LoadOptions struct {
 	Logger *slog.Logger
 }
 
-// Load turns a $CODEX_HOME into run-scoped Agent Identity auth, with the
-// precedence of the Codex CLI:
+// Load turns a $CODEX_HOME and the environment into run-scoped auth, with
+// the precedence of the Codex CLI 0.171 (docs/protocol.md#source-precedence):
 //
-//  1. the JWT in $CODEX_ACCESS_TOKEN, verified against the environment's
-//     JWKS ("at-" personal access tokens are refused); nothing is written;
-//  2. an Agent Identity JWT stored in auth.json, the same way;
-//  3. with [PolicyChatGPTAuth] only, an identity record stored in auth.json,
+//  1. $CODEX_ACCESS_TOKEN (trimmed): a personal access token when it starts
+//     with "at-", else an Agent Identity JWT, verified against the
+//     environment's JWKS; nothing is written;
+//  2. a personal access token stored in auth.json (personal_access_token,
+//     as `codex login --with-access-token` writes it);
+//  3. an Agent Identity JWT stored in auth.json, verified as in 1;
+//  4. with [PolicyChatGPTAuth] only, an identity record stored in auth.json,
 //     reused when its account_id and chatgpt_user_id match the current
 //     ChatGPT login and its key parses;
-//  4. with [PolicyChatGPTAuth] and a ChatGPT login: a new key, an agent
+//  5. with [PolicyChatGPTAuth] and a ChatGPT login: a new key, an agent
 //     registration with the login's access token (refreshed first when it
 //     expires in less than 5 minutes, and once more after a 401, as the
 //     Codex CLI does: docs/protocol.md#refresh-before-register), the run
@@ -76,6 +81,17 @@ type LoadOptions struct {
 //     again before it is written; if the login changed meanwhile nothing is
 //     saved and Load fails (call it again).
 //
+// A personal access token (1 and 2; docs/protocol.md#personal-access-tokens)
+// is looked up once (GET {AuthAPI}/v1/user-auth-credential/whoami, the
+// AuthAPI base of the environment or CODEX_AUTHAPI_BASE_URL), and the
+// returned RunAuth sends it as Bearer with the answer's ChatGPT-Account-ID
+// (and X-OpenAI-Fedramp: true for a FedRAMP account) on every first-party
+// request, inference included, after workspace routing discovery. Such a
+// run has no agent ([RunAuth.AgentRuntimeID] is "", TaskID fails), never
+// provisions one whatever the policy, and writes nothing. A lookup that
+// fails fails Load with an error wrapping [ErrPersonalAccessTokenLookup]:
+// the selected source never falls back to another.
+//
 // With no identity to use, the error wraps [ErrNoAgentIdentity] and callers
 // fall back to bearer auth. A JWT that fails verification fails Load itself;
 // a corrupt auth.json wraps [codexhome.ErrCorruptAuthFile], never ErrNoAgentIdentity.
@@ -83,11 +99,11 @@ type LoadOptions struct {
 // an hour per (account, AuthAPI base): the remembered error is returned as a
 // [*BackoffError].
 //
-// An identity used through a ChatGPT login (3 and 4) runs in ChatGPT opt-in
+// An identity used through a ChatGPT login (4 and 5) runs in ChatGPT opt-in
 // mode ([RunAuthOptions].ChatGPTBearer, docs/protocol.md#route-credentials): only inference is signed, other
 // first-party requests carry the login's current access token as Bearer,
 // and inference waits for workspace routing discovery
-// ([RunAuth.InferenceBaseURL]). A JWT (1 and 2) signs every first-party
+// ([RunAuth.InferenceBaseURL]). A JWT (1 and 3) signs every first-party
 // request and makes no discovery.
 //
 // The environment comes from the ChatGPT base URL and the override
@@ -160,12 +176,27 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 		logger:          logger,
 	}
 
+	pat := func(tok codexhome.Secret, where string) (*RunAuth, error) {
+		endpoint, err := l.whoamiURL(getenv, base)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrPersonalAccessTokenLookup, where, err)
+		}
+		return l.fromPersonalAccessToken(ctx, tok, where, endpoint)
+	}
 	if tok := strings.TrimSpace(getenv(EnvAccessToken)); tok != "" {
+		if isPersonalAccessToken(tok) {
+			return pat(codexhome.NewSecret(tok), "$"+EnvAccessToken)
+		}
 		return l.fromJWT(ctx, tok, "$"+EnvAccessToken)
 	}
 	af, err := l.store.Read()
 	if err != nil {
 		return nil, err
+	}
+	if tok, ok, err := storedPersonalAccessToken(af); err != nil {
+		return nil, err
+	} else if ok {
+		return pat(tok, "auth.json's personal_access_token")
 	}
 	if tok := af.AgentIdentityJWT(); !tok.IsZero() {
 		return l.fromJWT(ctx, tok.Reveal(), "the agent_identity JWT in auth.json")

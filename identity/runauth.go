@@ -132,6 +132,11 @@ type runInternals struct {
 	inferenceOrigin string
 	// now replaces time.Now.
 	now func() time.Time
+	// bearerSource, if not "", makes a run with no agent (bearer.go): it
+	// names the credential ("personal access token", "workload
+	// identity"), the Signer is nil, and every first-party request that
+	// gets a credential gets ChatGPTBearer's token.
+	bearerSource string
 }
 
 func checkBearerToken(t string) error {
@@ -157,6 +162,9 @@ type runState struct {
 	logger      *slog.Logger
 	now         func() time.Time
 	expires     time.Time // zero: the credential does not expire
+	// bearerSource names the credential of a run with no agent (signer
+	// nil; bearer.go), "" for an agent's run.
+	bearerSource string
 
 	// Route policy (see header.go). chatgpt is set in ChatGPT opt-in mode:
 	// the source of the Bearer token for non-inference first-party routes.
@@ -247,7 +255,7 @@ func NewRunAuth(s *Signer, c *Client, o RunAuthOptions) (*RunAuth, error) {
 }
 
 func newRunAuth(s *Signer, c *Client, o RunAuthOptions, in runInternals) (*RunAuth, error) {
-	if s == nil {
+	if s == nil && in.bearerSource == "" {
 		return nil, errors.New("identity: NewRunAuth needs a Signer")
 	}
 	if c == nil {
@@ -267,6 +275,7 @@ func newRunAuth(s *Signer, c *Client, o RunAuthOptions, in runInternals) (*RunAu
 		expires:         o.Expiry,
 		inferenceOrigin: in.inferenceOrigin,
 		renewTask:       in.renewTask,
+		bearerSource:    in.bearerSource,
 		sessions:        make(map[string]*taskSlot),
 	}
 	if r.logger == nil {
@@ -301,6 +310,14 @@ func newRunAuth(s *Signer, c *Client, o RunAuthOptions, in runInternals) (*RunAu
 	if o.ChatGPTBearer != nil {
 		r.chatgpt = &tokenSource{what: "ChatGPT access token", get: o.ChatGPTBearer, recover: in.recoverBearer}
 	}
+	if r.bearerSource != "" {
+		if r.chatgpt == nil {
+			return nil, errors.New("identity: a run without an agent needs a Bearer token")
+		}
+		// The source keeps its own token fresh (an exchanged token may
+		// live less than bearerRefresh).
+		r.chatgpt.what, r.chatgpt.uncached = r.bearerSource, true
+	}
 	switch {
 	case o.BearerFallback == nil:
 	case r.chatgpt != nil && in.recoverBearer != nil:
@@ -319,9 +336,11 @@ func newRunAuth(s *Signer, c *Client, o RunAuthOptions, in runInternals) (*RunAu
 	return &RunAuth{run: r, slot: r.runSlot}, nil
 }
 
-// AgentRuntimeID returns the agent runtime id the backend registered.
+// AgentRuntimeID returns the agent runtime id the backend registered, or
+// "" for a run with no agent (a personal access token or a workload
+// identity from [Load]).
 func (a *RunAuth) AgentRuntimeID() string {
-	if !a.usable() {
+	if !a.usable() || a.run.signer == nil {
 		return ""
 	}
 	return a.run.signer.AgentRuntimeID()
@@ -349,6 +368,9 @@ func (a *RunAuth) Client() *http.Client { return &http.Client{Transport: a.Trans
 func (a *RunAuth) String() string {
 	if !a.usable() {
 		return "identity.RunAuth(unusable)"
+	}
+	if a.run.signer == nil {
+		return fmt.Sprintf("identity.RunAuth{%s}", a.run.bearerSource)
 	}
 	if a.slot.session != "" {
 		return fmt.Sprintf("identity.RunAuth{agent=%s session=%q}", a.run.signer.AgentRuntimeID(), a.slot.session)
@@ -462,6 +484,9 @@ func (a *RunAuth) TaskID(ctx context.Context) (string, error) {
 }
 
 func (r *runState) task(ctx context.Context, slot *taskSlot) (string, error) {
+	if r.signer == nil {
+		return "", r.errNoAgent()
+	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -596,6 +621,9 @@ func (a *RunAuth) authorizationHeader(ctx context.Context) (string, error) {
 func (r *runState) authorization(ctx context.Context, slot *taskSlot) ([]string, string, error) {
 	if slot.gone.Load() {
 		return nil, "", errSessionEnded
+	}
+	if r.signer == nil {
+		return nil, "", r.errNoAgent()
 	}
 	if slot.bearer.Load() {
 		v, err := r.bearer.header(ctx, r.now())

@@ -154,7 +154,12 @@ func newSignerFromKey(runtimeID string, priv ed25519.PrivateKey) (*Signer, error
 }
 
 // AgentRuntimeID returns the agent runtime id the Signer signs for.
-func (s *Signer) AgentRuntimeID() string { return s.runtimeID }
+func (s *Signer) AgentRuntimeID() string {
+	if s == nil {
+		return ""
+	}
+	return s.runtimeID
+}
 
 // PublicKey returns a copy of the agent's Ed25519 public key.
 func (s *Signer) PublicKey() ed25519.PublicKey {
