@@ -55,8 +55,8 @@ off; "export CODEX_HOME=DIR" and the "agentid provision" line are printed
 too.
 
 With --tls the server speaks https with a certificate authority made for this
-run (name-constrained to loopback; its key never leaves memory), as the real
-Codex CLI requires. Only the CA certificate is written, to DIR/` + serveCAFile + `
+run (server authentication only, name-constrained to loopback; its key never
+leaves memory), as the real Codex CLI requires. Only the CA certificate is written, to DIR/` + serveCAFile + `
 (or a temporary folder without --codex-home), with DIR/` + serveEnvFile + `, the
 variables the Codex CLI needs (NAME=value lines). The trust variables
 (` + cacert.EnvCodexCACertificate + ` and ` + cacert.EnvSSLCertFile + `) are printed only as a prefix of each

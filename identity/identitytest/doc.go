@@ -78,8 +78,8 @@
 //     access token's, until it expires.
 //
 // Started with [Server.StartTLS] (or [NewTLSServer]) the server speaks https with a
-// certificate authority made for it alone and name-constrained to loopback,
-// as the real Codex CLI needs; [Server.WriteCodexHome] and [Server.CodexEnv]
+// certificate authority made for it alone, for server authentication only
+// and name-constrained to loopback, as the real Codex CLI needs; [Server.WriteCodexHome] and [Server.CodexEnv]
 // give a $CODEX_HOME and the variables for it, and [Options.OnRequest]
 // sees every request with its verdict ([Exchange.LogLine] prints one
 // without credentials).

@@ -377,7 +377,8 @@ func (s *Server) Start() error { return s.start(false) }
 
 // StartTLS is Start serving https, with a leaf certificate from a
 // certificate authority made for this server alone: ECDSA P-256, valid for
-// a day, name-constrained to 127.0.0.0/8, ::1 and localhost, its private
+// a day, for server authentication only, name-constrained to 127.0.0.0/8,
+// ::1 and localhost with every e-mail address and URI excluded, its private
 // key kept in memory only. [Server.CertPool], [Server.CACertificatePEM] and
 // [Server.Client] give what a client needs to trust it. The Codex CLI needs
 // https: it refuses a workspace backend origin that is not.
