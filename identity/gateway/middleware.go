@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/agentidentity/agentidentity/internal/routes"
 )
@@ -71,13 +72,15 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 			v.refuse(w, r, o, "", bodyRoute403)
 			return
 		}
+		start := time.Now()
 		id, runtimeID, cached, err := v.verify(r)
+		took := time.Since(start)
 		if err == nil {
-			v.outcome(Outcome{Reason: reasonVerified, Route: route, RuntimeID: runtimeID, Cached: cached})
+			v.outcome(Outcome{Reason: reasonVerified, Route: route, RuntimeID: runtimeID, Cached: cached, Duration: took})
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), contextKey{}, id)))
 			return
 		}
-		o := Outcome{Reason: reasonOf(err), Route: route, RuntimeID: runtimeID, Cached: cached, Err: err}
+		o := Outcome{Reason: reasonOf(err), Route: route, RuntimeID: runtimeID, Cached: cached, Duration: took, Err: err}
 		switch o.Reason {
 		case reasonAccountMismatch, reasonFedRAMPMismatch:
 			o.Status = http.StatusForbidden

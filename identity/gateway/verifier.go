@@ -147,6 +147,9 @@ type Outcome struct {
 	RuntimeID string
 	// Cached reports that the header's signature was verified earlier.
 	Cached bool
+	// Duration is the time Middleware spent verifying the request (Keys
+	// and Task included); 0 when it verified nothing.
+	Duration time.Duration
 	// Err is Verify's error, which wraps the sentinel of the reason
 	// (ErrNoAssertion, ErrUnknownAgent, ErrKeysUnavailable, ...); nil when
 	// next was called or Routes refused the route.

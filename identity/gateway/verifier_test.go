@@ -798,3 +798,34 @@ func TestCacheConfigBounds(t *testing.T) {
 		assert.True(t, hit(102))
 	})
 }
+
+// TestOutcomeDuration: Outcome.Duration is the verification's time, 0 when
+// nothing was verified.
+func TestOutcomeDuration(t *testing.T) {
+	a := newTestAgent(t, "agent-1", "", false)
+	var rec recorder
+	v := &gateway.Verifier{Keys: gateway.StaticKeys{"agent-1": a.agent}, Now: func() time.Time { return testNow },
+		Routes: gateway.Routes{BasePath: "/backend-api", Other: gateway.RoutePassThrough}, OnOutcome: rec.record, Logger: slog.New(slog.DiscardHandler)}
+	h := v.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, tc := range []struct {
+		name, path, auth string
+		verified         bool
+	}{
+		{"verified", "/backend-api/codex/responses", a.header(t, "task-1", testNow), true},
+		{"refused", "/backend-api/codex/responses", "", true},
+		{"passed", "/backend-api/codex/models", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, tc.path, nil)
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			if tc.verified {
+				assert.Positive(t, rec.last().Duration)
+			} else {
+				assert.Zero(t, rec.last().Duration)
+			}
+		})
+	}
+}

@@ -21,12 +21,15 @@ const root = "../.."
 // whole module may have at most moduleBudget. Raise a number only with a
 // reason a reviewer accepts: every name is one more thing a reader learns.
 var budget = map[string]int{
-	".":                     18,
-	"gen":                   9,
-	"identity":              90,
-	"identity/codexhome":    52,
-	"identity/gateway":      50,
-	"identity/identitytest": 38,
+	".":                  18,
+	"gen":                9,
+	"identity":           90,
+	"identity/codexhome": 52,
+	"identity/gateway":   50,
+	// Metrics (Collector: Describe, Collect), New, and the three hooks
+	// Observe, KeysReloaded, UpstreamError.
+	"identity/gateway/gatewaymetrics": 7,
+	"identity/identitytest":           38,
 }
 
 const moduleBudget = 260
