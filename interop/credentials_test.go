@@ -106,9 +106,13 @@ func TestCredentials(t *testing.T) {
 	h.rowRefreshBeforeRegister()
 	h.rowOursRefreshBeforeRegister() // ours_test.go
 	h.rowPATEnv()
+	h.rowOursPATEnv()
 	h.rowPATFedRAMP()
+	h.rowOursPATFedRAMP()
 	h.rowPATLogin()
+	h.rowOursPATLogin()
 	h.rowPATRefused()
+	h.rowOursPATRefused()
 	h.rowPATAuthAPIBase()
 	h.rowWIFExchange()
 	h.rowWIFOverLogin()

@@ -25,6 +25,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,7 +44,7 @@ var transportHeaders = []string{"accept", "accept-encoding", "user-agent"}
 // documentedGaps are Codex's headers the module does not send, each with
 // where docs/protocol.md says so.
 var documentedGaps = map[string]string{
-	"originator": "docs/protocol.md#not-implemented: the module sends no Originator",
+	"originator": "docs/protocol.md#not-implemented: the module sends no Originator header, the name of Codex's front end",
 }
 
 // headerFilter drops the header lines of the named headers from rendered
@@ -85,6 +87,14 @@ func compareOurs(name, ours string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("golden %s: %v", name, err)
 	}
+	return compareOursText(name, string(want), ours)
+}
+
+// compareOursText is compareOurs with Codex's text (of the golden file
+// name) given.
+func compareOursText(name, want, ours string) (string, error) {
+	want = strings.TrimRight(want, "\n") + "\n"
+	ours = strings.TrimRight(ours, "\n") + "\n"
 	drop := map[string]bool{}
 	for _, h := range transportHeaders {
 		drop[h] = true
@@ -95,7 +105,7 @@ func compareOurs(name, ours string) (string, error) {
 		gaps = append(gaps, h)
 	}
 	sort.Strings(gaps)
-	if err := diffText(name, headerFilter(string(want), drop), headerFilter(ours, drop)); err != nil {
+	if err := diffText(name, headerFilter(want, drop), headerFilter(ours, drop)); err != nil {
 		return "", err
 	}
 	// A documented gap must still be one: if the module starts sending such
@@ -107,7 +117,7 @@ func compareOurs(name, ours string) (string, error) {
 	}
 	return fmt.Sprintf("equal to %s but for %s (transport) and %s (%s): %s", name,
 		strings.Join(transportHeaders, ", "), strings.Join(gaps, ", "), strings.Join(mapValues(documentedGaps), "; "),
-		droppedValues(string(want), ours, drop)), nil
+		droppedValues(want, ours, drop)), nil
 }
 
 // droppedValues says, for each header left out of a comparison, the values
@@ -305,6 +315,332 @@ func (h *credHarness) rowOursRefreshBeforeRegister() {
 		}
 		evidence = fmt.Sprintf("refresh #1 of %d requests, agent registration #%d with the refreshed token; %s",
 			len(caps), agents[0].Seq-caps[0].Seq+1, same)
+		return nil
+	}()
+	addRow(name, err, evidence)
+}
+
+// ---- (m-ours), (n-ours), (o-ours), (p-ours) personal access tokens ----
+
+// credentialHeaders are the headers the module's Transport puts on a
+// first-party request: what is compared route by route.
+var credentialHeaders = map[string]bool{"authorization": true, "chatgpt-account-id": true, "x-openai-fedramp": true}
+
+// goldenSection is one request of a golden file: its "# …" title (the
+// first request of a file has none) and its rendered lines.
+type goldenSection struct {
+	title string
+	lines []string // the request line, the headers, the body
+}
+
+// goldenSections splits a golden file of rendered requests at its "# "
+// titles and blank lines.
+func goldenSections(name string) ([]goldenSection, error) {
+	data, err := goldenFS.ReadFile("testdata/codex-0.171/" + name)
+	if err != nil {
+		return nil, fmt.Errorf("golden %s: %v", name, err)
+	}
+	var out []goldenSection
+	var cur *goldenSection
+	title := ""
+	for _, l := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(l, "# "):
+			title = strings.TrimPrefix(l, "# ")
+		case isRequestLine(l):
+			out = append(out, goldenSection{title: title, lines: []string{l}})
+			cur, title = &out[len(out)-1], ""
+		case cur != nil:
+			cur.lines = append(cur.lines, l)
+		}
+	}
+	return out, nil
+}
+
+// headerLines are the "name: value" lines of a rendered request whose names
+// keep says.
+func headerLines(lines []string, keep func(string) bool) []string {
+	var out []string
+	for _, l := range lines[1:] {
+		if l == "" {
+			break
+		}
+		if name, _, ok := strings.Cut(l, ": "); ok && keep(name) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func renderedLines(c capture, rd redactor) []string {
+	return strings.Split(strings.TrimRight(c.render(rd), "\n"), "\n")
+}
+
+// patRun is one identity.Load with a personal access token against the
+// stand-in and the requests of that Load.
+type patRun struct {
+	ra   *identity.RunAuth
+	caps []capture
+	err  error
+}
+
+func (h *credHarness) loadOurs(home string, env map[string]string) patRun {
+	first := h.s.mark()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ra, err := identity.Load(ctx, identity.LoadOptions{CodexHome: home, Getenv: emptyEnv(env), HTTPClient: h.s.client()})
+	h.s.waitIdle(10 * time.Second)
+	return patRun{ra: ra, caps: h.s.since(first), err: err}
+}
+
+// oursRoutes sends, through ra's Transport over the stand-in's client, one
+// request like Codex's on each route of the golden file name (its URL, a
+// WebSocket upgrade where Codex made one), and checks that the credential
+// headers the module put on it are Codex's and that it put on nothing else.
+// It returns how many routes it compared.
+func (h *credHarness) oursRoutes(ra *identity.RunAuth, name string, rd redactor) (int, error) {
+	sections, err := goldenSections(name)
+	if err != nil {
+		return 0, err
+	}
+	c := &http.Client{Transport: ra.Transport(h.s.client().Transport), Timeout: 30 * time.Second}
+	n := 0
+	for _, sec := range sections {
+		method, rawURL, _ := strings.Cut(sec.lines[0], " ")
+		if !strings.HasPrefix(rawURL, "https://"+hostChatGPT+"/backend-api/") {
+			continue // the lookup, compared on its own
+		}
+		ws := contains(sec.lines, "upgrade: websocket")
+		var body io.Reader
+		if method == http.MethodPost {
+			body = strings.NewReader(`{"model":"interop","input":[]}`)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+		if err != nil {
+			cancel()
+			return n, err
+		}
+		ours := map[string]bool{"content-length": true} // the headers this test sets
+		if ws {
+			req.Header.Set("Upgrade", "websocket")
+			req.Header.Set("Connection", "Upgrade")
+			ours["upgrade"], ours["connection"] = true, true
+		}
+		if method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "text/event-stream")
+			ours["content-type"] = true
+		}
+		first := h.s.mark()
+		resp, err := c.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		cancel()
+		if err != nil {
+			return n, fmt.Errorf("%s %s: this module's Transport: %v", method, rawURL, err)
+		}
+		h.s.waitIdle(10 * time.Second)
+		var got *capture
+		for _, cp := range h.s.since(first) {
+			if cp.Method == method && cp.URL == rawURL {
+				cp := cp
+				got = &cp
+			}
+		}
+		if got == nil {
+			return n, fmt.Errorf("%s %s: this module's request did not reach the stand-in", method, rawURL)
+		}
+		want := headerLines(sec.lines, func(k string) bool { return credentialHeaders[k] })
+		lines := renderedLines(*got, rd)
+		have := headerLines(lines, func(k string) bool { return credentialHeaders[k] })
+		if strings.Join(want, "\n") != strings.Join(have, "\n") {
+			return n, fmt.Errorf("%s %s: credential headers differ:\n  codex %q\n  ours  %q", method, rawURL, want, have)
+		}
+		extra := headerLines(lines, func(k string) bool {
+			return !credentialHeaders[k] && !ours[k] && !contains(transportHeaders, k)
+		})
+		if len(extra) > 0 {
+			return n, fmt.Errorf("%s %s: this module added %q", method, rawURL, extra)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// lookupOf checks that run made exactly one request, the lookup, and
+// returns it.
+func lookupOf(run patRun) (capture, error) {
+	r := hostsRun{caps: run.caps}
+	if w := r.find(isWhoami); len(w) != 1 || len(run.caps) != 1 {
+		return capture{}, fmt.Errorf("identity.Load made %d requests, %d lookups; want the lookup alone", len(run.caps), len(w))
+	}
+	return run.caps[0], nil
+}
+
+func (h *credHarness) rowOursPATEnv() {
+	const name = "(m-ours) this module, same setup as (m) (CODEX_ACCESS_TOKEN=at-…, opt-in on): one lookup equal to Codex's (golden m-pat-env.txt), then on every recorded route the same Bearer and ChatGPT-Account-ID; nothing registered or written"
+	h.s.setCase(patWhoami, nil)
+	home := h.home("m-ours", nil, true, "")
+	var evidence string
+	err := func() error {
+		run := h.loadOurs(home, map[string]string{identity.EnvAccessToken: testPAT})
+		if run.err != nil {
+			return fmt.Errorf("identity.Load: %v", run.err)
+		}
+		lookup, err := lookupOf(run)
+		if err != nil {
+			return err
+		}
+		sections, err := goldenSections("m-pat-env.txt")
+		if err != nil {
+			return err
+		}
+		same, err := compareOursText("m-pat-env.txt (the lookup)", strings.Join(sections[0].lines, "\n"), lookup.render(h.rd))
+		if err != nil {
+			return err
+		}
+		if ra := run.ra; ra.AgentRuntimeID() != "" || ra.AccountID() != "account-pat" || ra.FedRAMP() {
+			return fmt.Errorf("RunAuth: agent %q, account %q, FedRAMP %v", ra.AgentRuntimeID(), ra.AccountID(), ra.FedRAMP())
+		}
+		routes, err := h.oursRoutes(run.ra, "m-pat-env.txt", h.rd)
+		if err != nil {
+			return err
+		}
+		if entries, _ := os.ReadDir(home); hasName(entries, "auth.json") {
+			return errors.New("auth.json written")
+		}
+		evidence = fmt.Sprintf("1 lookup (Codex: 4), %s; %d routes with Codex's credential headers", same, routes)
+		return nil
+	}()
+	addRow(name, err, evidence)
+}
+
+func (h *credHarness) rowOursPATFedRAMP() {
+	const name = "(n-ours) this module with a FedRAMP personal access token (as (n)): X-OpenAI-Fedramp: true with Bearer and ChatGPT-Account-ID on every route, nothing but the token on the lookup"
+	h.s.setCase(patWhoami, nil)
+	var evidence string
+	err := func() error {
+		run := h.loadOurs(h.home("n-ours", nil, false, ""), map[string]string{identity.EnvAccessToken: testPATFedRAMP})
+		if run.err != nil {
+			return fmt.Errorf("identity.Load: %v", run.err)
+		}
+		lookup, err := lookupOf(run)
+		if err != nil {
+			return err
+		}
+		if lookup.Header.Get("X-OpenAI-Fedramp") != "" || lookup.Header.Get("ChatGPT-Account-ID") != "" {
+			return errors.New("the lookup carried an account header")
+		}
+		if !run.ra.FedRAMP() || run.ra.AccountID() != "account-patf" {
+			return fmt.Errorf("RunAuth: account %q, FedRAMP %v", run.ra.AccountID(), run.ra.FedRAMP())
+		}
+		// Codex's header sets of (m), with this token's account and the
+		// FedRAMP header (row (n) checked Codex sends them on every route).
+		first := h.s.mark()
+		c := &http.Client{Transport: run.ra.Transport(h.s.client().Transport), Timeout: 30 * time.Second}
+		for _, rt := range goldenRoutes {
+			u := "https://" + hostChatGPT + rt.path
+			var body io.Reader
+			if rt.method == http.MethodPost {
+				body = strings.NewReader(`{}`)
+			}
+			req, err := http.NewRequest(rt.method, u, body)
+			if err != nil {
+				return err
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				return fmt.Errorf("%s %s: %v", rt.method, u, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		h.s.waitIdle(10 * time.Second)
+		r := hostsRun{caps: h.s.since(first)}
+		// backendAs wants inference among them: the POST of goldenRoutes.
+		if err := backendAs(r, testPATFedRAMP, "account-patf", true); err != nil {
+			return err
+		}
+		evidence = fmt.Sprintf("%d backend requests, routing discovery included", len(r.find(isBackendHost)))
+		return nil
+	}()
+	addRow(name, err, evidence)
+}
+
+func (h *credHarness) rowOursPATLogin() {
+	const name = "(o-ours) this module with the auth.json codex login --with-access-token writes (golden o-login-auth.json): one lookup equal to Codex's (o-login-whoami.txt), the Bearer headers of (m) per route, auth.json byte for byte unchanged"
+	h.s.setCase(patWhoami, nil)
+	home := h.home("o-ours", nil, false, "")
+	var evidence string
+	err := func() error {
+		stored, err := goldenFS.ReadFile("testdata/codex-0.171/o-login-auth.json")
+		if err != nil {
+			return err
+		}
+		stored = []byte(strings.ReplaceAll(string(stored), "{{PAT}}", testPAT))
+		path := filepath.Join(home, "auth.json")
+		if err := os.WriteFile(path, stored, 0o600); err != nil {
+			return err
+		}
+		run := h.loadOurs(home, nil)
+		if run.err != nil {
+			return fmt.Errorf("identity.Load: %v", run.err)
+		}
+		lookup, err := lookupOf(run)
+		if err != nil {
+			return err
+		}
+		want, err := goldenFS.ReadFile("testdata/codex-0.171/o-login-whoami.txt")
+		if err != nil {
+			return err
+		}
+		same, err := compareOursText("o-login-whoami.txt", string(want), lookup.render(h.rd))
+		if err != nil {
+			return err
+		}
+		routes, err := h.oursRoutes(run.ra, "m-pat-env.txt", h.rd)
+		if err != nil {
+			return err
+		}
+		after, err := os.ReadFile(path)
+		if err != nil || string(after) != string(stored) {
+			return fmt.Errorf("auth.json changed (%v)", err)
+		}
+		evidence = fmt.Sprintf("%s; %d routes with Codex's credential headers; auth.json unchanged", same, routes)
+		return nil
+	}()
+	addRow(name, err, evidence)
+}
+
+func (h *credHarness) rowOursPATRefused() {
+	const name = "(p-ours) this module with a refused personal access token (as (p)): the same one lookup as Codex's (p-refused.txt), then identity.Load fails closed with ErrPersonalAccessTokenLookup where Codex goes on without credentials"
+	h.s.setCase(patWhoami, nil)
+	var evidence string
+	err := func() error {
+		run := h.loadOurs(h.home("p-ours", nil, false, ""), map[string]string{identity.EnvAccessToken: testPATRefused})
+		if !errors.Is(run.err, identity.ErrPersonalAccessTokenLookup) {
+			return fmt.Errorf("identity.Load: %v, want ErrPersonalAccessTokenLookup", run.err)
+		}
+		if strings.Contains(run.err.Error(), testPATRefused) {
+			return errors.New("the error quotes the token")
+		}
+		lookup, err := lookupOf(run)
+		if err != nil {
+			return err
+		}
+		sections, err := goldenSections("p-refused.txt")
+		if err != nil {
+			return err
+		}
+		same, err := compareOursText("p-refused.txt (the lookup)", strings.Join(sections[0].lines, "\n"), lookup.render(h.rd))
+		if err != nil {
+			return err
+		}
+		evidence = fmt.Sprintf("%s; codex login: %q, ours: %q", same,
+			"Error logging in with access token: personal access token metadata request failed with status 401 Unauthorized", run.err.Error())
 		return nil
 	}()
 	addRow(name, err, evidence)
