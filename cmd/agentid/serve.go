@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 	"github.com/agentidentity/agentidentity/internal/cacert"
 	"github.com/agentidentity/agentidentity/internal/endpointrule"
@@ -34,10 +35,10 @@ const serveLoginTTL = 7 * 24 * time.Hour
 
 func newServeCmd(c *cli) *cobra.Command {
 	addr := &hostPortValue{value: defaultServeAddr}
-	var home, jwtFile string
+	var home, jwtFile, patFile string
 	var useTLS bool
 	cmd := &cobra.Command{
-		Use:   "serve [--addr 127.0.0.1:0] [--tls] [--codex-home DIR] [--jwt-file FILE] [flags]",
+		Use:   "serve [--addr 127.0.0.1:0] [--tls] [--codex-home DIR] [--jwt-file FILE] [--pat-file FILE] [flags]",
 		Short: "Run the fake backend (identitytest) in the foreground",
 		Long: `Run the fake Agent Identity backend of package identitytest in the foreground,
 on a loopback address (default: a free port of 127.0.0.1; another host exits
@@ -68,15 +69,24 @@ days) is written to FILE (mode 0600; an existing regular file is replaced, a
 symbolic link refused), with the lines that use it from the shell and from
 the Codex CLI ($` + identity.EnvAccessToken + `).
 
+With --pat-file FILE a personal access token the server knows (at-…, of an
+account of its own; it never expires) is written to FILE the same way, with
+the lines that use it as $` + identity.EnvAccessToken + ` ("agentid status", the Codex CLI).
+
+Every credential is written to a file, never printed: the lines printed
+read it with "$(cat FILE)" or name it.
+
 Each request is logged on standard error as "agentid: METHOD PATH SCHEME
 VERDICT STATUS", never with a credential. The server's tokens and keys are
 test values: never use them elsewhere.`,
 		Example: examples(
 			"agentid serve --codex-home /tmp/codex-fake",
-			"agentid serve --tls --codex-home /tmp/codex-fake --jwt-file /tmp/agent.jwt"),
+			"agentid serve --tls --codex-home /tmp/codex-fake --jwt-file /tmp/agent.jwt",
+			"agentid serve --tls --codex-home /tmp/codex-fake --pat-file /tmp/pat"),
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runServe(c, cmd, addr.value, home, jwtFile, useTLS)
+			return runServe(c, cmd, serveSettings{addr: addr.value, home: home, jwtFile: jwtFile,
+				patFile: patFile, useTLS: useTLS})
 		},
 	}
 	f := cmd.Flags()
@@ -84,12 +94,22 @@ test values: never use them elsewhere.`,
 	f.StringVar(&home, "codex-home", "", "make `DIR` a Codex home pointed at the server")
 	f.BoolVar(&useTLS, "tls", false, "serve https with a per-run loopback CA (needed by the Codex CLI)")
 	f.StringVar(&jwtFile, "jwt-file", "", "write an Agent Identity JWT the server accepts to `FILE` (mode 0600)")
+	f.StringVar(&patFile, "pat-file", "", "write a personal access token the server knows to `FILE` (mode 0600)")
 	_ = cmd.MarkFlagDirname("codex-home")
 	_ = cmd.MarkFlagFilename("jwt-file")
+	_ = cmd.MarkFlagFilename("pat-file")
 	return cmd
 }
 
-func runServe(c *cli, cmd *cobra.Command, addr, home, jwtFile string, useTLS bool) error {
+// serveSettings are the flags of serve.
+type serveSettings struct {
+	addr, home       string
+	jwtFile, patFile string
+	useTLS           bool
+}
+
+func runServe(c *cli, cmd *cobra.Command, o serveSettings) error {
+	addr, home, useTLS := o.addr, o.home, o.useTLS
 	if home != "" {
 		for _, name := range []string{"auth.json", "config.toml"} {
 			if _, err := os.Lstat(filepath.Join(home, name)); err == nil {
@@ -172,8 +192,13 @@ func runServe(c *cli, cmd *cobra.Command, addr, home, jwtFile string, useTLS boo
 		fmt.Fprintf(&b, "# Run the Codex CLI (inside a loopback-only network namespace) with its variables for that command only:\n")
 		fmt.Fprintf(&b, "%scodex exec --skip-git-repo-check hi\n", codexVars)
 	}
-	if jwtFile != "" {
-		if err := writeServeJWT(&b, srv, jwtFile, trust, codexVars, absHome); err != nil {
+	if o.jwtFile != "" {
+		if err := writeServeJWT(&b, srv, o.jwtFile, trust, codexVars, absHome); err != nil {
+			return err
+		}
+	}
+	if o.patFile != "" {
+		if err := writeServePAT(&b, srv, o.patFile, trust, codexVars); err != nil {
 			return err
 		}
 	}
@@ -187,8 +212,9 @@ func runServe(c *cli, cmd *cobra.Command, addr, home, jwtFile string, useTLS boo
 	<-ctx.Done()
 	logMu.Lock()
 	st := srv.Stats()
-	fmt.Fprintf(c.stderr, "agentid: stopped (%d agents, %d tasks registered; %d requests verified, %d rejected; %d token refreshes)\n",
-		st.AgentsRegistered, st.TasksRegistered, st.RequestsVerified, st.RequestsRejected, st.Refreshes)
+	fmt.Fprintf(c.stderr, "agentid: stopped (%d agents, %d tasks registered; %d requests verified, %d rejected; %d token refreshes; %d personal access token lookups, %d token exchanges)\n",
+		st.AgentsRegistered, st.TasksRegistered, st.RequestsVerified, st.RequestsRejected, st.Refreshes,
+		st.PersonalAccessTokenLookups, st.TokenExchanges)
 	logMu.Unlock()
 	return nil
 }
@@ -221,6 +247,33 @@ func writeServeJWT(b *strings.Builder, srv *identitytest.Server, path, trust, co
 	}
 	fmt.Fprintf(b, "# From the Codex CLI, as $%s:\n", identity.EnvAccessToken)
 	fmt.Fprintf(b, "%s=\"$(cat %s)\" %scodex exec --skip-git-repo-check hi\n", identity.EnvAccessToken, q, codexVars)
+	return nil
+}
+
+// writeServePAT writes a personal access token the server knows to path and
+// adds to b the lines that use it.
+func writeServePAT(b *strings.Builder, srv *identitytest.Server, path, trust, codexVars string) error {
+	tok, account := srv.MintPersonalAccessToken(codexhome.Account{})
+	if err := writeSecretFile(path, []byte(tok.Reveal()+"\n"), true); err != nil {
+		return withHint(fmt.Errorf("--pat-file: %w", err), "give a new path or a regular file to replace")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	q := shellQuote(abs)
+	fmt.Fprintf(b, "# Personal access token the server knows (test value, account %s, never expires): %s\n", account.AccountID, abs)
+	fmt.Fprintf(b, "# Use it from the shell, as $%s:\n", identity.EnvAccessToken)
+	fmt.Fprintf(b, "%s%s=\"$(cat %s)\" agentid status\n", trust, identity.EnvAccessToken, q)
+	if codexVars == "" {
+		fmt.Fprintf(b, "# From the Codex CLI, as $%s (it needs https: run serve with --tls):\n", identity.EnvAccessToken)
+		fmt.Fprintf(b, "# %s=\"$(cat %s)\" codex exec --skip-git-repo-check hi\n", identity.EnvAccessToken, q)
+		return nil
+	}
+	fmt.Fprintf(b, "# From the Codex CLI, as $%s:\n", identity.EnvAccessToken)
+	fmt.Fprintf(b, "%s=\"$(cat %s)\" %scodex exec --skip-git-repo-check hi\n", identity.EnvAccessToken, q, codexVars)
+	fmt.Fprintf(b, "# Or stored in auth.json as \"codex login --with-access-token\" stores it (this replaces the login there):\n")
+	fmt.Fprintf(b, "# %scodex login --with-access-token < %s\n", codexVars, q)
 	return nil
 }
 

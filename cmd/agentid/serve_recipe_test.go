@@ -107,8 +107,17 @@ func TestREADMERecipeServeTLSProvision(t *testing.T) {
 }
 
 // serveLines starts agentid serve with args and returns its printed lines
-// (up to the last of them) and a func that stops it.
+// (up to the first Codex line) and a func that stops it.
 func serveLines(t *testing.T, args ...string) ([]string, func() string) {
+	t.Helper()
+	return serveLinesUntil(t, func(l string) bool {
+		return strings.Contains(l, "codex exec") && !strings.HasPrefix(l, "export ")
+	}, args...)
+}
+
+// serveLinesUntil starts agentid serve with args and returns its printed
+// lines up to the one last says is the last, and a func that stops it.
+func serveLinesUntil(t *testing.T, last func(string) bool, args ...string) ([]string, func() string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	cmd := exec.CommandContext(ctx, binPath, append([]string{"serve"}, args...)...)
@@ -122,7 +131,7 @@ func serveLines(t *testing.T, args ...string) ([]string, func() string) {
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		lines = append(lines, sc.Text())
-		if strings.Contains(sc.Text(), "codex exec") && !strings.HasPrefix(sc.Text(), "export ") {
+		if last(sc.Text()) {
 			break
 		}
 	}

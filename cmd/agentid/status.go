@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,7 +57,10 @@ type statusToken struct {
 	// State is "ok", "expired", "malformed" or "wrong-kind" (a token that is
 	// not an Agent Identity JWT: a ChatGPT access token, a personal access
 	// token).
-	State          string `json:"state"`
+	State string `json:"state"`
+	// Kind is what an "ok" token is: "agent-identity-jwt" or
+	// "personal-access-token".
+	Kind           string `json:"kind,omitempty"`
 	Detail         string `json:"detail,omitempty"`
 	ExpiresAt      string `json:"expires_at,omitempty"`
 	AgentRuntimeID string `json:"agent_runtime_id,omitempty"`
@@ -89,7 +93,11 @@ type statusAuthFile struct {
 	Mode         string `json:"mode,omitempty"`
 	AuthMode     string `json:"auth_mode,omitempty"`
 	OpenAIAPIKey string `json:"openai_api_key"`
-	Error        string `json:"error,omitempty"`
+	// PersonalAccessToken is "present" or "absent": the
+	// personal_access_token member `codex login --with-access-token`
+	// writes.
+	PersonalAccessToken string `json:"personal_access_token"`
+	Error               string `json:"error,omitempty"`
 }
 
 type statusAgent struct {
@@ -146,20 +154,23 @@ verification.
 What it shows is checked: a $` + identity.EnvAccessToken + ` or stored JWT that has
 expired (with when), is malformed or is not an Agent Identity JWT at all, a
 Codex home that does not exist, or a file that cannot be read or parsed is a
-problem. status exits 1 when there is a problem or when the home holds no
+problem. A personal access token (at-…, in $` + identity.EnvAccessToken + ` or as
+auth.json's personal_access_token) is usable; its metadata lookup is not
+made. status exits 1 when there is a problem or when the home holds no
 usable identity or credential (as "gh auth status" does).
 
 JSON (--json): {"ok", "codex_home", "codex_home_exists", "config": {"path",
 "exists", "chatgpt_base_url", "openai_base_url", "use_agent_identity",
 "policy"}, "environment": {"name", "authapi_base_url", "jwks_url", "error"},
 "auth_file": {"credentials_store", "held_by", "keyring", "path", "exists",
-"mode", "auth_mode", "members", "openai_api_key", "error"}, "agent_identity":
+"mode", "auth_mode", "members", "openai_api_key", "personal_access_token", "error"}, "agent_identity":
 {"form" ("none", "jwt" or "record"), "agent_runtime_id", "account_id",
 "chatgpt_user_id", "plan_type", "fedramp", "task_id", "private_key", "token",
 "matches_login", "note", "expires_at", "expired"}, "chatgpt_login":
 {"present", "account_id", "chatgpt_user_id", "email", "plan_type", "fedramp",
 "access_token"}, "variables": {NAME: what it holds}, "access_token": {"state"
-("ok", "expired", "malformed" or "wrong-kind"), "detail", "expires_at",
+("ok", "expired", "malformed" or "wrong-kind"), "kind" ("agent-identity-jwt"
+or "personal-access-token"), "detail", "expires_at",
 "agent_runtime_id", "account_id"}, "usable", "problems", "error", "hint"}.`,
 		Example: examples("agentid status", "agentid status --codex-home /tmp/codex-fake --json"),
 		Args:    noArgs,
@@ -195,11 +206,11 @@ func checkToken(tok string, now time.Time) *statusToken {
 	case errors.Is(err, identity.ErrChatGPTAccessToken):
 		return &statusToken{State: "wrong-kind", Detail: "a ChatGPT access token, not an Agent Identity JWT"}
 	case errors.Is(err, identity.ErrPersonalAccessToken):
-		return &statusToken{State: "wrong-kind", Detail: "a personal access token (at-…), not an Agent Identity JWT"}
+		return &statusToken{State: "ok", Kind: kindPersonalAccessToken, Detail: patDetail}
 	case err != nil:
 		return &statusToken{State: "malformed", Detail: oneLine(stripLibraryPrefixes(err.Error()))}
 	}
-	t := &statusToken{State: "ok", AgentRuntimeID: claims.AgentRuntimeID, AccountID: claims.AccountID}
+	t := &statusToken{State: "ok", Kind: "agent-identity-jwt", AgentRuntimeID: claims.AgentRuntimeID, AccountID: claims.AccountID}
 	if claims.ExpiresAt != nil {
 		exp := claims.ExpiresAt.UTC()
 		t.ExpiresAt = exp.Format(time.RFC3339)
@@ -211,10 +222,51 @@ func checkToken(tok string, now time.Time) *statusToken {
 	return t
 }
 
+const (
+	kindPersonalAccessToken = "personal-access-token"
+	// patDetail says how a personal access token is used.
+	patDetail = "personal access token (at-…): sent as Bearer with its account's ChatGPT-Account-ID after one metadata lookup, which status does not make"
+)
+
+// storedPAT says whether auth.json holds a personal access token (the
+// member "codex login --with-access-token" writes), and what is wrong with
+// the member if it is not one.
+func storedPAT(af *codexhome.AuthFile) (bool, error) {
+	if !af.Exists() {
+		return false, nil
+	}
+	data, err := af.Marshal()
+	if err != nil {
+		return false, err
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		return false, err
+	}
+	raw, ok := members["personal_access_token"]
+	if !ok || string(raw) == "null" {
+		return false, nil
+	}
+	var tok string
+	if err := json.Unmarshal(raw, &tok); err != nil {
+		return false, errors.New("auth.json's personal_access_token is not a string")
+	}
+	switch {
+	case tok == "":
+		return false, nil
+	case !strings.HasPrefix(tok, "at-"):
+		return false, errors.New("auth.json's personal_access_token does not hold a personal access token (no \"at-\" prefix)")
+	}
+	return true, nil
+}
+
 // describeToken is the text status shows for a token check.
 func describeToken(t *statusToken) string {
 	switch t.State {
 	case "ok":
+		if t.Kind == kindPersonalAccessToken {
+			return t.Detail
+		}
 		s := "Agent Identity JWT of agent " + orDash(t.AgentRuntimeID)
 		if t.ExpiresAt != "" {
 			s += ", expires " + t.ExpiresAt
@@ -299,9 +351,12 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 		t := checkToken(tok, now)
 		rep.AccessToken = t
 		rep.Variables[identity.EnvAccessToken] = "present (takes precedence over auth.json): " + describeToken(t)
-		if t.State == "ok" {
+		switch {
+		case t.State == "ok" && t.Kind == kindPersonalAccessToken:
+			rep.Usable = "$" + identity.EnvAccessToken + " (" + patDetail + ")"
+		case t.State == "ok":
 			rep.Usable = "$" + identity.EnvAccessToken
-		} else {
+		default:
 			addProblem("$"+identity.EnvAccessToken+": "+describeToken(t), "unset it or give a fresh Agent Identity JWT: it takes precedence over auth.json")
 		}
 	}
@@ -310,6 +365,7 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 	rep.AuthFile.Path = store.Path()
 	rep.AgentIdentity.Form = "none"
 	rep.AuthFile.OpenAIAPIKey = "absent"
+	rep.AuthFile.PersonalAccessToken = "absent"
 	if st, err := os.Lstat(store.Path()); err == nil {
 		rep.AuthFile.Mode = st.Mode().String()
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -350,6 +406,14 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 		if rep.Usable == "" && rep.AccessToken == nil {
 			rep.Usable = what
 		}
+	}
+	// A stored personal access token comes before the other members, as
+	// Load takes it.
+	if has, err := storedPAT(af); err != nil {
+		problem(err, "log in again with \"codex login --with-access-token\", or remove the member")
+	} else if has {
+		rep.AuthFile.PersonalAccessToken = "present"
+		usable("auth.json personal access token (" + patDetail + ")")
 	}
 	if jwtSecret := af.AgentIdentityJWT(); !jwtSecret.IsZero() {
 		tok := jwtSecret.Reveal()
@@ -461,12 +525,14 @@ func writeStatus(w io.Writer, r *statusReport) {
 	case r.AuthFile.Exists && r.AuthFile.HeldBy != string(codexhome.CredentialsStoreFile):
 		line("auth_mode", orDash(r.AuthFile.AuthMode))
 		line("OPENAI_API_KEY", r.AuthFile.OpenAIAPIKey)
+		line("personal_access_token", r.AuthFile.PersonalAccessToken)
 	case !r.AuthFile.Exists:
 		line("auth.json", "absent")
 	default:
 		line("auth.json", r.AuthFile.Path+" ("+r.AuthFile.Mode+")")
 		line("auth_mode", orDash(r.AuthFile.AuthMode))
 		line("OPENAI_API_KEY", r.AuthFile.OpenAIAPIKey)
+		line("personal_access_token", r.AuthFile.PersonalAccessToken)
 	}
 	if r.ChatGPTLogin.Present {
 		l := r.ChatGPTLogin

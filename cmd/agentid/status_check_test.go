@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,6 +32,14 @@ func TestStatusChecksWhatItShows(t *testing.T) {
 	jwtHome := filepath.Join(t.TempDir(), "jwt")
 	require.NoError(t, srv.WriteCodexHome(jwtHome, identitytest.CodexHomeOptions{AgentJWT: codexhome.NewSecret(expired)}))
 	emptyHome := t.TempDir()
+	pat, _ := srv.MintPersonalAccessToken(codexhome.Account{})
+	addSecret(t, "status personal access token", pat.Reveal())
+	patHome := filepath.Join(t.TempDir(), "pat")
+	require.NoError(t, srv.WriteCodexHome(patHome, identitytest.CodexHomeOptions{PersonalAccessToken: pat}))
+	patLoginHome := filepath.Join(t.TempDir(), "pat-login")
+	require.NoError(t, srv.WriteCodexHome(patLoginHome, identitytest.CodexHomeOptions{PersonalAccessToken: pat, Login: &login}))
+	badPATHome := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(badPATHome, "auth.json"), []byte(`{"OPENAI_API_KEY": null, "personal_access_token": "not-a-token"}`), 0o600))
 
 	tests := []struct {
 		name      string
@@ -38,6 +47,7 @@ func TestStatusChecksWhatItShows(t *testing.T) {
 		token     string
 		code      int
 		state     string // access_token.state ("" when unset)
+		kind      string // access_token.kind ("" for no check)
 		usable    string // substring of "usable" ("" for none)
 		problem   string // substring of the stderr line and of a problem
 		textLines []string
@@ -48,7 +58,13 @@ func TestStatusChecksWhatItShows(t *testing.T) {
 			textLines: []string{"problem                $CODEX_ACCESS_TOKEN: EXPIRED: expired at " + expiredAt}},
 		{name: "a malformed token", home: loginHome, token: "a.b.c", code: 1, state: "malformed", problem: "MALFORMED: invalid Agent Identity JWT"},
 		{name: "a ChatGPT access token", home: emptyHome, token: login.AccessToken.Reveal(), code: 1, state: "wrong-kind", problem: "NOT an Agent Identity JWT: a ChatGPT access token"},
-		{name: "a personal access token", home: emptyHome, token: "at-0123456789abcdef", code: 1, state: "wrong-kind", problem: "a personal access token"},
+		{name: "a personal access token", home: loginHome, token: "at-0123456789abcdef", code: 0, state: "ok", kind: "personal-access-token", usable: "$CODEX_ACCESS_TOKEN (personal access token",
+			textLines: []string{"$CODEX_ACCESS_TOKEN    present (takes precedence over auth.json): personal access token (at-…): sent as Bearer"}},
+		{name: "a personal access token in auth.json", home: patHome, code: 0, usable: "auth.json personal access token",
+			textLines: []string{"personal_access_token  present\n"}},
+		{name: "a personal access token in auth.json and a login", home: patLoginHome, code: 0, usable: "auth.json personal access token"},
+		{name: "CODEX_ACCESS_TOKEN over a stored personal access token", home: patHome, token: good, code: 0, state: "ok", kind: "agent-identity-jwt", usable: "$CODEX_ACCESS_TOKEN"},
+		{name: "a personal_access_token member that is not one", home: badPATHome, code: 1, problem: "auth.json's personal_access_token does not hold a personal access token"},
 		{name: "an expired stored JWT", home: jwtHome, code: 1, problem: "the agent_identity JWT in auth.json expired at " + expiredAt,
 			textLines: []string{"expires_at             " + expiredAt + " (EXPIRED)"}},
 		{name: "a ChatGPT login", home: loginHome, code: 0, usable: "ChatGPT login"},
@@ -71,6 +87,9 @@ func TestStatusChecksWhatItShows(t *testing.T) {
 			if tt.state != "" {
 				require.NotNil(t, rep.AccessToken)
 				assert.Equal(t, tt.state, rep.AccessToken.State)
+				if tt.kind != "" {
+					assert.Equal(t, tt.kind, rep.AccessToken.Kind)
+				}
 			} else {
 				assert.Nil(t, rep.AccessToken)
 			}
