@@ -121,6 +121,7 @@ func TestCredentials(t *testing.T) {
 	h.rowWIFConfigErrors()
 	h.rowWIFAnswers()
 	h.rowPrecedence()
+	h.rowOursPATPrecedence()
 	fmt.Printf("codex-interop: credential rows took %.1fs\n", time.Since(start).Seconds())
 	if failedRows() > 0 {
 		t.Fail()

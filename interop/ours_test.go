@@ -645,3 +645,74 @@ func (h *credHarness) rowOursPATRefused() {
 	}()
 	addRow(name, err, evidence)
 }
+
+// ---- (y4-ours), (y5-ours) which source wins, personal access tokens ----
+
+func (h *credHarness) rowOursPATPrecedence() {
+	const name = "(y4-ours, y5-ours) this module with the setups of (y4) and (y5): CODEX_ACCESS_TOKEN=at-… wins over a ChatGPT login (no refresh, no registration, auth.json unchanged) and over a stored token (never sent); a JWT in CODEX_ACCESS_TOKEN wins over a stored token (no lookup)"
+	h.s.setCase(patWhoami, nil)
+	var evidence []string
+	err := func() error {
+		for _, optIn := range []bool{false, true} {
+			login := h.s.fake.MintChatGPTLogin(identitytest.LoginOptions{TTL: time.Hour, IssuedAt: time.Now().Add(-2 * time.Hour)})
+			home := h.home(fmt.Sprintf("y4-ours-%v", optIn), &login, optIn, "")
+			before, err := os.ReadFile(filepath.Join(home, "auth.json"))
+			if err != nil {
+				return err
+			}
+			run := h.loadOurs(home, map[string]string{identity.EnvAccessToken: testPAT})
+			if run.err != nil {
+				return fmt.Errorf("opt-in %v: identity.Load: %v", optIn, run.err)
+			}
+			if _, err := lookupOf(run); err != nil {
+				return fmt.Errorf("opt-in %v: %v", optIn, err)
+			}
+			if run.ra.AccountID() != "account-pat" || run.ra.AgentRuntimeID() != "" {
+				return fmt.Errorf("opt-in %v: RunAuth of account %q, agent %q", optIn, run.ra.AccountID(), run.ra.AgentRuntimeID())
+			}
+			after, err := os.ReadFile(filepath.Join(home, "auth.json"))
+			if err != nil || string(after) != string(before) {
+				return fmt.Errorf("opt-in %v: auth.json changed (%v)", optIn, err)
+			}
+		}
+		evidence = append(evidence, "y4: the lookup alone, opt-in off and on, auth.json unchanged")
+
+		patHome := h.home("y5-ours", nil, false, "")
+		stored, err := goldenFS.ReadFile("testdata/codex-0.171/o-login-auth.json")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(patHome, "auth.json"), []byte(strings.ReplaceAll(string(stored), "{{PAT}}", testPAT)), 0o600); err != nil {
+			return err
+		}
+		run := h.loadOurs(patHome, map[string]string{identity.EnvAccessToken: testPATFedRAMP})
+		if run.err != nil {
+			return fmt.Errorf("y5: identity.Load: %v", run.err)
+		}
+		lookup, err := lookupOf(run)
+		if err != nil {
+			return fmt.Errorf("y5: %v", err)
+		}
+		if bearerOf(lookup) != testPATFedRAMP || run.ra.AccountID() != "account-patf" {
+			return errors.New("y5: the stored token was looked up, not the environment's")
+		}
+		jwt, err := h.s.fake.MintAgentJWT(identitytest.JWTOptions{TTL: time.Hour})
+		if err != nil {
+			return err
+		}
+		run = h.loadOurs(patHome, map[string]string{identity.EnvAccessToken: jwt.Reveal()})
+		if run.err != nil {
+			return fmt.Errorf("y5 (JWT): identity.Load: %v", run.err)
+		}
+		if n := len(hostsRun{caps: run.caps}.find(isWhoami)); n != 0 || run.ra.AgentRuntimeID() == "" {
+			return fmt.Errorf("y5 (JWT): %d lookups, agent %q", n, run.ra.AgentRuntimeID())
+		}
+		var paths []string
+		for _, c := range run.caps {
+			paths = append(paths, c.Method+" "+c.Host+c.Path)
+		}
+		evidence = append(evidence, "y5: the environment's token looked up, the stored one never sent; with a JWT: no lookup, only "+strings.Join(paths, ", "))
+		return nil
+	}()
+	addRow(name, err, strings.Join(evidence, "; "))
+}
