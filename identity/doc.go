@@ -6,10 +6,15 @@
 //
 // # Getting auth for a run
 //
-// [Load] turns a $CODEX_HOME into working auth, with the Codex CLI's
-// precedence: the CODEX_ACCESS_TOKEN JWT, a JWT stored in auth.json, a stored
-// identity record, or (with [PolicyChatGPTAuth]) a new identity provisioned
-// through the ChatGPT login. It returns a [RunAuth]; [RunAuth.Transport] wraps
+// [Load] turns a $CODEX_HOME and the environment into working auth, with the
+// Codex CLI's precedence: a workload identity (OPENAI_FEDERATION_RULE_ID,
+// OPENAI_IDENTITY_TOKEN_FILE), CODEX_ACCESS_TOKEN (a personal access token
+// or an Agent Identity JWT), a personal access token or a JWT stored in
+// auth.json, a stored identity record, or (with [PolicyChatGPTAuth]) a new
+// identity provisioned through the ChatGPT login. A source that is selected
+// but broken fails with its own error ([ErrWorkloadIdentity],
+// [ErrPersonalAccessTokenLookup], …), never falling back to the next one.
+// It returns a [RunAuth]; [RunAuth.Transport] wraps
 // an http.RoundTripper and [RunAuth.Client] is an *http.Client using it:
 //
 //	auth, err := identity.Load(ctx, identity.LoadOptions{})
@@ -23,7 +28,10 @@
 // is signed with AgentAssertion, after workspace routing discovery
 // ([RunAuth.InferenceBaseURL]); other first-party requests carry the login's
 // Bearer token, refreshed as the Codex CLI refreshes it. With an Agent
-// Identity JWT every first-party request is signed. The JWKS and /ps/mcp
+// Identity JWT every first-party request is signed. A personal access token
+// or a workload identity's exchanged token is the Bearer credential of
+// every first-party request, inference included (such a run has no agent).
+// The JWKS and /ps/mcp
 // carry nothing, and other origins are never touched. [RunAuth.Header] gives
 // the same headers for libraries that take headers (WebSocket dialers).
 //

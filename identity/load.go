@@ -35,9 +35,15 @@ type LoadOptions struct {
 	// the zero value takes it from config.toml: PolicyChatGPTAuth when
 	// [features] use_agent_identity = true, else PolicyJWTOnly.
 	Policy Policy
-	// Getenv reads environment variables (CODEX_HOME, CODEX_ACCESS_TOKEN and
-	// the endpoint overrides); nil means os.Getenv.
+	// Getenv reads environment variables (CODEX_HOME, CODEX_ACCESS_TOKEN,
+	// the endpoint overrides, the workload identity variables); nil means
+	// os.Getenv. A variable it answers "" for counts as unset.
 	Getenv func(string) string
+	// LookupEnv, if set, is used instead of Getenv, and tells a variable set
+	// to "" from one that is unset, as os.LookupEnv does (a workload
+	// identity is selected by the presence of its variables, even empty
+	// ones). With neither set, os.LookupEnv is used.
+	LookupEnv func(string) (string, bool)
 	// HTTPClient is used for every request Load and the returned RunAuth
 	// make themselves (JWKS, agent and task registration, token refresh,
 	// routing discovery, the personal access token lookup); nil means a
@@ -58,11 +64,21 @@ type LoadOptions struct {
 	AgentVersion, AgentHarnessID, RunningLocation string
 	// Logger receives the few events worth a line; nil discards them.
 	Logger *slog.Logger
+
+	// UnsafeTokenExchangeURL is for tests only: the workload identity token
+	// exchange goes to this URL (https, or plain http to a loopback host)
+	// instead of the environment's token endpoint, and a ChatGPT base URL
+	// outside production and staging (a custom deployment, a fake
+	// backend) is accepted for a workload identity. The workload's
+	// assertion is sent there: never set it outside a test.
+	UnsafeTokenExchangeURL string
 }
 
 // Load turns a $CODEX_HOME and the environment into run-scoped auth, with
 // the precedence of the Codex CLI 0.171 (docs/protocol.md#source-precedence):
 //
+//  0. a workload identity, selected when OPENAI_FEDERATION_RULE_ID or
+//     OPENAI_IDENTITY_TOKEN_FILE is set (docs/protocol.md#workload-identity);
 //  1. $CODEX_ACCESS_TOKEN (trimmed): a personal access token when it starts
 //     with "at-", else an Agent Identity JWT, verified against the
 //     environment's JWKS; nothing is written;
@@ -92,6 +108,22 @@ type LoadOptions struct {
 // fails fails Load with an error wrapping [ErrPersonalAccessTokenLookup]:
 // the selected source never falls back to another.
 //
+// A workload identity (0) exchanges the workload's assertion (the token
+// file's content, read again for every exchange) for a ChatGPT access
+// token at the token endpoint of the production or staging environment
+// (POST /oauth/token, a form in the Codex CLI's member order and
+// encoding; only [LoadOptions].UnsafeTokenExchangeURL, for tests, sends it
+// elsewhere). Load makes the first exchange; the returned RunAuth uses the
+// token as a personal access token's (Bearer with ChatGPT-Account-ID on
+// every first-party route, routing discovery included), keeps it in memory
+// only, and exchanges again before it lapses: one exchange at a time for
+// any number of callers, the current token kept through a failed exchange
+// while it is valid. A configuration that is incomplete or refused fails
+// Load before any request with an error wrapping
+// [ErrWorkloadIdentityConfig] that names what is wrong; a rejected or
+// invalid exchange with one wrapping [ErrWorkloadIdentity]. Nothing of
+// auth.json is read then, and no agent is provisioned.
+//
 // With no identity to use, the error wraps [ErrNoAgentIdentity] and callers
 // fall back to bearer auth. A JWT that fails verification fails Load itself;
 // a corrupt auth.json wraps [codexhome.ErrCorruptAuthFile], never ErrNoAgentIdentity.
@@ -115,9 +147,19 @@ type LoadOptions struct {
 // [RunAuth.InferenceBaseURL]). An openai_base_url that does not pass that
 // rule fails Load with an error wrapping [agentidentity.ErrInvalidBaseURL].
 func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
-	getenv := opts.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
+	getenv, lookup := opts.Getenv, opts.LookupEnv
+	switch {
+	case lookup != nil:
+		getenv = func(k string) string { v, _ := lookup(k); return v }
+	case getenv != nil:
+		lookup = func(k string) (string, bool) { v := getenv(k); return v, v != "" }
+	default:
+		getenv, lookup = os.Getenv, os.LookupEnv
+	}
+	opts.Getenv = getenv // for the loader's own reads
+	workload, workloadSelected, workloadErr := workloadFromEnv(lookup)
+	if workloadErr != nil {
+		return nil, workloadErr // nothing else is tried (docs/protocol.md#source-precedence)
 	}
 	if opts.HTTPClient == nil {
 		var err error
@@ -155,6 +197,9 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 	overrides := agentidentity.OverridesFromEnv(getenv)
 	env, err := agentidentity.ResolveWithOverrides(base, overrides)
 	if err != nil {
+		if workloadSelected {
+			return nil, workloadConfigError(err, msgTrustedRouting)
+		}
 		return nil, fmt.Errorf("identity: chatgpt_base_url: %w", err)
 	}
 	var inferenceOrigin string
@@ -176,6 +221,13 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 		logger:          logger,
 	}
 
+	if workloadSelected {
+		endpoint, err := tokenEndpoint(base, opts.UnsafeTokenExchangeURL)
+		if err != nil {
+			return nil, err
+		}
+		return l.fromWorkloadIdentity(ctx, workload, endpoint)
+	}
 	pat := func(tok codexhome.Secret, where string) (*RunAuth, error) {
 		endpoint, err := l.whoamiURL(getenv, base)
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
+	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
 
 // bearerFixture is a fake backend that records its requests and an empty
@@ -36,6 +37,11 @@ func newBearerFixture(t *testing.T, o identitytest.Options) *bearerFixture {
 	identity.ResetBootstrapCooldownForTest()
 	f := &bearerFixture{log: &fakeLog{}, home: t.TempDir()}
 	o.OnRequest = f.log.add
+	if o.SigningKey == nil {
+		key, err := jwttest.LoadKey(jwttest.KeyA) // a static key: no key generation in tests
+		require.NoError(t, err)
+		o.SigningKey = key
+	}
 	f.srv = identitytest.NewUnstartedServer(o)
 	require.NoError(t, f.srv.Start())
 	t.Cleanup(f.srv.Close)
