@@ -115,13 +115,18 @@ func TestCredentials(t *testing.T) {
 	h.rowOursPATRefused()
 	h.rowPATAuthAPIBase()
 	h.rowWIFExchange()
+	h.rowOursWIFExchange()
 	h.rowWIFOverLogin()
 	h.rowWIFStaging()
+	h.rowOursWIFStaging()
 	h.rowWIFReread()
 	h.rowWIFConfigErrors()
+	h.rowOursWIFConfigErrors()
 	h.rowWIFAnswers()
+	h.rowOursWIFAnswers()
 	h.rowPrecedence()
 	h.rowOursPATPrecedence()
+	h.rowOursWIFPrecedence()
 	fmt.Printf("codex-interop: credential rows took %.1fs\n", time.Since(start).Seconds())
 	if failedRows() > 0 {
 		t.Fail()
@@ -852,28 +857,36 @@ func (h *credHarness) rowWIFReread() {
 	addRow(name, err, ev(fmt.Sprintf("%d exchanges", len(r.find(isExchange))), r.summary()))
 }
 
+// wifConfig is a partial or broken workload identity configuration.
+type wifConfig struct {
+	name string
+	env  []string
+}
+
+// wifConfigCases are the configurations of row (w) (and (w-ours)).
+func (h *credHarness) wifConfigCases() []wifConfig {
+	tf := h.tokenFile("oidc-token-w", testAssertion)
+	return []wifConfig{
+		{"rule only", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID}},
+		{"file only", []string{"OPENAI_IDENTITY_TOKEN_FILE=" + tf}},
+		{"relative file", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE=oidc-token"}},
+		{"empty file variable", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE="}},
+		{"blank rule", []string{"OPENAI_FEDERATION_RULE_ID=   ", "OPENAI_IDENTITY_TOKEN_FILE=" + tf}},
+		{"empty rule", []string{"OPENAI_FEDERATION_RULE_ID=", "OPENAI_IDENTITY_TOKEN_FILE=" + tf}},
+		{"missing file", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE=" + filepath.Join(h.tmp, "no-such-token")}},
+		{"a directory", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE=" + h.tmp}},
+		{"blank token", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE=" + h.tokenFile("blank-token", " \n")}},
+		{"token of 16 KiB + 1", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE=" + h.tokenFile("huge-token", strings.Repeat("a", 16<<10+1))}},
+		{"unknown source", append([]string{"OPENAI_IDENTITY_TOKEN_SOURCE=vault"}, h.wifEnv(tf)...)},
+		{"spiffe without socket", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_SOURCE=spiffe"}},
+	}
+}
+
 func (h *credHarness) rowWIFConfigErrors() {
 	const name = "(w) partial or broken workload configurations: Codex's errors verbatim as recorded, no request made"
-	tf := h.tokenFile("oidc-token-w", testAssertion)
 	var b strings.Builder
 	err := func() error {
-		for _, c := range []struct {
-			name string
-			env  []string
-		}{
-			{"rule only", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID}},
-			{"file only", []string{"OPENAI_IDENTITY_TOKEN_FILE=" + tf}},
-			{"relative file", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE=oidc-token"}},
-			{"empty file variable", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE="}},
-			{"blank rule", []string{"OPENAI_FEDERATION_RULE_ID=   ", "OPENAI_IDENTITY_TOKEN_FILE=" + tf}},
-			{"empty rule", []string{"OPENAI_FEDERATION_RULE_ID=", "OPENAI_IDENTITY_TOKEN_FILE=" + tf}},
-			{"missing file", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE=" + filepath.Join(h.tmp, "no-such-token")}},
-			{"a directory", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE=" + h.tmp}},
-			{"blank token", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE=" + h.tokenFile("blank-token", " \n")}},
-			{"token of 16 KiB + 1", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_FILE=" + h.tokenFile("huge-token", strings.Repeat("a", 16<<10+1))}},
-			{"unknown source", append([]string{"OPENAI_IDENTITY_TOKEN_SOURCE=vault"}, h.wifEnv(tf)...)},
-			{"spiffe without socket", []string{"OPENAI_FEDERATION_RULE_ID=" + testRuleID, "OPENAI_IDENTITY_TOKEN_SOURCE=spiffe"}},
-		} {
+		for _, c := range h.wifConfigCases() {
 			r := h.exec("w-"+strings.ReplaceAll(c.name, " ", "-"), h.home("w", nil, false, ""), c.env...)
 			if r.rc == 0 || len(r.caps) != 0 {
 				return fmt.Errorf("%s: rc=%d, %d requests", c.name, r.rc, len(r.caps))
@@ -885,46 +898,61 @@ func (h *credHarness) rowWIFConfigErrors() {
 	addRow(name, err, "12 configurations")
 }
 
+// wifAnswerCase is an answer of the token exchange: a valid one changed by
+// edit, or raw.
+type wifAnswerCase struct {
+	name string
+	edit func(m map[string]any)
+	raw  *exchangeAnswer
+}
+
+// wifAnswerCases are the exchange answers of row (x) (and (x-ours)).
+func wifAnswerCases() []wifAnswerCase {
+	return []wifAnswerCase{
+		{"valid", nil, nil},
+		{"token_type bearer (lower case)", func(m map[string]any) { m["token_type"] = "bearer" }, nil},
+		{"unknown member", func(m map[string]any) { m["x_extra"] = true }, nil},
+		{"no chatgpt_plan_type", func(m map[string]any) { delete(m, "chatgpt_plan_type") }, nil},
+		{"no scope", func(m map[string]any) { delete(m, "scope") }, nil},
+		{"no chatgpt_account_user_id", func(m map[string]any) { delete(m, "chatgpt_account_user_id") }, nil},
+		{"no user_id", func(m map[string]any) { delete(m, "user_id") }, nil},
+		{"user_id not the token's", func(m map[string]any) { m["user_id"] = "user-other" }, nil},
+		{"no chatgpt_account_id", func(m map[string]any) { delete(m, "chatgpt_account_id") }, nil},
+		{"chatgpt_account_id not the token's", func(m map[string]any) { m["chatgpt_account_id"] = "account-other" }, nil},
+		{"issued_token_type id_token", func(m map[string]any) { m["issued_token_type"] = "urn:ietf:params:oauth:token-type:id_token" }, nil},
+		{"token_type mac", func(m map[string]any) { m["token_type"] = "mac" }, nil},
+		{"expires_in 0", func(m map[string]any) { m["expires_in"] = 0 }, nil},
+		{"expires_in 3601", func(m map[string]any) { m["expires_in"] = 3601 }, nil},
+		{"expires_in \"3600\"", func(m map[string]any) { m["expires_in"] = "3600" }, nil},
+		{"expires_in 3600.5", func(m map[string]any) { m["expires_in"] = 3600.5 }, nil},
+		{"access_token not a JWT", func(m map[string]any) { m["access_token"] = "opaque-token" }, nil},
+		{"HTTP 401", nil, &exchangeAnswer{status: http.StatusUnauthorized, body: []byte(`{"error":"invalid_grant","error_description":"a detail Codex must not echo"}`)}},
+		{"HTTP 429", nil, &exchangeAnswer{status: http.StatusTooManyRequests, body: []byte(`{"error":"slow_down"}`)}},
+		{"HTTP 503", nil, &exchangeAnswer{status: http.StatusServiceUnavailable, body: []byte(`{}`)}},
+		{"HTTP 307 to another path", nil, &exchangeAnswer{status: http.StatusTemporaryRedirect, location: "https://auth.openai.com/oauth/token-moved"}},
+		{"not JSON", nil, &exchangeAnswer{status: http.StatusOK, body: []byte(`<html>`)}},
+		{"hang up", nil, &exchangeAnswer{hangUp: true}},
+	}
+}
+
+// setAnswer makes the stand-in answer the exchange with c; the tokens
+// answered, for a valid one.
+func (h *credHarness) setAnswer(c wifAnswerCase) func() []string {
+	if c.raw != nil {
+		raw := *c.raw
+		h.s.setCase(patWhoami, func(url.Values) exchangeAnswer { return raw })
+		return func() []string { return nil }
+	}
+	return h.wifCase(c.edit, nil)
+}
+
 func (h *credHarness) rowWIFAnswers() {
 	const name = "(x) exchange answers: which ones Codex 0.171 accepts, and its errors for the others, as recorded"
 	tf := h.tokenFile("oidc-token-x", testAssertion)
 	var b strings.Builder
 	err := func() error {
-		for _, c := range []struct {
-			name string
-			edit func(m map[string]any)
-			raw  *exchangeAnswer
-		}{
-			{"valid", nil, nil},
-			{"token_type bearer (lower case)", func(m map[string]any) { m["token_type"] = "bearer" }, nil},
-			{"unknown member", func(m map[string]any) { m["x_extra"] = true }, nil},
-			{"no chatgpt_plan_type", func(m map[string]any) { delete(m, "chatgpt_plan_type") }, nil},
-			{"no scope", func(m map[string]any) { delete(m, "scope") }, nil},
-			{"no chatgpt_account_user_id", func(m map[string]any) { delete(m, "chatgpt_account_user_id") }, nil},
-			{"no user_id", func(m map[string]any) { delete(m, "user_id") }, nil},
-			{"user_id not the token's", func(m map[string]any) { m["user_id"] = "user-other" }, nil},
-			{"no chatgpt_account_id", func(m map[string]any) { delete(m, "chatgpt_account_id") }, nil},
-			{"chatgpt_account_id not the token's", func(m map[string]any) { m["chatgpt_account_id"] = "account-other" }, nil},
-			{"issued_token_type id_token", func(m map[string]any) { m["issued_token_type"] = "urn:ietf:params:oauth:token-type:id_token" }, nil},
-			{"token_type mac", func(m map[string]any) { m["token_type"] = "mac" }, nil},
-			{"expires_in 0", func(m map[string]any) { m["expires_in"] = 0 }, nil},
-			{"expires_in 3601", func(m map[string]any) { m["expires_in"] = 3601 }, nil},
-			{"expires_in \"3600\"", func(m map[string]any) { m["expires_in"] = "3600" }, nil},
-			{"expires_in 3600.5", func(m map[string]any) { m["expires_in"] = 3600.5 }, nil},
-			{"access_token not a JWT", func(m map[string]any) { m["access_token"] = "opaque-token" }, nil},
-			{"HTTP 401", nil, &exchangeAnswer{status: http.StatusUnauthorized, body: []byte(`{"error":"invalid_grant","error_description":"a detail Codex must not echo"}`)}},
-			{"HTTP 429", nil, &exchangeAnswer{status: http.StatusTooManyRequests, body: []byte(`{"error":"slow_down"}`)}},
-			{"HTTP 503", nil, &exchangeAnswer{status: http.StatusServiceUnavailable, body: []byte(`{}`)}},
-			{"HTTP 307 to another path", nil, &exchangeAnswer{status: http.StatusTemporaryRedirect, location: "https://auth.openai.com/oauth/token-moved"}},
-			{"not JSON", nil, &exchangeAnswer{status: http.StatusOK, body: []byte(`<html>`)}},
-			{"hang up", nil, &exchangeAnswer{hangUp: true}},
-		} {
-			if c.raw != nil {
-				raw := *c.raw
-				h.s.setCase(patWhoami, func(url.Values) exchangeAnswer { return raw })
-			} else {
-				h.wifCase(c.edit, nil)
-			}
+		for _, c := range wifAnswerCases() {
+			h.setAnswer(c)
 			r := h.exec("x-"+strings.Fields(c.name)[0], h.home("x", nil, false, ""), "OPENAI_FEDERATION_RULE_ID="+testRuleID, "OPENAI_IDENTITY_TOKEN_FILE="+tf)
 			verdict := "accepted: the turn completed"
 			if !r.turnDone() {
