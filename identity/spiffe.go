@@ -3,7 +3,12 @@ package identity
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
 )
 
 // The SPIFFE source of a workload identity's assertion
@@ -39,6 +44,23 @@ func spiffeFromEnv(lookup func(string) (string, bool)) (assertionSource, error) 
 	return spiffeAssertion{socket: socket, audience: strings.TrimSpace(audience)}, nil
 }
 
-func (s spiffeAssertion) assertion(context.Context) (string, error) {
-	return "", workloadConfigError(nil, "the spiffe source of %s is not available yet", envIdentityTokenSource)
+// spiffeTimeout bounds one JWT-SVID fetch.
+const spiffeTimeout = 10 * time.Second
+
+// assertion fetches a JWT-SVID with the one audience
+// OPENAI_SPIFFE_AUDIENCE through the Workload API (go-spiffe dials the
+// socket for this fetch and closes it after), checks that the SVID's aud
+// holds that audience (go-spiffe also checks it and its exp), and returns
+// the token.
+func (s spiffeAssertion) assertion(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, spiffeTimeout)
+	defer cancel()
+	svid, err := workloadapi.FetchJWTSVID(ctx, jwtsvid.Params{Audience: s.audience}, workloadapi.WithAddr(s.socket))
+	if err != nil {
+		return "", workloadConfigError(err, "could not fetch a JWT-SVID from the SPIFFE Workload API at %s", s.socket)
+	}
+	if !slices.Contains(svid.Audience, s.audience) {
+		return "", workloadConfigError(nil, "the JWT-SVID of the SPIFFE Workload API is not for the audience %s", envSPIFFEAudience)
+	}
+	return checkAssertion(svid.Marshal())
 }

@@ -11,7 +11,8 @@ import (
 // TestDependencies: the Codex CLI's files are read without the client side
 // (package identity), the verifying side (identity/gateway), the fake
 // backend, and without the modules only those need (SSH keys, sealed task
-// ids, Ed25519 point arithmetic, JWT verification); `go list -deps` proves
+// ids, Ed25519 point arithmetic, JWT verification, the SPIFFE Workload API);
+// `go list -deps` proves
 // it.
 func TestDependencies(t *testing.T) {
 	_, err := exec.LookPath("go")
@@ -31,6 +32,9 @@ func TestDependencies(t *testing.T) {
 		{"golang.org/x/crypto/nacl/box", true},
 		{"filippo.io/edwards25519", true},
 		{"github.com/golang-jwt/jwt/v5", true},
+		// The SPIFFE Workload API client of workload identities.
+		{"github.com/spiffe/go-spiffe/v2", true},
+		{"google.golang.org/grpc", true},
 	}
 	deps := strings.Fields(string(out))
 	for _, f := range forbidden {

@@ -20,6 +20,9 @@ func TestDependencies(t *testing.T) {
 		"github.com/gofrs/flock",
 		"github.com/BurntSushi/toml",
 		"github.com/spf13/cobra",
+		// The SPIFFE Workload API client of workload identities.
+		"github.com/spiffe/go-spiffe/v2/workloadapi",
+		"google.golang.org/grpc",
 	}
 	for _, tc := range []struct {
 		pkg       string
