@@ -29,6 +29,10 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// lookupEnv tells a variable set to "" from one that is unset (a
+	// workload identity is selected by the presence of its variables);
+	// nil means getenv's answer, "" for unset.
+	lookupEnv func(string) (string, bool)
 	// notify, if not nil, subscribes to the signals (SIGINT, SIGTERM) that
 	// stop serve and cancel network commands.
 	notify func(c chan<- os.Signal, sig ...os.Signal)
@@ -49,9 +53,18 @@ type cli struct {
 
 func newCLI() *cli {
 	return &cli{
-		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, notify: signal.Notify,
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, lookupEnv: os.LookupEnv, notify: signal.Notify,
 		isTerminal: isTerminal, after: time.After,
 	}
+}
+
+// lookup is c.lookupEnv, or c.getenv's answer with "" for unset.
+func (c *cli) lookup(k string) (string, bool) {
+	if c.lookupEnv != nil {
+		return c.lookupEnv(k)
+	}
+	v := c.getenv(k)
+	return v, v != ""
 }
 
 // isTerminal reports whether stream is an *os.File on a terminal.

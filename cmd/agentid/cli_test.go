@@ -196,7 +196,7 @@ func TestExitCodes(t *testing.T) {
 	t.Cleanup(func() {
 		data, err := os.ReadFile(target)
 		require.NoError(t, err)
-		assert.Equal(t, "keep", string(data), "--jwt-file and --pat-file never write through a symbolic link")
+		assert.Equal(t, "keep", string(data), "--jwt-file, --pat-file and --workload-token-file never write through a symbolic link")
 	})
 	gw := func(a ...string) []string { return append([]string{"gateway", "--keys", keys, "--upstream", up}, a...) }
 	as := func(a ...string) []string {
@@ -304,6 +304,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "serve into a used home", inv: inv("serve", "--codex-home", served), code: 1, stderr: "already holds auth.json", hint: "empty or new folder"},
 		{name: "serve --jwt-file through a symbolic link", inv: inv("serve", "--jwt-file", link), code: 1, stderr: "--jwt-file: " + link + " exists and is not a regular file", hint: "give a new path"},
 		{name: "serve --pat-file through a symbolic link", inv: inv("serve", "--pat-file", link), code: 1, stderr: "--pat-file: " + link + " exists and is not a regular file", hint: "give a new path"},
+		{name: "serve --workload-token-file through a symbolic link", inv: inv("serve", "--workload-token-file", link), code: 1, stderr: "--workload-token-file: " + link + " exists and is not a regular file", hint: "give a new path"},
 		{name: "serve --pat-file in a missing folder", inv: inv("serve", "--pat-file", filepath.Join(dir, "absent", "pat")), code: 1, stderr: "--pat-file: ", hint: "give a new path"},
 		// gateway
 		{name: "gateway no flags", inv: inv("gateway"), code: 2, stderr: "--keys and --upstream are required"},

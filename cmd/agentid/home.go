@@ -74,7 +74,7 @@ JSON (--json): {"agent_runtime_id", "task_id", "account_id", "fedramp",
 			before := storedForm(dir)
 			stop := c.waitNotice(cmd, func() string { return provisionWait(dir, steps) })
 			auth, err := identity.Load(ctx, identity.LoadOptions{
-				CodexHome: dir, Policy: identity.PolicyChatGPTAuth, Getenv: c.getenv, HTTPClient: httpc,
+				CodexHome: dir, Policy: identity.PolicyChatGPTAuth, LookupEnv: c.lookup, HTTPClient: httpc,
 			})
 			stop()
 			if err != nil {

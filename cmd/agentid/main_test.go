@@ -239,8 +239,9 @@ func runInProcess(t *testing.T, p inProcess) result {
 	}
 	c := &cli{
 		stdin: stdin, stdout: &stdout, stderr: errw,
-		getenv: func(k string) string { return env[k] },
-		notify: p.notify,
+		getenv:    func(k string) string { return env[k] },
+		lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		notify:    p.notify,
 		isTerminal: func(s any) bool {
 			return s == stdin && p.stdinTerminal || s == errw && p.stderrTerminal
 		},

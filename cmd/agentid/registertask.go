@@ -84,7 +84,7 @@ JSON (--json): {"task_id", "agent_runtime_id"}.`,
 				// without a run task, so the task printed below is the only
 				// one registered.
 				auth, err := identity.Load(ctx, identity.LoadOptions{
-					CodexHome: dir, Getenv: c.getenv, HTTPClient: httpc, TaskInMemoryOnly: true,
+					CodexHome: dir, LookupEnv: c.lookup, HTTPClient: httpc, TaskInMemoryOnly: true,
 				})
 				if err != nil {
 					return err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -35,10 +37,10 @@ const serveLoginTTL = 7 * 24 * time.Hour
 
 func newServeCmd(c *cli) *cobra.Command {
 	addr := &hostPortValue{value: defaultServeAddr}
-	var home, jwtFile, patFile string
+	var home, jwtFile, patFile, workloadFile string
 	var useTLS bool
 	cmd := &cobra.Command{
-		Use:   "serve [--addr 127.0.0.1:0] [--tls] [--codex-home DIR] [--jwt-file FILE] [--pat-file FILE] [flags]",
+		Use:   "serve [--addr 127.0.0.1:0] [--tls] [--codex-home DIR] [--jwt-file FILE] [--pat-file FILE] [--workload-token-file FILE] [flags]",
 		Short: "Run the fake backend (identitytest) in the foreground",
 		Long: `Run the fake Agent Identity backend of package identitytest in the foreground,
 on a loopback address (default: a free port of 127.0.0.1; another host exits
@@ -73,6 +75,14 @@ With --pat-file FILE a personal access token the server knows (at-…, of an
 account of its own; it never expires) is written to FILE the same way, with
 the lines that use it as $` + identity.EnvAccessToken + ` ("agentid status", the Codex CLI).
 
+With --workload-token-file FILE the server's token exchange accepts a
+workload identity: a federation rule id (printed) and an assertion, written
+to FILE the same way, as the workload's token file. This module exchanges
+it at this server only from a Go test, with the test option the lines name
+(identity.LoadOptions.UnsafeTokenExchangeURL); agentid and the Codex CLI
+0.171 refuse a workload identity with this server's base URL, so their
+lines are printed as comments, with the refusal.
+
 Every credential is written to a file, never printed: the lines printed
 read it with "$(cat FILE)" or name it.
 
@@ -82,11 +92,11 @@ test values: never use them elsewhere.`,
 		Example: examples(
 			"agentid serve --codex-home /tmp/codex-fake",
 			"agentid serve --tls --codex-home /tmp/codex-fake --jwt-file /tmp/agent.jwt",
-			"agentid serve --tls --codex-home /tmp/codex-fake --pat-file /tmp/pat"),
+			"agentid serve --tls --codex-home /tmp/codex-fake --pat-file /tmp/pat --workload-token-file /tmp/oidc-token"),
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServe(c, cmd, serveSettings{addr: addr.value, home: home, jwtFile: jwtFile,
-				patFile: patFile, useTLS: useTLS})
+				patFile: patFile, workloadFile: workloadFile, useTLS: useTLS})
 		},
 	}
 	f := cmd.Flags()
@@ -97,15 +107,17 @@ test values: never use them elsewhere.`,
 	f.StringVar(&patFile, "pat-file", "", "write a personal access token the server knows to `FILE` (mode 0600)")
 	_ = cmd.MarkFlagDirname("codex-home")
 	_ = cmd.MarkFlagFilename("jwt-file")
+	f.StringVar(&workloadFile, "workload-token-file", "", "write a workload identity assertion the server's token exchange accepts to `FILE` (mode 0600)")
 	_ = cmd.MarkFlagFilename("pat-file")
+	_ = cmd.MarkFlagFilename("workload-token-file")
 	return cmd
 }
 
 // serveSettings are the flags of serve.
 type serveSettings struct {
-	addr, home       string
-	jwtFile, patFile string
-	useTLS           bool
+	addr, home                     string
+	jwtFile, patFile, workloadFile string
+	useTLS                         bool
 }
 
 func runServe(c *cli, cmd *cobra.Command, o serveSettings) error {
@@ -202,6 +214,11 @@ func runServe(c *cli, cmd *cobra.Command, o serveSettings) error {
 			return err
 		}
 	}
+	if o.workloadFile != "" {
+		if err := writeServeWorkload(&b, srv, o.workloadFile, trust, codexVars); err != nil {
+			return err
+		}
+	}
 	if _, err := fmt.Fprint(c.stdout, b.String()); err != nil {
 		return err
 	}
@@ -274,6 +291,46 @@ func writeServePAT(b *strings.Builder, srv *identitytest.Server, path, trust, co
 	fmt.Fprintf(b, "%s=\"$(cat %s)\" %scodex exec --skip-git-repo-check hi\n", identity.EnvAccessToken, q, codexVars)
 	fmt.Fprintf(b, "# Or stored in auth.json as \"codex login --with-access-token\" stores it (this replaces the login there):\n")
 	fmt.Fprintf(b, "# %scodex login --with-access-token < %s\n", codexVars, q)
+	return nil
+}
+
+// serveRuleID is the federation rule of the workload identity serve
+// --workload-token-file adds (the server is the run's own: one rule is
+// enough).
+const serveRuleID = "fedrule_identitytest"
+
+// serveWorkloadRefusal is what the Codex CLI 0.171 and Load say of a
+// workload identity with a base URL outside production and staging.
+const serveWorkloadRefusal = "workload identity auth supports only trusted production and staging app routing"
+
+// writeServeWorkload makes the server's token exchange accept a workload
+// identity, writes its assertion to path (the workload's token file) and
+// adds to b the lines that use it.
+func writeServeWorkload(b *strings.Builder, srv *identitytest.Server, path, trust, codexVars string) error {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return err
+	}
+	assertion := codexhome.NewSecret("identitytest-workload-" + base64.RawURLEncoding.EncodeToString(raw[:]))
+	account, err := srv.AddWorkloadIdentity(serveRuleID, assertion, codexhome.Account{})
+	if err != nil {
+		return err
+	}
+	if err := writeSecretFile(path, []byte(assertion.Reveal()+"\n"), true); err != nil {
+		return withHint(fmt.Errorf("--workload-token-file: %w", err), "give a new path or a regular file to replace")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	vars := fmt.Sprintf("%s=%s %s=%s ", envFederationRuleID, shellQuote(serveRuleID), envIdentityTokenFile, shellQuote(abs))
+	fmt.Fprintf(b, "# Workload identity the server's token exchange accepts (test values, account %s): rule %s, token file %s\n", account.AccountID, serveRuleID, abs)
+	fmt.Fprintf(b, "# This module exchanges it here only from a Go test: the variables of the lines below and the test option\n")
+	fmt.Fprintf(b, "#   identity.LoadOptions{UnsafeTokenExchangeURL: %q}\n", srv.RefreshTokenURL)
+	fmt.Fprintf(b, "# (it sends the assertion there: never outside a test). Without that option agentid and the Codex CLI 0.171\n")
+	fmt.Fprintf(b, "# refuse this server's base URL for a workload identity (%q):\n", serveWorkloadRefusal)
+	fmt.Fprintf(b, "# %s%sagentid status\n", trust, vars)
+	fmt.Fprintf(b, "# %s%scodex exec --skip-git-repo-check hi\n", vars, codexVars)
 	return nil
 }
 

@@ -1,24 +1,29 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/identity"
 )
 
 // TestServeCredentialFiles: --pat-file and --workload-token-file write
 // (0600) a credential the server accepts, print lines that name the file
 // and never its content, and the server answers the credential as the
 // Codex CLI uses it (the personal access token's metadata lookup, the
-// workload identity's token exchange).
+// workload identity's token exchange); the lines do what they say.
 func TestServeCredentialFiles(t *testing.T) {
 	tests := []struct {
 		name string
@@ -31,15 +36,21 @@ func TestServeCredentialFiles(t *testing.T) {
 		// accepted sends the credential to the server as a client does
 		// and returns the status.
 		accepted func(t *testing.T, base, cred string) int
-		// usable is what the printed agentid status line says is usable.
-		usable string
+		// status is the agentid status line printed ("# " first when it
+		// is a comment), code its exit code, and want what its JSON
+		// "usable" (code 0) or its error line (code 1) holds.
+		status string
+		code   int
+		want   string
+		// works checks the rest of what the lines say, given the
+		// exported variables and the lines.
+		works func(t *testing.T, env map[string]string, lines []string)
 	}{
 		{
 			name:  "personal access token",
 			flag:  "--pat-file",
 			shape: regexp.MustCompile(`^at-[A-Za-z0-9_-]{43}\n$`),
 			lines: []string{
-				`CODEX_ACCESS_TOKEN="$(cat {F})" agentid status`,
 				`# CODEX_ACCESS_TOKEN="$(cat {F})" codex exec --skip-git-repo-check hi`,
 			},
 			accepted: func(t *testing.T, base, cred string) int {
@@ -48,7 +59,58 @@ func TestServeCredentialFiles(t *testing.T) {
 				req.Header.Set("Authorization", "Bearer "+cred)
 				return do(t, req)
 			},
-			usable: "$CODEX_ACCESS_TOKEN (personal access token",
+			status: `CODEX_ACCESS_TOKEN="$(cat {F})" agentid status`,
+			code:   0,
+			want:   "$CODEX_ACCESS_TOKEN (personal access token",
+		},
+		{
+			name:  "workload identity",
+			flag:  "--workload-token-file",
+			shape: regexp.MustCompile(`^identitytest-workload-[A-Za-z0-9_-]{43}\n$`),
+			lines: []string{
+				`# OPENAI_FEDERATION_RULE_ID=fedrule_identitytest OPENAI_IDENTITY_TOKEN_FILE={F} codex exec --skip-git-repo-check hi`,
+				`#   identity.LoadOptions{UnsafeTokenExchangeURL: "http://127.0.0.1:`,
+			},
+			accepted: func(t *testing.T, base, cred string) int {
+				// The form as the Codex CLI writes it (the assertion needs
+				// no escaping).
+				body := "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" + cred + "&federation_rule_id=fedrule_identitytest"
+				req, err := http.NewRequest(http.MethodPost, base+"/oauth/token", strings.NewReader(body))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				return do(t, req)
+			},
+			status: `# OPENAI_FEDERATION_RULE_ID=fedrule_identitytest OPENAI_IDENTITY_TOKEN_FILE={F} agentid status`,
+			code:   1,
+			want:   "agentid: status: workload identity refused: " + serveWorkloadRefusal,
+			works: func(t *testing.T, env map[string]string, lines []string) {
+				// The Go line: Load with the variables and the test
+				// option exchanges the assertion here, and its token is
+				// accepted on a first-party route.
+				var exchangeURL string
+				for _, l := range lines {
+					if _, v, ok := strings.Cut(l, "identity.LoadOptions{UnsafeTokenExchangeURL: "); ok {
+						var err error
+						exchangeURL, err = strconv.Unquote(strings.TrimSuffix(v, "}"))
+						require.NoError(t, err, l)
+					}
+				}
+				require.NotEmpty(t, exchangeURL)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				ra, err := identity.Load(ctx, identity.LoadOptions{
+					LookupEnv:              func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+					UnsafeTokenExchangeURL: exchangeURL, HTTPClient: http.DefaultClient,
+				})
+				require.NoError(t, err)
+				assert.Regexp(t, `^account-wif-\d+$`, ra.AccountID())
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(exchangeURL, "/oauth/token")+"/backend-api/wham/settings/user", nil)
+				require.NoError(t, err)
+				resp, err := (&http.Client{Transport: ra.Transport(http.DefaultTransport)}).Do(req)
+				require.NoError(t, err)
+				_ = resp.Body.Close()
+				assert.Equal(t, http.StatusOK, resp.StatusCode)
+			},
 		},
 	}
 	for _, tt := range tests {
@@ -68,35 +130,42 @@ func TestServeCredentialFiles(t *testing.T) {
 			addSecret(t, "serve "+tt.flag+" credential", cred)
 
 			out := strings.Join(lines, "\n")
-			for _, want := range tt.lines {
+			status := strings.ReplaceAll(tt.status, "{F}", shellQuote(file))
+			for _, want := range append(tt.lines, status) {
 				assert.Contains(t, out, strings.ReplaceAll(want, "{F}", shellQuote(file)), out)
 			}
 			assert.NotContains(t, out, cred, "the credential is never printed")
-			base := ""
+			var exports string
+			env := map[string]string{}
 			for _, l := range lines {
-				if v, ok := strings.CutPrefix(l, "export CODEX_AUTHAPI_BASE_URL="); ok {
-					base = strings.TrimSuffix(v, "/api/accounts")
+				if kv, ok := strings.CutPrefix(l, "export "); ok {
+					exports += l + "\n"
+					k, v, _ := strings.Cut(kv, "=")
+					env[k] = v
 				}
 			}
+			base := strings.TrimSuffix(env["CODEX_AUTHAPI_BASE_URL"], "/api/accounts")
 			require.NotEmpty(t, base, out)
 			assert.Equal(t, http.StatusOK, tt.accepted(t, base, cred))
 
-			// The agentid line works as printed.
-			var exports, status string
-			for _, l := range lines {
-				switch {
-				case strings.HasPrefix(l, "export "):
-					exports += l + "\n"
-				case strings.HasSuffix(l, " agentid status") && !strings.HasPrefix(l, "#"):
-					status = l
-				}
+			// The agentid status line does what it says, as printed (a
+			// comment run without its "# ").
+			stdout, stderr, err := shellRun(t, exports+strings.TrimPrefix(status, "# ")+" --json\n", nil)
+			if tt.code == 0 {
+				require.NoError(t, err, "%s\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
+			} else {
+				require.Error(t, err, "%s\nstdout:\n%s", status, stdout)
+				assert.Contains(t, stderr, tt.want)
 			}
-			require.NotEmpty(t, status, out)
-			stdout, stderr, err := shellRun(t, exports+status+" --json\n", nil)
-			require.NoError(t, err, "%s\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
 			var rep statusReport
 			require.NoError(t, json.Unmarshal([]byte(stdout), &rep), stdout)
-			assert.Contains(t, rep.Usable, tt.usable)
+			if tt.code == 0 {
+				assert.Contains(t, rep.Usable, tt.want)
+			}
+			if tt.works != nil {
+				env[envFederationRuleID], env[envIdentityTokenFile] = serveRuleID, file
+				tt.works(t, env, lines)
+			}
 			assert.NotContains(t, stop(), cred, "nor logged")
 		})
 	}

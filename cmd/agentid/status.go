@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,6 +39,8 @@ type statusReport struct {
 	Variables       map[string]string `json:"variables"`
 	// AccessToken is the check of $CODEX_ACCESS_TOKEN, when it is set.
 	AccessToken *statusToken `json:"access_token,omitempty"`
+	// WorkloadIdentity is the check of a selected workload identity.
+	WorkloadIdentity *statusWorkload `json:"workload_identity,omitempty"`
 	// Usable names what a client of this home would authenticate with
 	// ("" when nothing: status exits 1).
 	Usable   string   `json:"usable"`
@@ -65,6 +70,19 @@ type statusToken struct {
 	ExpiresAt      string `json:"expires_at,omitempty"`
 	AgentRuntimeID string `json:"agent_runtime_id,omitempty"`
 	AccountID      string `json:"account_id,omitempty"`
+}
+
+// statusWorkload is a workload identity, selected by
+// OPENAI_FEDERATION_RULE_ID or OPENAI_IDENTITY_TOKEN_FILE (set, even to
+// ""): it wins over every other credential.
+type statusWorkload struct {
+	FederationRuleID string `json:"federation_rule_id,omitempty"`
+	// TokenSource is "file" or "spiffe" (OPENAI_IDENTITY_TOKEN_SOURCE).
+	TokenSource string `json:"token_source"`
+	TokenFile   string `json:"token_file,omitempty"`
+	// Error is what Load would refuse it for ("" when it would exchange
+	// it).
+	Error string `json:"error,omitempty"`
 }
 
 type statusConfig struct {
@@ -156,7 +174,10 @@ expired (with when), is malformed or is not an Agent Identity JWT at all, a
 Codex home that does not exist, or a file that cannot be read or parsed is a
 problem. A personal access token (at-…, in $` + identity.EnvAccessToken + ` or as
 auth.json's personal_access_token) is usable; its metadata lookup is not
-made. status exits 1 when there is a problem or when the home holds no
+made. A workload identity (` + envFederationRuleID + ` or ` + envIdentityTokenFile + `
+set, even to "") wins over every other credential: it is checked as Load
+checks it (the variables, the token file, the base URL), up to the token
+exchange, which is not made; a configuration Load refuses is a problem. status exits 1 when there is a problem or when the home holds no
 usable identity or credential (as "gh auth status" does).
 
 JSON (--json): {"ok", "codex_home", "codex_home_exists", "config": {"path",
@@ -171,7 +192,9 @@ JSON (--json): {"ok", "codex_home", "codex_home_exists", "config": {"path",
 "access_token"}, "variables": {NAME: what it holds}, "access_token": {"state"
 ("ok", "expired", "malformed" or "wrong-kind"), "kind" ("agent-identity-jwt"
 or "personal-access-token"), "detail", "expires_at",
-"agent_runtime_id", "account_id"}, "usable", "problems", "error", "hint"}.`,
+"agent_runtime_id", "account_id"}, "workload_identity": {"federation_rule_id",
+"token_source" ("file" or "spiffe"), "token_file", "error"}, "usable",
+"problems", "error", "hint"}.`,
 		Example: examples("agentid status", "agentid status --codex-home /tmp/codex-fake --json"),
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -347,11 +370,14 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 	if _, err := cacert.Pool(c.getenv); err != nil {
 		addProblem(err.Error(), "point "+cacert.EnvCodexCACertificate+" at a PEM file of CA certificates, or unset it")
 	}
+	wif := checkWorkload(c, dir, rep, addProblem)
 	if tok := strings.TrimSpace(c.getenv(identity.EnvAccessToken)); tok != "" {
 		t := checkToken(tok, now)
 		rep.AccessToken = t
 		rep.Variables[identity.EnvAccessToken] = "present (takes precedence over auth.json): " + describeToken(t)
 		switch {
+		case wif:
+			rep.Variables[identity.EnvAccessToken] = "present, not used (the workload identity wins): " + describeToken(t)
 		case t.State == "ok" && t.Kind == kindPersonalAccessToken:
 			rep.Usable = "$" + identity.EnvAccessToken + " (" + patDetail + ")"
 		case t.State == "ok":
@@ -403,7 +429,7 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 	}
 
 	usable := func(what string) {
-		if rep.Usable == "" && rep.AccessToken == nil {
+		if rep.Usable == "" && rep.AccessToken == nil && !wif {
 			rep.Usable = what
 		}
 	}
@@ -456,6 +482,63 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 		usable("OPENAI_API_KEY")
 	}
 	return rep
+}
+
+// Workload identity variables (the Codex CLI's names).
+const (
+	envFederationRuleID    = "OPENAI_FEDERATION_RULE_ID"
+	envIdentityTokenFile   = "OPENAI_IDENTITY_TOKEN_FILE"
+	envIdentityTokenSource = "OPENAI_IDENTITY_TOKEN_SOURCE"
+)
+
+// checkWorkload reports a selected workload identity and whether Load would
+// take it: Load itself checks it, with an HTTP client that sends nothing,
+// so the configuration (the variables, the token file, the base URL) passes
+// the very checks a run makes, up to the token exchange, which is not made.
+// It returns whether a workload identity is selected.
+func checkWorkload(c *cli, dir string, rep *statusReport, addProblem func(msg, hint string)) bool {
+	rule, hasRule := c.lookup(envFederationRuleID)
+	file, hasFile := c.lookup(envIdentityTokenFile)
+	if !hasRule && !hasFile {
+		return false
+	}
+	w := &statusWorkload{FederationRuleID: strings.TrimSpace(rule), TokenSource: "file", TokenFile: file}
+	if v, ok := c.lookup(envIdentityTokenSource); ok && strings.TrimSpace(v) != "" {
+		w.TokenSource = strings.TrimSpace(v)
+	}
+	rep.WorkloadIdentity = w
+	for _, k := range []string{envFederationRuleID, envIdentityTokenFile, envIdentityTokenSource} {
+		if v, ok := c.lookup(k); ok {
+			rep.Variables[k] = oneLine(v)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var nothing noRequest
+	_, err := identity.Load(ctx, identity.LoadOptions{CodexHome: dir, LookupEnv: c.lookup, HTTPClient: &http.Client{Transport: &nothing}})
+	if !nothing.asked.Load() && err != nil {
+		w.Error = oneLine(stripLibraryPrefixes(err.Error()))
+		addProblem("workload identity refused: "+w.Error, "fix "+envFederationRuleID+", "+envIdentityTokenFile+
+			" (an absolute path), the token file or chatgpt_base_url (production or staging only), or unset both variables: a selected workload identity wins over every other credential")
+		return true
+	}
+	rep.Usable = "workload identity (" + workloadDetail + ")"
+	return true
+}
+
+// workloadDetail says how a workload identity is used.
+const workloadDetail = "the token file's assertion is exchanged for a ChatGPT access token, kept in memory and sent as Bearer; status makes no exchange"
+
+// noRequest is the transport of checkWorkload: it sends nothing and notes
+// that Load got as far as a request.
+type noRequest struct{ asked atomic.Bool }
+
+func (t *noRequest) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.asked.Store(true)
+	if r.Body != nil {
+		_ = r.Body.Close()
+	}
+	return nil, errors.New("status makes no request")
 }
 
 // finishStatus sets the verdict: a problem, or nothing usable, exits 1.
@@ -559,6 +642,17 @@ func writeStatus(w io.Writer, r *statusReport) {
 			}
 		}
 		line("private_key", orDash(a.PrivateKey))
+	}
+	if w := r.WorkloadIdentity; w != nil {
+		v := fmt.Sprintf("selected (rule %s, source %s", orDash(w.FederationRuleID), w.TokenSource)
+		if w.TokenFile != "" {
+			v += ", token file " + w.TokenFile
+		}
+		v += ")"
+		if w.Error != "" {
+			v += ": REFUSED: " + w.Error
+		}
+		line("workload_identity", v)
 	}
 	line("usable", orDefault(r.Usable, "nothing"))
 	for _, p := range r.Problems {

@@ -118,3 +118,67 @@ func TestStatusChecksWhatItShows(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusWorkloadIdentity: a selected workload identity is checked as
+// Load checks it, wins over every other credential, and a configuration
+// Load refuses is a problem.
+func TestStatusWorkloadIdentity(t *testing.T) {
+	srv := fakeBackend(t)
+	login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
+	addSecret(t, "status login access token", login.AccessToken.Reveal())
+	addSecret(t, "status login refresh token", login.RefreshToken.Reveal())
+	addSecret(t, "status login id token", login.IDToken.Reveal())
+	fakeHome := filepath.Join(t.TempDir(), "fake")
+	require.NoError(t, srv.WriteCodexHome(fakeHome, identitytest.CodexHomeOptions{Login: &login}))
+	// A home of the production environment holding a login.
+	prodHome := t.TempDir()
+	require.NoError(t, srv.WriteCodexHome(prodHome, identitytest.CodexHomeOptions{Login: &login}))
+	require.NoError(t, os.Remove(filepath.Join(prodHome, "config.toml")))
+	tokenFile := filepath.Join(t.TempDir(), "oidc-token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ3b3JrbG9hZCJ9.\n"), 0o600))
+	wif := map[string]string{envFederationRuleID: " fedrule_status ", envIdentityTokenFile: tokenFile}
+
+	tests := []struct {
+		name    string
+		home    string
+		env     map[string]string
+		code    int
+		problem string // substring of the stderr line and of workload_identity.error
+	}{
+		{name: "a workload identity", home: prodHome, env: wif, code: 0},
+		{name: "over a CODEX_ACCESS_TOKEN that is not usable", home: prodHome, env: mergeEnv(wif, map[string]string{envCodexAccessToken: "a.b.c"}), code: 0},
+		{name: "only the rule", home: prodHome, env: map[string]string{envFederationRuleID: "fedrule_status"}, code: 1,
+			problem: "workload identity requires OPENAI_IDENTITY_TOKEN_FILE"},
+		{name: "the token file variable set to nothing", home: prodHome, env: map[string]string{envFederationRuleID: "fedrule_status", envIdentityTokenFile: ""}, code: 1,
+			problem: "OPENAI_IDENTITY_TOKEN_FILE must be an absolute path"},
+		{name: "a token file that does not exist", home: prodHome, env: mergeEnv(wif, map[string]string{envIdentityTokenFile: tokenFile + ".absent"}), code: 1,
+			problem: "could not read workload identity assertion file " + tokenFile + ".absent"},
+		{name: "the fake's base URL", home: fakeHome, env: mergeEnv(srv.Env(), wif), code: 1,
+			problem: "workload identity auth supports only trusted production and staging app routing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := mergeEnv(tt.env, map[string]string{"CODEX_HOME": tt.home})
+			r := runBin(t, invocation{args: []string{"status", "--json"}, env: env})
+			require.Equal(t, tt.code, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+			var rep statusReport
+			require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep), "one JSON object, also on exit 1")
+			require.NotNil(t, rep.WorkloadIdentity)
+			assert.Equal(t, "file", rep.WorkloadIdentity.TokenSource)
+			if tt.code == 0 {
+				assert.Empty(t, r.stderr)
+				assert.Equal(t, "fedrule_status", rep.WorkloadIdentity.FederationRuleID)
+				assert.Contains(t, rep.Usable, "workload identity")
+				assert.Empty(t, rep.WorkloadIdentity.Error)
+			} else {
+				assert.Empty(t, rep.Usable, "nothing else is used")
+				assert.True(t, strings.HasPrefix(r.stderr, "agentid: status: workload identity refused: "), r.stderr)
+				assert.Equal(t, 1, strings.Count(r.stderr, "\n"))
+				assert.Contains(t, r.stderr, tt.problem)
+				assert.Contains(t, rep.WorkloadIdentity.Error, tt.problem)
+			}
+			r = runBin(t, invocation{args: []string{"status"}, env: env})
+			assert.Contains(t, r.stdout, "workload_identity      selected (rule ")
+		})
+	}
+}
