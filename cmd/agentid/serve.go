@@ -88,7 +88,15 @@ read it with "$(cat FILE)" or name it.
 
 Each request is logged on standard error as "agentid: METHOD PATH SCHEME
 VERDICT STATUS", never with a credential. The server's tokens and keys are
-test values: never use them elsewhere.`,
+test values: never use them elsewhere.
+
+JSON (--json, printed once the server listens, instead of the shell lines):
+{"url", "chatgpt_base_url", "env" (the exported variables), "codex_home",
+"ca_file", "codex_env_file", "codex_env" (the Codex CLI's variables),
+"trust_env" (the trust variables, for one command at a time), "jwt_file",
+"pat_file", "pat_account_id", "workload_identity": {"federation_rule_id",
+"token_file", "account_id", "token_exchange_url"}}; files, never their
+content.`,
 		Example: examples(
 			"agentid serve --codex-home /tmp/codex-fake",
 			"agentid serve --tls --codex-home /tmp/codex-fake --jwt-file /tmp/agent.jwt",
@@ -105,12 +113,39 @@ test values: never use them elsewhere.`,
 	f.BoolVar(&useTLS, "tls", false, "serve https with a per-run loopback CA (needed by the Codex CLI)")
 	f.StringVar(&jwtFile, "jwt-file", "", "write an Agent Identity JWT the server accepts to `FILE` (mode 0600)")
 	f.StringVar(&patFile, "pat-file", "", "write a personal access token the server knows to `FILE` (mode 0600)")
+	c.addJSONFlag(cmd)
 	_ = cmd.MarkFlagDirname("codex-home")
 	_ = cmd.MarkFlagFilename("jwt-file")
 	f.StringVar(&workloadFile, "workload-token-file", "", "write a workload identity assertion the server's token exchange accepts to `FILE` (mode 0600)")
 	_ = cmd.MarkFlagFilename("pat-file")
 	_ = cmd.MarkFlagFilename("workload-token-file")
 	return cmd
+}
+
+// serveJSON is what serve --json prints: where the server is and the
+// files it wrote, never a credential.
+type serveJSON struct {
+	URL            string            `json:"url"`
+	ChatGPTBaseURL string            `json:"chatgpt_base_url"`
+	Env            map[string]string `json:"env"`
+	CodexHome      string            `json:"codex_home,omitempty"`
+	CAFile         string            `json:"ca_file,omitempty"`
+	CodexEnvFile   string            `json:"codex_env_file,omitempty"`
+	CodexEnv       map[string]string `json:"codex_env,omitempty"`
+	TrustEnv       map[string]string `json:"trust_env,omitempty"`
+	JWTFile        string            `json:"jwt_file,omitempty"`
+	PATFile        string            `json:"pat_file,omitempty"`
+	PATAccountID   string            `json:"pat_account_id,omitempty"`
+	Workload       *serveWorkload    `json:"workload_identity,omitempty"`
+}
+
+// serveWorkload is the workload identity of serve --workload-token-file.
+type serveWorkload struct {
+	FederationRuleID string `json:"federation_rule_id"`
+	TokenFile        string `json:"token_file"`
+	AccountID        string `json:"account_id"`
+	// TokenExchangeURL is for identity.LoadOptions.UnsafeTokenExchangeURL.
+	TokenExchangeURL string `json:"token_exchange_url"`
 }
 
 // serveSettings are the flags of serve.
@@ -178,7 +213,9 @@ func runServe(c *cli, cmd *cobra.Command, o serveSettings) error {
 	}
 	if absHome != "" {
 		fmt.Fprintf(&b, "export CODEX_HOME=%s\n", shellQuote(absHome))
+		env["CODEX_HOME"] = absHome
 	}
+	rep := &serveJSON{URL: srv.URL, ChatGPTBaseURL: srv.ChatGPTBaseURL, Env: env, CodexHome: absHome}
 	// trust is the prefix of every command line shown: the trust variables
 	// of the run's CA (with --tls), for that command only.
 	var trust, codexVars string
@@ -192,7 +229,7 @@ func runServe(c *cli, cmd *cobra.Command, o serveSettings) error {
 			defer func() { _ = os.RemoveAll(tmp) }()
 			dir = tmp
 		}
-		if trust, codexVars, err = writeCodexTrust(&b, srv, dir, absHome); err != nil {
+		if trust, codexVars, err = writeCodexTrust(&b, rep, srv, dir, absHome); err != nil {
 			return err
 		}
 	}
@@ -205,21 +242,25 @@ func runServe(c *cli, cmd *cobra.Command, o serveSettings) error {
 		fmt.Fprintf(&b, "%scodex exec --skip-git-repo-check hi\n", codexVars)
 	}
 	if o.jwtFile != "" {
-		if err := writeServeJWT(&b, srv, o.jwtFile, trust, codexVars, absHome); err != nil {
+		if err := writeServeJWT(&b, rep, srv, o.jwtFile, trust, codexVars, absHome); err != nil {
 			return err
 		}
 	}
 	if o.patFile != "" {
-		if err := writeServePAT(&b, srv, o.patFile, trust, codexVars); err != nil {
+		if err := writeServePAT(&b, rep, srv, o.patFile, trust, codexVars); err != nil {
 			return err
 		}
 	}
 	if o.workloadFile != "" {
-		if err := writeServeWorkload(&b, srv, o.workloadFile, trust, codexVars); err != nil {
+		if err := writeServeWorkload(&b, rep, srv, o.workloadFile, trust, codexVars); err != nil {
 			return err
 		}
 	}
-	if _, err := fmt.Fprint(c.stdout, b.String()); err != nil {
+	if c.json {
+		if err := c.writeJSON(rep); err != nil {
+			return err
+		}
+	} else if _, err := fmt.Fprint(c.stdout, b.String()); err != nil {
 		return err
 	}
 	if f, ok := c.stdout.(*os.File); ok {
@@ -238,7 +279,7 @@ func runServe(c *cli, cmd *cobra.Command, o serveSettings) error {
 
 // writeServeJWT writes an Agent Identity JWT the server accepts to path and
 // adds to b the lines that use it.
-func writeServeJWT(b *strings.Builder, srv *identitytest.Server, path, trust, codexVars, home string) error {
+func writeServeJWT(b *strings.Builder, rep *serveJSON, srv *identitytest.Server, path, trust, codexVars, home string) error {
 	tok, err := srv.MintAgentJWT(identitytest.JWTOptions{TTL: serveLoginTTL})
 	if err != nil {
 		return err
@@ -250,6 +291,7 @@ func writeServeJWT(b *strings.Builder, srv *identitytest.Server, path, trust, co
 	if err != nil {
 		return err
 	}
+	rep.JWTFile = abs
 	q := shellQuote(abs)
 	fmt.Fprintf(b, "# Agent Identity JWT the server accepts (test value, valid 7 days): %s\n", abs)
 	fmt.Fprintf(b, "# Use it from the shell:\n")
@@ -269,7 +311,7 @@ func writeServeJWT(b *strings.Builder, srv *identitytest.Server, path, trust, co
 
 // writeServePAT writes a personal access token the server knows to path and
 // adds to b the lines that use it.
-func writeServePAT(b *strings.Builder, srv *identitytest.Server, path, trust, codexVars string) error {
+func writeServePAT(b *strings.Builder, rep *serveJSON, srv *identitytest.Server, path, trust, codexVars string) error {
 	tok, account := srv.MintPersonalAccessToken(codexhome.Account{})
 	if err := writeSecretFile(path, []byte(tok.Reveal()+"\n"), true); err != nil {
 		return withHint(fmt.Errorf("--pat-file: %w", err), "give a new path or a regular file to replace")
@@ -278,6 +320,7 @@ func writeServePAT(b *strings.Builder, srv *identitytest.Server, path, trust, co
 	if err != nil {
 		return err
 	}
+	rep.PATFile, rep.PATAccountID = abs, account.AccountID
 	q := shellQuote(abs)
 	fmt.Fprintf(b, "# Personal access token the server knows (test value, account %s, never expires): %s\n", account.AccountID, abs)
 	fmt.Fprintf(b, "# Use it from the shell, as $%s:\n", identity.EnvAccessToken)
@@ -306,7 +349,7 @@ const serveWorkloadRefusal = "workload identity auth supports only trusted produ
 // writeServeWorkload makes the server's token exchange accept a workload
 // identity, writes its assertion to path (the workload's token file) and
 // adds to b the lines that use it.
-func writeServeWorkload(b *strings.Builder, srv *identitytest.Server, path, trust, codexVars string) error {
+func writeServeWorkload(b *strings.Builder, rep *serveJSON, srv *identitytest.Server, path, trust, codexVars string) error {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return err
@@ -323,6 +366,7 @@ func writeServeWorkload(b *strings.Builder, srv *identitytest.Server, path, trus
 	if err != nil {
 		return err
 	}
+	rep.Workload = &serveWorkload{FederationRuleID: serveRuleID, TokenFile: abs, AccountID: account.AccountID, TokenExchangeURL: srv.RefreshTokenURL}
 	vars := fmt.Sprintf("%s=%s %s=%s ", envFederationRuleID, shellQuote(serveRuleID), envIdentityTokenFile, shellQuote(abs))
 	fmt.Fprintf(b, "# Workload identity the server's token exchange accepts (test values, account %s): rule %s, token file %s\n", account.AccountID, serveRuleID, abs)
 	fmt.Fprintf(b, "# This module exchanges it here only from a Go test: the variables of the lines below and the test option\n")
@@ -337,7 +381,7 @@ func writeServeWorkload(b *strings.Builder, srv *identitytest.Server, path, trus
 // writeCodexTrust writes the CA certificate and the Codex env file into dir
 // and returns the prefix that trusts the CA for one command, and the prefix
 // of the Codex command line (its variables, the trust ones included).
-func writeCodexTrust(b *strings.Builder, srv *identitytest.Server, dir, home string) (trust, codex string, err error) {
+func writeCodexTrust(b *strings.Builder, rep *serveJSON, srv *identitytest.Server, dir, home string) (trust, codex string, err error) {
 	caPath := filepath.Join(dir, serveCAFile)
 	if err := os.WriteFile(caPath, srv.CACertificatePEM(), 0o644); err != nil {
 		return "", "", err
@@ -363,6 +407,7 @@ func writeCodexTrust(b *strings.Builder, srv *identitytest.Server, dir, home str
 	if err := os.WriteFile(envPath, []byte(file.String()), 0o600); err != nil {
 		return "", "", err
 	}
+	rep.CAFile, rep.CodexEnvFile, rep.CodexEnv, rep.TrustEnv = caPath, envPath, vars, trustVars
 	fmt.Fprintf(b, "# CA certificate of this run (certificate only): %s\n", caPath)
 	fmt.Fprintf(b, "# Codex CLI variables, one NAME=value a line: %s\n", envPath)
 	fmt.Fprintf(b, "# Every command below trusts the CA for itself only (%s, %s): never export them.\n", cacert.EnvCodexCACertificate, cacert.EnvSSLCertFile)

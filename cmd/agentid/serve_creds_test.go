@@ -179,3 +179,56 @@ func do(t *testing.T, req *http.Request) int {
 	_ = resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestServeJSON: serve --json prints one object with where the server is
+// and the files it wrote (never their content) instead of the shell lines,
+// and one with the error when it fails.
+func TestServeJSON(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "codex")
+	files := map[string]string{"jwt_file": filepath.Join(dir, "agent.jwt"), "pat_file": filepath.Join(dir, "pat"), "token_file": filepath.Join(dir, "oidc-token")}
+	lines, stop := serveLinesUntil(t, func(l string) bool { return l == "}" },
+		"--json", "--tls", "--codex-home", home, "--jwt-file", files["jwt_file"], "--pat-file", files["pat_file"], "--workload-token-file", files["token_file"])
+	for what, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err, what)
+		addSecret(t, "serve --json "+what, strings.TrimSpace(string(data)))
+	}
+	var got serveJSON
+	obj := oneJSONObject(t, strings.Join(lines, "\n")+"\n")
+	require.NoError(t, json.Unmarshal([]byte(strings.Join(lines, "\n")), &got))
+	for _, f := range []string{"url", "chatgpt_base_url", "env", "codex_home", "ca_file", "codex_env_file", "codex_env", "trust_env", "jwt_file", "pat_file", "pat_account_id", "workload_identity"} {
+		assert.Contains(t, obj, f)
+	}
+	assert.Equal(t, got.URL+"/backend-api", got.ChatGPTBaseURL)
+	assert.Equal(t, home, got.CodexHome)
+	assert.Equal(t, home, got.Env["CODEX_HOME"])
+	assert.Equal(t, got.URL+"/api/accounts", got.Env["CODEX_AUTHAPI_BASE_URL"])
+	assert.Equal(t, filepath.Join(home, serveCAFile), got.CAFile)
+	assert.Equal(t, got.CAFile, got.TrustEnv["CODEX_CA_CERTIFICATE"])
+	assert.Equal(t, got.CAFile, got.CodexEnv["SSL_CERT_FILE"])
+	assert.Equal(t, files["jwt_file"], got.JWTFile)
+	assert.Equal(t, files["pat_file"], got.PATFile)
+	assert.Regexp(t, `^account-pat-\d+$`, got.PATAccountID)
+	require.NotNil(t, got.Workload)
+	assert.Equal(t, serveWorkload{FederationRuleID: serveRuleID, TokenFile: files["token_file"], AccountID: got.Workload.AccountID,
+		TokenExchangeURL: got.URL + "/oauth/token"}, *got.Workload)
+	for _, f := range []string{got.CAFile, got.CodexEnvFile} {
+		_, err := os.Stat(f)
+		assert.NoError(t, err)
+	}
+	for _, l := range lines {
+		assert.False(t, strings.HasPrefix(l, "export ") || strings.HasPrefix(l, "# "), "no shell line with --json: %q", l)
+	}
+	stop()
+
+	target := filepath.Join(dir, "target")
+	require.NoError(t, os.WriteFile(target, []byte("keep"), 0o600))
+	link := filepath.Join(dir, "link")
+	require.NoError(t, os.Symlink(target, link))
+	r := runBin(t, invocation{args: []string{"serve", "--json", "--pat-file", link}})
+	require.Equal(t, 1, r.code, r.stderr)
+	fail := oneJSONObject(t, r.stdout)
+	assert.Contains(t, fail["error"], "--pat-file: "+link+" exists and is not a regular file")
+	assert.Contains(t, fail, "hint")
+}
