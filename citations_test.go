@@ -23,8 +23,9 @@ import (
 const protocolDoc = "docs/protocol.md"
 
 // outsideCitations are the ways a comment can point at something a reader of
-// the module cannot open: the wire contract's source text, research notes and
-// issue threads live outside the repository. A comment cites
+// the module cannot open: the wire contract's source text, research notes,
+// issue and pull request threads (ours or upstream's) and upstream source
+// files live outside the repository. A comment cites
 // docs/protocol.md#<anchor> instead, or says the reason itself.
 var outsideCitations = []struct {
 	name string
@@ -35,6 +36,10 @@ var outsideCitations = []struct {
 	{"notes file", regexp.MustCompile(`\bnotes/\S`)},
 	{"issue number", regexp.MustCompile(`(?i)\bissues?\s+#?\d`)},
 	{"issue section", regexp.MustCompile(`#\d+\s*§`)},
+	{"pull request", regexp.MustCompile(`(?i)\b(PRs?|pull\s+requests?)\s*#?\d`)},
+	{"pull request URL", regexp.MustCompile(`\bpulls?/\d`)},
+	{"issue URL", regexp.MustCompile(`\bissues/\d`)},
+	{"upstream source file", regexp.MustCompile(`\bcodex-rs/|\b[\w-]+\.rs\b`)},
 }
 
 // protocolCitation matches a citation of the contract document; the group
@@ -136,8 +141,16 @@ func TestCitationChecker(t *testing.T) {
 		{"specific is not spec", "// a specific section", nil},
 		{"release notes", "// the release notes say so", nil},
 		{"an issue without a number", "// a known issue of the Codex CLI", nil},
-		{"upstream pull request", "// openai/codex PR #21420 was closed", nil},
-		{"issue tracker URL", "// https://github.com/golang/go/issues/1234", nil},
+		{"upstream pull request", "// openai/codex PR #21420 was closed", []string{"pull request"}},
+		{"pull request without hash", "// see PR 4269", []string{"pull request"}},
+		{"pull requests, words", "// openai/codex pull requests #10636 and #10732", []string{"pull request"}},
+		{"pull request URL", "// https://github.com/openai/codex/pull/21420", []string{"pull request URL"}},
+		{"issue tracker URL", "// https://github.com/golang/go/issues/1234", []string{"issue URL"}},
+		{"upstream source path", "// codex-rs/login/src/auth/manager.rs", []string{"upstream source file"}},
+		{"upstream source file", "// workspace_routing.rs in openai/codex", []string{"upstream source file"}},
+		{"the word PRs alone", "// PRs welcome", nil},
+		{"a crate name is no file", "// the keyring-rs crate", nil},
+		{"issues list URL", "// https://github.com/openai/codex/issues", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,10 +29,9 @@ import (
 // RunAuthOptions.)
 //
 // Inference is POST and the WebSocket upgrade GET of {base}/codex/responses
-// and compaction, {base}/codex/responses/compact (openai/codex codex-rs
-// codex-api/src/endpoint/compact.rs, CompactClient::path() =
-// "responses/compact" under the provider base
-// https://chatgpt.com/backend-api/codex).
+// and compaction, {base}/codex/responses/compact (the Codex CLI's
+// "responses/compact" under its provider base
+// https://chatgpt.com/backend-api/codex; docs/protocol.md#route-credentials).
 // A path on the first-party origin outside the base path counts as "other".
 // Every request that gets AgentAssertion or Bearer also gets
 // ChatGPT-Account-ID (when the run has an account) and, for FedRAMP

@@ -12,17 +12,13 @@ import (
 
 // Self-healing tasks (docs/protocol.md#task-healing).
 //
-// What the backend answers for an ended or unknown task is not stated in
-// the Codex sources or issues: the Codex CLI
-// registers one task per process (AgentIdentityAuth::ensure_runtime, a
-// OnceCell that is never cleared) and does not recover a 401 for agent
-// identity auth (UnauthorizedRecovery::has_next is false for it;
-// openai/codex PR #21420, which proposed one guarded reload, was closed).
-// Third-party clients of the real backend report HTTP 401 for a task that
-// is no longer valid and re-register once: Wei-Shaw/sub2api PR #4269 ("On a
-// task-invalid 401, register and persist one replacement task … and retry
-// exactly once"). So this package treats any 401 to an AgentAssertion-signed
-// request as "the task may have ended":
+// Nothing public says what the backend answers for an ended or unknown
+// task. The Codex CLI registers one task per process, keeps it for the
+// process's life and does not recover a 401 under agent identity auth;
+// third-party clients of the real backend report HTTP 401 for a task that
+// is no longer valid, and register one replacement task and retry once.
+// So this package treats any 401 to an AgentAssertion-signed request as
+// "the task may have ended":
 //
 //   - the task it was signed for is replaced once (single flight per run or
 //     session); for the run, Load's saver first re-reads auth.json under the

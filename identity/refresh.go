@@ -22,9 +22,8 @@ import (
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 )
 
-// The ChatGPT token refresh of the Codex CLI (openai/codex
-// codex-rs/login/src/auth/manager.rs, request_chatgpt_token_refresh, and
-// the request Codex 0.171 was seen to send: docs/protocol.md#token-refresh).
+// The ChatGPT token refresh of the Codex CLI, as Codex 0.171 sends it
+// (docs/protocol.md#token-refresh).
 const (
 	// EnvRefreshTokenURLOverride replaces the refresh endpoint, used
 	// verbatim as the Codex CLI does (but, unlike it, refused unless https

@@ -207,8 +207,7 @@ func (e *accountEntry) id() (string, bool) {
 // of entries or, as the Codex CLI also accepts, a map of id to
 // {"account": entry} whose keys equal the entries' ids.
 //
-// Differences from the Codex CLI 0.171 (codex-rs model-provider
-// workspace_routing.rs in openai/codex; docs/protocol.md#routing-discovery): no
+// Differences from the Codex CLI 0.171 (docs/protocol.md#routing-discovery): no
 // entry for the account, or an entry without workspace_backend_origin, means
 // no routing here (Codex fails the turn); a missing or null
 // account_routing_override means NO_CONSTRAINT here (Codex fails); any other

@@ -1,56 +1,37 @@
 package codexhome
 
-// Where the Codex CLI keeps its credentials, as read in its sources (openai/codex,
-// codex-rs; the commits named are the stored versions read):
+// Where the Codex CLI keeps its credentials (docs/protocol.md#credential-stores),
+// and what this package does the same way:
 //
-//   - codex-rs/login/src/auth/storage.rs @06566159f5193a7d99e751296bd1540c2b845443:
-//     KEYRING_SERVICE = "Codex Auth"; compute_store_key(codex_home) canonicalises the
-//     CODEX_HOME path (falling back to the path as given when that fails), hashes its
-//     text with SHA-256 and returns "cli|" + the first 16 lower-case hex digits.
-//     DirectKeyringAuthStorage::save stores serde_json::to_string(auth) (compact JSON of
-//     the whole auth.json) under that service and account, then removes auth.json
-//     (a failure to remove is only logged); load parses the value as auth.json and
-//     reports a value that does not parse as an error. AutoAuthStorage::load returns
-//     the keyring's value when there is one, else auth.json, and falls back to auth.json
-//     on any keyring error; save tries the keyring and writes auth.json when that fails.
-//     EphemeralAuthStorage keeps the value in a process-wide map keyed by the same store
-//     key and never reads or writes auth.json. The mode comes from
-//     cli_auth_credentials_store (AuthCredentialsStoreMode, lower case, default file).
-//     The keyring backend kind defaults to "direct" everywhere but Windows, where it is
-//     "secrets" (an encrypted file in CODEX_HOME whose key is in the keyring).
-//   - codex-rs/keyring-store/src/lib.rs (stored version id 16130209207):
-//     DefaultKeyringStore is keyring::Entry::new(service, account) with set_password /
-//     get_password / delete_credential, one entry per value. Versions that split long
-//     values as "CODEX_CHUNKED:<count>:<first chunk>" plus entries "<account>:<i>"
-//     (@dfc7c9ecf8688519c289d045b217f6cca29b76ed, 512-character chunks;
-//     @616a94e80278a4299b702811274f1e319dabeee6, 1200) come from openai/codex pull
-//     requests #10636 and #10732, both closed unmerged; the released Codex writes one
-//     entry. This package writes one entry too, and reads a chunked value back.
-//   - codex-rs/keyring-store/Cargo.toml @71163530a46dc568775f9ee95a9b57de3385cd9a:
-//     keyring 3.6 with "linux-native-async-persistent" on Linux, "apple-native" on macOS,
-//     "windows-native" on Windows, "sync-secret-service" on FreeBSD and OpenBSD.
-//   - keyring-rs (hwchen/keyring-rs) src/lib.rs: with that feature the default store is
-//     keyutils_persistent. src/keyutils_persistent.rs @f59afd50e4b9be4e333e6c050ac8f97f51fe632d:
-//     KeyutilsPersistentCredential writes keyutils first, then the Secret Service
-//     (restoring keyutils when the Secret Service fails), and reads keyutils first,
-//     refilling it from the Secret Service on a miss. But its builder,
-//     KeyutilsPersistentCredentialBuilder::build, returns a plain SsCredential (so in
-//     both stored versions of the file), so keyring::Entry::new, which Codex calls,
-//     reads and writes the Secret Service only. This package therefore treats the
-//     Secret Service as the one source of truth, and keeps the keyutils entry that a
-//     persistent credential would keep as a mirror, written (or, when that fails,
-//     invalidated) on every save, so that a Codex whose crate reads keyutils first never
-//     finds a stale copy; it never reads the credentials from keyutils.
-//   - src/keyutils.rs @11ace18514e8da80482986836e5c2f78f5197f68: a "user" key described
-//     "keyring-rs:<user>@<service>", added to the session keyring and linked into the
-//     user's persistent keyring (KEYCTL_GET_PERSISTENT into the session keyring), read by
-//     a search of the session keyring.
-//   - src/secret_service.rs @05dcc6b397a21da72d46adc08c1cfa853e269cff: items are searched
-//     over all collections by the attributes service and username; an item whose target
-//     attribute is absent or "default" matches; two matches are an ambiguity error; a set
-//     changes the secret of the one matching item, else creates one in the default
-//     collection with the attributes service, username, target = "default" and
-//     application = "rust-keyring", content type text/plain.
+//   - cli_auth_credentials_store (lower case, default "file") picks the store. The
+//     keyring entry has the service "Codex Auth" and the account "cli|" followed by
+//     the first 16 lower-case hex digits of the SHA-256 of the canonical CODEX_HOME
+//     path (the path as given when it cannot be made canonical). Its value is the
+//     whole auth.json as compact JSON; after a successful keyring write auth.json is
+//     removed (a failure to remove it is only logged). A value that is not a valid
+//     auth.json is an error, never an empty login. "auto" reads the keyring when it
+//     holds a value, else auth.json, and writes auth.json when the keyring cannot be
+//     reached. "ephemeral" keeps the value in a process-wide map keyed like the
+//     keyring entry and never touches auth.json. (On Windows the Codex CLI keeps an
+//     encrypted file in CODEX_HOME whose key is in the keyring; this package does not.)
+//   - One keyring entry per value. Some unreleased Codex builds split a long value
+//     into "CODEX_CHUNKED:<count>:<first chunk>" plus entries "<account>:<i>"; the
+//     released Codex writes one entry, and so does this package, which still reads a
+//     chunked value back.
+//   - The keyring on Linux is the Secret Service. Items are found, over every
+//     collection, by the attributes service and username (an item whose target is
+//     absent or "default" matches; two matches are an error); a write changes the
+//     secret of the matching item, else creates one in the default collection with
+//     the attributes service, username, target = "default" and application =
+//     "rust-keyring", content type text/plain.
+//   - The Codex CLI's keyring library describes a kernel keyutils entry as well
+//     ("keyring-rs:<user>@<service>", a "user" key in the session keyring linked
+//     into the user's persistent keyring), but the constructor Codex calls returns a
+//     Secret Service credential only, so Codex reads and writes the Secret Service
+//     alone. This package treats the Secret Service as the one source of truth and
+//     keeps the keyutils entry as a mirror, written (or, when that fails,
+//     invalidated) on every save, so that a Codex build that reads keyutils first
+//     never finds a stale copy; it never reads the credentials from keyutils.
 
 import (
 	"crypto/sha256"
