@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/identity/gateway/gatewaymetrics"
 	"github.com/agentidentity/agentidentity/internal/netrule"
+	"github.com/agentidentity/agentidentity/internal/routes"
 )
 
 const (
@@ -30,21 +33,45 @@ type gatewayConfig struct {
 	onOutcome func(gateway.Outcome)
 	transport http.RoundTripper
 	cache     int // Verifier.CacheEntries
+	// verifier, when set, is the Verifier to configure (so that metrics
+	// made before it can read its cache); nil: a new one.
+	verifier *gateway.Verifier
+	// metrics, when set, counts outcomes and upstream errors.
+	metrics *gatewaymetrics.Metrics
 }
 
-// newGateway returns the verifying reverse proxy and its Verifier.
+// newGateway returns the verifying reverse proxy and its Verifier. It logs
+// one line per request to cfg.logger (see logRequests).
 //
 // The proxy uses Rewrite, not Director: hop-by-hop headers, and every header
 // a client names in Connection, are removed from the outgoing request before
-// Rewrite runs, so a client cannot remove what Rewrite adds.
+// Rewrite runs, so a client cannot remove what Rewrite adds. Rewrite then
+// removes every header by which a client could claim an address or an
+// identity, sets X-Forwarded-For itself, and strips any protocol upgrade
+// but a WebSocket one on a verified inference request.
 func newGateway(cfg gatewayConfig) (http.Handler, *gateway.Verifier) {
-	v := &gateway.Verifier{
-		Keys: cfg.keys, MaxSkew: cfg.maxSkew, Now: cfg.now, Routes: cfg.routes,
-		Logger: cfg.logger, OnOutcome: cfg.onOutcome, CacheEntries: cfg.cache,
+	logger := loggerOr(cfg.logger)
+	v := cfg.verifier
+	if v == nil {
+		v = new(gateway.Verifier)
+	}
+	v.Keys, v.MaxSkew, v.Now, v.Routes, v.CacheEntries = cfg.keys, cfg.maxSkew, cfg.now, cfg.routes, cfg.cache
+	// The Verifier's refusal lines are folded into the request's one line.
+	v.Logger = slog.New(foldRefusals{logger.Handler()})
+	v.OnOutcome = cfg.onOutcome
+	if m := cfg.metrics; m != nil {
+		v.OnOutcome = func(o gateway.Outcome) {
+			m.Observe(o)
+			if cfg.onOutcome != nil {
+				cfg.onOutcome(o)
+			}
+		}
 	}
 	upstream := cfg.upstream
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			// Before SetXForwarded, which sets X-Forwarded-For itself.
+			stripClientAddressHeaders(pr.Out.Header)
 			pr.SetURL(upstream)
 			pr.SetXForwarded()
 			stripIdentityHeaders(pr.Out.Header)
@@ -52,10 +79,23 @@ func newGateway(cfg gatewayConfig) (http.Handler, *gateway.Verifier) {
 			// them any more: a client could send identity headers (or
 			// anything else) that way. None are forwarded.
 			pr.Out.Trailer = nil
-			id, ok := gateway.FromContext(pr.In.Context())
-			if !ok {
+			id, verified := gateway.FromContext(pr.In.Context())
+			if !verified || !websocketRoute(cfg.routes.BasePath, pr.In) {
+				// An upgrade would tunnel raw bytes after a 101: later
+				// requests on that connection would reach the upstream
+				// unverified. Only a verified WebSocket upgrade of the
+				// inference route is forwarded; every other one (h2c, a
+				// WebSocket elsewhere) goes on as a plain request, and a
+				// 101 the upstream might still answer is refused by the
+				// proxy (502): none was asked for.
+				stripUpgrade(pr.Out.Header)
+			}
+			n := noteOf(pr.In.Context())
+			if !verified {
+				n.outcome = "passed"
 				return // a pass-through route: its credentials are left as they are
 			}
+			n.outcome, n.runtimeID = "verified", id.AgentRuntimeID
 			pr.Out.Header.Set(hdrAgentRuntimeID, id.AgentRuntimeID)
 			pr.Out.Header.Set(hdrAgentTaskID, id.TaskID)
 			if !cfg.keep {
@@ -66,16 +106,63 @@ func newGateway(cfg gatewayConfig) (http.Handler, *gateway.Verifier) {
 			}
 		},
 		Transport: cfg.transport,
-		ErrorLog:  slog.NewLogLogger(loggerOr(cfg.logger).Handler(), slog.LevelError),
+		ErrorLog:  slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			loggerOr(cfg.logger).LogAttrs(r.Context(), slog.LevelError, "gateway: upstream failed",
-				slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+			noteOf(r.Context()).err = err
+			if cfg.metrics != nil {
+				cfg.metrics.UpstreamError(err)
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadGateway)
 			_, _ = w.Write([]byte(`{"error":"bad_gateway"}` + "\n"))
 		},
 	}
-	return v.Middleware(proxy), v
+	// A verified WebSocket upgrade outlives the request's read deadline
+	// (the server's ReadTimeout): the tunnel has none.
+	upgrade := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := gateway.FromContext(r.Context()); ok && websocketRoute(cfg.routes.BasePath, r) {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		}
+		proxy.ServeHTTP(w, r)
+	})
+	return logRequests(logger, cfg.routes.BasePath, v.Middleware(upgrade)), v
+}
+
+// websocketRoute reports whether r asks for a WebSocket upgrade (and no
+// other protocol) of the inference route.
+func websocketRoute(basePath string, r *http.Request) bool {
+	up := r.Header.Values("Upgrade")
+	return len(up) == 1 && netrule.ASCIIEqualFold(strings.TrimSpace(up[0]), "websocket") &&
+		routes.Canonical(r.URL.Path) && r.URL.RawPath == "" && routes.ClassifyFold(basePath, r.URL.Path) == routes.Inference
+}
+
+// stripUpgrade removes a protocol upgrade from an outgoing request (the
+// headers ReverseProxy puts back after removing the hop-by-hop ones, and
+// the h2c settings).
+func stripUpgrade(h http.Header) {
+	for _, name := range []string{"Upgrade", "Connection", "Http2-Settings"} {
+		deleteFold(h, name)
+	}
+}
+
+// clientAddressHeaders are the headers by which a client, or a proxy in
+// front, names the client's address. The gateway removes every copy a
+// client sent, in any spelling, and sets X-Forwarded-For (with
+// X-Forwarded-Host and -Proto) itself.
+var clientAddressHeaders = []string{
+	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded",
+	"x-real-ip", "true-client-ip", "x-client-ip", "x-cluster-client-ip",
+	"cf-connecting-ip", "fastly-client-ip", "x-original-forwarded-for",
+}
+
+// stripClientAddressHeaders removes every client-supplied address header,
+// in any case and with '_' for '-'.
+func stripClientAddressHeaders(h http.Header) {
+	for k := range h {
+		if slices.Contains(clientAddressHeaders, identityHeaderName(k)) {
+			delete(h, k)
+		}
+	}
 }
 
 func loggerOr(l *slog.Logger) *slog.Logger {
