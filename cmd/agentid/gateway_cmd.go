@@ -42,7 +42,7 @@ type gatewayFlags struct {
 
 func newGatewayCmd(c *cli) *cobra.Command {
 	g := &gatewayFlags{
-		listen: hostPortValue{value: "127.0.0.1:0"},
+		listen:          hostPortValue{value: "127.0.0.1:0"},
 		other:           newEnum("verify", "verify", "pass", "refuse"),
 		noCred:          newEnum("pass", "pass", "verify", "refuse"),
 		shutdownTimeout: 30 * time.Second,
