@@ -318,6 +318,13 @@ func TestExitCodes(t *testing.T) {
 		{name: "gateway skew not a duration", inv: inv(gw("--max-skew", "soon")...), code: 2, stderr: "invalid duration"},
 		{name: "gateway bad mode", inv: inv(gw("--other", "maybe")...), code: 2, stderr: "want one of verify, pass, refuse"},
 		{name: "gateway broken keys file", inv: inv("gateway", "--keys", filepath.Join(dir, "absent"), "--upstream", up), code: 1, stderr: "keys file"},
+		{name: "gateway public admin", inv: inv(gw("--admin", "0.0.0.0:0")...), code: 1, stderr: "--admin 0.0.0.0:0: the admin listener is loopback only", hint: "127.0.0.1:PORT"},
+		{name: "gateway admin not host:port", inv: inv(gw("--admin", "9090")...), code: 2, stderr: "not host:port"},
+		{name: "gateway log format unknown", inv: inv(gw("--log-format", "xml")...), code: 2, stderr: "want one of text, json"},
+		{name: "gateway log level unknown", inv: inv(gw("--log-level", "loud")...), code: 2, stderr: "want one of debug, info, warn, error"},
+		{name: "gateway shutdown timeout not a duration", inv: inv(gw("--shutdown-timeout", "soon")...), code: 2, stderr: "invalid duration"},
+		{name: "gateway shutdown timeout negative", inv: inv(gw("--shutdown-timeout", "-1s")...), code: 1, stderr: "--shutdown-timeout -1s: not more than 0"},
+		{name: "gateway read timeout zero", inv: inv(gw("--read-timeout", "0s")...), code: 1, stderr: "--read-timeout 0s: not more than 0"},
 		// version
 		{name: "version argument", inv: inv("version", "x"), code: 2, stderr: `unexpected argument "x"`},
 		{name: "version unknown flag", inv: inv("version", "--nope"), code: 2, stderr: "unknown flag"},

@@ -226,6 +226,10 @@ func runGateway(c *cli, cmd *cobra.Command, g *gatewayFlags) error {
 		return err
 	}
 	srv := newGatewayServer(handler, logger, g.readTimeout)
+	// Shutdown runs this once it has closed the listener.
+	srv.RegisterOnShutdown(func() {
+		logger.Info("gateway: shutting down: no new connections; waiting for the requests in flight", "timeout", g.shutdownTimeout)
+	})
 	var adminLn net.Listener
 	var adminSrv *http.Server
 	if g.admin.value != "" {
@@ -265,7 +269,6 @@ func runGateway(c *cli, cmd *cobra.Command, g *gatewayFlags) error {
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("gateway: shutting down: no new connections; waiting for the requests in flight", "timeout", g.shutdownTimeout)
 	shutdown, cancelShutdown := context.WithTimeout(context.Background(), g.shutdownTimeout)
 	defer cancelShutdown()
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
