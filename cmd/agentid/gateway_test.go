@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -216,21 +218,23 @@ func TestGatewayProxy(t *testing.T) {
 }
 
 // TestGatewayLoad is `make loadtest`: the gateway on loopback, 64
-// concurrent clients, 100,000 requests, one in ten forged or stale. It runs
-// only with AGENTID_LOADTEST=1 (and without -race, for speed), and stops
-// after five minutes whatever happens.
+// concurrent clients, 100,000 requests, one in ten forged or stale, then the
+// same load through a bare httputil.ReverseProxy to the same upstream; it
+// reports the p50 and p99 latency of both side by side and requires no
+// wrong verdict of the gateway. It runs only with AGENTID_LOADTEST=1 (and
+// without -race, for speed), and stops after five minutes a run whatever
+// happens.
 func TestGatewayLoad(t *testing.T) {
 	if os.Getenv("AGENTID_LOADTEST") == "" {
 		t.Skip("set AGENTID_LOADTEST=1 (make loadtest)")
 	}
-	const (
-		clients  = 64
-		total    = 100_000
-		maxTime  = 5 * time.Minute
-		cacheMax = 128 // two seconds of headers: eviction runs all the time
-	)
+	const cacheMax = 128 // two seconds of headers: eviction runs all the time
 	var upstreamSeen, upstreamBad atomic.Int64
+	var counting atomic.Bool
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !counting.Load() {
+			return
+		}
 		upstreamSeen.Add(1)
 		if r.Header.Get("X-Test-Kind") != "valid" || r.Header.Get("X-Agent-Runtime-Id") == "" || r.Header.Get("Authorization") != "" {
 			upstreamBad.Add(1)
@@ -244,23 +248,22 @@ func TestGatewayLoad(t *testing.T) {
 		keys[agents[i].agent.RuntimeID] = agents[i].agent
 	}
 	u, _ := url.Parse(upstream.URL)
+	serve := func(h http.Handler) (string, func()) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		srv := newGatewayServer(h, slog.New(slog.DiscardHandler), time.Minute)
+		go func() { _ = srv.Serve(ln) }()
+		return "http://" + ln.Addr().String(), func() { _ = srv.Close() }
+	}
+
+	// The bare proxy first, as a baseline (its verdicts are not checked).
+	bare, stopBare := serve(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() }})
+	base := runLoad(t, bare, agents)
+	stopBare()
+
 	h, v := newGateway(gatewayConfig{upstream: u, keys: keys, logger: slog.New(slog.DiscardHandler), cache: cacheMax})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	gw := "http://" + ln.Addr().String()
-
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-
-	ctx, cancel := context.WithTimeout(context.Background(), maxTime)
-	defer cancel()
-	base := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
-	defer base.CloseIdleConnections()
-	var next, validSent, validRefused, forgedSent, forgedAccepted, errorsSeen atomic.Int64
+	gw, stopGW := serve(h)
+	defer stopGW()
 	var boundBroken atomic.Value
 	stopSampling := make(chan struct{})
 	sampled := make(chan struct{})
@@ -278,24 +281,96 @@ func TestGatewayLoad(t *testing.T) {
 			}
 		}
 	}()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	counting.Store(true)
+	res := runLoad(t, gw, agents)
+	counting.Store(false)
+	close(stopSampling)
+	<-sampled
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	s := v.CacheStats()
+
+	t.Logf("%-8s %10s %10s %10s %10s", "", "requests/s", "p50", "p99", "p99.9")
+	for _, r := range []struct {
+		name string
+		res  loadResult
+	}{{"bare", base}, {"gateway", res}} {
+		t.Logf("%-8s %10.0f %10v %10v %10v", r.name, float64(r.res.sent())/r.res.elapsed.Seconds(),
+			r.res.percentile(50), r.res.percentile(99), r.res.percentile(99.9))
+	}
+	t.Logf("gateway/bare: p50 %.2f×, p99 %.2f×", float64(res.percentile(50))/float64(base.percentile(50)), float64(res.percentile(99))/float64(base.percentile(99)))
+	t.Logf("gateway: valid %d, forged or stale %d; cache %+v; heap in use: %d KiB before, %d KiB after",
+		res.validSent, res.forgedSent, s, before.HeapInuse>>10, after.HeapInuse>>10)
+
+	for _, r := range []loadResult{base, res} {
+		require.False(t, r.timedOut, "the load test did not finish within %v", loadMaxTime)
+		assert.EqualValues(t, loadTotal, r.sent())
+		assert.Zero(t, r.errors, "transport errors")
+	}
+	assert.EqualValues(t, loadTotal/10, res.forgedSent)
+	assert.Zero(t, res.forgedAccepted, "forged or stale accepted")
+	assert.Zero(t, res.validRefused, "valid refused")
+	assert.Equal(t, res.validSent, upstreamSeen.Load(), "the upstream sees only verified requests")
+	assert.Zero(t, upstreamBad.Load())
+	assert.Nil(t, boundBroken.Load(), "cache over its bound")
+	assert.LessOrEqual(t, s.Entries, cacheMax)
+}
+
+const (
+	loadClients = 64
+	loadTotal   = 100_000
+	loadMaxTime = 5 * time.Minute
+)
+
+// loadResult is what one run of runLoad saw.
+type loadResult struct {
+	latencies                                                   []time.Duration // sorted, every request
+	validSent, validRefused, forgedSent, forgedAccepted, errors int64
+	elapsed                                                     time.Duration
+	timedOut                                                    bool
+}
+
+func (r loadResult) sent() int64 { return r.validSent + r.forgedSent }
+
+func (r loadResult) percentile(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	i := int(p / 100 * float64(len(r.latencies)-1))
+	return r.latencies[i].Round(time.Microsecond)
+}
+
+// runLoad sends loadTotal requests from loadClients clients to target, one
+// in ten forged (another key under a known runtime id) or stale, and
+// counts the verdicts and latencies.
+func runLoad(t *testing.T, target string, agents []gwAgent) loadResult {
+	ctx, cancel := context.WithTimeout(context.Background(), loadMaxTime)
+	defer cancel()
+	base := &http.Transport{MaxIdleConnsPerHost: loadClients, MaxConnsPerHost: loadClients}
+	defer base.CloseIdleConnections()
+	var next, validSent, validRefused, forgedSent, forgedAccepted, errorsSeen atomic.Int64
+	lat := make([][]time.Duration, loadClients)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for c := 0; c < clients; c++ {
+	for c := 0; c < loadClients; c++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			a := agents[c%len(agents)]
 			acct := a.agent.AccountID
 			task := fmt.Sprintf("task-%d", c)
-			signed := runAuthClient(t, a, gw, task, acct, base)
+			signed := runAuthClient(t, a, target, task, acct, base)
 			forger := newGWAgent(t, a.agent.RuntimeID, acct)
 			plain := &http.Client{Transport: base, Timeout: 30 * time.Second}
 			for ctx.Err() == nil {
 				i := next.Add(1)
-				if i > total {
+				if i > loadTotal {
 					return
 				}
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, gw+"/backend-api/codex/responses", strings.NewReader("{}"))
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, target+"/backend-api/codex/responses", strings.NewReader("{}"))
 				client, kind := signed, "valid"
 				switch i % 20 {
 				case 0:
@@ -321,6 +396,7 @@ func TestGatewayLoad(t *testing.T) {
 					client, kind = plain, "stale"
 				}
 				req.Header.Set("X-Test-Kind", kind)
+				sent := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
 					if ctx.Err() == nil {
@@ -332,6 +408,7 @@ func TestGatewayLoad(t *testing.T) {
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				lat[c] = append(lat[c], time.Since(sent))
 				if kind == "valid" {
 					validSent.Add(1)
 					if resp.StatusCode != 200 {
@@ -347,26 +424,15 @@ func TestGatewayLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	close(stopSampling)
-	<-sampled
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	s := v.CacheStats()
-	t.Logf("%d requests in %v (%.0f/s); valid %d, forged or stale %d; cache %+v", validSent.Load()+forgedSent.Load(), elapsed.Round(time.Millisecond),
-		float64(validSent.Load()+forgedSent.Load())/elapsed.Seconds(), validSent.Load(), forgedSent.Load(), s)
-	t.Logf("heap in use: %d KiB before, %d KiB after", before.HeapInuse>>10, after.HeapInuse>>10)
-
-	require.NoError(t, ctx.Err(), "the load test did not finish within %v", maxTime)
-	assert.EqualValues(t, total, validSent.Load()+forgedSent.Load())
-	assert.EqualValues(t, total/10, forgedSent.Load())
-	assert.Zero(t, errorsSeen.Load(), "transport errors")
-	assert.Zero(t, forgedAccepted.Load(), "forged or stale accepted")
-	assert.Zero(t, validRefused.Load(), "valid refused")
-	assert.Equal(t, validSent.Load(), upstreamSeen.Load(), "the upstream sees only verified requests")
-	assert.Zero(t, upstreamBad.Load())
-	assert.Nil(t, boundBroken.Load(), "cache over its bound")
-	assert.LessOrEqual(t, s.Entries, cacheMax)
+	r := loadResult{
+		validSent: validSent.Load(), validRefused: validRefused.Load(), forgedSent: forgedSent.Load(),
+		forgedAccepted: forgedAccepted.Load(), errors: errorsSeen.Load(), elapsed: time.Since(start), timedOut: ctx.Err() != nil,
+	}
+	for _, l := range lat {
+		r.latencies = append(r.latencies, l...)
+	}
+	slices.Sort(r.latencies)
+	return r
 }
 
 // TestGatewayDropsRequestTrailers: headers sent as chunked-body trailers
