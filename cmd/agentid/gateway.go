@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -70,40 +69,33 @@ func newGateway(cfg gatewayConfig) (http.Handler, *gateway.Verifier) {
 	upstream := cfg.upstream
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			id, verified := gateway.FromContext(pr.In.Context())
+			// An upgrade would tunnel raw bytes after a 101: later requests
+			// on that connection would reach the upstream unverified. Only
+			// a verified WebSocket upgrade of the inference route is
+			// forwarded; every other one (h2c, a WebSocket elsewhere) goes
+			// on as a plain request, and a 101 the upstream might still
+			// answer is refused by the proxy (502): none was asked for.
+			upgrade := verified && websocketRoute(cfg.routes.BasePath, pr.In)
+			// An assertion is replayable at the real backend within its
+			// window: a verified one is not handed on.
+			credentials := !verified || cfg.keep
 			// Before SetXForwarded, which sets X-Forwarded-For itself.
-			stripClientAddressHeaders(pr.Out.Header)
+			scrubHeaders(pr.Out.Header, upgrade, credentials)
 			pr.SetURL(upstream)
 			pr.SetXForwarded()
-			stripIdentityHeaders(pr.Out.Header)
 			// Request trailers arrive after the body, when nothing checks
 			// them any more: a client could send identity headers (or
 			// anything else) that way. None are forwarded.
 			pr.Out.Trailer = nil
-			id, verified := gateway.FromContext(pr.In.Context())
-			if !verified || !websocketRoute(cfg.routes.BasePath, pr.In) {
-				// An upgrade would tunnel raw bytes after a 101: later
-				// requests on that connection would reach the upstream
-				// unverified. Only a verified WebSocket upgrade of the
-				// inference route is forwarded; every other one (h2c, a
-				// WebSocket elsewhere) goes on as a plain request, and a
-				// 101 the upstream might still answer is refused by the
-				// proxy (502): none was asked for.
-				stripUpgrade(pr.Out.Header)
-			}
 			n := noteOf(pr.In.Context())
 			if !verified {
 				n.outcome = "passed"
 				return // a pass-through route: its credentials are left as they are
 			}
 			n.outcome, n.runtimeID = "verified", id.AgentRuntimeID
-			pr.Out.Header.Set(hdrAgentRuntimeID, id.AgentRuntimeID)
-			pr.Out.Header.Set(hdrAgentTaskID, id.TaskID)
-			if !cfg.keep {
-				// An assertion is replayable at the real backend within
-				// its window: do not hand it on.
-				deleteFold(pr.Out.Header, "Authorization")
-				deleteFold(pr.Out.Header, "ChatGPT-Account-ID")
-			}
+			pr.Out.Header[hdrAgentRuntimeID] = []string{id.AgentRuntimeID}
+			pr.Out.Header[hdrAgentTaskID] = []string{id.TaskID}
 		},
 		Transport: cfg.transport,
 		ErrorLog:  slog.NewLogLogger(logger.Handler(), slog.LevelError),
@@ -131,35 +123,6 @@ func websocketRoute(basePath string, r *http.Request) bool {
 		routes.Canonical(r.URL.Path) && r.URL.RawPath == "" && routes.ClassifyFold(basePath, r.URL.Path) == routes.Inference
 }
 
-// stripUpgrade removes a protocol upgrade from an outgoing request (the
-// headers ReverseProxy puts back after removing the hop-by-hop ones, and
-// the h2c settings).
-func stripUpgrade(h http.Header) {
-	for _, name := range []string{"Upgrade", "Connection", "Http2-Settings"} {
-		deleteFold(h, name)
-	}
-}
-
-// clientAddressHeaders are the headers by which a client, or a proxy in
-// front, names the client's address. The gateway removes every copy a
-// client sent, in any spelling, and sets X-Forwarded-For (with
-// X-Forwarded-Host and -Proto) itself.
-var clientAddressHeaders = []string{
-	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded",
-	"x-real-ip", "true-client-ip", "x-client-ip", "x-cluster-client-ip",
-	"cf-connecting-ip", "fastly-client-ip", "x-original-forwarded-for",
-}
-
-// stripClientAddressHeaders removes every client-supplied address header,
-// in any case and with '_' for '-'.
-func stripClientAddressHeaders(h http.Header) {
-	for k := range h {
-		if slices.Contains(clientAddressHeaders, identityHeaderName(k)) {
-			delete(h, k)
-		}
-	}
-}
-
 func loggerOr(l *slog.Logger) *slog.Logger {
 	if l == nil {
 		return slog.Default()
@@ -167,30 +130,44 @@ func loggerOr(l *slog.Logger) *slog.Logger {
 	return l
 }
 
-// identityHeaderName maps a header name to the form in which CGI-style
-// servers compare names: lower case, '_' read as '-'.
-func identityHeaderName(k string) string {
-	return strings.ReplaceAll(netrule.ASCIILower(k), "_", "-")
-}
-
-// stripIdentityHeaders removes every incoming copy of the identity headers
-// the gateway sets, in any case and with '_' for '-'.
-func stripIdentityHeaders(h http.Header) {
+// scrubHeaders removes, in one pass over the outgoing headers, every
+// header by which a client could claim an address (X-Real-Ip,
+// True-Client-Ip, X-Client-Ip, X-Forwarded-*, Forwarded, …) or an identity
+// (X-Agent-Runtime-Id, X-Agent-Task-Id), the protocol upgrade unless
+// upgrade, and Authorization and ChatGPT-Account-ID unless credentials.
+// Names are compared as CGI-style servers compare them: ASCII case
+// ignored, '_' read as '-' (X_Real_IP is X-Real-Ip). It allocates nothing.
+func scrubHeaders(h http.Header, upgrade, credentials bool) {
+	var buf [32]byte // longer than every name removed
 	for k := range h {
-		switch identityHeaderName(k) {
-		case "x-agent-runtime-id", "x-agent-task-id":
-			delete(h, k)
+		if len(k) > len(buf) {
+			continue
 		}
-	}
-}
-
-// deleteFold removes name in every spelling of its case and with '_' for
-// '-'.
-func deleteFold(h http.Header, name string) {
-	want := identityHeaderName(name)
-	for k := range h {
-		if identityHeaderName(k) == want {
+		n := buf[:len(k)]
+		for i := 0; i < len(k); i++ {
+			c := k[i]
+			switch {
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			case c == '_':
+				c = '-'
+			}
+			n[i] = c
+		}
+		switch string(n) {
+		case "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded",
+			"x-real-ip", "true-client-ip", "x-client-ip", "x-cluster-client-ip",
+			"cf-connecting-ip", "fastly-client-ip", "x-original-forwarded-for",
+			"x-agent-runtime-id", "x-agent-task-id":
 			delete(h, k)
+		case "upgrade", "connection", "http2-settings":
+			if !upgrade {
+				delete(h, k)
+			}
+		case "authorization", "chatgpt-account-id":
+			if !credentials {
+				delete(h, k)
+			}
 		}
 	}
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/agentidentity/agentidentity/identity"
 	"github.com/agentidentity/agentidentity/identity/gateway"
+	"github.com/agentidentity/agentidentity/internal/netrule"
 	"github.com/agentidentity/agentidentity/internal/testkit"
 )
 
@@ -475,4 +476,10 @@ func TestGatewayDropsRequestTrailers(t *testing.T) {
 	// arrive after the outgoing request was cloned); the gateway forwards no
 	// trailer at all, whatever net/http does.
 	assert.Empty(t, got, "no request trailer reaches the upstream")
+}
+
+// identityHeaderName maps a header name to the form in which CGI-style
+// servers compare names: lower case, '_' read as '-'.
+func identityHeaderName(k string) string {
+	return strings.ReplaceAll(netrule.ASCIILower(k), "_", "-")
 }
