@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -377,4 +378,50 @@ func writeMemberRaw(t *testing.T, home, name, raw string) {
 	require.True(t, strings.HasSuffix(s, "}"))
 	s = strings.TrimSuffix(s, "}") + `,"` + name + `":` + raw + "}"
 	require.NoError(t, os.WriteFile(path, []byte(s), 0o600))
+}
+
+// A run without an agent sends inference to the workspace origin that
+// routing discovery names, with its Bearer token and the routing override;
+// nothing else there gets a credential. The stand-in answers for the
+// production hosts through LoadOptions.HTTPClient (nothing leaves the
+// process).
+func TestPersonalAccessTokenRoutedInference(t *testing.T) {
+	const routed = "https://routed.example"
+	var mu sync.Mutex
+	var got []string
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.String()+" "+r.Header.Get("Authorization")+" "+r.Header.Get("ChatGPT-Account-ID"))
+		mu.Unlock()
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/whoami"):
+			return jsonResponse(http.StatusOK, `{"chatgpt_user_id":"user-1","chatgpt_account_id":"account-1"}`), nil
+		case strings.HasSuffix(r.URL.Path, "/wham/accounts/check"):
+			return jsonResponse(http.StatusOK, `{"accounts":[{"id":"account-1","workspace_backend_origin":"`+routed+`","account_routing_override":"us"}]}`), nil
+		}
+		return jsonResponse(http.StatusOK, `{}`), nil
+	})}
+	ra, err := identity.Load(context.Background(), identity.LoadOptions{CodexHome: t.TempDir(), HTTPClient: client,
+		Getenv: func(k string) string { return map[string]string{identity.EnvAccessToken: "at-routed"}[k] }})
+	require.NoError(t, err)
+	ctx := context.Background()
+	base, err := ra.InferenceBaseURL(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, routed+"/backend-api", base)
+	h, err := ra.Header(ctx, base+"/codex/responses")
+	require.NoError(t, err)
+	assert.Equal(t, "Bearer at-routed", h.Get("Authorization"))
+	assert.Equal(t, "account-1", h.Get("ChatGPT-Account-ID"))
+	assert.Equal(t, "us", h.Get("X-Openai-Account-Routing-Override"))
+	h, err = ra.Header(ctx, base+"/codex/models")
+	require.NoError(t, err)
+	assert.Empty(t, h, "only inference at the routed origin")
+	h, err = ra.Header(ctx, agentidentity.DefaultChatGPTBaseURL+"/codex/models")
+	require.NoError(t, err)
+	assert.Equal(t, "Bearer at-routed", h.Get("Authorization"))
+	assert.Empty(t, h.Values("X-Openai-Account-Routing-Override"))
+	assert.Equal(t, []string{
+		"GET " + agentidentity.ProductionAuthAPIBaseURL + "/v1/user-auth-credential/whoami Bearer at-routed ",
+		"GET " + agentidentity.DefaultChatGPTBaseURL + "/wham/accounts/check Bearer at-routed account-1",
+	}, got)
 }

@@ -9,7 +9,8 @@ import (
 // Policy says when a Codex home may use Agent Identity (docs/protocol.md#policy).
 // The zero value means "take it from config.toml": PolicyChatGPTAuth when
 // [features] use_agent_identity = true, else PolicyJWTOnly. The two named
-// policies are both non-zero.
+// policies are both non-zero. A workload identity or a personal access
+// token is used under either policy, and never provisions an agent.
 type Policy int
 
 const (

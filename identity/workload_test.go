@@ -593,3 +593,35 @@ func TestFormEncode(t *testing.T) {
 		assert.Equal(t, s, back)
 	}
 }
+
+// A later exchange that answers for another account or user than the run's
+// is refused: the run's token is kept while it is valid, never replaced by
+// the other account's.
+func TestWorkloadIdentityReexchangeAnotherAccount(t *testing.T) {
+	clock := &testClock{now: time.Now()}
+	restore := identity.SetWorkloadClockForTest(clock.Now)
+	defer restore()
+	f := newWorkloadFixture(t, identitytest.Options{Now: clock.Now, TokenExchangeTTL: time.Minute}, codexhome.Account{})
+	ra, err := f.load(t, f.env)
+	require.NoError(t, err)
+	h, err := ra.Header(context.Background(), f.srv.ChatGPTBaseURL+"/codex/models")
+	require.NoError(t, err)
+	before := h.Get("Authorization")
+
+	const other = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJvdGhlciJ9.b3RoZXI"
+	_, err = f.srv.AddWorkloadIdentity(testRuleID, codexhome.NewSecret(other), codexhome.Account{AccountID: "account-other", UserID: "user-other"})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(f.file, []byte(other), 0o600))
+	clock.Add(31 * time.Second)
+	h, err = ra.Header(context.Background(), f.srv.ChatGPTBaseURL+"/codex/models")
+	require.NoError(t, err)
+	assert.Equal(t, before, h.Get("Authorization"), "the run's token is kept")
+	assert.Equal(t, f.account.AccountID, h.Get("ChatGPT-Account-ID"))
+	assert.Len(t, f.exchanges(), 2)
+
+	clock.Add(30 * time.Second)
+	_, err = ra.Header(context.Background(), f.srv.ChatGPTBaseURL+"/codex/models")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, identity.ErrWorkloadIdentity)
+	assert.Contains(t, err.Error(), "the account or user is not the run's")
+}
