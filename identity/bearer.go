@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/netrule"
 	"github.com/agentidentity/agentidentity/internal/routes"
 )
@@ -73,10 +74,19 @@ func (r *runState) bearerCredential(ctx context.Context, u *url.URL) (credential
 	return credential{touch: true, authz: a, override: override, bearer: true}, nil
 }
 
-// bearerRun makes the RunAuth of a source with no agent: token gives the
-// current Bearer token (asked on every request: it caches by itself),
-// recover, if set, replaces one a route refused with 401.
-func (l *loader) bearerRun(source string, token func(context.Context) (string, error), recover func(ctx context.Context, rejected string) (string, error), accountID string, fedRAMP bool) (*RunAuth, error) {
-	return l.runAuth(nil, RunAuthOptions{AccountID: accountID, FedRAMP: fedRAMP, ChatGPTBearer: token},
+// bearerRun makes the RunAuth of a source with no agent for account: token
+// gives the current Bearer token (asked on every request: it caches by
+// itself), recover, if set, replaces one a route refused with 401.
+func (l *loader) bearerRun(source string, token func(context.Context) (codexhome.Secret, error), recover func(ctx context.Context, rejected string) (string, error), account codexhome.Account) (*RunAuth, error) {
+	return l.runAuth(nil, RunAuthOptions{Account: account, ChatGPTBearer: token},
 		runInternals{bearerSource: source, recoverBearer: recover})
+}
+
+// secretSource gives an internal token source the Secret-returning form of
+// [RunAuthOptions.ChatGPTBearer].
+func secretSource(f func(context.Context) (string, error)) func(context.Context) (codexhome.Secret, error) {
+	return func(ctx context.Context) (codexhome.Secret, error) {
+		t, err := f(ctx)
+		return codexhome.NewSecret(t), err
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
 // BenchmarkTransportRoundTripAgentKey is BenchmarkTransportRoundTrip with the
@@ -22,7 +23,7 @@ func BenchmarkTransportRoundTripAgentKey(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ra, err := identity.NewRunAuth(s, &identity.Client{AuthAPIBaseURL: "https://auth.openai.com/api/accounts"}, identity.RunAuthOptions{AccountID: "account-1", FedRAMP: true, TaskID: "task-bench"})
+	ra, err := identity.NewRunAuth(s, &identity.Client{AuthAPIBaseURL: "https://auth.openai.com/api/accounts"}, identity.RunAuthOptions{Account: codexhome.Account{AccountID: "account-1", FedRAMP: true}, TaskID: "task-bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

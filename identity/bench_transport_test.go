@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
 // cannedTransport answers every request with the same prebuilt response
@@ -38,7 +39,7 @@ func benchRunAuth(b *testing.B) *identity.RunAuth {
 	}
 	// The task is known, as after the first request of a run: the benchmark
 	// measures the per-request cost, which must need no network call.
-	ra, err := identity.NewRunAuth(s, &identity.Client{AuthAPIBaseURL: "https://auth.openai.com/api/accounts"}, identity.RunAuthOptions{AccountID: "account-1", FedRAMP: true, TaskID: "task-bench"})
+	ra, err := identity.NewRunAuth(s, &identity.Client{AuthAPIBaseURL: "https://auth.openai.com/api/accounts"}, identity.RunAuthOptions{Account: codexhome.Account{AccountID: "account-1", FedRAMP: true}, TaskID: "task-bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

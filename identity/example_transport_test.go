@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
@@ -38,7 +39,7 @@ func ExampleNewRunAuth() {
 		panic(err)
 	}
 
-	auth, err := identity.NewRunAuth(signer, client, identity.RunAuthOptions{AccountID: login.AccountID, FedRAMP: login.FedRAMP})
+	auth, err := identity.NewRunAuth(signer, client, identity.RunAuthOptions{Account: codexhome.Account{AccountID: login.AccountID, FedRAMP: login.FedRAMP}})
 	if err != nil {
 		panic(err)
 	}
@@ -68,7 +69,7 @@ func ExampleRunAuth_Transport() {
 	if err != nil {
 		panic(err)
 	}
-	auth, err := identity.NewRunAuth(signer, &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}, identity.RunAuthOptions{AccountID: claims.AccountID, FedRAMP: claims.FedRAMP})
+	auth, err := identity.NewRunAuth(signer, &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}, identity.RunAuthOptions{Account: codexhome.Account{AccountID: claims.AccountID, FedRAMP: claims.FedRAMP}})
 	if err != nil {
 		panic(err)
 	}

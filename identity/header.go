@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/netrule"
 	"github.com/agentidentity/agentidentity/internal/routes"
 )
@@ -62,7 +63,7 @@ func basePathOf(raw string) string {
 // the bearer fallback (RunAuthOptions.BearerFallback).
 type tokenSource struct {
 	what string // names the token in errors
-	get  func(context.Context) (string, error)
+	get  func(context.Context) (codexhome.Secret, error)
 	// recover, if set, replaces a token a Bearer route refused with 401
 	// (Load's refresh of the ChatGPT login, reason unauthorized_recovery).
 	recover func(ctx context.Context, rejected string) (string, error)
@@ -106,10 +107,11 @@ func (t *tokenSource) header(ctx context.Context, now time.Time) ([]string, erro
 	if t.value != nil && !t.uncached && now.Sub(t.at) < bearerRefresh {
 		return t.value, nil
 	}
-	tok, err := t.get(ctx)
+	sec, err := t.get(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("identity: %s: %w", t.what, err)
 	}
+	tok := sec.Reveal()
 	if err := checkBearerToken(tok); err != nil {
 		return nil, err
 	}

@@ -318,7 +318,7 @@ func (l *loader) fromJWT(ctx context.Context, token, where string) (*RunAuth, er
 	if err != nil {
 		return nil, fmt.Errorf("identity: %s: agent key: %w", where, err)
 	}
-	o := RunAuthOptions{AccountID: claims.AccountID, FedRAMP: claims.FedRAMP}
+	o := RunAuthOptions{Account: claims.Account}
 	if claims.ExpiresAt != nil {
 		o.Expiry = claims.ExpiresAt.Time
 	}
@@ -340,8 +340,8 @@ func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome
 	// requests carry the login's Bearer token, and inference waits for
 	// workspace routing discovery.
 	refresher := l.refresher(login)
-	token := refresher.token
-	o := RunAuthOptions{AccountID: rec.AccountID, FedRAMP: rec.FedRAMP, BearerFallback: token, ChatGPTBearer: token}
+	token := secretSource(refresher.token)
+	o := RunAuthOptions{Account: rec.Account, BearerFallback: token, ChatGPTBearer: token}
 	in := runInternals{recoverBearer: refresher.recoverRejected}
 	if !l.opts.TaskInMemoryOnly {
 		if rec.TaskID != "" && ValidateTaskID(rec.TaskID) == nil {

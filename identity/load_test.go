@@ -92,7 +92,7 @@ func TestLoadChatGPTProvisionsThenReuses(t *testing.T) {
 	task, err := ra.TaskID(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 1, f.srv.Stats().TasksRegistered)
-	assert.Equal(t, f.login.AccountID, ra.AccountID())
+	assert.Equal(t, f.login.Account, ra.Account(), "the login's whole account")
 
 	after := readAuth(t, f.home)
 	assert.Equal(t, before["tokens"], after["tokens"], "the ChatGPT login is never touched")
@@ -195,7 +195,7 @@ func TestLoadLoginChangedReprovisions(t *testing.T) {
 	ra2, err := f.load(ctx, 0, nil)
 	require.NoError(t, err)
 	assert.NotEqual(t, ra.AgentRuntimeID(), ra2.AgentRuntimeID())
-	assert.Equal(t, other.AccountID, ra2.AccountID())
+	assert.Equal(t, other.AccountID, ra2.Account().AccountID)
 	assert.Equal(t, 2, f.srv.Stats().AgentsRegistered)
 }
 
@@ -299,7 +299,7 @@ func TestLoadJWTFromEnvironment(t *testing.T) {
 
 	ra, err := f.load(ctx, identity.PolicyJWTOnly, map[string]string{identity.EnvAccessToken: token.Reveal()})
 	require.NoError(t, err)
-	assert.True(t, ra.FedRAMP())
+	assert.True(t, ra.Account().FedRAMP)
 	task, err := ra.TaskID(ctx)
 	require.NoError(t, err)
 	assert.NotEmpty(t, task)

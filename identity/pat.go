@@ -115,7 +115,7 @@ func (l *loader) fromPersonalAccessToken(ctx context.Context, tok codexhome.Secr
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	return l.bearerRun(sourcePersonalAccessToken, func(context.Context) (string, error) { return t, nil }, nil, acct.AccountID, acct.FedRAMP)
+	return l.bearerRun(sourcePersonalAccessToken, func(context.Context) (codexhome.Secret, error) { return tok, nil }, nil, acct)
 }
 
 // lookupPersonalAccessToken makes the metadata lookup: one GET, no

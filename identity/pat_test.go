@@ -159,8 +159,7 @@ func TestLoadPersonalAccessToken(t *testing.T) {
 			ra, err := f.load(context.Background(), env)
 			require.NoError(t, err)
 			assert.Empty(t, ra.AgentRuntimeID(), "no agent")
-			assert.Equal(t, acct.AccountID, ra.AccountID())
-			assert.Equal(t, acct.FedRAMP, ra.FedRAMP())
+			assert.Equal(t, acct, ra.Account(), "the whole account of the lookup")
 			assert.NotContains(t, ra.String(), pat.Reveal())
 			_, err = ra.TaskID(context.Background())
 			assert.ErrorIs(t, err, identity.ErrNoAgentIdentity, "no tasks either")
@@ -233,7 +232,7 @@ func TestPersonalAccessTokenLookupURL(t *testing.T) {
 				Getenv: func(k string) string { return env[k] }})
 			require.NoError(t, err)
 			assert.Equal(t, []string{tt.want}, got)
-			assert.Equal(t, "account-1", ra.AccountID())
+			assert.Equal(t, "account-1", ra.Account().AccountID)
 		})
 	}
 }
@@ -331,7 +330,7 @@ func TestPersonalAccessTokenAnotherAccount(t *testing.T) {
 	f.srv.SetFault(identitytest.Fault{EditAnswer: func(m map[string]any) { m["chatgpt_account_id"] = "account-of-someone-else" }})
 	ra, err := f.load(context.Background(), map[string]string{identity.EnvAccessToken: pat.Reveal()})
 	require.NoError(t, err)
-	assert.Equal(t, "account-of-someone-else", ra.AccountID())
+	assert.Equal(t, "account-of-someone-else", ra.Account().AccountID)
 	f.srv.SetFault(identitytest.Fault{})
 	resp, err := ra.Client().Get(f.srv.ChatGPTBaseURL + "/codex/models")
 	require.NoError(t, err)

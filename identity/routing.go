@@ -42,7 +42,7 @@ type routingState struct {
 
 // routingEnabled reports whether this run makes workspace routing discovery:
 // ChatGPT opt-in mode with an account.
-func (r *runState) routingEnabled() bool { return r.chatgpt != nil && r.accountID != "" }
+func (r *runState) routingEnabled() bool { return r.chatgpt != nil && r.account.AccountID != "" }
 
 // routing returns the run's routed origin ("" for none) and override header,
 // discovering it first if needed. Errors wrap errRoutingUnavailable.
@@ -149,7 +149,7 @@ func (r *runState) fetchRouting(ctx context.Context) (string, []string, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: %w", errRoutingUnavailable, err)
 	}
-	origin, override, err := parseRouting(body, r.accountID, r.origin)
+	origin, override, err := parseRouting(body, r.account.AccountID, r.origin)
 	if origin == r.origin {
 		origin = "" // the configured origin itself: no routing
 	}

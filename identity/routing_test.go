@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
@@ -93,7 +94,9 @@ func (r *reqRecorder) count() int {
 
 const chatGPTAccessToken = "chatgpt-access-token"
 
-func chatGPTToken(context.Context) (string, error) { return chatGPTAccessToken, nil }
+func chatGPTToken(context.Context) (codexhome.Secret, error) {
+	return codexhome.NewSecret(chatGPTAccessToken), nil
+}
 
 // scheme returns "assertion", "bearer" or "none" for an Authorization value.
 func scheme(v []string) string {
@@ -412,7 +415,7 @@ func TestRoutedOriginNeverGetsBearer(t *testing.T) {
 	be := newCheckBackend(t, 200, accountsAnswer(f.login.AccountID, "https://routed.example", "NO_CONSTRAINT"))
 	client := &identity.Client{AuthAPIBaseURL: f.srv.AuthAPIBaseURL}
 	identity.SetClientTestHooks(client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
-	ra, err := identity.NewRunAuth(f.signer, client, identity.RunAuthOptions{FirstPartyOrigin: be.base(), AccountID: f.login.AccountID, ChatGPTBearer: chatGPTToken, BearerFallback: staticToken(chatGPTAccessToken)})
+	ra, err := identity.NewRunAuth(f.signer, client, identity.RunAuthOptions{Account: codexhome.Account{AccountID: f.login.AccountID}, FirstPartyOrigin: be.base(), ChatGPTBearer: chatGPTToken, BearerFallback: staticToken(chatGPTAccessToken)})
 	require.NoError(t, err)
 	f.srv.SetFault(identitytest.Fault{Status: http.StatusServiceUnavailable, Count: 3})
 	rec := &reqRecorder{}
@@ -504,7 +507,7 @@ func TestWorkspaceRoutingRedirectNotFollowed(t *testing.T) {
 	t.Cleanup(be.Close)
 	client := &identity.Client{AuthAPIBaseURL: f.srv.AuthAPIBaseURL,
 		HTTPClient: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}}
-	ra, err := identity.NewRunAuth(f.signer, client, identity.RunAuthOptions{FirstPartyOrigin: be.URL + "/backend-api", AccountID: f.login.AccountID, ChatGPTBearer: chatGPTToken})
+	ra, err := identity.NewRunAuth(f.signer, client, identity.RunAuthOptions{Account: codexhome.Account{AccountID: f.login.AccountID}, FirstPartyOrigin: be.URL + "/backend-api", ChatGPTBearer: chatGPTToken})
 	require.NoError(t, err)
 	_, err = ra.InferenceBaseURL(context.Background())
 	require.ErrorIs(t, err, identity.ErrRoutingUnavailable)

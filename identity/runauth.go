@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/netrule"
 )
 
@@ -46,13 +47,13 @@ type RunAuth struct {
 // environment. Settings that are invalid, or invalid together, make
 // NewRunAuth fail.
 type RunAuthOptions struct {
-	// AccountID is the ChatGPT account the identity belongs to, sent as
+	// Account is the ChatGPT account the identity belongs to, as
+	// [RunAuth.Account] reports it. Its AccountID is sent as
 	// ChatGPT-Account-ID on every first-party request that gets a
-	// credential; "" sends none. A control character is refused.
-	AccountID string
-	// FedRAMP adds X-OpenAI-Fedramp: true to those requests (a FedRAMP
-	// account).
-	FedRAMP bool
+	// credential ("" sends none; a control character is refused), and
+	// FedRAMP adds X-OpenAI-Fedramp: true to those requests. The other
+	// fields are not sent.
+	codexhome.Account
 
 	// FirstPartyOrigin is a base URL whose origin (scheme://host[:port]) is
 	// the only one that gets credentials, normally the environment's
@@ -86,14 +87,14 @@ type RunAuthOptions struct {
 	// ChatGPTBearer returns (asked at most every 30 seconds, so a refreshed
 	// login is picked up). It also turns on workspace routing discovery
 	// ([RunAuth.InferenceBaseURL]).
-	ChatGPTBearer func(ctx context.Context) (string, error)
+	ChatGPTBearer func(ctx context.Context) (codexhome.Secret, error)
 	// BearerFallback, if set, returns the ChatGPT access token that a
 	// session uses, as "Authorization: Bearer …", for the rest of its life
 	// once its task registration fails with [ErrBootstrapUnavailable]
 	// (asked at most every 30 seconds while a session uses it). A token
 	// that is empty or holds whitespace or a control character is never
 	// sent: the request fails. Nil: the registration error is returned.
-	BearerFallback func(ctx context.Context) (string, error)
+	BearerFallback func(ctx context.Context) (codexhome.Secret, error)
 
 	// SignAllRoutes signs every first-party route but the no-credential
 	// ones (JWKS, /ps/mcp) with AgentAssertion, also in ChatGPT opt-in mode
@@ -154,8 +155,7 @@ type runState struct {
 	signer      *Signer
 	client      *Client
 	origin      string // lower-case scheme://host[:port], default port elided
-	accountID   string
-	fedRAMP     bool
+	account     codexhome.Account
 	bearer      *tokenSource // nil: no bearer fallback
 	initialTask string
 	saveTask    func(context.Context, string) error
@@ -266,8 +266,7 @@ func newRunAuth(s *Signer, c *Client, o RunAuthOptions, in runInternals) (*RunAu
 		client:          c,
 		origin:          c.firstPartyOrigin(),
 		basePath:        basePathOf(c.Environment.ChatGPTBaseURL),
-		accountID:       o.AccountID,
-		fedRAMP:         o.FedRAMP,
+		account:         o.Account,
 		initialTask:     o.TaskID,
 		saveTask:        o.SaveTask,
 		logger:          o.Logger,
@@ -326,10 +325,10 @@ func newRunAuth(s *Signer, c *Client, o RunAuthOptions, in runInternals) (*RunAu
 	default:
 		r.bearer = &tokenSource{what: "bearer fallback", get: o.BearerFallback}
 	}
-	if r.accountID != "" {
-		r.accountHeader = []string{r.accountID}
+	if r.account.AccountID != "" {
+		r.accountHeader = []string{r.account.AccountID}
 	}
-	if r.fedRAMP {
+	if r.account.FedRAMP {
 		r.fedRAMPHeader = []string{"true"}
 	}
 	r.runSlot = &taskSlot{isRun: true, taskID: r.initialTask}
@@ -346,17 +345,18 @@ func (a *RunAuth) AgentRuntimeID() string {
 	return a.run.signer.AgentRuntimeID()
 }
 
-// AccountID returns the ChatGPT account id sent as ChatGPT-Account-ID, or ""
-// when none was configured.
-func (a *RunAuth) AccountID() string {
+// Account returns the ChatGPT account of the run: its AccountID is sent as
+// ChatGPT-Account-ID (none when it is ""), and FedRAMP says whether requests
+// carry X-OpenAI-Fedramp: true. A run of [Load] has the whole account its
+// credential names (the JWT's claims, the login, the personal access token's
+// lookup, the workload identity's exchange: fields a source does not give
+// are ""); one of [NewRunAuth] has [RunAuthOptions.Account].
+func (a *RunAuth) Account() codexhome.Account {
 	if !a.usable() {
-		return ""
+		return codexhome.Account{}
 	}
-	return a.run.accountID
+	return a.run.account
 }
-
-// FedRAMP reports whether requests carry X-OpenAI-Fedramp: true.
-func (a *RunAuth) FedRAMP() bool { return a.usable() && a.run.fedRAMP }
 
 // Client returns an *http.Client whose Transport is a.Transport(nil), the
 // way x/oauth2's Config.Client does: requests to the first-party origin are

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 	"github.com/agentidentity/agentidentity/internal/testkit"
@@ -75,8 +76,8 @@ func (f *runAuthFixture) runAuthAt(t *testing.T, now func() time.Time, o identit
 }
 
 // staticToken is a token function that always returns tok.
-func staticToken(tok string) func(context.Context) (string, error) {
-	return func(context.Context) (string, error) { return tok, nil }
+func staticToken(tok string) func(context.Context) (codexhome.Secret, error) {
+	return func(context.Context) (codexhome.Secret, error) { return codexhome.NewSecret(tok), nil }
 }
 
 type verifiedResponse struct {
@@ -330,7 +331,7 @@ func TestTransportCrossOriginRedirectDropsCredentials(t *testing.T) {
 	first := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, other.URL+"/landed", http.StatusFound)
 	})
-	ra, err := identity.NewRunAuth(f.signer, f.client, identity.RunAuthOptions{FirstPartyOrigin: first.URL, AccountID: "acct", FedRAMP: true, TaskID: "task-1"})
+	ra, err := identity.NewRunAuth(f.signer, f.client, identity.RunAuthOptions{Account: codexhome.Account{AccountID: "acct", FedRAMP: true}, FirstPartyOrigin: first.URL, TaskID: "task-1"})
 	require.NoError(t, err)
 	c := &http.Client{Transport: ra.Transport(nil)}
 	resp, err := c.Get(first.URL + "/start")
@@ -474,8 +475,9 @@ func TestRunAuthBearerFallbackPerSession(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	rec := newRecorder(t, nil)
-	ra, err := identity.NewRunAuthForTest(f.signer, f.client, identity.RunAuthOptions{FirstPartyOrigin: rec.URL, AccountID: "acct", BearerFallback: staticToken(f.login.AccessToken.Reveal()), Logger: logger}, clock)
+	ra, err := identity.NewRunAuthForTest(f.signer, f.client, identity.RunAuthOptions{Account: codexhome.Account{AccountID: "acct"}, FirstPartyOrigin: rec.URL, BearerFallback: staticToken(f.login.AccessToken.Reveal()), Logger: logger}, clock)
 	require.NoError(t, err)
+	assert.Equal(t, codexhome.Account{AccountID: "acct"}, ra.Account(), "RunAuthOptions.Account as given")
 	// Make the retries fast.
 	identity.SetClientTestHooks(f.client, identity.ClientTestHooks{Sleep: func(context.Context, time.Duration) error { return nil }})
 
@@ -532,7 +534,7 @@ func TestNewRunAuthRefusesBadOptions(t *testing.T) {
 		{"origin ftp", identity.RunAuthOptions{FirstPartyOrigin: "ftp://chatgpt.com"}},
 		{"DEL task", identity.RunAuthOptions{TaskID: "\x7f"}},
 		{"control char task", identity.RunAuthOptions{TaskID: "a\nb"}},
-		{"account with newline", identity.RunAuthOptions{AccountID: "a\r\nX-Evil: 1"}},
+		{"account with newline", identity.RunAuthOptions{Account: codexhome.Account{AccountID: "a\r\nX-Evil: 1"}}},
 		{"sign all and nothing off inference", identity.RunAuthOptions{SignAllRoutes: true, NoCredentialOffInference: true}},
 	}
 	for _, tt := range tests {
@@ -602,7 +604,7 @@ func TestNewRunAuthDefaultOrigin(t *testing.T) {
 
 	// With only a Signer and a Client pointed at a fake backend, requests
 	// to that backend are signed and verify.
-	ra, err := identity.NewRunAuth(f.signer, f.client, identity.RunAuthOptions{AccountID: f.login.AccountID})
+	ra, err := identity.NewRunAuth(f.signer, f.client, identity.RunAuthOptions{Account: codexhome.Account{AccountID: f.login.AccountID}})
 	require.NoError(t, err)
 	code, _ := postJSON(t, &http.Client{Transport: ra.Transport(nil)}, f.srv.ChatGPTBaseURL+"/codex/responses", []byte(`{}`))
 	assert.Equal(t, http.StatusOK, code)
@@ -642,11 +644,11 @@ func TestRunAuthBearerFallbackFollowsTokenRefresh(t *testing.T) {
 	token := "token-1"
 	asked := 0
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	source := func(context.Context) (string, error) {
+	source := func(context.Context) (codexhome.Secret, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		asked++
-		return token, nil
+		return codexhome.NewSecret(token), nil
 	}
 	ra, err := identity.NewRunAuthForTest(f.signer, f.client, identity.RunAuthOptions{BearerFallback: source}, clock)
 	require.NoError(t, err)

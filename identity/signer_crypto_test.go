@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
@@ -235,7 +236,7 @@ func cryptoAgentFixture(t *testing.T, key crypto.Signer) (*identitytest.Server, 
 func checkCryptoSignerRun(t *testing.T, key crypto.Signer) {
 	t.Helper()
 	srv, s, c, login := cryptoAgentFixture(t, key)
-	ra, err := identity.NewRunAuth(s, c, identity.RunAuthOptions{FirstPartyOrigin: srv.ChatGPTBaseURL, AccountID: login.AccountID, FedRAMP: login.FedRAMP})
+	ra, err := identity.NewRunAuth(s, c, identity.RunAuthOptions{Account: codexhome.Account{AccountID: login.AccountID, FedRAMP: login.FedRAMP}, FirstPartyOrigin: srv.ChatGPTBaseURL})
 	require.NoError(t, err)
 	hc := &http.Client{Transport: ra.Transport(nil)}
 	for i := range 3 {

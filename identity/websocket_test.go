@@ -102,7 +102,7 @@ func TestWebSocketHandshakeSigned(t *testing.T) {
 				case e := <-upgrades:
 					assert.Equal(t, status, e.Status)
 					assert.True(t, strings.HasPrefix(e.Request.Header.Get("Authorization"), "AgentAssertion "))
-					assert.Equal(t, ra.AccountID(), e.Request.Header.Get("ChatGPT-Account-ID"))
+					assert.Equal(t, ra.Account().AccountID, e.Request.Header.Get("ChatGPT-Account-ID"))
 					assert.Equal(t, "responses_websockets=2026-02-06", e.Request.Header.Get("Openai-Beta"))
 				case <-ctx.Done():
 					t.Fatal("the backend never reported the upgrade")

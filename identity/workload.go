@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 	"github.com/agentidentity/agentidentity/internal/netrule"
 )
@@ -263,10 +264,10 @@ func exchangeBody(assertion, ruleID, wctx string) string {
 
 // exchanged is the valid answer of one exchange.
 type exchanged struct {
-	token     string
-	accountID string
-	userID    string
-	fedRAMP   bool
+	token string
+	// account is the answer's: chatgpt_account_id, user_id,
+	// chatgpt_plan_type and the access token's chatgpt_account_is_fedramp.
+	account   codexhome.Account
 	expires   time.Time // sent + expires_in, and no later than the JWT's exp
 	refreshAt time.Time // when a new exchange is made
 }
@@ -439,7 +440,7 @@ func (w *workloadTokens) exchangeOnce(ctx context.Context) (*exchanged, error) {
 	w.mu.Lock()
 	first := w.cur
 	w.mu.Unlock()
-	if first != nil && (first.accountID != got.accountID || first.userID != got.userID || first.fedRAMP != got.fedRAMP) {
+	if first != nil && (first.account.AccountID != got.account.AccountID || first.account.UserID != got.account.UserID || first.account.FedRAMP != got.account.FedRAMP) {
 		return nil, &workloadError{msg: "the workload identity token exchange returned an invalid response",
 			err: errors.New("the account or user is not the run's")}
 	}
@@ -455,5 +456,5 @@ func (l *loader) fromWorkloadIdentity(ctx context.Context, cfg *workloadConfig, 
 	if err != nil {
 		return nil, err
 	}
-	return l.bearerRun(sourceWorkloadIdentity, w.token, w.recover, got.accountID, got.fedRAMP)
+	return l.bearerRun(sourceWorkloadIdentity, secretSource(w.token), w.recover, got.account)
 }

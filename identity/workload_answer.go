@@ -71,21 +71,22 @@ func parseExchangeAnswer(data []byte, sent time.Time) (*exchanged, error) {
 			return nil, fmt.Errorf("%s is missing", name)
 		}
 	}
-	if got.accountID, err = str("chatgpt_account_id"); err != nil {
+	acct := &got.account
+	if acct.AccountID, err = str("chatgpt_account_id"); err != nil {
 		return nil, err
 	}
-	if got.userID, err = str("user_id"); err != nil {
+	if acct.UserID, err = str("user_id"); err != nil {
 		return nil, err
 	}
-	for _, id := range []struct{ name, v string }{{"chatgpt_account_id", got.accountID}, {"user_id", got.userID}} {
+	for _, id := range []struct{ name, v string }{{"chatgpt_account_id", acct.AccountID}, {"user_id", acct.UserID}} {
 		if err := checkAccountField(id.name, id.v); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := stringMember(members, "chatgpt_plan_type", false); err != nil {
+	if acct.PlanType, err = stringMember(members, "chatgpt_plan_type", false); err != nil {
 		return nil, err
 	}
-	if got.fedRAMP, err = checkAccessJWT(got.token, got.accountID, got.userID); err != nil {
+	if acct.FedRAMP, err = checkAccessJWT(got.token, acct.AccountID, acct.UserID); err != nil {
 		return nil, err
 	}
 	ttl := time.Duration(secs) * time.Second

@@ -503,8 +503,8 @@ func (h *credHarness) rowOursPATEnv() {
 		if err != nil {
 			return err
 		}
-		if ra := run.ra; ra.AgentRuntimeID() != "" || ra.AccountID() != "account-pat" || ra.FedRAMP() {
-			return fmt.Errorf("RunAuth: agent %q, account %q, FedRAMP %v", ra.AgentRuntimeID(), ra.AccountID(), ra.FedRAMP())
+		if ra := run.ra; ra.AgentRuntimeID() != "" || ra.Account().AccountID != "account-pat" || ra.Account().FedRAMP {
+			return fmt.Errorf("RunAuth: agent %q, account %q, FedRAMP %v", ra.AgentRuntimeID(), ra.Account().AccountID, ra.Account().FedRAMP)
 		}
 		routes, err := h.oursRoutes(run.ra, "m-pat-env.txt", h.rd)
 		if err != nil {
@@ -535,8 +535,8 @@ func (h *credHarness) rowOursPATFedRAMP() {
 		if lookup.Header.Get("X-OpenAI-Fedramp") != "" || lookup.Header.Get("ChatGPT-Account-ID") != "" {
 			return errors.New("the lookup carried an account header")
 		}
-		if !run.ra.FedRAMP() || run.ra.AccountID() != "account-patf" {
-			return fmt.Errorf("RunAuth: account %q, FedRAMP %v", run.ra.AccountID(), run.ra.FedRAMP())
+		if !run.ra.Account().FedRAMP || run.ra.Account().AccountID != "account-patf" {
+			return fmt.Errorf("RunAuth: account %q, FedRAMP %v", run.ra.Account().AccountID, run.ra.Account().FedRAMP)
 		}
 		// Codex's header sets of (m), with this token's account and the
 		// FedRAMP header (row (n) checked Codex sends them on every route).
@@ -668,8 +668,8 @@ func (h *credHarness) rowOursPATPrecedence() {
 			if _, err := lookupOf(run); err != nil {
 				return fmt.Errorf("opt-in %v: %v", optIn, err)
 			}
-			if run.ra.AccountID() != "account-pat" || run.ra.AgentRuntimeID() != "" {
-				return fmt.Errorf("opt-in %v: RunAuth of account %q, agent %q", optIn, run.ra.AccountID(), run.ra.AgentRuntimeID())
+			if run.ra.Account().AccountID != "account-pat" || run.ra.AgentRuntimeID() != "" {
+				return fmt.Errorf("opt-in %v: RunAuth of account %q, agent %q", optIn, run.ra.Account().AccountID, run.ra.AgentRuntimeID())
 			}
 			after, err := os.ReadFile(filepath.Join(home, "auth.json"))
 			if err != nil || string(after) != string(before) {
@@ -694,7 +694,7 @@ func (h *credHarness) rowOursPATPrecedence() {
 		if err != nil {
 			return fmt.Errorf("y5: %v", err)
 		}
-		if bearerOf(lookup) != testPATFedRAMP || run.ra.AccountID() != "account-patf" {
+		if bearerOf(lookup) != testPATFedRAMP || run.ra.Account().AccountID != "account-patf" {
 			return errors.New("y5: the stored token was looked up, not the environment's")
 		}
 		jwt, err := h.s.fake.MintAgentJWT(identitytest.JWTOptions{TTL: time.Hour})
@@ -781,8 +781,8 @@ func (h *credHarness) rowOursWIFExchange() {
 			if run.err != nil {
 				return fmt.Errorf("%s: identity.Load: %v", c.name, run.err)
 			}
-			if run.ra.AgentRuntimeID() != "" || run.ra.AccountID() != "account-wif" {
-				return fmt.Errorf("%s: RunAuth of agent %q, account %q", c.name, run.ra.AgentRuntimeID(), run.ra.AccountID())
+			if run.ra.AgentRuntimeID() != "" || run.ra.Account().AccountID != "account-wif" {
+				return fmt.Errorf("%s: RunAuth of agent %q, account %q", c.name, run.ra.AgentRuntimeID(), run.ra.Account().AccountID)
 			}
 			// The exchange may wait for the first request: ask for a
 			// route's headers.
@@ -991,7 +991,7 @@ func (h *credHarness) rowOursWIFPrecedence() {
 			h.s.waitIdle(10 * time.Second)
 			r := hostsRun{caps: h.s.since(first)}
 			toks := answered()
-			if len(toks) != 1 || hdr.Get("Authorization") != "Bearer "+toks[0] || run.ra.AccountID() != "account-wif" {
+			if len(toks) != 1 || hdr.Get("Authorization") != "Bearer "+toks[0] || run.ra.Account().AccountID != "account-wif" {
 				return fmt.Errorf("%s: %d exchanges, not the exchanged token's headers", what, len(toks))
 			}
 			if len(r.caps) != 1 {

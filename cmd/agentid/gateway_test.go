@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/netrule"
 	"github.com/agentidentity/agentidentity/internal/testkit"
@@ -54,7 +55,7 @@ func newGWAgent(t testing.TB, runtimeID, account string) gwAgent {
 // runAuthClient is an http.Client that signs every request to origin.
 func runAuthClient(t testing.TB, a gwAgent, origin, task, account string, base http.RoundTripper) *http.Client {
 	t.Helper()
-	auth, err := identity.NewRunAuth(a.signer, &identity.Client{AuthAPIBaseURL: origin}, identity.RunAuthOptions{TaskID: task, AccountID: account, FirstPartyOrigin: origin})
+	auth, err := identity.NewRunAuth(a.signer, &identity.Client{AuthAPIBaseURL: origin}, identity.RunAuthOptions{Account: codexhome.Account{AccountID: account}, TaskID: task, FirstPartyOrigin: origin})
 	require.NoError(t, err)
 	return &http.Client{Transport: auth.Transport(base), Timeout: 30 * time.Second}
 }

@@ -87,7 +87,7 @@ JSON (--json): {"agent_runtime_id", "task_id", "account_id", "fedramp",
 				return err
 			}
 			out := provisionJSON{
-				AgentRuntimeID: auth.AgentRuntimeID(), TaskID: taskID, AccountID: auth.AccountID(), FedRAMP: auth.FedRAMP(),
+				AgentRuntimeID: auth.AgentRuntimeID(), TaskID: taskID, AccountID: auth.Account().AccountID, FedRAMP: auth.Account().FedRAMP,
 				Identity: "reused", Task: "reused",
 			}
 			switch {

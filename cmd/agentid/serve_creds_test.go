@@ -103,7 +103,7 @@ func TestServeCredentialFiles(t *testing.T) {
 					UnsafeTokenExchangeURL: exchangeURL, HTTPClient: http.DefaultClient,
 				})
 				require.NoError(t, err)
-				assert.Regexp(t, `^account-wif-\d+$`, ra.AccountID())
+				assert.Regexp(t, `^account-wif-\d+$`, ra.Account().AccountID)
 				req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(exchangeURL, "/oauth/token")+"/backend-api/wham/settings/user", nil)
 				require.NoError(t, err)
 				resp, err := (&http.Client{Transport: ra.Transport(http.DefaultTransport)}).Do(req)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 )
 
@@ -34,7 +35,7 @@ func ExampleVerifier_Middleware() {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	auth, _ := identity.NewRunAuth(signer, &identity.Client{AuthAPIBaseURL: srv.URL}, identity.RunAuthOptions{TaskID: "task-1", AccountID: "acct-1", FirstPartyOrigin: srv.URL})
+	auth, _ := identity.NewRunAuth(signer, &identity.Client{AuthAPIBaseURL: srv.URL}, identity.RunAuthOptions{Account: codexhome.Account{AccountID: "acct-1"}, TaskID: "task-1", FirstPartyOrigin: srv.URL})
 	agent := &http.Client{Transport: auth.Transport(nil)}
 	resp, err := agent.Post(srv.URL+"/backend-api/codex/responses", "application/json", nil)
 	if err != nil {
