@@ -76,6 +76,8 @@ func TestREADMEBlocks(t *testing.T) {
 				checkGoBlock(t, b, examples)
 			case "toml":
 				checkTOMLBlock(t, b)
+			case "ini":
+				checkSystemdUnit(t, b, buildAgentid(t, binDir, &agentid))
 			case "sh":
 				for _, cmd := range strings.Split(strings.TrimSpace(b.text), "\n") {
 					require.True(t, strings.HasPrefix(cmd, "$ "), "shell lines start with $: %q", cmd)
@@ -186,6 +188,70 @@ func checkTOMLBlock(t *testing.T, b block) {
 	}
 }
 
+// buildAgentid builds the agentid binary into binDir once.
+func buildAgentid(t *testing.T, binDir string, agentid *string) string {
+	t.Helper()
+	if *agentid == "" {
+		bin := filepath.Join(binDir, "agentid")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/agentid")
+		build.Dir = root
+		out, err := build.CombinedOutput()
+		require.NoError(t, err, string(out))
+		*agentid = bin
+	}
+	return *agentid
+}
+
+// checkSystemdUnit checks an ini block that is a systemd unit running
+// agentid gateway: its sections, that every flag of its ExecStart is a flag
+// of agentid gateway (from its help), that the stop is SIGTERM and that the
+// service manager waits longer than --shutdown-timeout.
+func checkSystemdUnit(t *testing.T, b block, agentid string) {
+	keys := map[string]string{}
+	sections := map[string]bool{}
+	for _, line := range strings.Split(b.text, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			sections[line] = true
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			require.True(t, ok, "not key=value: %q", line)
+			keys[k] = v
+		}
+	}
+	for _, s := range []string{"[Unit]", "[Service]", "[Install]"} {
+		require.True(t, sections[s], "the unit has no %s section", s)
+	}
+	argv := strings.Fields(keys["ExecStart"])
+	require.GreaterOrEqual(t, len(argv), 2)
+	require.Equal(t, "agentid", filepath.Base(argv[0]))
+	require.Equal(t, "gateway", argv[1])
+	help, err := execCommand(agentid, "gateway", "--help")
+	require.NoError(t, err, help)
+	shutdown := 30 * time.Second
+	for i, a := range argv[2:] {
+		if !strings.HasPrefix(a, "--") {
+			continue
+		}
+		require.Contains(t, help, "  "+a+" ", "%s is not a flag of agentid gateway", a)
+		if a == "--shutdown-timeout" {
+			shutdown, err = time.ParseDuration(argv[2+i+1])
+			require.NoError(t, err)
+		}
+	}
+	require.Equal(t, "SIGTERM", keys["KillSignal"], "the graceful stop is SIGTERM")
+	stop, err := time.ParseDuration(keys["TimeoutStopSec"])
+	require.NoError(t, err)
+	require.Greater(t, stop, shutdown, "TimeoutStopSec must outlast --shutdown-timeout")
+}
+
+func execCommand(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}
+
 // runShell runs one README command. `make test` cannot run inside the tests
 // it starts, so it is checked with make's dry run; every other command runs
 // for real, agentid through a binary built once.
@@ -205,14 +271,7 @@ func runShell(t *testing.T, line, binDir string, agentid *string) {
 		cmd = exec.CommandContext(ctx, "go", "generate", "./...")
 		cmd.Dir = root
 	case len(fields) >= 3 && fields[0] == "go" && fields[1] == "run" && fields[2] == "./cmd/agentid":
-		if *agentid == "" {
-			bin := filepath.Join(binDir, "agentid")
-			build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/agentid")
-			build.Dir = root
-			out, err := build.CombinedOutput()
-			require.NoError(t, err, string(out))
-			*agentid = bin
-		}
+		buildAgentid(t, binDir, agentid)
 		// "$HOME" (a path outside the clone) is a fresh folder of its own.
 		userHome := t.TempDir()
 		args := append([]string(nil), fields[3:]...)
