@@ -48,6 +48,12 @@ const (
 // Each refusal is logged to v.Logger with its reason, status, method, path
 // and the runtime id the header named (unverified), never the header.
 // v.OnOutcome sees every request.
+//
+// Middleware decides per request, not per connection: a protocol upgrade
+// that next forwards (httputil.ReverseProxy tunnels the bytes after a 101)
+// carries later requests that nothing verifies. A proxy behind it should
+// forward only the upgrades it means to: agentid gateway forwards only a
+// WebSocket upgrade of a verified inference request and strips every other.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		class := routes.ClassifyFold(v.Routes.BasePath, r.URL.Path)
