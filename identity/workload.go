@@ -312,13 +312,17 @@ type workloadTokens struct {
 	failures int
 	retryAt  time.Time
 	lastErr  error
+	// gen counts recorded outcomes: a caller that saw generation g and
+	// finds a later one when its exchange would start takes that outcome
+	// instead (it finished just before the caller asked).
+	gen uint64
 }
 
 // token returns the current token, exchanging first when it is due.
 func (w *workloadTokens) token(ctx context.Context) (string, error) {
 	now := workloadNow()
 	w.mu.Lock()
-	cur, lastErr, retryAt := w.cur, w.lastErr, w.retryAt
+	cur, lastErr, retryAt, gen := w.cur, w.lastErr, w.retryAt, w.gen
 	w.mu.Unlock()
 	switch {
 	case cur != nil && now.Before(cur.refreshAt):
@@ -329,7 +333,7 @@ func (w *workloadTokens) token(ctx context.Context) (string, error) {
 		}
 		return "", lastErr
 	}
-	got, err := w.exchange(ctx)
+	got, err := w.exchange(ctx, gen)
 	if err == nil {
 		return got.token, nil
 	}
@@ -346,7 +350,7 @@ func (w *workloadTokens) token(ctx context.Context) (string, error) {
 // lately: then rejected comes back and the 401 stands).
 func (w *workloadTokens) recover(ctx context.Context, rejected string) (string, error) {
 	w.mu.Lock()
-	cur, lastErr, retryAt := w.cur, w.lastErr, w.retryAt
+	cur, lastErr, retryAt, gen := w.cur, w.lastErr, w.retryAt, w.gen
 	w.mu.Unlock()
 	if cur != nil && cur.token != rejected {
 		return cur.token, nil
@@ -354,7 +358,7 @@ func (w *workloadTokens) recover(ctx context.Context, rejected string) (string, 
 	if lastErr != nil && workloadNow().Before(retryAt) {
 		return "", lastErr
 	}
-	got, err := w.exchange(ctx)
+	got, err := w.exchange(ctx, gen)
 	if err != nil {
 		return "", err
 	}
@@ -363,9 +367,19 @@ func (w *workloadTokens) recover(ctx context.Context, rejected string) (string, 
 
 // exchange runs one exchange for every caller that asks while it runs; a
 // caller whose ctx ends stops waiting, the exchange goes on for the others
-// (bounded by exchangeTimeout).
-func (w *workloadTokens) exchange(ctx context.Context) (*exchanged, error) {
+// (bounded by exchangeTimeout). seen is the generation the caller decided
+// on: if an exchange finished since, its outcome is the answer.
+func (w *workloadTokens) exchange(ctx context.Context, seen uint64) (*exchanged, error) {
 	ch := w.flight.DoChan("exchange", func() (any, error) {
+		w.mu.Lock()
+		gen, cur, lastErr := w.gen, w.cur, w.lastErr
+		w.mu.Unlock()
+		switch {
+		case gen != seen && lastErr != nil:
+			return nil, lastErr
+		case gen != seen:
+			return cur, nil
+		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), exchangeTimeout)
 		defer cancel()
 		got, err := w.exchangeOnce(fctx)
@@ -387,6 +401,7 @@ func (w *workloadTokens) exchange(ctx context.Context) (*exchanged, error) {
 func (w *workloadTokens) record(got *exchanged, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.gen++
 	if err == nil {
 		w.cur, w.failures, w.lastErr = got, 0, nil
 		return
@@ -452,7 +467,7 @@ func (w *workloadTokens) exchangeOnce(ctx context.Context) (*exchanged, error) {
 // (docs/protocol.md#bearer-sources).
 func (l *loader) fromWorkloadIdentity(ctx context.Context, cfg *workloadConfig, endpoint string) (*RunAuth, error) {
 	w := &workloadTokens{cfg: cfg, endpoint: endpoint, client: noRedirects(l.opts.HTTPClient, 0), logger: l.logger}
-	got, err := w.exchange(ctx)
+	got, err := w.exchange(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
