@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
 	"github.com/agentidentity/agentidentity/internal/wire"
@@ -29,7 +30,7 @@ func TestAuthorizationHeaderVectors(t *testing.T) {
 		t.Run(v.Name, func(t *testing.T) {
 			for form, key := range map[string]string{"pkcs8-v1": v.PKCS8v1, "pkcs8-v2": v.PKCS8v2} {
 				t.Run(form, func(t *testing.T) {
-					s, err := NewSigner(v.RuntimeID, key)
+					s, err := NewSigner(v.RuntimeID, codexhome.NewSecret(key))
 					require.NoError(t, err)
 					at := vectorTime(t, v.Timestamp)
 
@@ -79,7 +80,7 @@ func TestCommonMistakesDiffer(t *testing.T) {
 		"assertion_signature_base64":    v.AssertionSignature,
 		"registration_signature_base64": v.RegistrationSignature,
 	}
-	s, err := NewSigner(v.RuntimeID, v.PKCS8v2)
+	s, err := NewSigner(v.RuntimeID, codexhome.NewSecret(v.PKCS8v2))
 	require.NoError(t, err)
 	require.NotEmpty(t, f.Mistakes)
 	for _, m := range f.Mistakes {

@@ -8,6 +8,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
 
@@ -25,7 +26,7 @@ func jwtBenchSetup(b *testing.B) (*JWTVerifier, *jwttest.Issuer, string) {
 		b.Fatal(err)
 	}
 	v := &JWTVerifier{JWKSURL: srv.URL}
-	if _, err := v.Verify(context.Background(), tok); err != nil {
+	if _, err := v.Verify(context.Background(), codexhome.NewSecret(tok)); err != nil {
 		b.Fatal(err)
 	}
 	return v, iss, tok
@@ -38,7 +39,7 @@ func BenchmarkJWTVerify(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := v.Verify(ctx, tok); err != nil {
+		if _, err := v.Verify(ctx, codexhome.NewSecret(tok)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -33,7 +33,7 @@ func benchRunAuth(b *testing.B) *identity.RunAuth {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := identity.NewSigner("agent-bench", km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := identity.NewSigner("agent-bench", km.PrivateKeyPKCS8Base64)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 	"github.com/agentidentity/agentidentity/internal/netrule"
 )
@@ -176,8 +177,9 @@ func (c *Client) RegisterTask(ctx context.Context, s *Signer) (string, error) {
 // longer than 1 KiB. The returned id has passed ValidateRuntimeID (otherwise
 // the error wraps ErrInvalidRuntimeID). Other errors are as for
 // RegisterTask. No error quotes the access token.
-func (c *Client) RegisterAgent(ctx context.Context, accessToken string, r AgentRegistration) (string, error) {
-	if err := checkAccessToken(accessToken); err != nil {
+func (c *Client) RegisterAgent(ctx context.Context, accessToken codexhome.Secret, r AgentRegistration) (string, error) {
+	tok := accessToken.Reveal()
+	if err := checkAccessToken(tok); err != nil {
 		return "", err
 	}
 	body, err := agentRegistrationBody(r)
@@ -193,9 +195,9 @@ func (c *Client) RegisterAgent(ctx context.Context, accessToken string, r AgentR
 		name:    endpointAgent,
 		url:     endpoint,
 		timeout: agentRegistrationTimeout,
-		secrets: []string{accessToken},
+		secrets: []string{tok},
 		headers: func(h http.Header) {
-			h.Set("Authorization", "Bearer "+accessToken)
+			h.Set("Authorization", "Bearer "+tok)
 			if r.FedRAMP {
 				h.Set("X-OpenAI-Fedramp", "true")
 			}

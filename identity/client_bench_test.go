@@ -79,7 +79,7 @@ func clientBenchSetup(b *testing.B) (*identitytest.Server, *identity.Signer) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
 	if err != nil {
 		b.Fatal(err)
 	}

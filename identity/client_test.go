@@ -75,7 +75,7 @@ func clientAgent(t *testing.T, srv *identitytest.Server, o identitytest.LoginOpt
 	require.NoError(t, err)
 	id, err := srv.AddAgent(km.PublicKeySSH, o.Account)
 	require.NoError(t, err)
-	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	return s
 }
@@ -211,7 +211,7 @@ func TestClientRegisterAgent(t *testing.T) {
 			reg, km := clientRegistration(t, tt.fedRAMP)
 			c, _ := clientFor(srv.AuthAPIBaseURL)
 
-			id, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), reg)
+			id, err := c.RegisterAgent(context.Background(), login.AccessToken, reg)
 			require.NoError(t, err)
 			require.NoError(t, identity.ValidateRuntimeID(id))
 			assert.Equal(t, 1, srv.Stats().AgentsRegistered)
@@ -230,7 +230,7 @@ func TestClientRegisterAgent(t *testing.T) {
 			assert.Equal(t, want, string(req.Body))
 
 			// The registered agent can register a task.
-			s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
+			s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
 			require.NoError(t, err)
 			_, err = c.RegisterTask(context.Background(), s)
 			require.NoError(t, err)
@@ -245,7 +245,7 @@ func TestClientAgentBodyEscaping(t *testing.T) {
 	reg.AgentVersion = "<1.0 & \"q\"\\>"
 	reg.AgentHarnessID = "h\u2028é\n"
 	c, _ := clientFor(srv.AuthAPIBaseURL)
-	_, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), reg)
+	_, err := c.RegisterAgent(context.Background(), login.AccessToken, reg)
 	require.NoError(t, err)
 	body := string(srv.LastAuthAPIRequest().Body)
 	assert.Contains(t, body, `"agent_version":"<1.0 & \"q\"\\>"`, "serde_json escaping: <>& as-is")
@@ -286,7 +286,7 @@ func TestClientRegisterAgentRefusedBeforeSending(t *testing.T) {
 				tt.mutate(&r)
 			}
 			c, _ := clientFor(base)
-			_, err := c.RegisterAgent(context.Background(), tt.token, r)
+			_, err := c.RegisterAgent(context.Background(), codexhome.NewSecret(tt.token), r)
 			require.Error(t, err)
 			if tt.wantErr != nil {
 				assert.ErrorIs(t, err, tt.wantErr)
@@ -354,7 +354,7 @@ func TestClientRetries(t *testing.T) {
 				if endpoint == "task" {
 					_, err = c.RegisterTask(context.Background(), s)
 				} else {
-					_, err = c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), reg)
+					_, err = c.RegisterAgent(context.Background(), login.AccessToken, reg)
 				}
 				assert.Equal(t, tt.wantAttempts, srv.Stats().AuthAPIRequests)
 				assert.Len(t, sleeps.all(), tt.wantAttempts-1)
@@ -590,7 +590,7 @@ func TestClientBodyFaults(t *testing.T) {
 				if endpoint.name == "task" {
 					_, err = c.RegisterTask(context.Background(), s)
 				} else {
-					_, err = c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), reg)
+					_, err = c.RegisterAgent(context.Background(), login.AccessToken, reg)
 				}
 				require.ErrorIs(t, err, tt.wantErr)
 				assert.Equal(t, tt.attempts, srv.Stats().AuthAPIRequests)
@@ -684,7 +684,7 @@ func TestClientRedirectNotFollowed(t *testing.T) {
 			assert.Contains(t, err.Error(), "HTTP 307")
 			assert.Contains(t, err.Error(), "redirects are not followed")
 
-			_, err = c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), reg)
+			_, err = c.RegisterAgent(context.Background(), login.AccessToken, reg)
 			require.ErrorAs(t, err, &re)
 			assert.Equal(t, http.StatusTemporaryRedirect, re.StatusCode)
 
@@ -728,7 +728,7 @@ func TestClientNoSecretsInErrors(t *testing.T) {
 	require.NoError(t, err)
 	id, err := srv.AddAgent(km.PublicKeySSH, codexhome.Account{})
 	require.NoError(t, err)
-	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	const token = "secret-access-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -769,7 +769,7 @@ func TestClientNoSecretsInErrors(t *testing.T) {
 		c, _ := clientFor(ts.URL)
 		c.Logger = logger
 		reg := identity.AgentRegistration{AgentVersion: "1", AgentHarnessID: "h", RunningLocation: "l", PublicKeySSH: km.PublicKeySSH}
-		_, err := c.RegisterAgent(context.Background(), token, reg)
+		_, err := c.RegisterAgent(context.Background(), codexhome.NewSecret(token), reg)
 		require.Error(t, err, tc.name)
 		msgs = append(msgs, tc.name+" agent: "+err.Error(), fmt.Sprintf("%+v %#v", err, err))
 		_, err = c.RegisterTask(context.Background(), s)
@@ -782,10 +782,10 @@ func TestClientNoSecretsInErrors(t *testing.T) {
 	c.Logger = logger
 	srv.SetFault(identitytest.Fault{Delay: time.Second})
 	identity.SetClientTestHooks(c, identity.ClientTestHooks{Sleep: (&clientSleeps{}).sleep, AttemptTimeout: 10 * time.Millisecond})
-	_, err = c.RegisterAgent(context.Background(), token, identity.AgentRegistration{PublicKeySSH: km.PublicKeySSH})
+	_, err = c.RegisterAgent(context.Background(), codexhome.NewSecret(token), identity.AgentRegistration{PublicKeySSH: km.PublicKeySSH})
 	require.Error(t, err)
 	msgs = append(msgs, err.Error())
-	_, err = c.RegisterAgent(context.Background(), token+"\n", identity.AgentRegistration{PublicKeySSH: km.PublicKeySSH})
+	_, err = c.RegisterAgent(context.Background(), codexhome.NewSecret(token+"\n"), identity.AgentRegistration{PublicKeySSH: km.PublicKeySSH})
 	require.Error(t, err)
 	msgs = append(msgs, err.Error())
 
@@ -869,14 +869,14 @@ func TestClientConcurrentUse(t *testing.T) {
 func TestClientRefusesPlainHTTPToRemoteHosts(t *testing.T) {
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	s, err := identity.NewSigner("agent-1", km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := identity.NewSigner("agent-1", km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	for _, base := range []string{"http://auth.example.com/api/accounts", "http://10.0.0.1/api", "http://localhoſt/api"} {
 		t.Run(base, func(t *testing.T) {
 			c := &identity.Client{AuthAPIBaseURL: base}
 			_, err := c.RegisterTask(context.Background(), s)
 			require.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
-			_, err = c.RegisterAgent(context.Background(), "token", identity.AgentRegistration{
+			_, err = c.RegisterAgent(context.Background(), codexhome.NewSecret("token"), identity.AgentRegistration{
 				AgentVersion: "1", AgentHarnessID: "h", RunningLocation: "l", PublicKeySSH: km.PublicKeySSH})
 			require.ErrorIs(t, err, agentidentity.ErrInvalidBaseURL)
 		})

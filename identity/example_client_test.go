@@ -26,7 +26,7 @@ func ExampleClient_RegisterTask() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
+	signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func ExampleClient_RegisterAgent() {
 		log.Fatal(err)
 	}
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
-	runtimeID, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), identity.AgentRegistration{
+	runtimeID, err := c.RegisterAgent(context.Background(), login.AccessToken, identity.AgentRegistration{
 		AgentVersion:    "1.0.0",
 		AgentHarnessID:  "my-harness",
 		RunningLocation: "local",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 )
 
@@ -33,7 +34,7 @@ func ExampleJWTVerifier_Verify() {
 	}
 
 	v := &identity.JWTVerifier{JWKSURL: jwks.URL + "/agent-identities/jwks"}
-	claims, err := v.Verify(context.Background(), token)
+	claims, err := v.Verify(context.Background(), codexhome.NewSecret(token))
 	if err != nil {
 		fmt.Println("refused:", err)
 		return
@@ -42,7 +43,7 @@ func ExampleJWTVerifier_Verify() {
 	fmt.Println("account:", claims.AccountID)
 	fmt.Println("key hidden when printed:", !strings.Contains(fmt.Sprint(claims), claims.AgentPrivateKey.Reveal()))
 
-	_, err = v.Verify(context.Background(), "at-1234")
+	_, err = v.Verify(context.Background(), codexhome.NewSecret("at-1234"))
 	fmt.Println(err)
 	// Output:
 	// runtime: agent-runtime-test-1
@@ -62,7 +63,7 @@ func ExampleDecodeJWTUnverified() {
 	if err != nil {
 		panic(err)
 	}
-	claims, err := identity.DecodeJWTUnverified(token)
+	claims, err := identity.DecodeJWTUnverified(codexhome.NewSecret(token))
 	if err != nil {
 		panic(err)
 	}

@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 )
 
 // The codex-reference test key (seed 0x07…): a public test key, never use it
-// outside tests.
-const examplePrivateKey = "MFECAQEwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHgSEA6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw="
+// outside tests. A key is a codexhome.Secret, as every secret of the module.
+var examplePrivateKey = codexhome.NewSecret("MFECAQEwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHgSEA6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw=")
 
 // Signing a first-party request and verifying it on the server side.
 func ExampleSigner_AuthorizationHeader() {
@@ -46,7 +47,7 @@ func ExampleGenerateKeyMaterial() {
 	if err != nil {
 		panic(err)
 	}
-	signer, err := identity.NewSigner("agent-123", km.PrivateKeyPKCS8Base64.Reveal())
+	signer, err := identity.NewSigner("agent-123", km.PrivateKeyPKCS8Base64)
 	if err != nil {
 		panic(err)
 	}

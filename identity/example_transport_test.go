@@ -28,13 +28,13 @@ func ExampleNewRunAuth() {
 		panic(err)
 	}
 	client := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
-	runtimeID, err := client.RegisterAgent(ctx, login.AccessToken.Reveal(), identity.AgentRegistration{
+	runtimeID, err := client.RegisterAgent(ctx, login.AccessToken, identity.AgentRegistration{
 		AgentVersion: "1.0.0", AgentHarnessID: "example", RunningLocation: "local", PublicKeySSH: km.PublicKeySSH,
 	})
 	if err != nil {
 		panic(err)
 	}
-	signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
+	signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
 	if err != nil {
 		panic(err)
 	}
@@ -61,11 +61,11 @@ func ExampleRunAuth_Transport() {
 	if err != nil {
 		panic(err)
 	}
-	claims, err := identity.DecodeJWTUnverified(token.Reveal())
+	claims, err := identity.DecodeJWTUnverified(token)
 	if err != nil {
 		panic(err)
 	}
-	signer, err := identity.NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey.Reveal())
+	signer, err := identity.NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey)
 	if err != nil {
 		panic(err)
 	}

@@ -86,7 +86,7 @@ func clientFuzzSigner(tb testing.TB) *Signer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := NewSigner("agent-fuzz", km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := NewSigner("agent-fuzz", km.PrivateKeyPKCS8Base64)
 	if err != nil {
 		tb.Fatal(err)
 	}

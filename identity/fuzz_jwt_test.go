@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/jose"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 	"github.com/agentidentity/agentidentity/internal/strictjson"
@@ -77,7 +78,7 @@ func FuzzDecodeJWTUnverified(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		c, err := DecodeJWTUnverified(token)
+		c, err := DecodeJWTUnverified(codexhome.NewSecret(token))
 		if err != nil {
 			if c != nil {
 				t.Fatal("claims returned with an error")
@@ -108,12 +109,12 @@ func FuzzJWTVerify(f *testing.F) {
 		f.Add(s)
 	}
 	// Warm the cache once; with the clock stopped no further fetch happens.
-	if _, err := e.v.Verify(context.Background(), must(e.iss.Sign(e.claims, nil))); err != nil {
+	if _, err := e.v.Verify(context.Background(), codexhome.NewSecret(must(e.iss.Sign(e.claims, nil)))); err != nil {
 		f.Fatal(err)
 	}
 	pub := e.iss.PublicKey()
 	f.Fuzz(func(t *testing.T, token string) {
-		c, err := e.v.Verify(context.Background(), token)
+		c, err := e.v.Verify(context.Background(), codexhome.NewSecret(token))
 		if err != nil {
 			if c != nil {
 				t.Fatal("claims returned with an error")

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/wire"
 )
 
@@ -18,7 +19,7 @@ func FuzzNewSigner(f *testing.F) {
 	f.Add("a", "")
 	f.Add("../x", "MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH")
 	f.Fuzz(func(t *testing.T, runtimeID, key string) {
-		s, err := NewSigner(runtimeID, key)
+		s, err := NewSigner(runtimeID, codexhome.NewSecret(key))
 		if err != nil {
 			if s != nil {
 				t.Fatal("signer with error")

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/jose"
 	"github.com/agentidentity/agentidentity/internal/jwttest"
 	"github.com/agentidentity/agentidentity/internal/limitio"
@@ -41,7 +42,7 @@ func TestJWKSConcurrentCallersShareOneFetch(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := e.v.Verify(context.Background(), tok)
+			_, err := e.v.Verify(context.Background(), codexhome.NewSecret(tok))
 			errs <- err
 		}()
 	}
@@ -59,13 +60,13 @@ func TestJWKSConcurrentCallersShareOneFetch(t *testing.T) {
 func TestJWKSUnknownKidFloodIsRateLimited(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
-	_, err := e.v.Verify(ctx, e.token(t, nil, nil))
+	_, err := e.v.Verify(ctx, codexhome.NewSecret(e.token(t, nil, nil)))
 	require.NoError(t, err)
 	require.EqualValues(t, 1, e.srv.hits.Load())
 
 	flood := func(n int) {
 		for i := range n {
-			_, err := e.v.Verify(ctx, e.token(t, nil, map[string]any{"kid": "made-up-" + string(rune('a'+i%26)) + strings.Repeat("x", i)}))
+			_, err := e.v.Verify(ctx, codexhome.NewSecret(e.token(t, nil, map[string]any{"kid": "made-up-" + string(rune('a'+i%26)) + strings.Repeat("x", i)})))
 			require.ErrorIs(t, err, ErrInvalidJWT)
 			assert.Contains(t, err.Error(), "no key in the JWKS")
 		}
@@ -87,7 +88,7 @@ func TestJWKSUnknownKidFloodIsRateLimited(t *testing.T) {
 	assert.EqualValues(t, 3, e.srv.hits.Load())
 
 	// Known kids never cause a fetch meanwhile.
-	_, err = e.v.Verify(ctx, e.token(t, nil, nil))
+	_, err = e.v.Verify(ctx, codexhome.NewSecret(e.token(t, nil, nil)))
 	require.NoError(t, err)
 	assert.EqualValues(t, 3, e.srv.hits.Load())
 }
@@ -95,7 +96,7 @@ func TestJWKSUnknownKidFloodIsRateLimited(t *testing.T) {
 func TestJWKSUnknownKidRefreshFindsRotatedKey(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
-	_, err := e.v.Verify(ctx, e.token(t, nil, nil))
+	_, err := e.v.Verify(ctx, codexhome.NewSecret(e.token(t, nil, nil)))
 	require.NoError(t, err)
 
 	rotated := mustIssuer(t, "kid-b", jwttest.KeyB)
@@ -103,11 +104,11 @@ func TestJWKSUnknownKidRefreshFindsRotatedKey(t *testing.T) {
 	tok := must(rotated.Sign(e.claims, nil))
 
 	e.clock.Advance(time.Minute)
-	_, err = e.v.Verify(ctx, tok)
+	_, err = e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.ErrorIs(t, err, ErrInvalidJWT, "a kid seen within the window is not fetched")
 
 	e.clock.Advance(5 * time.Minute)
-	c, err := e.v.Verify(ctx, tok)
+	c, err := e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.NoError(t, err)
 	assert.Equal(t, "agent-runtime-test-1", c.AgentRuntimeID)
 	assert.EqualValues(t, 2, e.srv.hits.Load())
@@ -118,23 +119,23 @@ func TestJWKSTTL(t *testing.T) {
 	e.v.JWKSCacheTTL = 10 * time.Minute
 	ctx := context.Background()
 	tok := e.token(t, nil, nil)
-	_, err := e.v.Verify(ctx, tok)
+	_, err := e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.NoError(t, err)
 
 	e.clock.Advance(9 * time.Minute)
-	_, err = e.v.Verify(ctx, tok)
+	_, err = e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, e.srv.hits.Load())
 
 	e.clock.Advance(time.Minute)
-	_, err = e.v.Verify(ctx, tok)
+	_, err = e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, e.srv.hits.Load())
 
 	// A key removed from the JWKS stops verifying after the next refresh.
 	e.srv.set(http.StatusOK, jwttest.JWKS(mustIssuer(t, "kid-b", jwttest.KeyB).JWK()))
 	e.clock.Advance(10 * time.Minute)
-	_, err = e.v.Verify(ctx, tok)
+	_, err = e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.ErrorIs(t, err, ErrInvalidJWT)
 	assert.EqualValues(t, 3, e.srv.hits.Load())
 }
@@ -143,34 +144,34 @@ func TestJWKSStaleKeysServedWhenRefreshFails(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
 	tok := e.token(t, func(c jwt.MapClaims) { c["exp"] = t0.Add(3 * time.Hour).Unix() }, nil)
-	_, err := e.v.Verify(ctx, tok)
+	_, err := e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.NoError(t, err)
 
 	e.srv.set(http.StatusInternalServerError, []byte("down"))
 	e.clock.Advance(time.Hour + time.Second)
-	_, err = e.v.Verify(ctx, tok)
+	_, err = e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.NoError(t, err, "stale keys are served")
 	assert.EqualValues(t, 2, e.srv.hits.Load())
 
 	// Within the back-off, no new attempt.
 	e.clock.Advance(10 * time.Second)
-	_, err = e.v.Verify(ctx, tok)
+	_, err = e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, e.srv.hits.Load())
 
 	// After it, one new attempt; then recovery.
 	e.clock.Advance(jwksFailureBackoff)
-	_, err = e.v.Verify(ctx, tok)
+	_, err = e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.NoError(t, err)
 	assert.EqualValues(t, 3, e.srv.hits.Load())
 
 	e.srv.set(http.StatusOK, jwttest.JWKS(e.iss.JWK()))
 	e.clock.Advance(jwksFailureBackoff)
-	_, err = e.v.Verify(ctx, tok)
+	_, err = e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.NoError(t, err)
 	assert.EqualValues(t, 4, e.srv.hits.Load())
 	e.clock.Advance(time.Minute)
-	_, err = e.v.Verify(ctx, tok)
+	_, err = e.v.Verify(ctx, codexhome.NewSecret(tok))
 	require.NoError(t, err)
 	assert.EqualValues(t, 4, e.srv.hits.Load(), "fresh again")
 }
@@ -201,7 +202,7 @@ func TestJWKSFetchFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newTestEnv(t)
 			e.srv.set(tt.status, tt.body)
-			_, err := e.v.Verify(context.Background(), e.token(t, nil, nil))
+			_, err := e.v.Verify(context.Background(), codexhome.NewSecret(e.token(t, nil, nil)))
 			var je *jwksError
 			require.ErrorAs(t, err, &je)
 			assert.Equal(t, tt.status2, je.StatusCode)
@@ -216,7 +217,7 @@ func TestJWKSFetchFailures(t *testing.T) {
 	t.Run("exactly 1 MiB is read", func(t *testing.T) {
 		e := newTestEnv(t)
 		e.srv.set(200, padded)
-		_, err := e.v.Verify(context.Background(), e.token(t, nil, nil))
+		_, err := e.v.Verify(context.Background(), codexhome.NewSecret(e.token(t, nil, nil)))
 		require.NoError(t, err)
 	})
 }
@@ -228,7 +229,7 @@ func TestJWKSRedirectNotFollowed(t *testing.T) {
 	t.Cleanup(redirector.Close)
 	// Even a client that would follow redirects does not.
 	v := &JWTVerifier{JWKSURL: redirector.URL, HTTPClient: &http.Client{}, now: e.clock.Now}
-	_, err := v.Verify(context.Background(), e.token(t, nil, nil))
+	_, err := v.Verify(context.Background(), codexhome.NewSecret(e.token(t, nil, nil)))
 	var je *jwksError
 	require.ErrorAs(t, err, &je)
 	assert.Equal(t, http.StatusFound, je.StatusCode)
@@ -246,14 +247,14 @@ func TestJWKSCallerContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := e.v.Verify(ctx, tok)
+		_, err := e.v.Verify(ctx, codexhome.NewSecret(tok))
 		done <- err
 	}()
 	require.Eventually(t, func() bool { return e.srv.hits.Load() == 1 }, 5*time.Second, time.Millisecond)
 	// A second caller joins the same fetch.
 	second := make(chan error, 1)
 	go func() {
-		_, err := e.v.Verify(context.Background(), tok)
+		_, err := e.v.Verify(context.Background(), codexhome.NewSecret(tok))
 		second <- err
 	}()
 	cancel()
@@ -275,7 +276,7 @@ func TestJWKSFetchTimeout(t *testing.T) {
 	e.srv.gate = gate
 	e.srv.mu.Unlock()
 	e.v.FetchTimeout = 50 * time.Millisecond
-	_, err := e.v.Verify(context.Background(), e.token(t, nil, nil))
+	_, err := e.v.Verify(context.Background(), codexhome.NewSecret(e.token(t, nil, nil)))
 	var je *jwksError
 	require.ErrorAs(t, err, &je)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
@@ -536,8 +537,8 @@ func TestGolangJWTTables(t *testing.T) {
 				continue // generated at test time in golang-jwt
 			}
 			t.Run(table+"/"+strconv.Itoa(i)+"-"+row["name"], func(t *testing.T) {
-				_, _ = DecodeJWTUnverified(tok) // must not panic
-				c, err := e.v.Verify(context.Background(), tok)
+				_, _ = DecodeJWTUnverified(codexhome.NewSecret(tok)) // must not panic
+				c, err := e.v.Verify(context.Background(), codexhome.NewSecret(tok))
 				require.ErrorIs(t, err, ErrInvalidJWT, "no golang-jwt token is an Agent Identity JWT")
 				assert.Nil(t, c)
 
@@ -586,7 +587,7 @@ func TestJWKSErrorsRedactTheURL(t *testing.T) {
 				tt.srv()
 			}
 			v := &JWTVerifier{JWKSURL: tt.url, now: e.clock.Now}
-			_, err := v.Verify(context.Background(), tok)
+			_, err := v.Verify(context.Background(), codexhome.NewSecret(tok))
 			var je *jwksError
 			require.ErrorAs(t, err, &je)
 			assert.NotContains(t, err.Error(), "SECRET")
@@ -661,7 +662,7 @@ func TestKeyfuncWithBareJWTParse(t *testing.T) {
 		odd := e.token(t, func(c jwt.MapClaims) { c["aud"] = []string{"x", "y"}; c["iss"] = "https://elsewhere.example" }, nil)
 		_, err := jwt.Parse(odd, e.v.Keyfunc, jwt.WithTimeFunc(e.clock.Now))
 		require.NoError(t, err)
-		_, err = e.v.Verify(context.Background(), odd)
+		_, err = e.v.Verify(context.Background(), codexhome.NewSecret(odd))
 		require.ErrorIs(t, err, ErrInvalidJWT)
 	})
 

@@ -98,8 +98,8 @@ type Claims struct {
 // JSON objects without duplicate members, "aud" a single string and the
 // claims of the right JSON types. Every error wraps [ErrInvalidJWT]; a
 // personal access token also gets [ErrPersonalAccessToken].
-func DecodeJWTUnverified(token string) (*Claims, error) {
-	p, err := parseJWT(token)
+func DecodeJWTUnverified(token codexhome.Secret) (*Claims, error) {
+	p, err := parseJWT(token.Reveal())
 	if err != nil {
 		return nil, err
 	}

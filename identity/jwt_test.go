@@ -159,7 +159,7 @@ func signWith(t testing.TB, m jwt.SigningMethod, key any, header, payload []byte
 func TestVerifyValid(t *testing.T) {
 	e := newTestEnv(t)
 	tok := e.token(t, nil, nil)
-	c, err := e.v.Verify(context.Background(), tok)
+	c, err := e.v.Verify(context.Background(), codexhome.NewSecret(tok))
 	require.NoError(t, err)
 	assert.Equal(t, agentidentity.ProductionIssuer, c.Issuer)
 	assert.Equal(t, jwt.ClaimStrings{agentidentity.ProductionAudience}, c.Audience)
@@ -202,7 +202,7 @@ func TestVerifyAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := e.v.Verify(context.Background(), e.token(t, tt.edit, nil))
+			c, err := e.v.Verify(context.Background(), codexhome.NewSecret(e.token(t, tt.edit, nil)))
 			require.NoError(t, err)
 			if tt.check != nil {
 				tt.check(t, c)
@@ -363,7 +363,7 @@ func TestVerifyAttacks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := e.v.Verify(context.Background(), tt.token)
+			c, err := e.v.Verify(context.Background(), codexhome.NewSecret(tt.token))
 			require.Error(t, err)
 			assert.Nil(t, c)
 			assert.ErrorIs(t, err, ErrInvalidJWT)
@@ -402,13 +402,13 @@ func TestVerifyCaseVariantHeaderIsNotAlg(t *testing.T) {
 	e := newTestEnv(t)
 	tok, err := e.iss.SignBytes([]byte(`{"ALG":"none","alg":"RS256","kid":"kid-a","Kid":"x","KID":"y"}`), e.payload(t))
 	require.NoError(t, err)
-	c, err := e.v.Verify(context.Background(), tok)
+	c, err := e.v.Verify(context.Background(), codexhome.NewSecret(tok))
 	require.NoError(t, err)
 	assert.Equal(t, "agent-runtime-test-1", c.AgentRuntimeID)
 
 	tok, err = e.iss.SignBytes([]byte(`{"Alg":"RS256","kid":"kid-a"}`), e.payload(t))
 	require.NoError(t, err)
-	_, err = e.v.Verify(context.Background(), tok)
+	_, err = e.v.Verify(context.Background(), codexhome.NewSecret(tok))
 	require.ErrorIs(t, err, ErrInvalidJWT)
 	assert.Contains(t, err.Error(), `no string "alg"`)
 }
@@ -433,7 +433,7 @@ func TestVerifierConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.v.Verify(context.Background(), "x.y.z")
+			_, err := tt.v.Verify(context.Background(), codexhome.NewSecret("x.y.z"))
 			require.ErrorIs(t, err, ErrInvalidJWTVerifier)
 			assert.NotErrorIs(t, err, ErrInvalidJWT)
 			assert.Contains(t, err.Error(), tt.want)
@@ -442,7 +442,7 @@ func TestVerifierConfig(t *testing.T) {
 			}
 			assert.NotContains(t, err.Error(), "pw")
 			// The error sticks.
-			_, err2 := tt.v.Verify(context.Background(), "x.y.z")
+			_, err2 := tt.v.Verify(context.Background(), codexhome.NewSecret("x.y.z"))
 			assert.Equal(t, err, err2)
 		})
 	}
@@ -474,9 +474,9 @@ func TestZeroVerifierDefaults(t *testing.T) {
 func TestLeewayConfigured(t *testing.T) {
 	e := newTestEnv(t)
 	e.v.Leeway = 5 * time.Second
-	_, err := e.v.Verify(context.Background(), e.token(t, func(c jwt.MapClaims) { c["exp"] = t0.Add(-10 * time.Second).Unix() }, nil))
+	_, err := e.v.Verify(context.Background(), codexhome.NewSecret(e.token(t, func(c jwt.MapClaims) { c["exp"] = t0.Add(-10 * time.Second).Unix() }, nil)))
 	require.ErrorIs(t, err, jwt.ErrTokenExpired)
-	_, err = e.v.Verify(context.Background(), e.token(t, func(c jwt.MapClaims) { c["exp"] = t0.Add(-4 * time.Second).Unix() }, nil))
+	_, err = e.v.Verify(context.Background(), codexhome.NewSecret(e.token(t, func(c jwt.MapClaims) { c["exp"] = t0.Add(-4 * time.Second).Unix() }, nil)))
 	require.NoError(t, err)
 }
 
@@ -484,27 +484,27 @@ func TestVerifyCustomIssuerAudience(t *testing.T) {
 	e := newTestEnv(t)
 	v := &JWTVerifier{JWKSURL: e.srv.URL, Issuer: "https://gw.example/agent-identity", Audience: "my-aud", now: e.clock.Now}
 	tok := e.token(t, func(c jwt.MapClaims) { c["iss"] = "https://gw.example/agent-identity"; c["aud"] = "my-aud" }, nil)
-	_, err := v.Verify(context.Background(), tok)
+	_, err := v.Verify(context.Background(), codexhome.NewSecret(tok))
 	require.NoError(t, err)
-	_, err = v.Verify(context.Background(), e.token(t, nil, nil))
+	_, err = v.Verify(context.Background(), codexhome.NewSecret(e.token(t, nil, nil)))
 	require.ErrorIs(t, err, jwt.ErrTokenInvalidIssuer)
 }
 
 func TestDecodeJWTUnverified(t *testing.T) {
 	e := newTestEnv(t)
 	good := e.token(t, nil, nil)
-	c, err := DecodeJWTUnverified(good)
+	c, err := DecodeJWTUnverified(codexhome.NewSecret(good))
 	require.NoError(t, err)
 	assert.Equal(t, "agent-runtime-test-1", c.AgentRuntimeID)
 	assert.Equal(t, "account-test-1", c.AccountID)
 
 	// Pre-reading does not check signature, alg or lifetime.
 	parts := strings.Split(good, ".")
-	c, err = DecodeJWTUnverified(parts[0] + "." + parts[1] + ".")
+	c, err = DecodeJWTUnverified(codexhome.NewSecret(parts[0] + "." + parts[1] + "."))
 	require.NoError(t, err)
 	assert.Equal(t, "user-test-1", c.UserID)
 	expired := e.token(t, func(c jwt.MapClaims) { c["exp"] = 1 }, nil)
-	_, err = DecodeJWTUnverified(expired)
+	_, err = DecodeJWTUnverified(codexhome.NewSecret(expired))
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -523,7 +523,7 @@ func TestDecodeJWTUnverified(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := DecodeJWTUnverified(tt.token)
+			c, err := DecodeJWTUnverified(codexhome.NewSecret(tt.token))
 			require.ErrorIs(t, err, ErrInvalidJWT)
 			assert.Nil(t, c)
 			assert.Contains(t, err.Error(), tt.want)
@@ -596,13 +596,13 @@ func TestErrorsAreDistinct(t *testing.T) {
 
 func TestVerifyExpiredSaysLoadAFreshToken(t *testing.T) {
 	e := newTestEnv(t)
-	_, err := e.v.Verify(context.Background(), e.token(t, func(c jwt.MapClaims) { c["exp"] = t0.Add(-time.Hour).Unix() }, nil))
+	_, err := e.v.Verify(context.Background(), codexhome.NewSecret(e.token(t, func(c jwt.MapClaims) { c["exp"] = t0.Add(-time.Hour).Unix() }, nil)))
 	require.ErrorIs(t, err, ErrJWTExpired)
 	require.ErrorIs(t, err, ErrInvalidJWT)
 	require.ErrorIs(t, err, jwt.ErrTokenExpired)
 	assert.Contains(t, err.Error(), "load a fresh token")
 	// Other refusals are not expiry.
-	_, err = e.v.Verify(context.Background(), e.token(t, func(c jwt.MapClaims) { c["iss"] = "x" }, nil))
+	_, err = e.v.Verify(context.Background(), codexhome.NewSecret(e.token(t, func(c jwt.MapClaims) { c["iss"] = "x" }, nil)))
 	assert.NotErrorIs(t, err, ErrJWTExpired)
 }
 
@@ -610,13 +610,13 @@ func TestVerifyClaimNamesAreExact(t *testing.T) {
 	// encoding/json would let "ISS" or "Exp" stand for the registered
 	// claims; golang-jwt validates what the strict pre-pass read.
 	e := newTestEnv(t)
-	_, err := e.v.Verify(context.Background(), e.token(t, func(c jwt.MapClaims) {
+	_, err := e.v.Verify(context.Background(), codexhome.NewSecret(e.token(t, func(c jwt.MapClaims) {
 		c["ISS"] = "https://attacker.example"
 		c["Exp"] = t0.Add(-time.Hour).Unix()
 		c["AUD"] = "other"
-	}, nil))
+	}, nil)))
 	require.NoError(t, err)
-	_, err = e.v.Verify(context.Background(), e.token(t, func(c jwt.MapClaims) { delete(c, "exp"); c["EXP"] = t0.Add(time.Hour).Unix() }, nil))
+	_, err = e.v.Verify(context.Background(), codexhome.NewSecret(e.token(t, func(c jwt.MapClaims) { delete(c, "exp"); c["EXP"] = t0.Add(time.Hour).Unix() }, nil)))
 	require.ErrorIs(t, err, jwt.ErrTokenRequiredClaimMissing)
 }
 

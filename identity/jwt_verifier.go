@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agentidentity/agentidentity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 )
 
 // A [JWTVerifier] whose fields are left empty takes production's values:
@@ -164,11 +165,12 @@ func orDefault(s, def string) string {
 //
 // ctx bounds the wait for a JWKS fetch; the fetch itself, shared with other
 // callers, runs for at most FetchTimeout.
-func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Claims, error) {
+func (v *JWTVerifier) Verify(ctx context.Context, token codexhome.Secret) (*Claims, error) {
 	if err := v.init(); err != nil {
 		return nil, err
 	}
-	p, err := parseJWT(token)
+	raw := token.Reveal()
+	p, err := parseJWT(raw)
 	if errors.Is(err, ErrChatGPTAccessToken) {
 		return nil, invalidJWT(ErrChatGPTAccessToken,
 			"it looks like a ChatGPT access token; an Agent Identity JWT (issuer %q, audience %q) was expected", v.issuer, v.audience)
@@ -184,7 +186,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Claims, error)
 		return nil, err
 	}
 	dec := &claimsDecoder{Claims: &Claims{}, pre: p.claims, preJSON: p.jws.PayloadJSON, preRuntime: p.hasRuntimeID}
-	if _, err := v.parser.ParseWithClaims(token, dec, staticKey{key}.keyfunc); err != nil {
+	if _, err := v.parser.ParseWithClaims(raw, dec, staticKey{key}.keyfunc); err != nil {
 		return nil, v.parseError(err, dec.Claims)
 	}
 	c := dec.Claims

@@ -17,8 +17,7 @@ import (
 type KeyMaterial struct {
 	// PrivateKeyPKCS8Base64 is the private key as PKCS#8 v2 DER (RFC 8410,
 	// with the embedded public key, as ed25519-dalek writes it), in
-	// standard base64 with padding. Pass PrivateKeyPKCS8Base64.Reveal() to
-	// NewSigner.
+	// standard base64 with padding, as NewSigner takes it.
 	PrivateKeyPKCS8Base64 codexhome.Secret
 	// PublicKeySSH is the public key as an OpenSSH line with no comment:
 	// "ssh-ed25519 AAAA…".

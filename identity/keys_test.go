@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"filippo.io/edwards25519"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/wire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -102,7 +103,7 @@ func TestKeyVectors(t *testing.T) {
 			seed := mustHex(t, v.SeedHex)
 			for form, key := range map[string]string{"pkcs8-v1": v.PKCS8v1, "pkcs8-v2": v.PKCS8v2} {
 				t.Run(form, func(t *testing.T) {
-					s, err := NewSigner(v.RuntimeID, key)
+					s, err := NewSigner(v.RuntimeID, codexhome.NewSecret(key))
 					require.NoError(t, err)
 					assert.Equal(t, seed, s.key.Get().priv.Seed())
 					assert.Equal(t, v.PublicKeyHex, hex.EncodeToString(s.PublicKey()))
@@ -141,7 +142,7 @@ func TestGenerateKeyMaterial(t *testing.T) {
 
 	sum := sha512.Sum512(append([]byte("codex-agent-identity-ed25519-v1"), entropy...))
 	want := ed25519.NewKeyFromSeed(sum[:32])
-	s, err := NewSigner("agent-1", km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := NewSigner("agent-1", km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	assert.True(t, want.Equal(s.key.Get().priv), "the seed is SHA-512(context || entropy)[:32]")
 	assert.Equal(t, km.PublicKeySSH, s.PublicKeySSH())
@@ -157,7 +158,7 @@ func TestGenerateKeyMaterial(t *testing.T) {
 	b, err := GenerateKeyMaterial()
 	require.NoError(t, err)
 	assert.NotEqual(t, a.PrivateKeyPKCS8Base64.Reveal(), b.PrivateKeyPKCS8Base64.Reveal())
-	_, err = NewSigner("agent-1", a.PrivateKeyPKCS8Base64.Reveal())
+	_, err = NewSigner("agent-1", a.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 }
 
@@ -212,7 +213,7 @@ func TestNewSignerRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := NewSigner(tt.runtime, tt.key)
+			s, err := NewSigner(tt.runtime, codexhome.NewSecret(tt.key))
 			require.ErrorIs(t, err, tt.want)
 			assert.Nil(t, s)
 			assert.True(t, strings.HasPrefix(err.Error(), "identity: "), err.Error())
@@ -302,7 +303,7 @@ func TestSmallOrderBlocklist(t *testing.T) {
 func TestKeyMaterialAndSignerNotInSlogJSON(t *testing.T) {
 	km, err := GenerateKeyMaterial()
 	require.NoError(t, err)
-	s, err := NewSigner("agent-1", km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := NewSigner("agent-1", km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))

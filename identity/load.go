@@ -239,7 +239,7 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 		if isPersonalAccessToken(tok) {
 			return pat(codexhome.NewSecret(tok), "$"+EnvAccessToken)
 		}
-		return l.fromJWT(ctx, tok, "$"+EnvAccessToken)
+		return l.fromJWT(ctx, codexhome.NewSecret(tok), "$"+EnvAccessToken)
 	}
 	af, err := l.store.Read()
 	if err != nil {
@@ -251,7 +251,7 @@ func Load(ctx context.Context, opts LoadOptions) (*RunAuth, error) {
 		return pat(tok, "auth.json's personal_access_token")
 	}
 	if tok := af.AgentIdentityJWT(); !tok.IsZero() {
-		return l.fromJWT(ctx, tok.Reveal(), "the agent_identity JWT in auth.json")
+		return l.fromJWT(ctx, tok, "the agent_identity JWT in auth.json")
 	}
 	if policy != PolicyChatGPTAuth {
 		return nil, fmt.Errorf("%w: no Agent Identity JWT in $%s or auth.json (a ChatGPT login can provision one when [features] use_agent_identity = true in config.toml)", ErrNoAgentIdentity, EnvAccessToken)
@@ -305,7 +305,7 @@ func (l *loader) runAuth(s *Signer, o RunAuthOptions, in runInternals) (*RunAuth
 }
 
 // fromJWT verifies a standalone Agent Identity JWT; its task lives in memory.
-func (l *loader) fromJWT(ctx context.Context, token, where string) (*RunAuth, error) {
+func (l *loader) fromJWT(ctx context.Context, token codexhome.Secret, where string) (*RunAuth, error) {
 	v := &JWTVerifier{JWKSURL: l.env.JWKSURL, Issuer: l.env.Issuer, Audience: l.env.Audience, HTTPClient: l.opts.HTTPClient}
 	claims, err := v.Verify(ctx, token)
 	if errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, ErrJWTExpired) {
@@ -314,7 +314,7 @@ func (l *loader) fromJWT(ctx context.Context, token, where string) (*RunAuth, er
 	if err != nil {
 		return nil, fmt.Errorf("identity: %s: %w", where, err)
 	}
-	s, err := NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey.Reveal())
+	s, err := NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("identity: %s: agent key: %w", where, err)
 	}
@@ -332,7 +332,7 @@ func recordMatches(rec *codexhome.AgentIdentityRecord, login *codexhome.ChatGPTL
 // fromRecord reuses a stored record, and its stored task unless tasks are
 // kept in memory only.
 func (l *loader) fromRecord(rec *codexhome.AgentIdentityRecord, login *codexhome.ChatGPTLogin) (*RunAuth, error) {
-	s, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey.Reveal())
+	s, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey)
 	if err != nil {
 		return nil, err
 	}
@@ -443,7 +443,7 @@ func (l *loader) provision(ctx context.Context, login *codexhome.ChatGPTLogin) (
 			return nil, errors.New("identity: auth.json gained an Agent Identity JWT while loading; load again")
 		}
 		if rec := f.AgentIdentityRecord(); rec != nil && recordMatches(rec, cur) {
-			if _, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey.Reveal()); err == nil {
+			if _, err := NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey); err == nil {
 				return rec, nil
 			}
 		}
@@ -530,7 +530,7 @@ func (l *loader) register(ctx context.Context, login *codexhome.ChatGPTLogin) (*
 	if err != nil {
 		return nil, err
 	}
-	s, err := NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
 	if err != nil {
 		return nil, err
 	}

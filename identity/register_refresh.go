@@ -25,7 +25,7 @@ func (l *loader) registerAgent(ctx context.Context, login *codexhome.ChatGPTLogi
 	if err != nil {
 		return "", err
 	}
-	id, err := l.client.RegisterAgent(ctx, tok, reg)
+	id, err := l.client.RegisterAgent(ctx, codexhome.NewSecret(tok), reg)
 	var re *RegistrationError
 	if err == nil || !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized {
 		return id, err
@@ -37,5 +37,5 @@ func (l *loader) registerAgent(ctx context.Context, login *codexhome.ChatGPTLogi
 	case fresh == tok:
 		return "", err
 	}
-	return l.client.RegisterAgent(ctx, fresh, reg)
+	return l.client.RegisterAgent(ctx, codexhome.NewSecret(fresh), reg)
 }

@@ -45,11 +45,11 @@ func newRunAuthFixture(t *testing.T) *runAuthFixture {
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
-	id, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), identity.AgentRegistration{
+	id, err := c.RegisterAgent(context.Background(), login.AccessToken, identity.AgentRegistration{
 		AgentVersion: "1", AgentHarnessID: "test", RunningLocation: "local", PublicKeySSH: km.PublicKeySSH,
 	})
 	require.NoError(t, err)
-	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	return &runAuthFixture{srv: srv, signer: s, client: c, login: login}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/internal/secret"
 	"github.com/agentidentity/agentidentity/internal/wire"
 	"golang.org/x/crypto/curve25519"
@@ -113,6 +114,8 @@ func (s *Signer) signExternal(ext crypto.Signer, sig, msg []byte) error {
 
 // NewSigner parses an agent private key (PKCS#8 DER in standard base64 with
 // padding, docs/protocol.md#private-key) for the agent runtime id agentRuntimeID.
+// The key is a [codexhome.Secret], as [KeyMaterial], [codexhome.AgentIdentityRecord]
+// and [Claims] hold it (codexhome.NewSecret wraps one from elsewhere).
 //
 // Both PKCS#8 forms are accepted: version 0 (no public key, as Go and OpenSSL
 // write it) and version 1 with the embedded [1] public key (as the Codex CLI
@@ -122,11 +125,11 @@ func (s *Signer) signExternal(ext crypto.Signer, sig, msg []byte) error {
 // whitespace), PEM text and any other key type. A runtime id outside the
 // allowlist of ValidateRuntimeID is refused with an error wrapping
 // ErrInvalidRuntimeID. Errors never quote the key.
-func NewSigner(agentRuntimeID, privateKeyPKCS8Base64 string) (*Signer, error) {
+func NewSigner(agentRuntimeID string, privateKeyPKCS8Base64 codexhome.Secret) (*Signer, error) {
 	if err := ValidateRuntimeID(agentRuntimeID); err != nil {
 		return nil, err
 	}
-	priv, err := wire.ParsePrivateKeyPKCS8Base64(privateKeyPKCS8Base64)
+	priv, err := wire.ParsePrivateKeyPKCS8Base64(privateKeyPKCS8Base64.Reveal())
 	if err != nil {
 		return nil, err
 	}

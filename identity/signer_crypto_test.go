@@ -78,7 +78,7 @@ func seedKey(t testing.TB, seedHex string) ed25519.PrivateKey {
 func TestSignerFromCryptoMatchesPKCS8(t *testing.T) {
 	for _, v := range loadCryptoVectors(t) {
 		t.Run(v.Name, func(t *testing.T) {
-			fromFile, err := identity.NewSigner(v.RuntimeID, v.PKCS8v2)
+			fromFile, err := identity.NewSigner(v.RuntimeID, codexhome.NewSecret(v.PKCS8v2))
 			require.NoError(t, err)
 			fromCrypto, err := identity.NewSignerFromCrypto(v.RuntimeID, onlySigner{seedKey(t, v.SeedHex)})
 			require.NoError(t, err)
@@ -221,7 +221,7 @@ func cryptoAgentFixture(t *testing.T, key crypto.Signer) (*identitytest.Server, 
 	// Signer to spell it, as a caller of RegisterAgent would.
 	probe, err := identity.NewSignerFromCrypto("unregistered", key)
 	require.NoError(t, err)
-	id, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), identity.AgentRegistration{
+	id, err := c.RegisterAgent(context.Background(), login.AccessToken, identity.AgentRegistration{
 		AgentVersion: "1", AgentHarnessID: "test", RunningLocation: "local", PublicKeySSH: probe.PublicKeySSH(),
 	})
 	require.NoError(t, err)

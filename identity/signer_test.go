@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,7 +19,7 @@ import (
 func testSigner(t testing.TB) *Signer {
 	t.Helper()
 	v := loadAssertionVectors(t).Vectors[0]
-	s, err := NewSigner(v.RuntimeID, v.PKCS8v2)
+	s, err := NewSigner(v.RuntimeID, codexhome.NewSecret(v.PKCS8v2))
 	require.NoError(t, err)
 	return s
 }
@@ -61,7 +62,7 @@ func TestSecretsNeverPrint(t *testing.T) {
 	s := testSigner(t)
 	km, err := GenerateKeyMaterial()
 	require.NoError(t, err)
-	kmSigner, err := NewSigner("agent-x", km.PrivateKeyPKCS8Base64.Reveal())
+	kmSigner, err := NewSigner("agent-x", km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 
 	// The secrets themselves: the PKCS#8 texts (and their PEM form), and the

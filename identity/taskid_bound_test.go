@@ -30,7 +30,7 @@ import (
 func TestTaskIDBoundEverywhere(t *testing.T) {
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	signer, err := identity.NewSigner("agent-1", km.PrivateKeyPKCS8Base64.Reveal())
+	signer, err := identity.NewSigner("agent-1", km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	long := strings.Repeat("t", ids.MaxTaskIDLen+1)
 	huge := strings.Repeat("t", 1<<20)

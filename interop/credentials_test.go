@@ -462,7 +462,7 @@ func (h *credHarness) rowRefreshBeforeRegister() {
 				return fmt.Errorf("the expired access token was sent: %s", c.line())
 			}
 		}
-		signer, err := identity.NewSigner(f.AgentIdentity.AgentRuntimeID, f.AgentIdentity.AgentPrivateKey)
+		signer, err := identity.NewSigner(f.AgentIdentity.AgentRuntimeID, codexhome.NewSecret(f.AgentIdentity.AgentPrivateKey))
 		if err != nil {
 			return err
 		}

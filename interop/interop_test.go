@@ -510,7 +510,7 @@ func (h *harness) rowOptIn() string {
 // sameRegistrationBodies rebuilds Codex's two registration bodies with this
 // module from the same inputs and compares the bytes.
 func (h *harness) sameRegistrationBodies(agentReq, taskReq identitytest.Exchange, rec storedIdentity, fedRAMP bool) error {
-	signer, err := identity.NewSigner(rec.AgentRuntimeID, rec.AgentPrivateKey)
+	signer, err := identity.NewSigner(rec.AgentRuntimeID, codexhome.NewSecret(rec.AgentPrivateKey))
 	if err != nil {
 		return fmt.Errorf("the key Codex stored does not load: %v", err)
 	}
@@ -573,7 +573,7 @@ func captureAgentRegistration(reg identity.AgentRegistration) ([]byte, error) {
 	}))
 	defer capture.Close()
 	c := &identity.Client{AuthAPIBaseURL: capture.URL + "/api/accounts", MaxAttempts: 1}
-	if _, err := c.RegisterAgent(context.Background(), "capture-token", reg); err != nil {
+	if _, err := c.RegisterAgent(context.Background(), codexhome.NewSecret("capture-token"), reg); err != nil {
 		return nil, err
 	}
 	return body, nil
@@ -850,7 +850,7 @@ func (h *harness) rowAssertionsByteEqual() {
 			if !ok {
 				return fmt.Errorf("no key known for agent %s", env.RuntimeID)
 			}
-			s, err := identity.NewSigner(env.RuntimeID, key)
+			s, err := identity.NewSigner(env.RuntimeID, codexhome.NewSecret(key))
 			if err != nil {
 				return err
 			}

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/identitytest"
 )
 
@@ -291,7 +292,7 @@ func (h *credHarness) rowOursRefreshBeforeRegister() {
 				return fmt.Errorf("the expired access token was sent: %s", c.line())
 			}
 		}
-		signer, err := identity.NewSigner(f.AgentIdentity.AgentRuntimeID, f.AgentIdentity.AgentPrivateKey)
+		signer, err := identity.NewSigner(f.AgentIdentity.AgentRuntimeID, codexhome.NewSecret(f.AgentIdentity.AgentPrivateKey))
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/limitio"
 )
@@ -106,7 +107,7 @@ func readSigner(c *cli, cmd *cobra.Command, runtimeID string, k *keyFlags) (*ide
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := identity.NewSigner(runtimeID, key)
+	s, err := identity.NewSigner(runtimeID, codexhome.NewSecret(key))
 	if err != nil {
 		return nil, nil, fmt.Errorf("agent private key from %s: %w", from, err)
 	}

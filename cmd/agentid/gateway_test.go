@@ -43,7 +43,7 @@ func newGWAgent(t testing.TB, runtimeID, account string) gwAgent {
 	t.Helper()
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	s, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	return gwAgent{
 		signer: s,

@@ -148,7 +148,7 @@ JSON (--json): {"verified" (false), "warning", "claims": {"iss", "sub", "aud",
 			if err != nil {
 				return err
 			}
-			claims, err := identity.DecodeJWTUnverified(tok)
+			claims, err := identity.DecodeJWTUnverified(codexhome.NewSecret(tok))
 			if err != nil {
 				return err
 			}
@@ -214,7 +214,7 @@ prints them}}; when refused, {"verified": false, "error", "hint"}.`,
 			}
 			ctx, cancel := c.signalContext(timeout)
 			defer cancel()
-			claims, err := v.Verify(ctx, tok)
+			claims, err := v.Verify(ctx, codexhome.NewSecret(tok))
 			if err != nil {
 				return err
 			}

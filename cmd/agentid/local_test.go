@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentidentity/agentidentity"
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/endpointrule"
 )
@@ -105,7 +106,7 @@ func TestKeygen(t *testing.T) {
 	key, ok := strings.CutSuffix(string(data), "\n")
 	require.True(t, ok, "key file ends with one newline")
 	addSecret(t, "keygen --out private key", key)
-	s, err := identity.NewSigner("agent-1", key)
+	s, err := identity.NewSigner("agent-1", codexhome.NewSecret(key))
 	require.NoError(t, err)
 	assert.Equal(t, s.PublicKeySSH()+"\n", r.stdout)
 
@@ -147,7 +148,7 @@ func TestKeygen(t *testing.T) {
 		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 		require.Len(t, lines, 2)
 		markIntended(lines[0])
-		s, err := identity.NewSigner("agent-1", lines[0])
+		s, err := identity.NewSigner("agent-1", codexhome.NewSecret(lines[0]))
 		require.NoError(t, err)
 		assert.Equal(t, s.PublicKeySSH(), lines[1])
 		assert.Contains(t, r.stderr, "warning: printing a new PRIVATE key")

@@ -54,7 +54,7 @@ func mintJWT(t *testing.T, srv *identitytest.Server, o identitytest.JWTOptions) 
 	tok := minted.Reveal()
 	addSecret(t, "agent JWT", tok)
 	addSecret(t, "agent JWT signature", tok[strings.LastIndexByte(tok, '.')+1:])
-	claims, err := identity.DecodeJWTUnverified(tok)
+	claims, err := identity.DecodeJWTUnverified(codexhome.NewSecret(tok))
 	require.NoError(t, err)
 	addSecret(t, "agent JWT private key claim", claims.AgentPrivateKey.Reveal())
 	return tok, claims

@@ -160,7 +160,7 @@ func TestRegisterTaskWithSSHAgentKey(t *testing.T) {
 	login := srv.MintChatGPTLogin(identitytest.LoginOptions{})
 	addSecret(t, "access token", login.AccessToken.Reveal())
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
-	id, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), identity.AgentRegistration{
+	id, err := c.RegisterAgent(context.Background(), login.AccessToken, identity.AgentRegistration{
 		AgentVersion: "1", AgentHarnessID: "test", RunningLocation: "local", PublicKeySSH: line,
 	})
 	require.NoError(t, err)

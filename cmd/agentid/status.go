@@ -224,7 +224,7 @@ or "personal-access-token"), "detail", "expires_at",
 
 // checkToken checks a standalone Agent Identity JWT without verifying it.
 func checkToken(tok string, now time.Time) *statusToken {
-	claims, err := identity.DecodeJWTUnverified(tok)
+	claims, err := identity.DecodeJWTUnverified(codexhome.NewSecret(tok))
 	switch {
 	case errors.Is(err, identity.ErrChatGPTAccessToken):
 		return &statusToken{State: "wrong-kind", Detail: "a ChatGPT access token, not an Agent Identity JWT"}
@@ -444,7 +444,7 @@ func collectStatus(c *cli, dir string, now time.Time) *statusReport {
 	if jwtSecret := af.AgentIdentityJWT(); !jwtSecret.IsZero() {
 		tok := jwtSecret.Reveal()
 		a := statusAgent{Form: "jwt", Token: redacted, Note: "claims decoded WITHOUT verification"}
-		if claims, err := identity.DecodeJWTUnverified(tok); err != nil {
+		if claims, err := identity.DecodeJWTUnverified(codexhome.NewSecret(tok)); err != nil {
 			problem(fmt.Errorf("agent_identity JWT: %w", err), "store a valid Agent Identity JWT in auth.json")
 		} else {
 			a.AgentRuntimeID, a.AccountID, a.UserID = claims.AgentRuntimeID, claims.AccountID, claims.UserID

@@ -18,7 +18,7 @@ import (
 // assertion gets 401 and never reaches the handler.
 func ExampleVerifier_Middleware() {
 	km, _ := identity.GenerateKeyMaterial()
-	signer, _ := identity.NewSigner("agent-123", km.PrivateKeyPKCS8Base64.Reveal())
+	signer, _ := identity.NewSigner("agent-123", km.PrivateKeyPKCS8Base64)
 	pub, _ := gateway.ParsePublicKeySSH(km.PublicKeySSH)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := gateway.FromContext(r.Context())
@@ -59,7 +59,7 @@ func ExampleVerifier_Middleware() {
 // Checking one header against one known key, without a Verifier.
 func ExampleVerifyAuthorizationHeader() {
 	km, _ := identity.GenerateKeyMaterial()
-	signer, _ := identity.NewSigner("agent-123", km.PrivateKeyPKCS8Base64.Reveal())
+	signer, _ := identity.NewSigner("agent-123", km.PrivateKeyPKCS8Base64)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	header, _ := signer.AuthorizationHeader("task-123", at)
 

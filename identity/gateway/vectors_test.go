@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity"
+	"github.com/agentidentity/agentidentity/identity/codexhome"
 	"github.com/agentidentity/agentidentity/identity/gateway"
 	"github.com/agentidentity/agentidentity/internal/ids"
 	"github.com/agentidentity/agentidentity/internal/wire"
@@ -76,7 +77,7 @@ func vectorTime(t testing.TB, s string) time.Time {
 func vectorSigner(t testing.TB) *identity.Signer {
 	t.Helper()
 	v := loadAssertionVectors(t).Vectors[0]
-	s, err := identity.NewSigner(v.RuntimeID, v.PKCS8v2)
+	s, err := identity.NewSigner(v.RuntimeID, codexhome.NewSecret(v.PKCS8v2))
 	require.NoError(t, err)
 	return s
 }
@@ -175,7 +176,7 @@ func TestVerifyAuthorizationHeaderRefuses(t *testing.T) {
 	now := vectorTime(t, v.Timestamp)
 	env := v.EnvelopeJSON
 	sig := v.AssertionSignature
-	other, err := identity.NewSigner("agent-123", "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g")
+	other, err := identity.NewSigner("agent-123", codexhome.NewSecret("MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g"))
 	require.NoError(t, err)
 	colonTask, err := s.AuthorizationHeader("task:x", now)
 	require.NoError(t, err)

@@ -36,7 +36,7 @@ func newTestAgent(t testing.TB, runtimeID, account string, fedRAMP bool) testAge
 	t.Helper()
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	s, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	return testAgent{signer: s, agent: gateway.Agent{RuntimeID: runtimeID, PublicKey: s.PublicKey(), AccountID: account, FedRAMP: fedRAMP}}
 }

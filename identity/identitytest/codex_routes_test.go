@@ -43,7 +43,7 @@ func tlsAgent(t *testing.T, srv *identitytest.Server, o identitytest.LoginOption
 	require.NoError(t, err)
 	id, err := srv.AddAgent(km.PublicKeySSH, o.Account)
 	require.NoError(t, err)
-	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL, HTTPClient: srv.Client(), MaxAttempts: 1}
 	task, err := c.RegisterTask(context.Background(), s)

@@ -110,14 +110,14 @@
 //			t.Fatal(err)
 //		}
 //		c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
-//		runtimeID, err := c.RegisterAgent(context.Background(), login.AccessToken.Reveal(), identity.AgentRegistration{
+//		runtimeID, err := c.RegisterAgent(context.Background(), login.AccessToken, identity.AgentRegistration{
 //			AgentVersion: "1.0.0", AgentHarnessID: "my-harness", RunningLocation: "local",
 //			PublicKeySSH: km.PublicKeySSH,
 //		})
 //		if err != nil {
 //			t.Fatal(err)
 //		}
-//		signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
+//		signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
 //		if err != nil {
 //			t.Fatal(err)
 //		}

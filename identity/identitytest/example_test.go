@@ -28,14 +28,14 @@ func ExampleNewServer() {
 		log.Fatal(err)
 	}
 	c := &identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}
-	runtimeID, err := c.RegisterAgent(ctx, login.AccessToken.Reveal(), identity.AgentRegistration{
+	runtimeID, err := c.RegisterAgent(ctx, login.AccessToken, identity.AgentRegistration{
 		AgentVersion: "1.0.0", AgentHarnessID: "example", RunningLocation: "local",
 		PublicKeySSH: km.PublicKeySSH,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64.Reveal())
+	signer, err := identity.NewSigner(runtimeID, km.PrivateKeyPKCS8Base64)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func ExampleServer_SetFault() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	signer, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
+	signer, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
 	if err != nil {
 		log.Fatal(err)
 	}

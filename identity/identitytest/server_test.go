@@ -63,7 +63,7 @@ func newAgent(t *testing.T, srv *identitytest.Server, o identitytest.LoginOption
 	}
 	id, err := srv.AddAgent(km.PublicKeySSH, o.Account)
 	require.NoError(t, err)
-	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64.Reveal())
+	s, err := identity.NewSigner(id, km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	priv, err := wire.ParsePrivateKeyPKCS8Base64(km.PrivateKeyPKCS8Base64.Reveal())
 	require.NoError(t, err)
@@ -98,9 +98,9 @@ func TestFirstPartyEndpoint(t *testing.T) {
 	fed := newAgent(t, srv, identitytest.LoginOptions{Account: codexhome.Account{AccountID: "acct-fed", FedRAMP: true}})
 	other, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	impostor, err := identity.NewSigner(a.signer.AgentRuntimeID(), other.PrivateKeyPKCS8Base64.Reveal())
+	impostor, err := identity.NewSigner(a.signer.AgentRuntimeID(), other.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
-	unknown, err := identity.NewSigner("agent-999", other.PrivateKeyPKCS8Base64.Reveal())
+	unknown, err := identity.NewSigner("agent-999", other.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 
 	sign := func(s *identity.Signer, task string, at time.Time) string {
@@ -263,7 +263,7 @@ func TestMintAgentJWT(t *testing.T) {
 
 	tok, err := srv.MintAgentJWT(identitytest.JWTOptions{Account: codexhome.Account{AccountID: "acct-9", Email: "a@example.com", FedRAMP: true}})
 	require.NoError(t, err)
-	claims, err := v.Verify(ctx, tok.Reveal())
+	claims, err := v.Verify(ctx, tok)
 	require.NoError(t, err)
 	assert.Equal(t, "acct-9", claims.AccountID)
 	assert.Equal(t, "a@example.com", claims.Email)
@@ -271,7 +271,7 @@ func TestMintAgentJWT(t *testing.T) {
 	assert.Equal(t, 1, srv.Stats().AgentsRegistered)
 
 	// The minted agent works end to end.
-	s, err := identity.NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey.Reveal())
+	s, err := identity.NewSigner(claims.AgentRuntimeID, claims.AgentPrivateKey)
 	require.NoError(t, err)
 	task, err := (&identity.Client{AuthAPIBaseURL: srv.AuthAPIBaseURL}).RegisterTask(ctx, s)
 	require.NoError(t, err)
@@ -296,7 +296,7 @@ func TestMintAgentJWT(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tok, err := srv.MintAgentJWT(tt.o)
 			require.NoError(t, err)
-			_, err = v.Verify(ctx, tok.Reveal())
+			_, err = v.Verify(ctx, tok)
 			assert.ErrorIs(t, err, identity.ErrInvalidJWT)
 		})
 	}
@@ -330,7 +330,7 @@ func TestMintChatGPTLogin(t *testing.T) {
 
 	// The access token is a ChatGPT access token, not an Agent Identity JWT.
 	v := &identity.JWTVerifier{JWKSURL: srv.JWKSURL, Issuer: srv.Issuer, Audience: srv.Audience}
-	_, err = v.Verify(context.Background(), l.AccessToken.Reveal())
+	_, err = v.Verify(context.Background(), l.AccessToken)
 	assert.ErrorIs(t, err, identity.ErrChatGPTAccessToken)
 
 	other := srv.MintChatGPTLogin(identitytest.LoginOptions{})

@@ -34,7 +34,7 @@ func (timeoutError) Temporary() bool { return true }
 func TestMetrics(t *testing.T) {
 	km, err := identity.GenerateKeyMaterial()
 	require.NoError(t, err)
-	signer, err := identity.NewSigner("agent-1", km.PrivateKeyPKCS8Base64.Reveal())
+	signer, err := identity.NewSigner("agent-1", km.PrivateKeyPKCS8Base64)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "agents.jsonl")
 	require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, `{"runtime_id":"agent-1","public_key":%q}`+"\n", km.PublicKeySSH), 0o600))
