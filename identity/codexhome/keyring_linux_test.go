@@ -3,7 +3,6 @@
 package codexhome
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -21,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentidentity/agentidentity/internal/testkit"
+	"github.com/godbus/dbus/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -91,84 +92,34 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// startSecretService starts a private dbus-daemon and an unlocked
-// gnome-keyring-daemon (keyrings in a temporary folder), points
-// DBUS_SESSION_BUS_ADDRESS at the bus, and stops both by pid at cleanup.
+// startSecretService starts a private session bus and an unlocked
+// gnome-keyring-daemon (testkit.StartSecretService: keyrings in a temporary
+// folder, ready before it returns), points DBUS_SESSION_BUS_ADDRESS, HOME
+// and the XDG folders at them, and stops both at cleanup.
+//
+// A daemon that exits before that crashed, and fails the test with its log
+// (instead of only the calls after it failing with "org.freedesktop.secrets
+// was not provided"). That is never retried here: the crash this
+// gnome-keyring is known for (testkit.KeyringCrashAssertion) comes from a
+// client whose first call is OpenSession, and the only clients here are
+// codexhome and libsecret's secret-tool, which both read the service's
+// properties first; a death is a regression of that.
 func startSecretService(t *testing.T) {
-	dir := t.TempDir()
-	run := filepath.Join(dir, "run")
-	require.NoError(t, os.MkdirAll(run, 0o700))
-	conf := filepath.Join(dir, "bus.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir=`+run+`</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
-</busconfig>
-`), 0o600))
-	bus := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--print-address=1")
-	stdout, err := bus.StdoutPipe()
-	require.NoError(t, err)
-	if err := bus.Start(); err != nil {
-		keyringSkipOrFail(t, "cannot start dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() { _ = bus.Process.Kill(); _ = bus.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	ss, err := testkit.StartSecretService(t.TempDir(), 3*time.Minute)
 	if err != nil {
-		keyringSkipOrFail(t, "dbus-daemon printed no address: %v", err)
+		keyringSkipOrFail(t, "cannot start the Secret Service: %v", err)
 	}
-	addr := strings.TrimSpace(line)
-	t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
-	t.Setenv("HOME", dir)
-	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
-	t.Setenv("XDG_RUNTIME_DIR", run)
-
-	gk := exec.Command("gnome-keyring-daemon", "--unlock", "--components=secrets", "--foreground")
-	gk.Stdin = strings.NewReader("test-password")
-	gk.Env = os.Environ()
-	gkLog, err := os.Create(filepath.Join(dir, "gk.log"))
-	require.NoError(t, err)
-	gk.Stdout, gk.Stderr = gkLog, gkLog
-	if err := gk.Start(); err != nil {
-		keyringSkipOrFail(t, "cannot start gnome-keyring-daemon: %v", err)
-	}
-	// A daemon that exits before the cleanup stops it crashed (gnome-keyring
-	// 42 can abort on an OpenSession whose caller it has no client record
-	// for): its log says so, instead of the next calls failing with
-	// "org.freedesktop.secrets was not provided".
-	gkDone := make(chan error, 1)
-	go func() { gkDone <- gk.Wait() }()
 	t.Cleanup(func() {
-		select {
-		case err := <-gkDone:
-			log, _ := os.ReadFile(gkLog.Name())
-			t.Errorf("gnome-keyring-daemon exited during the test (%v); its log:\n%s", err, log)
-		default:
-			_ = gk.Process.Kill()
-			<-gkDone
+		if how, log, died := ss.Died(); died {
+			t.Errorf("gnome-keyring-daemon exited during the test (%s); its log:\n%s", how, log)
 		}
-		_ = gkLog.Close()
+		ss.Stop()
 	})
-	// Wait until the Secret Service answers with a default collection.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if err := probeSecretService(); err == nil {
-			return
-		} else if time.Now().After(deadline) {
-			keyringSkipOrFail(t, "the Secret Service did not come up: %v", err)
+	for _, kv := range ss.Env {
+		if k, v, _ := strings.Cut(kv, "="); k != "PATH" {
+			t.Setenv(k, v)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func probeSecretService() error {
-	acct := "probe|" + randomHex(4)
-	ss := secretService{}
-	if err := ss.save(acct, "probe"); err != nil {
-		return err
-	}
-	return ss.remove(acct)
 }
 
 // secretTool reads an item with libsecret's secret-tool, an independent
@@ -212,6 +163,60 @@ func TestKeyringSandboxed(t *testing.T) {
 		t.Cleanup(func() { _ = systemKeyring{}.remove(acct) })
 		return home, acct
 	}
+
+	t.Run("each connection reads Collections before it opens a session", func(t *testing.T) {
+		// gnome-keyring-daemon aborts on an OpenSession that is the first
+		// call of a new connection (see secretService.open): the order of
+		// codexhome's calls, as the bus carries them.
+		mon, err := dbus.Connect(os.Getenv("DBUS_SESSION_BUS_ADDRESS"))
+		require.NoError(t, err)
+		defer func() { _ = mon.Close() }()
+		rule := "type='method_call',destination='" + ssName + "'"
+		require.NoError(t, mon.BusObject().Call("org.freedesktop.DBus.Monitoring.BecomeMonitor", 0, []string{rule}, uint32(0)).Err)
+		msgs := make(chan *dbus.Message, 1024)
+		mon.Eavesdrop(msgs) // from here on every message goes to msgs
+
+		acct := "order|" + randomHex(4)
+		tests := []struct {
+			name string
+			op   func() error
+		}{
+			{"save", func() error { return ss.save(acct, "v") }},
+			{"load", func() error { _, _, err := ss.load(acct); return err }},
+			{"remove", func() error { return ss.remove(acct) }},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				require.NoError(t, tt.op())
+				// One connection per operation, whose last call is
+				// Session.Close.
+				var sender string
+				var calls []string
+				var first []any
+				for len(calls) == 0 || calls[len(calls)-1] != ssSession+".Close" {
+					select {
+					case m := <-msgs:
+						if m.Type != dbus.TypeMethodCall {
+							continue
+						}
+						from, _ := m.Headers[dbus.FieldSender].Value().(string)
+						iface, _ := m.Headers[dbus.FieldInterface].Value().(string)
+						member, _ := m.Headers[dbus.FieldMember].Value().(string)
+						if sender == "" {
+							sender, first = from, m.Body
+						}
+						require.Equal(t, sender, from, "one connection per operation (calls so far %v)", calls)
+						calls = append(calls, iface+"."+member)
+					case <-time.After(10 * time.Second):
+						t.Fatalf("no Session.Close on the bus; calls seen: %v", calls)
+					}
+				}
+				require.GreaterOrEqual(t, len(calls), 2)
+				assert.Equal(t, []string{"org.freedesktop.DBus.Properties.Get", ssService + ".OpenSession"}, calls[:2], "all calls: %v", calls)
+				assert.Equal(t, []any{ssService, "Collections"}, first)
+			})
+		}
+	})
 
 	t.Run("round trip in each mode", func(t *testing.T) {
 		tests := []struct {

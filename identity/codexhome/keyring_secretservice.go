@@ -96,6 +96,23 @@ func (s secretService) open(ctx context.Context) (*ssConn, error) {
 		return nil, unavailable("connect to the session bus", err)
 	}
 	c := &ssConn{ctx: ctx, conn: conn}
+	// The first call on a new connection reads the service's Collections
+	// property (as libsecret does: it reads all of them); OpenSession comes
+	// second. gnome-keyring-daemon (42 to 50 at least) records each caller
+	// from a high-priority idle that its D-Bus message filter queues, and
+	// GLib's main loop lets go of its lock while it checks each ready
+	// source, so such an idle can miss its round while the caller's method
+	// call, queued after it, is dispatched in that round. OpenSession needs
+	// the record: without it the daemon aborts ("assertion 'client'
+	// failed") and every client loses its keyring. Collections is read with
+	// the daemon's own session, needs no record, and is answered from that
+	// main loop, so once its reply is here the idle runs before any later
+	// call of this connection.
+	var collections dbus.Variant
+	if err := c.service().CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, ssService, "Collections").Store(&collections); err != nil {
+		_ = conn.Close()
+		return nil, unavailable("reach the Secret Service", err)
+	}
 	var ignored dbus.Variant
 	if err := c.service().CallWithContext(ctx, ssService+".OpenSession", 0, "plain", dbus.MakeVariant("")).Store(&ignored, &c.session); err != nil {
 		_ = conn.Close()
