@@ -51,35 +51,17 @@ var ErrPersonalAccessTokenLookup = errors.New("identity: personal access token m
 func isPersonalAccessToken(tok string) bool { return strings.HasPrefix(tok, personalAccessTokenPrefix) }
 
 // storedPersonalAccessToken returns auth.json's personal_access_token, if
-// the member is present. codexhome keeps the member as it is (an unknown
-// member to it, written back byte for byte); it is read here from the
-// file's own bytes.
+// the member holds one (codexhome read it in the file's one walk and
+// refused a member that is not a string).
 func storedPersonalAccessToken(f *codexhome.AuthFile) (codexhome.Secret, bool, error) {
-	if !f.Exists() {
-		return codexhome.Secret{}, false, nil
-	}
-	data, err := f.Marshal()
-	if err != nil {
-		return codexhome.Secret{}, false, err
-	}
-	members, err := strictjson.Members(data)
-	if err != nil {
-		return codexhome.Secret{}, false, fmt.Errorf("%w: %w", codexhome.ErrCorruptAuthFile, err)
-	}
-	raw, present := strictjson.Lookup(members, memberPersonalAccessToken)
-	if !present || strictjson.IsNull(raw) {
-		return codexhome.Secret{}, false, nil
-	}
-	tok, ok := strictjson.String(raw)
+	tok, ok := f.PersonalAccessToken()
 	switch {
 	case !ok:
-		return codexhome.Secret{}, false, fmt.Errorf("%w: member %q is %s, want a string", codexhome.ErrCorruptAuthFile, memberPersonalAccessToken, strictjson.Kind(raw))
-	case tok == "":
 		return codexhome.Secret{}, false, nil
-	case !isPersonalAccessToken(tok):
+	case !isPersonalAccessToken(tok.Reveal()):
 		return codexhome.Secret{}, false, fmt.Errorf("%w: member %q does not hold a personal access token (no %q prefix)", codexhome.ErrCorruptAuthFile, memberPersonalAccessToken, personalAccessTokenPrefix)
 	}
-	return codexhome.NewSecret(tok), true, nil
+	return tok, true, nil
 }
 
 // whoamiURL is the metadata lookup of the run's environment:

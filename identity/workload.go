@@ -287,11 +287,11 @@ func tokenEndpoint(base, unsafe string) (string, error) {
 	if err != nil {
 		return "", workloadConfigError(err, msgTrustedRouting)
 	}
-	u, err := url.Parse(env.AuthAPIBaseURL)
+	origin, err := netrule.CheckOrigin(env.AuthAPIBaseURL)
 	if err != nil {
 		return "", workloadConfigError(err, msgTrustedRouting)
 	}
-	return netrule.Origin(u) + tokenEndpointPath, nil
+	return origin + tokenEndpointPath, nil
 }
 
 // workloadTokens keeps a workload identity's exchanged token fresh: one

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -255,29 +254,11 @@ const (
 // member "codex login --with-access-token" writes), and what is wrong with
 // the member if it is not one.
 func storedPAT(af *codexhome.AuthFile) (bool, error) {
-	if !af.Exists() {
-		return false, nil
-	}
-	data, err := af.Marshal()
-	if err != nil {
-		return false, err
-	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(data, &members); err != nil {
-		return false, err
-	}
-	raw, ok := members["personal_access_token"]
-	if !ok || string(raw) == "null" {
-		return false, nil
-	}
-	var tok string
-	if err := json.Unmarshal(raw, &tok); err != nil {
-		return false, errors.New("auth.json's personal_access_token is not a string")
-	}
+	tok, ok := af.PersonalAccessToken()
 	switch {
-	case tok == "":
+	case !ok:
 		return false, nil
-	case !strings.HasPrefix(tok, "at-"):
+	case !strings.HasPrefix(tok.Reveal(), "at-"):
 		return false, errors.New("auth.json's personal_access_token does not hold a personal access token (no \"at-\" prefix)")
 	}
 	return true, nil

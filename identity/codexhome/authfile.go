@@ -21,6 +21,9 @@ const (
 	memberTokens        = "tokens"
 	memberLastRefresh   = "last_refresh"
 	memberAgentIdentity = "agent_identity"
+	// memberPersonalAccessToken is what `codex login --with-access-token`
+	// writes. No setter writes it: the member keeps its bytes and its place.
+	memberPersonalAccessToken = "personal_access_token"
 )
 
 var topLevelOrder = []string{memberAuthMode, memberOpenAIAPIKey, memberTokens, memberLastRefresh, memberAgentIdentity}
@@ -49,8 +52,9 @@ type AuthFile struct {
 // wrapping ErrCorruptAuthFile, anything over 1 MiB, invalid UTF-8,
 // empty, truncated or non-object JSON, duplicate member names at any depth,
 // and a known member of the wrong type (for example tokens that is not an
-// object, agent_identity that is neither a string nor a record object, or a
-// record member of the wrong type). Error messages name members, never their
+// object, agent_identity that is neither a string nor a record object,
+// personal_access_token that is neither a string nor null, or a record
+// member of the wrong type). Error messages name members, never their
 // values.
 func ParseAuthFile(data []byte) (*AuthFile, error) {
 	if len(data) > maxAuthFileSize {
@@ -83,7 +87,7 @@ func wrongType(name string, raw json.RawMessage, want string) error {
 func (f *AuthFile) validate() error {
 	for _, m := range f.list().members {
 		switch m.Name {
-		case memberAuthMode, memberOpenAIAPIKey, memberLastRefresh:
+		case memberAuthMode, memberOpenAIAPIKey, memberLastRefresh, memberPersonalAccessToken:
 			if _, ok := strictjson.String(m.Raw); !ok && !strictjson.IsNull(m.Raw) {
 				return wrongType(m.Name, m.Raw, "a string or null")
 			}
@@ -228,6 +232,20 @@ func (f *AuthFile) OpenAIAPIKey() (Secret, bool) {
 	}
 	s, ok := strictjson.String(raw)
 	return NewSecret(s), ok
+}
+
+// PersonalAccessToken returns personal_access_token, the personal access
+// token `codex login --with-access-token` stores (docs/protocol.md#personal-access-tokens),
+// and whether it is present and not empty. The package does not judge the
+// token (package identity does, when it loads one); it never writes the
+// member, and every rewrite keeps it byte for byte.
+func (f *AuthFile) PersonalAccessToken() (Secret, bool) {
+	raw, ok := f.member(memberPersonalAccessToken)
+	if !ok {
+		return Secret{}, false
+	}
+	s, ok := strictjson.String(raw)
+	return NewSecret(s), ok && s != ""
 }
 
 // Tokens returns a copy of the ChatGPT login tokens, or nil when tokens is

@@ -536,11 +536,11 @@ func TestSecretsNeverFormatted(t *testing.T) {
 func TestAgentIdentityRecordEqual(t *testing.T) {
 	a := &AgentIdentityRecord{AgentRuntimeID: "a", AgentPrivateKey: NewSecret("k"), TaskID: "t"}
 	b := *a
-	assert.True(t, a.Equal(&b))
+	assert.True(t, a.equal(&b))
 	b.TaskID = "u"
-	assert.False(t, a.Equal(&b))
-	assert.False(t, a.Equal(nil))
-	assert.True(t, (*AgentIdentityRecord)(nil).Equal(nil))
+	assert.False(t, a.equal(&b))
+	assert.False(t, a.equal(nil))
+	assert.True(t, (*AgentIdentityRecord)(nil).equal(nil))
 }
 
 func TestChatGPTLoginReadsOnlyTheIDTokenPayload(t *testing.T) {

@@ -73,3 +73,50 @@ func TestPersonalAccessTokenMemberKept(t *testing.T) {
 		})
 	}
 }
+
+// TestPersonalAccessToken: the member is read in the file's one walk: a
+// string is returned (unjudged), absent, null and "" are no token, and any
+// other type makes the file corrupt, naming the member and not the value.
+func TestPersonalAccessToken(t *testing.T) {
+	tests := []struct {
+		name    string
+		member  string // "" for none
+		want    string
+		ok      bool
+		corrupt bool
+	}{
+		{name: "absent"},
+		{name: "null", member: `null`},
+		{name: "empty", member: `""`},
+		{name: "a token", member: `"at-abc"`, want: "at-abc", ok: true},
+		{name: "escapes decoded", member: `"at-\u0041bc\/d_e"`, want: "at-Abc/d_e", ok: true},
+		{name: "not judged here", member: `"not-a-token"`, want: "not-a-token", ok: true},
+		{name: "a number", member: `7`, corrupt: true},
+		{name: "an object", member: `{"token":"at-secret-x"}`, corrupt: true},
+		{name: "an array", member: `["at-secret-x"]`, corrupt: true},
+		{name: "a boolean", member: `true`, corrupt: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := `{"OPENAI_API_KEY": null}`
+			if tt.member != "" {
+				file = `{"OPENAI_API_KEY": null, "personal_access_token": ` + tt.member + `}`
+			}
+			f, err := ParseAuthFile([]byte(file))
+			if tt.corrupt {
+				require.ErrorIs(t, err, ErrCorruptAuthFile)
+				assert.Contains(t, err.Error(), "personal_access_token")
+				assert.NotContains(t, err.Error(), "secret")
+				return
+			}
+			require.NoError(t, err)
+			tok, ok := f.PersonalAccessToken()
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, tt.want, tok.Reveal())
+		})
+	}
+	var zero AuthFile
+	tok, ok := zero.PersonalAccessToken()
+	assert.False(t, ok, "the zero AuthFile holds none")
+	assert.True(t, tok.IsZero())
+}

@@ -219,9 +219,9 @@ func (r *AgentIdentityRecord) encode() (json.RawMessage, error) {
 	return strictjson.Build(out), nil
 }
 
-// Equal reports whether r and o hold the same known values (unknown
+// equal reports whether r and o hold the same known values (unknown
 // members are not compared).
-func (r *AgentIdentityRecord) Equal(o *AgentIdentityRecord) bool {
+func (r *AgentIdentityRecord) equal(o *AgentIdentityRecord) bool {
 	if r == nil || o == nil {
 		return r == o
 	}
