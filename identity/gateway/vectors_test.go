@@ -26,7 +26,10 @@ import (
 // testdata/vectors/agent_assertion_vectors.json that the verifying side
 // reads.
 type assertionVector struct {
+	PublicKeyHex          string `json:"public_key_hex"`
 	PKCS8v2               string `json:"private_key_pkcs8_v2_der_base64"`
+	SPKI                  string `json:"public_key_spki_der_base64"`
+	PublicKeySSH          string `json:"public_key_ssh"`
 	RuntimeID             string `json:"agent_runtime_id"`
 	Timestamp             string `json:"timestamp"`
 	AssertionSignature    string `json:"assertion_signature_base64"`
@@ -98,10 +101,7 @@ func verifyPath(pub, msg, sig []byte) bool {
 }
 
 func TestCCTVThroughVerifyPath(t *testing.T) {
-	var vs []cctvVector
-	readVectorFile(t, "cctv_ed25519/ed25519vectors.json", &vs)
-	require.NotEmpty(t, vs)
-	for _, c := range vs {
+	for _, c := range loadCCTV(t) {
 		// Go's crypto/ed25519 refuses non-canonical R and low-order residues;
 		// the verify path also refuses every low-order public key.
 		want := !c.has("non_canonical_R") && !c.has("low_order_residue") && !c.has("low_order_A")

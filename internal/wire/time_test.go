@@ -145,3 +145,32 @@ func TestSignerRange(t *testing.T) {
 		})
 	}
 }
+
+func TestParseTimestamp(t *testing.T) {
+	tests := []struct {
+		name, in string
+		ok       bool
+	}{
+		{"canonical", "2026-01-02T03:04:05Z", true},
+		{"leap day", "2024-02-29T00:00:00Z", true},
+		{"not a leap day", "2025-02-29T00:00:00Z", false},
+		{"month 13", "2026-13-02T03:04:05Z", false},
+		{"day 0", "2026-01-00T03:04:05Z", false},
+		{"hour 24", "2026-01-02T24:04:05Z", false},
+		{"leap second", "2026-12-31T23:59:60Z", false},
+		{"lower-case t", "2026-01-02t03:04:05Z", false},
+		{"lower-case z", "2026-01-02T03:04:05z", false},
+		{"offset", "2026-01-02T03:04:05+00:00", false},
+		{"fraction", "2026-01-02T03:04:05.0Z", false},
+		{"space", "2026-01-02 03:04:05Z", false},
+		{"sign", "+026-01-02T03:04:05Z", false},
+		{"empty", "", false},
+		{"unicode digit", "２026-01-02T03:04:05Z", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ok := ParseTimestamp(tt.in)
+			assert.Equal(t, tt.ok, ok)
+		})
+	}
+}
