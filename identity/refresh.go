@@ -439,6 +439,12 @@ func accessTokenExpiry(token string) (time.Time, bool) {
 	if err != nil {
 		return time.Time{}, false
 	}
+	return payloadExpiry(payload)
+}
+
+// payloadExpiry reads the numeric exp of a JWT payload already decoded
+// (accessTokenExpiry), ok false when it has none.
+func payloadExpiry(payload jose.Members) (time.Time, bool) {
 	raw, ok := payload.Get("exp")
 	if !ok {
 		return time.Time{}, false

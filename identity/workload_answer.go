@@ -86,12 +86,13 @@ func parseExchangeAnswer(data []byte, sent time.Time) (*exchanged, error) {
 	if acct.PlanType, err = stringMember(members, "chatgpt_plan_type", false); err != nil {
 		return nil, err
 	}
-	if acct.FedRAMP, err = checkAccessJWT(got.token, acct.AccountID, acct.UserID); err != nil {
+	var payload jose.Members
+	if acct.FedRAMP, payload, err = checkAccessJWT(got.token, acct.AccountID, acct.UserID); err != nil {
 		return nil, err
 	}
 	ttl := time.Duration(secs) * time.Second
 	got.expires = sent.Add(ttl)
-	if exp, ok := accessTokenExpiry(got.token); ok {
+	if exp, ok := payloadExpiry(payload); ok {
 		if !exp.After(sent) {
 			return nil, errors.New("access_token has expired")
 		}
@@ -104,35 +105,36 @@ func parseExchangeAnswer(data []byte, sent time.Time) (*exchanged, error) {
 	return &got, nil
 }
 
-// checkAccessJWT decodes the payload of an exchanged access token (not
-// verified: the backend checks it; this only makes sure the answer is about
-// one account) and returns its FedRAMP flag.
-func checkAccessJWT(token, accountID, userID string) (bool, error) {
+// checkAccessJWT decodes the payload of an exchanged access token once
+// (not verified: the backend checks it; this only makes sure the answer is
+// about one account) and returns its FedRAMP flag and the payload, from
+// which the caller reads exp.
+func checkAccessJWT(token, accountID, userID string) (bool, jose.Members, error) {
 	payload, err := jose.DecodePayloadUnverified(token, maxAccessTokenSize)
 	if err != nil {
-		return false, errors.New("access_token is not a JWT")
+		return false, nil, errors.New("access_token is not a JWT")
 	}
 	raw, ok := payload.Get(chatgptAuthClaim)
 	if !ok {
-		return false, fmt.Errorf("access_token has no %q claim", chatgptAuthClaim)
+		return false, nil, fmt.Errorf("access_token has no %q claim", chatgptAuthClaim)
 	}
 	auth, err := strictjson.Members(raw)
 	if err != nil {
-		return false, fmt.Errorf("access_token's %q claim is not an object", chatgptAuthClaim)
+		return false, nil, fmt.Errorf("access_token's %q claim is not an object", chatgptAuthClaim)
 	}
 	if v, err := stringMember(auth, "chatgpt_user_id", true); err != nil || v != userID {
-		return false, errors.New("access_token's chatgpt_user_id is not user_id")
+		return false, nil, errors.New("access_token's chatgpt_user_id is not user_id")
 	}
 	if v, err := stringMember(auth, "chatgpt_account_id", true); err != nil || v != accountID {
-		return false, errors.New("access_token's chatgpt_account_id is not chatgpt_account_id (another account)")
+		return false, nil, errors.New("access_token's chatgpt_account_id is not chatgpt_account_id (another account)")
 	}
 	fedRAMP := false
 	if raw, ok := strictjson.Lookup(auth, "chatgpt_account_is_fedramp"); ok && !strictjson.IsNull(raw) {
 		if fedRAMP, ok = strictjson.Bool(raw); !ok {
-			return false, errors.New("access_token's chatgpt_account_is_fedramp is not a boolean")
+			return false, nil, errors.New("access_token's chatgpt_account_is_fedramp is not a boolean")
 		}
 	}
-	return fedRAMP, nil
+	return fedRAMP, payload, nil
 }
 
 // smallInteger reads a JSON number written as a plain integer (digits
