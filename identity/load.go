@@ -37,7 +37,8 @@ type LoadOptions struct {
 	Policy Policy
 	// Getenv reads environment variables (CODEX_HOME, CODEX_ACCESS_TOKEN,
 	// the endpoint overrides, the workload identity variables); nil means
-	// os.Getenv. A variable it answers "" for counts as unset.
+	// os.Getenv (but see LookupEnv). A variable it answers "" for counts as
+	// unset.
 	Getenv func(string) string
 	// LookupEnv, if set, is used instead of Getenv, and tells a variable set
 	// to "" from one that is unset, as os.LookupEnv does (a workload
@@ -60,7 +61,8 @@ type LoadOptions struct {
 	// registers its own task.
 	TaskInMemoryOnly bool
 	// AgentVersion, AgentHarnessID and RunningLocation fill the abom of a new
-	// agent registration; "" means the Default… constants.
+	// agent registration; "" means this module's own: "0.1.0", "agentidentity-go"
+	// and "local".
 	AgentVersion, AgentHarnessID, RunningLocation string
 	// Logger receives the few events worth a line; nil discards them.
 	Logger *slog.Logger
