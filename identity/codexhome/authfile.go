@@ -338,6 +338,11 @@ func (f *AuthFile) memberNames() []string {
 // Marshal returns the file as the Codex CLI writes it: pretty-printed JSON
 // with a two-space indent, members in order, OPENAI_API_KEY written as null
 // when absent. Values that were not changed keep their exact bytes.
+//
+// The bytes are the file itself, its tokens and keys in the clear (the one
+// place the package hands them out unwrapped, as ParseAuthFile takes them):
+// write them where auth.json goes (Store.Update does), never into a log,
+// an error or output.
 func (f *AuthFile) Marshal() ([]byte, error) {
 	members := f.list().members
 	if _, ok := f.member(memberOpenAIAPIKey); !ok {
