@@ -1,17 +1,15 @@
 package codexhome_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"fmt"
-	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentidentity/agentidentity/identity/codexhome"
+	"github.com/agentidentity/agentidentity/internal/testkit"
 )
 
 const secretText = "sk-very-secret-token-7f3a"
@@ -23,41 +21,15 @@ func TestSecretNeverPrints(t *testing.T) {
 	s := codexhome.NewSecret(secretText)
 	type exported struct{ S codexhome.Secret }
 	type hidden struct{ s codexhome.Secret }
-	holders := []struct {
-		name string
-		val  any
-	}{
-		{"value", s}, {"pointer", &s},
-		{"exported field", exported{s}}, {"exported field pointer", &exported{s}},
-		{"unexported field", hidden{s}}, {"unexported field pointer", &hidden{s}},
-		{"slice", []codexhome.Secret{s, s}}, {"struct slice", []hidden{{s}}},
-		{"map", map[string]any{"s": s, "h": hidden{s}}},
-		{"login", codexhome.ChatGPTLogin{AccessToken: s, Account: codexhome.Account{AccountID: "acc"}}},
-		{"record", &codexhome.AgentIdentityRecord{AgentRuntimeID: "r", AgentPrivateKey: s}},
-	}
-	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%o", "%b", "%c", "%U", "%e", "%t", "%p", "%T", "%10.3s"}
-	for _, h := range holders {
-		for _, verb := range verbs {
-			t.Run(h.name+" "+verb, func(t *testing.T) {
-				out := fmt.Sprintf(verb, h.val)
-				assert.NotContains(t, out, secretText)
-				assert.NotContains(t, out, fmt.Sprintf("%x", secretText))
-				assert.NotContains(t, out, fmt.Sprint([]byte(secretText)))
-			})
-		}
-		t.Run(h.name+" slog", func(t *testing.T) {
-			var buf bytes.Buffer
-			slog.New(slog.NewTextHandler(&buf, nil)).Info("m", "v", h.val)
-			slog.New(slog.NewJSONHandler(&buf, nil)).Info("m", "v", h.val)
-			assert.NotContains(t, buf.String(), secretText)
-		})
-		t.Run(h.name+" json", func(t *testing.T) {
-			out, err := json.Marshal(h.val)
-			if err == nil {
-				assert.NotContains(t, string(out), secretText)
-			}
-		})
-	}
+	testkit.AssertNeverPrints(t, secretText, []testkit.Holder{
+		{Name: "value", Val: s}, {Name: "pointer", Val: &s},
+		{Name: "exported field", Val: exported{s}}, {Name: "exported field pointer", Val: &exported{s}},
+		{Name: "unexported field", Val: hidden{s}}, {Name: "unexported field pointer", Val: &hidden{s}},
+		{Name: "slice", Val: []codexhome.Secret{s, s}}, {Name: "struct slice", Val: []hidden{{s}}},
+		{Name: "map", Val: map[string]any{"s": s, "h": hidden{s}}},
+		{Name: "login", Val: codexhome.ChatGPTLogin{AccessToken: s, Account: codexhome.Account{AccountID: "acc"}}},
+		{Name: "record", Val: &codexhome.AgentIdentityRecord{AgentRuntimeID: "r", AgentPrivateKey: s}},
+	})
 	t.Run("marshalers", func(t *testing.T) {
 		text, err := s.MarshalText()
 		require.NoError(t, err)

@@ -1,14 +1,13 @@
 package secret
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/agentidentity/agentidentity/internal/testkit"
 )
 
 const text = "sk-very-secret-token"
@@ -32,39 +31,13 @@ func TestNeverPrints(t *testing.T) {
 		v Value
 		b Box[payload]
 	}
-	holders := []struct {
-		name string
-		val  any
-	}{
-		{"value", v}, {"pointer", &v}, {"box", b}, {"box pointer", &b},
-		{"exported fields", exported{v, b}}, {"exported fields pointer", &exported{v, b}},
-		{"unexported fields", hidden{v, b}}, {"unexported fields pointer", &hidden{v, b}},
-		{"slice", []Value{v, v}}, {"box slice", []Box[payload]{b}},
-		{"struct slice", []hidden{{v, b}}}, {"map", map[string]any{"v": v, "h": hidden{v, b}}},
-	}
-	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%o", "%b", "%c", "%U", "%e", "%t", "%p", "%T", "%10.3s"}
-	for _, h := range holders {
-		for _, verb := range verbs {
-			t.Run(h.name+" "+verb, func(t *testing.T) {
-				out := fmt.Sprintf(verb, h.val)
-				assert.NotContains(t, out, text)
-				assert.NotContains(t, out, fmt.Sprintf("%x", text))
-				assert.NotContains(t, out, fmt.Sprint([]byte(text)))
-			})
-		}
-		t.Run(h.name+" slog", func(t *testing.T) {
-			var buf bytes.Buffer
-			slog.New(slog.NewTextHandler(&buf, nil)).Info("m", "v", h.val)
-			slog.New(slog.NewJSONHandler(&buf, nil)).Info("m", "v", h.val)
-			assert.NotContains(t, buf.String(), text)
-		})
-		t.Run(h.name+" json", func(t *testing.T) {
-			out, err := json.Marshal(h.val)
-			if err == nil {
-				assert.NotContains(t, string(out), text)
-			}
-		})
-	}
+	testkit.AssertNeverPrints(t, text, []testkit.Holder{
+		{Name: "value", Val: v}, {Name: "pointer", Val: &v}, {Name: "box", Val: b}, {Name: "box pointer", Val: &b},
+		{Name: "exported fields", Val: exported{v, b}}, {Name: "exported fields pointer", Val: &exported{v, b}},
+		{Name: "unexported fields", Val: hidden{v, b}}, {Name: "unexported fields pointer", Val: &hidden{v, b}},
+		{Name: "slice", Val: []Value{v, v}}, {Name: "box slice", Val: []Box[payload]{b}},
+		{Name: "struct slice", Val: []hidden{{v, b}}}, {Name: "map", Val: map[string]any{"v": v, "h": hidden{v, b}}},
+	})
 }
 
 func TestReveal(t *testing.T) {
