@@ -54,7 +54,16 @@ func Pool(getenv func(string) string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// readBundle reads the bundle at path. A path that is not a regular file
+// (a FIFO, device, socket or directory) is refused by stat before it is
+// opened, so that opening never blocks on a FIFO without a writer, and
+// again by fstat after the open.
 func readBundle(path string) ([]*x509.Certificate, error) {
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file", ErrBundle)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
