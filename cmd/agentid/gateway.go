@@ -132,19 +132,16 @@ func loggerOr(l *slog.Logger) *slog.Logger {
 
 // scrubHeaders removes, in one pass over the outgoing headers, every
 // header by which a client could claim an address (X-Real-Ip,
-// True-Client-Ip, X-Client-Ip, X-Forwarded-*, Forwarded, …) or an identity
+// True-Client-Ip, X-Client-Ip, every X-Forwarded-*, Forwarded, …) or an identity
 // (X-Agent-Runtime-Id, X-Agent-Task-Id), the protocol upgrade unless
 // upgrade, and Authorization and ChatGPT-Account-ID unless credentials.
 // Names are compared as CGI-style servers compare them: ASCII case
 // ignored, '_' read as '-' (X_Real_IP is X-Real-Ip). It allocates nothing.
 func scrubHeaders(h http.Header, upgrade, credentials bool) {
-	var buf [32]byte // longer than every name removed
+	var buf [32]byte // longer than every name removed but X-Forwarded-*
 	for k := range h {
-		if len(k) > len(buf) {
-			continue
-		}
-		n := buf[:len(k)]
-		for i := 0; i < len(k); i++ {
+		n := buf[:min(len(k), len(buf))]
+		for i := range n {
 			c := k[i]
 			switch {
 			case 'A' <= c && c <= 'Z':
@@ -154,8 +151,15 @@ func scrubHeaders(h http.Header, upgrade, credentials bool) {
 			}
 			n[i] = c
 		}
+		if strings.HasPrefix(string(n), "x-forwarded-") { // -Port, -Prefix, -Server, …
+			delete(h, k)
+			continue
+		}
+		if len(k) > len(buf) {
+			continue
+		}
 		switch string(n) {
-		case "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded",
+		case "forwarded",
 			"x-real-ip", "true-client-ip", "x-client-ip", "x-cluster-client-ip",
 			"cf-connecting-ip", "fastly-client-ip", "x-original-forwarded-for",
 			"x-agent-runtime-id", "x-agent-task-id":

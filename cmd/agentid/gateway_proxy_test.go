@@ -259,6 +259,8 @@ func TestGatewayClientAddressHeaders(t *testing.T) {
 		"X-Client-Ip": "203.0.113.6", "X_CLIENT_IP": "203.0.113.7",
 		"X-Forwarded-For": "203.0.113.8", "X_Forwarded_For": "203.0.113.9", "Forwarded": "for=203.0.113.10",
 		"X-Forwarded-Host": "evil.example", "Cf-Connecting-Ip": "203.0.113.11",
+		"X-Forwarded-Port": "203.0.113.12", "x_forwarded_prefix": "/evil.example",
+		"X-Forwarded-Server": "evil.example", "X-Forwarded-" + strings.Repeat("X", 40): "203.0.113.13",
 	}
 	for _, route := range []struct {
 		name, path string
