@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -230,8 +231,10 @@ func TestLoadWorkloadIdentitySPIFFEHostile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newSPIFFEFixture(t, identitytest.Options{})
+			var svids []string
 			if tt.serve != nil {
-				svids, fail := tt.serve(t)
+				var fail error
+				svids, fail = tt.serve(t)
 				f.api.set(fail, svids...)
 				for _, s := range svids {
 					if s != "not-a-jwt" {
@@ -255,6 +258,9 @@ func TestLoadWorkloadIdentitySPIFFEHostile(t *testing.T) {
 			assert.ErrorIs(t, err, identity.ErrWorkloadIdentityConfig)
 			assert.NotErrorIs(t, err, identity.ErrNoAgentIdentity)
 			assert.Contains(t, err.Error(), tt.wantMsg)
+			for _, s := range svids {
+				assert.NotContains(t, fmt.Sprintf("%v %+v %#v", err, err, err), s, "the SVID is never quoted")
+			}
 			assert.Empty(t, f.exchanges(), "no exchange")
 			assert.Zero(t, f.srv.Stats().TokenExchanges)
 		})
