@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentidentity/agentidentity/identity/codexhome"
+	"github.com/agentidentity/agentidentity/internal/atomicfile"
 )
 
 // CodexHomeOptions says what [Server.WriteCodexHome] puts into a $CODEX_HOME.
@@ -53,7 +54,7 @@ func (s *Server) WriteCodexHome(dir string, o CodexHomeOptions) error {
 	if o.UseAgentIdentity {
 		cfg += "\n[features]\nuse_agent_identity = true\n"
 	}
-	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), &atomicfile.Options{Perm: 0o600}); err != nil {
 		return err
 	}
 	type tokens struct {
@@ -88,5 +89,7 @@ func (s *Server) WriteCodexHome(dir string, o CodexHomeOptions) error {
 	if f.PAT == "" || o.Login != nil || !o.AgentJWT.IsZero() {
 		data = append(data, '\n') // codex login --with-access-token writes none
 	}
-	return os.WriteFile(filepath.Join(dir, "auth.json"), data, 0o600)
+	// atomicfile, not os.WriteFile: a symbolic link at auth.json is refused,
+	// not followed, and an existing file ends with mode 0600, not its own.
+	return atomicfile.WriteFile(filepath.Join(dir, "auth.json"), data, &atomicfile.Options{Perm: 0o600})
 }

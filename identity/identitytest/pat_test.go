@@ -324,3 +324,38 @@ func errorsIsTimeout(err error) bool {
 	var te interface{ Timeout() bool }
 	return errors.As(err, &te) && te.Timeout() || errors.Is(err, context.DeadlineExceeded)
 }
+
+// TestWriteCodexHomeRefusesSymlinks: a symbolic link at auth.json or
+// config.toml is refused, not followed (the file it names is untouched), and
+// an existing auth.json of another mode ends with mode 0600.
+func TestWriteCodexHomeRefusesSymlinks(t *testing.T) {
+	srv := newServer(t, identitytest.Options{})
+	pat, _ := srv.MintPersonalAccessToken(patAccount)
+	tests := []struct {
+		name string
+		file string
+	}{
+		{"auth.json", "auth.json"},
+		{"config.toml", "config.toml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			target := filepath.Join(t.TempDir(), "elsewhere")
+			require.NoError(t, os.WriteFile(target, []byte("kept"), 0o644))
+			require.NoError(t, os.Symlink(target, filepath.Join(home, tt.file)))
+			require.Error(t, srv.WriteCodexHome(home, identitytest.CodexHomeOptions{PersonalAccessToken: pat}))
+			data, err := os.ReadFile(target)
+			require.NoError(t, err)
+			assert.Equal(t, "kept", string(data))
+		})
+	}
+	t.Run("existing file of mode 0644", func(t *testing.T) {
+		home := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(home, "auth.json"), []byte("{}"), 0o644))
+		require.NoError(t, srv.WriteCodexHome(home, identitytest.CodexHomeOptions{PersonalAccessToken: pat}))
+		fi, err := os.Stat(filepath.Join(home, "auth.json"))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	})
+}
