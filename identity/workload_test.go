@@ -1,9 +1,11 @@
 package identity_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -396,7 +398,10 @@ func TestWorkloadIdentityTokenLifetime(t *testing.T) {
 	restore := identity.SetWorkloadClockForTest(clock.Now)
 	defer restore()
 	f := newWorkloadFixture(t, identitytest.Options{Now: clock.Now, TokenExchangeTTL: time.Minute}, codexhome.Account{})
-	ra, err := f.load(t, f.env)
+	var logs bytes.Buffer
+	opts := f.options(f.env)
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	ra, err := identity.Load(context.Background(), opts)
 	require.NoError(t, err)
 	models := func() (int, error) {
 		resp, err := ra.Client().Get(f.srv.ChatGPTBaseURL + "/codex/models")
@@ -451,6 +456,9 @@ func TestWorkloadIdentityTokenLifetime(t *testing.T) {
 		assert.Equal(t, http.StatusOK, code)
 	}
 	assert.Equal(t, 3, f.srv.Stats().TokenExchanges, "one failed exchange, then the back-off")
+	assert.Contains(t, logs.String(), "using the current token until it expires", "the fallback is logged")
+	assert.NotContains(t, logs.String(), second, "the assertion is never logged")
+	assert.NotContains(t, logs.String(), testAssertion, "the assertion is never logged")
 
 	// Past its expiry, with the exchange still failing: requests fail with
 	// the exchange's error, and never go out with the lapsed token.
